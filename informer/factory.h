@@ -1,0 +1,89 @@
+// SharedInformerFactory: one informer per resource, started and stopped together.
+#ifndef INFORMER_FACTORY_H_
+#define INFORMER_FACTORY_H_
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/container/btree_map.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "informer/lister_watcher.h"
+#include "informer/resource.h"
+#include "informer/shared_informer.h"
+
+namespace informer {
+
+// Makes ListerWatchers; implemented over the REST client by informer/k8s.
+class ListerWatcherFactory {
+ public:
+  virtual ~ListerWatcherFactory() = default;
+  // A ListerWatcher for `resource`, limited to `namespace_name` ("" = all namespaces).
+  virtual absl::StatusOr<std::shared_ptr<ListerWatcher>> ForResource(
+      const ResourceInfo& resource, absl::string_view namespace_name) = 0;
+};
+
+// Defaults applied to every informer of a factory (P4).
+struct FactoryOptions {
+  std::string namespace_name;  // "" = all namespaces
+  std::string label_selector;
+  std::string field_selector;
+  absl::Duration default_resync = absl::ZeroDuration();
+  std::vector<Transform> transforms = DefaultTransforms();
+  HistoryOptions history;
+  ReflectorOptions reflector;
+  Clock* clock = nullptr;
+};
+
+// Per-resource overrides of FactoryOptions; unset fields take the factory's value (P4).
+struct InformerOverrides {
+  std::optional<std::string> namespace_name;
+  std::optional<std::string> label_selector;
+  std::optional<std::string> field_selector;
+  std::optional<absl::Duration> resync_period;
+  Indexers indexers;
+};
+
+// Thread-safety: every method may be called from any thread.
+class SharedInformerFactory {
+ public:
+  SharedInformerFactory(std::shared_ptr<ListerWatcherFactory> lister_watchers,
+                        FactoryOptions options);
+  // Shuts down.
+  ~SharedInformerFactory();
+
+  // The informer of `resource`, created on first request; the same one after (P1). Overrides
+  // apply only when it is created (indexers are added either way). FailedPrecondition after
+  // Shutdown.
+  absl::StatusOr<std::shared_ptr<SharedIndexInformer>> InformerFor(
+      const ResourceInfo& resource, const InformerOverrides& overrides = {});
+  // The informer of `gvr`, or null when none was requested.
+  std::shared_ptr<SharedIndexInformer> Find(const GroupVersionResource& gvr) const;
+  // Every informer, sorted by GroupVersionResource.
+  std::vector<std::shared_ptr<SharedIndexInformer>> Informers() const;
+
+  // Runs the informers not yet started; safe to call again (P2).
+  void Start();
+  // Per resource: whether it synced before `timeout` (P3).
+  absl::btree_map<GroupVersionResource, bool> WaitForCacheSync(absl::Duration timeout);
+  // Stops every informer and waits for them (P5). Idempotent.
+  void Shutdown();
+
+ private:
+  std::shared_ptr<ListerWatcherFactory> lister_watchers_;
+  FactoryOptions options_;
+  mutable absl::Mutex mu_;
+  absl::btree_map<GroupVersionResource, std::shared_ptr<SharedIndexInformer>> informers_
+      ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_set<GroupVersionResource> started_ ABSL_GUARDED_BY(mu_);
+  bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace informer
+
+#endif  // INFORMER_FACTORY_H_

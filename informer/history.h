@@ -1,0 +1,92 @@
+// The ring of an informer's recent changes, so the service can resume subscribers by RV.
+#ifndef INFORMER_HISTORY_H_
+#define INFORMER_HISTORY_H_
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "informer/object.h"
+
+namespace informer {
+
+enum class EventType { kAdded, kModified, kDeleted };
+
+// One change applied to the store, in the order the informer applied it.
+struct HistoryEvent {
+  uint64_t seq = 0;  // position: 1, 2, 3, ... without gaps for one informer's lifetime
+  EventType type = EventType::kAdded;
+  ObjectPtr object;      // the new state; for kDeleted the last known state
+  ObjectPtr old_object;  // kModified: the previous state; null otherwise
+  // The resourceVersion this event brings the cache to: the object's RV for watch events, the
+  // LIST's RV for changes a relist inferred (including tombstoned deletes).
+  std::string resource_version;
+  bool final_state_unknown = false;  // kDeleted inferred by a relist (a tombstone, K2)
+};
+
+// Bounds of the ring: the oldest events go when either limit is passed.
+struct HistoryOptions {
+  size_t max_events = 100000;
+  size_t max_bytes = size_t{256} << 20;  // by Object::ApproximateBytes of object + old_object
+};
+
+// A bounded, append-only ring of HistoryEvents.
+//
+// Thread-safety: all methods may be called from any thread. Listeners are called after each
+// Append, on the appending thread, with no lock held; they must not block.
+class EventHistory {
+ public:
+  explicit EventHistory(HistoryOptions options = {});
+
+  // Assigns the next seq to `event` and appends it, evicting the oldest past the bounds.
+  // Returns the seq. Called by the informer only.
+  uint64_t Append(HistoryEvent event);
+
+  // Seq of the newest event (0 when none was ever appended).
+  uint64_t last_seq() const;
+  // Seq of the oldest retained event (last_seq()+1 when empty).
+  uint64_t first_seq() const;
+
+  // Appends to `out` the events with seq > `after_seq`, at most `max_events`, in order.
+  // OutOfRange when events after `after_seq` were already evicted (the reader is too far
+  // behind, "resubscribe"). `after_seq` may equal last_seq() (then nothing is appended).
+  absl::Status ReadAfter(uint64_t after_seq, size_t max_events,
+                         std::vector<HistoryEvent>* out) const;
+
+  // The position to resume from for a client whose last seen resourceVersion is `rv`: the seq
+  // of the newest event carrying exactly `rv`; else, for an RV newer than every retained event
+  // (e.g. from a bookmark), last_seq(). OutOfRange ("too old, resubscribe") when `rv` is
+  // older than the oldest retained event; InvalidArgument when `rv` is not a resourceVersion
+  // this resource could have produced (not a number).
+  absl::StatusOr<uint64_t> SeqForResourceVersion(absl::string_view rv) const;
+
+  using ListenerId = uint64_t;
+  // Registers `on_append`, called after every Append. Returns an id for RemoveListener.
+  ListenerId AddListener(std::function<void()> on_append);
+  // After it returns, the listener is not running and will not be called again.
+  void RemoveListener(ListenerId id);
+
+  // Count and bytes currently held, for metrics.
+  size_t size() const;
+  size_t bytes() const;
+
+ private:
+  // Implementation-defined; see history.cc.
+  HistoryOptions options_;
+  mutable absl::Mutex mu_;
+  std::deque<HistoryEvent> events_ ABSL_GUARDED_BY(mu_);
+  uint64_t last_seq_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  absl::Mutex listeners_mu_;
+  absl::flat_hash_map<ListenerId, std::function<void()>> listeners_ ABSL_GUARDED_BY(listeners_mu_);
+  ListenerId next_listener_id_ ABSL_GUARDED_BY(listeners_mu_) = 1;
+};
+
+}  // namespace informer
+
+#endif  // INFORMER_HISTORY_H_

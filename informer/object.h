@@ -1,0 +1,111 @@
+// The cached Kubernetes object: immutable, shared, never copied per reader.
+#ifndef INFORMER_OBJECT_H_
+#define INFORMER_OBJECT_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "rapidjson/document.h"
+
+namespace informer {
+
+// metadata.ownerReferences[i].
+struct OwnerReference {
+  std::string api_version;
+  std::string kind;
+  std::string name;
+  std::string uid;
+  bool controller = false;
+};
+
+// The parsed `metadata` of an object: what keys, indexes and selectors need without re-parsing.
+struct ObjectMeta {
+  std::string namespace_name;  // empty for cluster-scoped objects
+  std::string name;
+  std::string uid;
+  std::string resource_version;
+  int64_t generation = 0;
+  std::map<std::string, std::string> labels;
+  std::map<std::string, std::string> annotations;
+  std::vector<OwnerReference> owner_references;
+  std::string deletion_timestamp;  // RFC 3339; empty when not being deleted
+};
+
+// An object as cached: its JSON exactly as the API server sent it (after transforms), with
+// `kind` and `apiVersion` always present, plus parsed metadata.
+//
+// Thread-safety: immutable after construction; share it as ObjectPtr from any thread (I8).
+class Object {
+ public:
+  // Builds an Object from a parsed JSON object. Sets `apiVersion` and `kind` from
+  // `default_api_version`/`default_kind` when the JSON lacks them (U1). `value` may be modified
+  // (that is how the fields get inserted). Returns InvalidArgument when `value` is not an
+  // object or has no metadata.name.
+  static absl::StatusOr<std::shared_ptr<const Object>> FromJsonValue(
+      rapidjson::Value& value, rapidjson::Document::AllocatorType& allocator,
+      absl::string_view default_api_version, absl::string_view default_kind);
+
+  // Parses `json` and calls FromJsonValue. InvalidArgument on malformed JSON, with the offset.
+  static absl::StatusOr<std::shared_ptr<const Object>> FromJson(
+      absl::string_view json, absl::string_view default_api_version = "",
+      absl::string_view default_kind = "");
+
+  // The compact JSON text of the whole object.
+  const std::string& json() const { return json_; }
+  const std::string& api_version() const { return api_version_; }
+  const std::string& kind() const { return kind_; }
+  const ObjectMeta& meta() const { return meta_; }
+  // "namespace/name", or "name" for cluster-scoped objects (K1).
+  const std::string& key() const { return key_; }
+  // The resourceVersion parsed as an integer; 0 when it is not one.
+  uint64_t resource_version_number() const { return resource_version_number_; }
+
+  // Every value found at a field path such as "spec.nodeName", "metadata.labels.app" or
+  // "metadata.ownerReferences[*].uid" (`[*]` fans out over an array, `[2]` picks one
+  // element). Scalars are rendered as the API server would in a field selector: strings
+  // as-is, numbers in decimal, booleans "true"/"false". Missing paths give no values.
+  std::vector<std::string> FieldValues(absl::string_view path) const;
+
+  // Approximate heap bytes held by this object (for metrics and the history ring bound).
+  size_t ApproximateBytes() const;
+
+ private:
+  Object() = default;
+
+  std::string json_;
+  std::string api_version_;
+  std::string kind_;
+  std::string key_;
+  uint64_t resource_version_number_ = 0;
+  ObjectMeta meta_;
+};
+
+using ObjectPtr = std::shared_ptr<const Object>;
+
+// The key of an object: "namespace/name" or "name" (K1).
+std::string ObjectKey(absl::string_view namespace_name, absl::string_view name);
+
+// A deletion observed only through a relist: the key and the last state we knew (K2).
+// client-go's cache.DeletedFinalStateUnknown.
+struct DeletedFinalStateUnknown {
+  std::string key;
+  ObjectPtr obj;  // last known state; never null
+};
+
+// What a Delta or a delete notification carries: the object, or a tombstone.
+using DeltaObject = std::variant<ObjectPtr, DeletedFinalStateUnknown>;
+
+// The key of either alternative (K1, K2).
+const std::string& KeyOf(const DeltaObject& object);
+// The object itself, or the tombstone's last known state.
+const ObjectPtr& ObjectOf(const DeltaObject& object);
+
+}  // namespace informer
+
+#endif  // INFORMER_OBJECT_H_

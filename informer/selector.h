@@ -1,0 +1,87 @@
+// Label and field selectors in Kubernetes' own syntax.
+#ifndef INFORMER_SELECTOR_H_
+#define INFORMER_SELECTOR_H_
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "informer/object.h"
+
+namespace informer {
+
+// A label selector: `a=b,c==d,e!=f,g in (x,y),h notin (z),i,!j`, plus the set-based
+// comparison `k>1`/`k<1` that the API server accepts. The empty selector matches everything.
+//
+// Thread-safety: immutable after Parse.
+class LabelSelector {
+ public:
+  enum class Operator { kEquals, kNotEquals, kIn, kNotIn, kExists, kDoesNotExist, kGreaterThan, kLessThan };
+  struct Requirement {
+    std::string key;
+    Operator op = Operator::kExists;
+    std::vector<std::string> values;  // sorted
+  };
+
+  // Matches everything.
+  LabelSelector() = default;
+
+  // Parses the syntax above. InvalidArgument with the position and what was expected on bad
+  // syntax or an invalid label key/value (per Kubernetes' validation rules).
+  static absl::StatusOr<LabelSelector> Parse(absl::string_view text);
+
+  bool Matches(const std::map<std::string, std::string>& labels) const;
+  bool Matches(const Object& object) const { return Matches(object.meta().labels); }
+  bool Empty() const { return requirements_.empty(); }
+  const std::vector<Requirement>& requirements() const { return requirements_; }
+  // Canonical text form (requirements sorted by key), parseable again.
+  std::string ToString() const;
+
+ private:
+  std::vector<Requirement> requirements_;
+};
+
+// A field selector: `metadata.name=x,spec.nodeName!=y` (also `==`). Any field path the
+// Object::FieldValues syntax accepts may be used (the API server supports only a few fields per
+// resource; informerd filters its own cache, so it supports all). A path with no value compares
+// as the empty string, as the API server does.
+//
+// Thread-safety: immutable after Parse.
+class FieldSelector {
+ public:
+  struct Requirement {
+    std::string path;
+    bool equals = true;  // false for !=
+    std::string value;
+  };
+
+  // Matches everything.
+  FieldSelector() = default;
+
+  // InvalidArgument with the position on bad syntax (e.g. a missing operator or an empty path).
+  static absl::StatusOr<FieldSelector> Parse(absl::string_view text);
+
+  bool Matches(const Object& object) const;
+  bool Empty() const { return requirements_.empty(); }
+  const std::vector<Requirement>& requirements() const { return requirements_; }
+  std::string ToString() const;
+
+ private:
+  std::vector<Requirement> requirements_;
+};
+
+// Both selectors, plus an optional namespace: what List and Subscribe filter by.
+struct ObjectFilter {
+  std::string namespace_name;  // empty = all namespaces
+  LabelSelector labels;
+  FieldSelector fields;
+
+  bool Matches(const Object& object) const;
+  bool MatchesEverything() const;
+};
+
+}  // namespace informer
+
+#endif  // INFORMER_SELECTOR_H_

@@ -1,0 +1,128 @@
+// SharedIndexInformer: LIST+WATCH one resource into an indexed Store and notify handlers.
+#ifndef INFORMER_SHARED_INFORMER_H_
+#define INFORMER_SHARED_INFORMER_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "informer/event_handler.h"
+#include "informer/history.h"
+#include "informer/lister_watcher.h"
+#include "informer/reflector_options.h"
+#include "informer/resource.h"
+#include "informer/store.h"
+#include "informer/transform.h"
+
+namespace informer {
+
+class Clock;  // informer/clock.h
+
+// How one informer is set up. Defaults follow client-go.
+struct InformerOptions {
+  ResourceInfo resource;
+  std::string namespace_name;  // "" = all namespaces
+  std::string label_selector;  // sent to the server with every LIST/WATCH
+  std::string field_selector;
+  absl::Duration resync_period = absl::ZeroDuration();  // 0 = never
+  std::vector<Transform> transforms = DefaultTransforms();
+  Indexers indexers;  // in addition to kNamespaceIndex, which is always present
+  HistoryOptions history;
+  ReflectorOptions reflector;
+  Clock* clock = nullptr;  // null = the real clock; tests pass a fake
+};
+
+// Counters of one informer, for metrics.
+struct InformerStats {
+  uint64_t lists = 0;           // LIST calls (pages count once per list)
+  uint64_t relists = 0;         // lists after the first (410, broken list)
+  uint64_t watches = 0;         // WATCH calls
+  uint64_t watch_restarts = 0;  // re-watches after an end or error, without relist
+  uint64_t events = 0;          // watch events received (bookmarks included)
+  uint64_t bookmarks = 0;
+  uint64_t errors = 0;          // failed LIST/WATCH calls
+};
+
+// The cache as one consistent cut: every object with the history position it reflects.
+struct InformerSnapshot {
+  std::vector<ObjectPtr> objects;  // sorted by key
+  uint64_t history_seq = 0;        // events after this seq are not in `objects`
+  std::string resource_version;    // the RV this cut reflects ("" before the first sync)
+};
+
+// Keeps a Store of one resource equal to the API server's state and tells handlers of each
+// change, as client-go's SharedIndexInformer: Reflector -> DeltaFIFO -> Store -> handlers,
+// plus an EventHistory of applied changes.
+//
+// Thread-safety: every method may be called from any thread. Objects handed out are shared
+// and immutable (I8).
+class SharedIndexInformer {
+ public:
+  SharedIndexInformer(std::shared_ptr<ListerWatcher> lister_watcher, InformerOptions options);
+  // Stops (see Stop).
+  ~SharedIndexInformer();
+  SharedIndexInformer(const SharedIndexInformer&) = delete;
+  SharedIndexInformer& operator=(const SharedIndexInformer&) = delete;
+
+  // Starts the reflector and processing threads. FailedPrecondition when already started or
+  // stopped.
+  absl::Status Run();
+  // Ends every thread (blocking until they have exited), stops handler delivery and frees
+  // the cache and history (I9). Idempotent.
+  void Stop();
+  bool IsStopped() const;
+
+  // True once the items of the first LIST have all been applied (F6).
+  bool HasSynced() const;
+  // Waits until HasSynced, the deadline, or Stop. Returns HasSynced().
+  bool WaitForSync(absl::Time deadline) const;
+
+  // The RV of the newest LIST or WATCH event (bookmarks too) the reflector has seen (R3).
+  std::string LastSyncResourceVersion() const;
+  // Waits until the cache reflects at least resourceVersion `rv` (numeric comparison; U5).
+  // DeadlineExceeded at `deadline`, Cancelled when stopped, InvalidArgument when `rv` is not
+  // a number.
+  absl::Status WaitForResourceVersion(absl::string_view rv, absl::Time deadline) const;
+
+  // Registers a handler. When the informer already holds objects, the handler first gets
+  // OnAdd for each, from one consistent snapshot, then live events with none lost or doubled
+  // (I3). `resync_period` 0 = no resyncs for it; the informer resyncs at the smallest
+  // non-zero period of its handlers and options (I5). FailedPrecondition after Stop.
+  absl::StatusOr<std::shared_ptr<HandlerRegistration>> AddEventHandler(
+      std::shared_ptr<ResourceEventHandler> handler,
+      absl::Duration resync_period = absl::ZeroDuration());
+  // Stops delivery to that handler only (I6). NotFound when it is not registered.
+  absl::Status RemoveEventHandler(const std::shared_ptr<HandlerRegistration>& registration);
+
+  // Adds indexes, also after Run (S6).
+  absl::Status AddIndexers(Indexers indexers);
+
+  // Called with every LIST/WATCH failure (client-go's SetWatchErrorHandler). Must not block.
+  void SetWatchErrorHandler(std::function<void(const absl::Status&)> handler);
+  // The most recent LIST/WATCH failure, OK when the last attempt succeeded. For "why is it not
+  // synced?" diagnostics (U6).
+  absl::Status LastError() const;
+
+  // The cache. Reads are thread-safe.
+  const Store& store() const;
+  // The ring of applied changes.
+  const EventHistory& history() const;
+  // One consistent cut of store and history.
+  InformerSnapshot Snapshot() const;
+
+  const ResourceInfo& resource() const;
+  const InformerOptions& options() const;
+  InformerStats stats() const;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace informer
+
+#endif  // INFORMER_SHARED_INFORMER_H_

@@ -51,6 +51,14 @@ class Object {
       rapidjson::Value& value, rapidjson::Document::AllocatorType& allocator,
       absl::string_view default_api_version, absl::string_view default_kind);
 
+  // Inserts `apiVersion`/`kind` as the first members of `value` when they are absent or empty
+  // and the defaults are not empty (U1); members already present keep their place.
+  // InvalidArgument when `value` is not an object or one of them is present but not a string.
+  static absl::Status SetTypeMeta(rapidjson::Value& value,
+                                  rapidjson::Document::AllocatorType& allocator,
+                                  absl::string_view default_api_version,
+                                  absl::string_view default_kind);
+
   // Parses `json` and calls FromJsonValue. InvalidArgument on malformed JSON, with the offset.
   static absl::StatusOr<std::shared_ptr<const Object>> FromJson(
       absl::string_view json, absl::string_view default_api_version = "",

@@ -81,21 +81,31 @@ class Store {
 
   // Runs `fn` with the lock held, for callers that must read the store and something else
   // (e.g. the event history) as one consistent cut. `fn` must not call back into the store.
-  void WithReadLock(const std::function<void(const absl::btree_map<std::string, ObjectPtr>&)>& fn) const;
+  void WithReadLock(
+      const std::function<void(const absl::btree_map<std::string, ObjectPtr>&)>& fn) const;
 
  private:
   using IndexValues = absl::flat_hash_map<std::string, absl::flat_hash_set<std::string>>;
 
-  void UpsertLocked(ObjectPtr object) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void DeleteLocked(absl::string_view key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Both return the replaced/removed object so the caller can drop it after unlocking.
+  ObjectPtr UpsertLocked(ObjectPtr object) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  ObjectPtr DeleteLocked(absl::string_view key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void IndexLocked(const std::string& key, const Object* old_object, const Object* new_object)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  absl::Status UnknownIndexLocked(absl::string_view index_name) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // The stored objects under `keys`, in that order; keys no longer stored are skipped.
+  std::vector<ObjectPtr> ObjectsLocked(const std::vector<std::string>& keys) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
 
   mutable absl::Mutex mu_;
   absl::btree_map<std::string, ObjectPtr> items_ ABSL_GUARDED_BY(mu_);
   Indexers indexers_ ABSL_GUARDED_BY(mu_);
   // index name -> index value -> keys
   absl::flat_hash_map<std::string, IndexValues> indices_ ABSL_GUARDED_BY(mu_);
+  // Bumped by AddIndexers, so Replace knows whether the indexes it built unlocked are complete.
+  uint64_t indexers_generation_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace informer

@@ -1,0 +1,119 @@
+#include "informer/field_path.h"
+
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace informer {
+namespace {
+
+absl::Status PathError(absl::string_view path, size_t pos, absl::string_view what) {
+  return absl::InvalidArgumentError(
+      absl::StrFormat("field path \"%s\": %s at position %d", path, what, pos));
+}
+
+bool IsKeyedMap(const std::vector<FieldPathStep>& steps) {
+  return steps.size() == 2 && steps[0].kind == FieldPathStep::Kind::kMember &&
+         steps[0].member == "metadata" && steps[1].kind == FieldPathStep::Kind::kMember &&
+         (steps[1].member == "labels" || steps[1].member == "annotations");
+}
+
+void AppendScalar(const rapidjson::Value& value, std::vector<std::string>* out) {
+  if (value.IsString()) {
+    out->emplace_back(value.GetString(), value.GetStringLength());
+  } else if (value.IsBool()) {
+    out->emplace_back(value.GetBool() ? "true" : "false");
+  } else if (value.IsInt64()) {
+    out->push_back(absl::StrCat(value.GetInt64()));
+  } else if (value.IsUint64()) {
+    out->push_back(absl::StrCat(value.GetUint64()));
+  } else if (value.IsNumber()) {
+    out->push_back(absl::StrFormat("%.17g", value.GetDouble()));
+  }
+  // null, objects and arrays have no field-selector rendering.
+}
+
+void Collect(const rapidjson::Value& value, const std::vector<FieldPathStep>& steps, size_t i,
+             std::vector<std::string>* out) {
+  if (i == steps.size()) {
+    AppendScalar(value, out);
+    return;
+  }
+  const FieldPathStep& step = steps[i];
+  switch (step.kind) {
+    case FieldPathStep::Kind::kMember: {
+      if (!value.IsObject()) return;
+      auto it = value.FindMember(
+          rapidjson::Value(rapidjson::StringRef(step.member.data(), step.member.size())));
+      if (it == value.MemberEnd()) return;
+      Collect(it->value, steps, i + 1, out);
+      return;
+    }
+    case FieldPathStep::Kind::kIndex:
+      if (!value.IsArray() || step.index >= value.Size()) return;
+      Collect(value[static_cast<rapidjson::SizeType>(step.index)], steps, i + 1, out);
+      return;
+    case FieldPathStep::Kind::kEach:
+      if (!value.IsArray()) return;
+      for (const rapidjson::Value& element : value.GetArray()) Collect(element, steps, i + 1, out);
+      return;
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<FieldPathStep>> ParseFieldPath(absl::string_view path) {
+  std::vector<FieldPathStep> steps;
+  if (path.empty()) return PathError(path, 0, "expected a field name");
+  size_t pos = 0;
+  while (true) {
+    if (IsKeyedMap(steps)) {
+      // The rest of the path is one label or annotation key, dots and all.
+      if (pos >= path.size()) return PathError(path, pos, "expected a key");
+      FieldPathStep step;
+      step.member = std::string(path.substr(pos));
+      steps.push_back(std::move(step));
+      return steps;
+    }
+    size_t start = pos;
+    while (pos < path.size() && path[pos] != '.' && path[pos] != '[' && path[pos] != ']') ++pos;
+    if (pos == start) return PathError(path, pos, "expected a field name");
+    FieldPathStep member;
+    member.member = std::string(path.substr(start, pos - start));
+    steps.push_back(std::move(member));
+    while (pos < path.size() && path[pos] == '[') {
+      size_t open = pos++;
+      size_t close = path.find(']', pos);
+      if (close == absl::string_view::npos) return PathError(path, open, "expected ']'");
+      absl::string_view inside = path.substr(pos, close - pos);
+      FieldPathStep step;
+      if (inside == "*") {
+        step.kind = FieldPathStep::Kind::kEach;
+      } else {
+        uint64_t index = 0;
+        bool digits =
+            !inside.empty() && inside.find_first_not_of("0123456789") == absl::string_view::npos;
+        if (!digits || !absl::SimpleAtoi(inside, &index)) {
+          return PathError(path, pos, "expected '*' or an array index");
+        }
+        step.kind = FieldPathStep::Kind::kIndex;
+        step.index = static_cast<size_t>(index);
+      }
+      steps.push_back(std::move(step));
+      pos = close + 1;
+    }
+    if (pos == path.size()) return steps;
+    if (path[pos] != '.') return PathError(path, pos, "expected '.' or '['");
+    ++pos;
+    if (pos == path.size()) return PathError(path, pos, "expected a field name");
+  }
+}
+
+void CollectFieldValues(const rapidjson::Value& root, const std::vector<FieldPathStep>& steps,
+                        std::vector<std::string>* out) {
+  Collect(root, steps, 0, out);
+}
+
+}  // namespace informer

@@ -1,0 +1,37 @@
+// Field paths such as "spec.nodeName" or "metadata.ownerReferences[*].uid": parsing and lookup.
+#ifndef INFORMER_FIELD_PATH_H_
+#define INFORMER_FIELD_PATH_H_
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "rapidjson/document.h"
+
+namespace informer {
+
+// One step of a field path: a member name, an array element, or every array element.
+struct FieldPathStep {
+  enum class Kind { kMember, kIndex, kEach };
+  Kind kind = Kind::kMember;
+  std::string member;  // kMember only
+  size_t index = 0;    // kIndex only
+};
+
+// Parses `a.b[2].c[*]`. Member names are the text between dots; they may not contain '.', '['
+// or ']'. After `metadata.labels.` or `metadata.annotations.` the rest of the path is one key
+// (label keys contain dots and slashes, e.g. `metadata.labels.app.kubernetes.io/name`).
+// InvalidArgument with the position on an empty path, an empty member, or a bad bracket.
+absl::StatusOr<std::vector<FieldPathStep>> ParseFieldPath(absl::string_view path);
+
+// Appends to `out` every scalar reached from `root` by `steps`: strings as-is, numbers in
+// their JSON text (or decimal), booleans "true"/"false". Null, objects, arrays and missing
+// members give nothing.
+void CollectFieldValues(const rapidjson::Value& root, const std::vector<FieldPathStep>& steps,
+                        std::vector<std::string>* out);
+
+}  // namespace informer
+
+#endif  // INFORMER_FIELD_PATH_H_

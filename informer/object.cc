@@ -1,0 +1,315 @@
+#include "informer/object.h"
+
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "informer/field_path.h"
+#include "rapidjson/error/en.h"
+#include "rapidjson/stringbuffer.h"
+#include "rapidjson/writer.h"
+
+namespace informer {
+namespace {
+
+using JsonValue = rapidjson::Value;
+
+const JsonValue* FindMember(const JsonValue& object, absl::string_view name) {
+  auto it = object.FindMember(JsonValue(rapidjson::StringRef(name.data(), name.size())));
+  return it == object.MemberEnd() ? nullptr : &it->value;
+}
+
+std::string StringOf(const JsonValue& value) {
+  return std::string(value.GetString(), value.GetStringLength());
+}
+
+// Reads an optional string member; null counts as absent. InvalidArgument naming `field` when
+// the member has another type.
+absl::Status ReadString(const JsonValue& object, absl::string_view name, absl::string_view field,
+                        std::string* out) {
+  const JsonValue* value = FindMember(object, name);
+  if (value == nullptr || value->IsNull()) return absl::OkStatus();
+  if (!value->IsString()) {
+    return absl::InvalidArgumentError(absl::StrCat(field, " is not a string"));
+  }
+  *out = StringOf(*value);
+  return absl::OkStatus();
+}
+
+absl::Status ReadStringMap(const JsonValue& object, absl::string_view name, absl::string_view field,
+                           std::map<std::string, std::string>* out) {
+  const JsonValue* value = FindMember(object, name);
+  if (value == nullptr || value->IsNull()) return absl::OkStatus();
+  if (!value->IsObject()) {
+    return absl::InvalidArgumentError(absl::StrCat(field, " is not an object"));
+  }
+  for (const auto& member : value->GetObject()) {
+    if (!member.value.IsString()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(field, ".", StringOf(member.name), " is not a string"));
+    }
+    (*out)[StringOf(member.name)] = StringOf(member.value);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ReadOwnerReferences(const JsonValue& metadata, std::vector<OwnerReference>* out) {
+  const JsonValue* refs = FindMember(metadata, "ownerReferences");
+  if (refs == nullptr || refs->IsNull()) return absl::OkStatus();
+  if (!refs->IsArray()) {
+    return absl::InvalidArgumentError("metadata.ownerReferences is not an array");
+  }
+  for (rapidjson::SizeType i = 0; i < refs->Size(); ++i) {
+    const JsonValue& ref = (*refs)[i];
+    std::string field = absl::StrCat("metadata.ownerReferences[", i, "]");
+    if (!ref.IsObject())
+      return absl::InvalidArgumentError(absl::StrCat(field, " is not an object"));
+    OwnerReference owner;
+    if (absl::Status s =
+            ReadString(ref, "apiVersion", absl::StrCat(field, ".apiVersion"), &owner.api_version);
+        !s.ok()) {
+      return s;
+    }
+    if (absl::Status s = ReadString(ref, "kind", absl::StrCat(field, ".kind"), &owner.kind);
+        !s.ok()) {
+      return s;
+    }
+    if (absl::Status s = ReadString(ref, "name", absl::StrCat(field, ".name"), &owner.name);
+        !s.ok()) {
+      return s;
+    }
+    if (absl::Status s = ReadString(ref, "uid", absl::StrCat(field, ".uid"), &owner.uid); !s.ok()) {
+      return s;
+    }
+    if (const JsonValue* controller = FindMember(ref, "controller");
+        controller != nullptr && !controller->IsNull()) {
+      if (!controller->IsBool()) {
+        return absl::InvalidArgumentError(absl::StrCat(field, ".controller is not a boolean"));
+      }
+      owner.controller = controller->GetBool();
+    }
+    out->push_back(std::move(owner));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ReadGeneration(const JsonValue& metadata, int64_t* out) {
+  const JsonValue* value = FindMember(metadata, "generation");
+  if (value == nullptr || value->IsNull()) return absl::OkStatus();
+  if (value->IsInt64()) {
+    *out = value->GetInt64();
+    return absl::OkStatus();
+  }
+  // Documents parsed with kParseNumbersAsStringsFlag carry numbers as their text.
+  if (value->IsString() && absl::SimpleAtoi(StringOf(*value), out)) return absl::OkStatus();
+  return absl::InvalidArgumentError("metadata.generation is not an integer");
+}
+
+absl::Status ReadMeta(const JsonValue& value, ObjectMeta* meta) {
+  const JsonValue* metadata = FindMember(value, "metadata");
+  if (metadata == nullptr || !metadata->IsObject()) {
+    return absl::InvalidArgumentError("object has no metadata");
+  }
+  if (absl::Status s = ReadString(*metadata, "name", "metadata.name", &meta->name); !s.ok()) {
+    return s;
+  }
+  if (meta->name.empty()) return absl::InvalidArgumentError("object has no metadata.name");
+  if (absl::Status s =
+          ReadString(*metadata, "namespace", "metadata.namespace", &meta->namespace_name);
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = ReadString(*metadata, "uid", "metadata.uid", &meta->uid); !s.ok()) return s;
+  if (absl::Status s = ReadString(*metadata, "resourceVersion", "metadata.resourceVersion",
+                                  &meta->resource_version);
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = ReadGeneration(*metadata, &meta->generation); !s.ok()) return s;
+  if (absl::Status s = ReadStringMap(*metadata, "labels", "metadata.labels", &meta->labels);
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s =
+          ReadStringMap(*metadata, "annotations", "metadata.annotations", &meta->annotations);
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = ReadOwnerReferences(*metadata, &meta->owner_references); !s.ok()) return s;
+  return ReadString(*metadata, "deletionTimestamp", "metadata.deletionTimestamp",
+                    &meta->deletion_timestamp);
+}
+
+// True when the member is missing or an empty string, i.e. when a default should fill it.
+absl::StatusOr<bool> TypeFieldMissing(const JsonValue& value, absl::string_view name) {
+  const JsonValue* field = FindMember(value, name);
+  if (field == nullptr || field->IsNull()) return true;
+  if (!field->IsString()) return absl::InvalidArgumentError(absl::StrCat(name, " is not a string"));
+  return field->GetStringLength() == 0;
+}
+
+size_t StringBytes(const std::string& s) { return s.capacity() + 1; }
+
+// What a std::map node costs beyond its payload: three pointers and a colour.
+constexpr size_t kMapNodeOverhead = 4 * sizeof(void*);
+
+size_t StringMapBytes(const std::map<std::string, std::string>& map) {
+  size_t bytes = 0;
+  for (const auto& [key, value] : map) {
+    bytes += kMapNodeOverhead + sizeof(std::pair<const std::string, std::string>) +
+             StringBytes(key) + StringBytes(value);
+  }
+  return bytes;
+}
+
+}  // namespace
+
+std::string ObjectKey(absl::string_view namespace_name, absl::string_view name) {
+  if (namespace_name.empty()) return std::string(name);
+  return absl::StrCat(namespace_name, "/", name);
+}
+
+absl::Status Object::SetTypeMeta(rapidjson::Value& value,
+                                 rapidjson::Document::AllocatorType& allocator,
+                                 absl::string_view default_api_version,
+                                 absl::string_view default_kind) {
+  if (!value.IsObject()) return absl::InvalidArgumentError("object is not a JSON object");
+  bool set_api_version = false;
+  bool set_kind = false;
+  if (!default_api_version.empty()) {
+    absl::StatusOr<bool> missing = TypeFieldMissing(value, "apiVersion");
+    if (!missing.ok()) return missing.status();
+    set_api_version = *missing;
+  }
+  if (!default_kind.empty()) {
+    absl::StatusOr<bool> missing = TypeFieldMissing(value, "kind");
+    if (!missing.ok()) return missing.status();
+    set_kind = *missing;
+  }
+  if (!set_api_version && !set_kind) return absl::OkStatus();
+
+  // RapidJSON can only append members, so rebuild the object with the type fields first: the
+  // JSON then reads as the API server would have written it.
+  JsonValue rebuilt(rapidjson::kObjectType);
+  if (set_api_version) {
+    rebuilt.AddMember(
+        "apiVersion",
+        JsonValue(default_api_version.data(),
+                  static_cast<rapidjson::SizeType>(default_api_version.size()), allocator),
+        allocator);
+  }
+  if (set_kind) {
+    rebuilt.AddMember("kind",
+                      JsonValue(default_kind.data(),
+                                static_cast<rapidjson::SizeType>(default_kind.size()), allocator),
+                      allocator);
+  }
+  for (auto& member : value.GetObject()) {
+    absl::string_view name(member.name.GetString(), member.name.GetStringLength());
+    // Drop the empty or null placeholders that the defaults replace.
+    if ((set_api_version && name == "apiVersion") || (set_kind && name == "kind")) continue;
+    rebuilt.AddMember(member.name, member.value, allocator);  // moves both
+  }
+  value.Swap(rebuilt);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::shared_ptr<const Object>> Object::FromJsonValue(
+    rapidjson::Value& value, rapidjson::Document::AllocatorType& allocator,
+    absl::string_view default_api_version, absl::string_view default_kind) {
+  if (absl::Status s = SetTypeMeta(value, allocator, default_api_version, default_kind); !s.ok()) {
+    return s;
+  }
+  std::shared_ptr<Object> object(new Object());
+  if (absl::Status s = ReadMeta(value, &object->meta_); !s.ok()) return s;
+  if (absl::Status s = ReadString(value, "apiVersion", "apiVersion", &object->api_version_);
+      !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = ReadString(value, "kind", "kind", &object->kind_); !s.ok()) return s;
+
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+  if (!value.Accept(writer)) {
+    return absl::InvalidArgumentError("object cannot be written as JSON (NaN or infinity?)");
+  }
+  object->json_.assign(buffer.GetString(), buffer.GetSize());
+  object->key_ = ObjectKey(object->meta_.namespace_name, object->meta_.name);
+  uint64_t rv = 0;
+  if (absl::SimpleAtoi(object->meta_.resource_version, &rv)) object->resource_version_number_ = rv;
+  return std::shared_ptr<const Object>(std::move(object));
+}
+
+absl::StatusOr<std::shared_ptr<const Object>> Object::FromJson(
+    absl::string_view json, absl::string_view default_api_version, absl::string_view default_kind) {
+  rapidjson::Document document;
+  // Full precision, so a double written back out reads as the API server sent it.
+  document.Parse<rapidjson::kParseFullPrecisionFlag>(json.data(), json.size());
+  if (document.HasParseError()) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("malformed JSON at offset %d: %s", document.GetErrorOffset(),
+                        rapidjson::GetParseError_En(document.GetParseError())));
+  }
+  return FromJsonValue(document, document.GetAllocator(), default_api_version, default_kind);
+}
+
+std::vector<std::string> Object::FieldValues(absl::string_view path) const {
+  std::vector<std::string> values;
+  absl::StatusOr<std::vector<FieldPathStep>> steps = ParseFieldPath(path);
+  if (!steps.ok()) return values;
+
+  // The common metadata fields come from the parsed metadata, without re-parsing the JSON.
+  if (steps->size() == 2 && (*steps)[0].kind == FieldPathStep::Kind::kMember &&
+      (*steps)[0].member == "metadata" && (*steps)[1].kind == FieldPathStep::Kind::kMember) {
+    const std::string& field = (*steps)[1].member;
+    if (field == "name") {
+      values.push_back(meta_.name);
+      return values;
+    }
+    if (field == "namespace") {
+      if (!meta_.namespace_name.empty()) values.push_back(meta_.namespace_name);
+      return values;
+    }
+  }
+  if (steps->size() == 3 && (*steps)[0].member == "metadata" &&
+      (*steps)[1].kind == FieldPathStep::Kind::kMember &&
+      ((*steps)[1].member == "labels" || (*steps)[1].member == "annotations")) {
+    const auto& map = (*steps)[1].member == "labels" ? meta_.labels : meta_.annotations;
+    auto it = map.find((*steps)[2].member);
+    if (it != map.end()) values.push_back(it->second);
+    return values;
+  }
+
+  // Numbers as their original text, so "1.0" stays "1.0" and large integers stay exact.
+  rapidjson::Document document;
+  document.Parse<rapidjson::kParseNumbersAsStringsFlag>(json_.data(), json_.size());
+  if (document.HasParseError()) return values;  // json_ was written by RapidJSON; cannot happen
+  CollectFieldValues(document, *steps, &values);
+  return values;
+}
+
+size_t Object::ApproximateBytes() const {
+  size_t bytes = sizeof(Object) + StringBytes(json_) + StringBytes(api_version_) +
+                 StringBytes(kind_) + StringBytes(key_) + StringBytes(meta_.namespace_name) +
+                 StringBytes(meta_.name) + StringBytes(meta_.uid) +
+                 StringBytes(meta_.resource_version) + StringBytes(meta_.deletion_timestamp) +
+                 StringMapBytes(meta_.labels) + StringMapBytes(meta_.annotations);
+  for (const OwnerReference& ref : meta_.owner_references) {
+    bytes += sizeof(OwnerReference) + StringBytes(ref.api_version) + StringBytes(ref.kind) +
+             StringBytes(ref.name) + StringBytes(ref.uid);
+  }
+  return bytes;
+}
+
+const std::string& KeyOf(const DeltaObject& object) {
+  if (const auto* tombstone = std::get_if<DeletedFinalStateUnknown>(&object)) return tombstone->key;
+  return std::get<ObjectPtr>(object)->key();
+}
+
+const ObjectPtr& ObjectOf(const DeltaObject& object) {
+  if (const auto* tombstone = std::get_if<DeletedFinalStateUnknown>(&object)) return tombstone->obj;
+  return std::get<ObjectPtr>(object);
+}
+
+}  // namespace informer

@@ -1,0 +1,70 @@
+#include "informer/object_decoder.h"
+
+#include <string>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace informer {
+namespace {
+
+// The key as the JSON states it right now, for error messages and the I7 check.
+std::string CurrentKey(const rapidjson::Value& value) {
+  if (!value.IsObject()) return "";
+  auto metadata = value.FindMember("metadata");
+  if (metadata == value.MemberEnd() || !metadata->value.IsObject()) return "";
+  auto text = [&](const char* name) -> std::string {
+    auto it = metadata->value.FindMember(name);
+    if (it == metadata->value.MemberEnd() || !it->value.IsString()) return "";
+    return std::string(it->value.GetString(), it->value.GetStringLength());
+  };
+  std::string name = text("name");
+  if (name.empty()) return "";
+  return ObjectKey(text("namespace"), name);
+}
+
+std::string Describe(const std::string& kind, const std::string& key) {
+  if (key.empty()) return absl::StrCat(kind, " without metadata.name");
+  return absl::StrFormat("%s \"%s\"", kind, key);
+}
+
+}  // namespace
+
+ObjectDecoder::ObjectDecoder(const ResourceInfo& resource, std::vector<Transform> transforms)
+    : resource_(resource),
+      api_version_(resource.gvr.ApiVersion()),
+      transforms_(std::move(transforms)) {}
+
+absl::StatusOr<ObjectPtr> ObjectDecoder::Decode(
+    rapidjson::Value& value, rapidjson::Document::AllocatorType& allocator) const {
+  const std::string key = CurrentKey(value);
+  const std::string what = Describe(resource_.kind, key);
+  if (absl::Status s = Object::SetTypeMeta(value, allocator, api_version_, resource_.kind);
+      !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("cannot decode ", what, ": ", s.message()));
+  }
+  for (size_t i = 0; i < transforms_.size(); ++i) {
+    if (!transforms_[i]) continue;
+    if (absl::Status s = transforms_[i](value, allocator); !s.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("transform ", i, " failed on ", what, ": ", s.message()));
+    }
+    // A changed key would file the object under a name the API server does not know (I7).
+    if (std::string now = CurrentKey(value); now != key) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("transform %d changed the key of %s to \"%s\"; transforms may not change "
+                          "metadata.namespace or metadata.name",
+                          i, what, now));
+    }
+  }
+  absl::StatusOr<ObjectPtr> object =
+      Object::FromJsonValue(value, allocator, api_version_, resource_.kind);
+  if (!object.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot decode ", what, ": ", object.status().message()));
+  }
+  return object;
+}
+
+}  // namespace informer

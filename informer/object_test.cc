@@ -1,0 +1,262 @@
+#include "informer/object.h"
+
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "informer/testing/objects.h"
+
+namespace informer {
+namespace {
+
+using ::informer::testing::MakeObject;
+using ::informer::testing::MustParseObject;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+
+TEST(ObjectTest, K1_KeyIsNamespaceSlashName) {
+  EXPECT_EQ(MakeObject("default", "web", "1")->key(), "default/web");
+  EXPECT_EQ(ObjectKey("kube-system", "dns"), "kube-system/dns");
+}
+
+TEST(ObjectTest, K1_ClusterScopedKeyIsName) {
+  EXPECT_EQ(MakeObject("", "node-1", "1")->key(), "node-1");
+  EXPECT_EQ(ObjectKey("", "node-1"), "node-1");
+}
+
+TEST(ObjectTest, K2_TombstoneYieldsItsOwnKey) {
+  ObjectPtr last = MakeObject("ns", "old-name", "7");
+  DeltaObject tombstone = DeletedFinalStateUnknown{"ns/recorded-key", last};
+  EXPECT_EQ(KeyOf(tombstone), "ns/recorded-key");
+  EXPECT_EQ(ObjectOf(tombstone), last);
+}
+
+TEST(ObjectTest, K2_PlainObjectYieldsObjectKey) {
+  ObjectPtr object = MakeObject("ns", "a", "7");
+  DeltaObject delta = object;
+  EXPECT_EQ(KeyOf(delta), "ns/a");
+  EXPECT_EQ(ObjectOf(delta), object);
+}
+
+TEST(ObjectTest, ParsesMetadata) {
+  ObjectPtr object = MustParseObject(R"({
+    "apiVersion": "apps/v1", "kind": "Deployment",
+    "metadata": {
+      "name": "web", "namespace": "prod", "uid": "u-1", "resourceVersion": "12345",
+      "generation": 4,
+      "labels": {"app": "web", "tier": "front"},
+      "annotations": {"note": "hi"},
+      "ownerReferences": [
+        {"apiVersion": "v1", "kind": "Owner", "name": "o1", "uid": "ou1", "controller": true},
+        {"apiVersion": "v1", "kind": "Owner", "name": "o2", "uid": "ou2"}
+      ],
+      "deletionTimestamp": "2024-01-02T03:04:05Z"
+    },
+    "spec": {"replicas": 3}
+  })");
+  const ObjectMeta& meta = object->meta();
+  EXPECT_EQ(object->api_version(), "apps/v1");
+  EXPECT_EQ(object->kind(), "Deployment");
+  EXPECT_EQ(meta.name, "web");
+  EXPECT_EQ(meta.namespace_name, "prod");
+  EXPECT_EQ(meta.uid, "u-1");
+  EXPECT_EQ(meta.resource_version, "12345");
+  EXPECT_EQ(object->resource_version_number(), 12345u);
+  EXPECT_EQ(meta.generation, 4);
+  EXPECT_EQ(meta.labels, (std::map<std::string, std::string>{{"app", "web"}, {"tier", "front"}}));
+  EXPECT_EQ(meta.annotations, (std::map<std::string, std::string>{{"note", "hi"}}));
+  ASSERT_EQ(meta.owner_references.size(), 2u);
+  EXPECT_EQ(meta.owner_references[0].name, "o1");
+  EXPECT_EQ(meta.owner_references[0].uid, "ou1");
+  EXPECT_EQ(meta.owner_references[0].kind, "Owner");
+  EXPECT_EQ(meta.owner_references[0].api_version, "v1");
+  EXPECT_TRUE(meta.owner_references[0].controller);
+  EXPECT_FALSE(meta.owner_references[1].controller);
+  EXPECT_EQ(meta.deletion_timestamp, "2024-01-02T03:04:05Z");
+}
+
+TEST(ObjectTest, JsonIsCompactAndKeepsMemberOrder) {
+  ObjectPtr object = MustParseObject(
+      R"({ "apiVersion": "v1", "kind": "Pod", "metadata": { "name": "a" }, "z": 1, "b": [1, 2] })");
+  EXPECT_EQ(object->json(),
+            R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":"a"},"z":1,"b":[1,2]})");
+}
+
+TEST(ObjectTest, U1_MissingTypeMetaIsInsertedFirst) {
+  absl::StatusOr<ObjectPtr> object =
+      Object::FromJson(R"({"metadata":{"name":"a","namespace":"n"},"data":{}})", "v1", "ConfigMap");
+  ASSERT_TRUE(object.ok()) << object.status();
+  EXPECT_EQ((*object)->api_version(), "v1");
+  EXPECT_EQ((*object)->kind(), "ConfigMap");
+  EXPECT_EQ(
+      (*object)->json(),
+      R"({"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"a","namespace":"n"},"data":{}})");
+}
+
+TEST(ObjectTest, U1_EmptyTypeMetaIsReplacedByDefaults) {
+  absl::StatusOr<ObjectPtr> object = Object::FromJson(
+      R"({"kind":"","apiVersion":"","metadata":{"name":"a"}})", "apps/v1", "Deployment");
+  ASSERT_TRUE(object.ok()) << object.status();
+  EXPECT_EQ((*object)->json(),
+            R"({"apiVersion":"apps/v1","kind":"Deployment","metadata":{"name":"a"}})");
+}
+
+TEST(ObjectTest, U1_PresentTypeMetaIsKept) {
+  absl::StatusOr<ObjectPtr> object = Object::FromJson(
+      R"({"kind":"Pod","apiVersion":"v1","metadata":{"name":"a"}})", "apps/v1", "Deployment");
+  ASSERT_TRUE(object.ok()) << object.status();
+  EXPECT_EQ((*object)->kind(), "Pod");
+  EXPECT_EQ((*object)->api_version(), "v1");
+  EXPECT_EQ((*object)->json(), R"({"kind":"Pod","apiVersion":"v1","metadata":{"name":"a"}})");
+}
+
+TEST(ObjectTest, U1_OnlyTheMissingFieldIsInserted) {
+  absl::StatusOr<ObjectPtr> object =
+      Object::FromJson(R"({"metadata":{"name":"a"},"kind":"Pod"})", "v1", "Ignored");
+  ASSERT_TRUE(object.ok()) << object.status();
+  EXPECT_EQ((*object)->json(), R"({"apiVersion":"v1","metadata":{"name":"a"},"kind":"Pod"})");
+}
+
+TEST(ObjectTest, NoDefaultsLeavesTypeMetaAbsent) {
+  ObjectPtr object = MustParseObject(R"({"metadata":{"name":"a"}})");
+  EXPECT_EQ(object->kind(), "");
+  EXPECT_EQ(object->api_version(), "");
+  EXPECT_EQ(object->json(), R"({"metadata":{"name":"a"}})");
+}
+
+TEST(ObjectTest, NonNumericResourceVersionGivesZero) {
+  EXPECT_EQ(MakeObject("n", "a", "abc")->resource_version_number(), 0u);
+  EXPECT_EQ(MakeObject("n", "a", "")->resource_version_number(), 0u);
+  EXPECT_EQ(MakeObject("n", "a", "18446744073709551615")->resource_version_number(),
+            18446744073709551615u);
+}
+
+TEST(ObjectTest, MalformedJsonIsInvalidArgumentWithOffset) {
+  absl::StatusOr<ObjectPtr> object = Object::FromJson(R"({"metadata": {"name": "a"})");
+  ASSERT_FALSE(object.ok());
+  EXPECT_EQ(object.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(object.status().message(), HasSubstr("offset 26"));
+}
+
+TEST(ObjectTest, RejectsInvalidShapes) {
+  const char* cases[] = {
+      "",
+      "[]",
+      "\"text\"",
+      "42",
+      "null",
+      R"({})",
+      R"({"metadata":null})",
+      R"({"metadata":[]})",
+      R"({"metadata":{}})",
+      R"({"metadata":{"name":""}})",
+      R"({"metadata":{"name":7}})",
+      R"({"metadata":{"name":"a","namespace":1}})",
+      R"({"metadata":{"name":"a","labels":[]}})",
+      R"({"metadata":{"name":"a","labels":{"k":1}}})",
+      R"({"metadata":{"name":"a","annotations":{"k":{}}}})",
+      R"({"metadata":{"name":"a","generation":"x"}})",
+      R"({"metadata":{"name":"a","generation":1.5}})",
+      R"({"metadata":{"name":"a","ownerReferences":{}}})",
+      R"({"metadata":{"name":"a","ownerReferences":[1]}})",
+      R"({"metadata":{"name":"a","ownerReferences":[{"controller":"yes"}]}})",
+      R"({"metadata":{"name":"a","resourceVersion":5}})",
+      R"({"kind":5,"metadata":{"name":"a"}})",
+  };
+  for (const char* json : cases) {
+    absl::StatusOr<ObjectPtr> object = Object::FromJson(json, "v1", "Pod");
+    EXPECT_EQ(object.status().code(), absl::StatusCode::kInvalidArgument) << json;
+  }
+}
+
+TEST(ObjectTest, NullOptionalMetadataFieldsAreAbsent) {
+  ObjectPtr object = MustParseObject(
+      R"({"metadata":{"name":"a","namespace":null,"labels":null,"ownerReferences":null}})");
+  EXPECT_EQ(object->key(), "a");
+  EXPECT_THAT(object->meta().labels, IsEmpty());
+}
+
+TEST(ObjectTest, FieldValuesNestedScalars) {
+  ObjectPtr object = MakeObject(
+      "ns", "a", "1", {},
+      R"("spec":{"nodeName":"n1","replicas":3,"ratio":1.50,"paused":false,"none":null,"big":12345678901234567890},"status":{"phase":"Running"})");
+  EXPECT_THAT(object->FieldValues("spec.nodeName"), ElementsAre("n1"));
+  EXPECT_THAT(object->FieldValues("spec.replicas"), ElementsAre("3"));
+  // The JSON is re-written by RapidJSON, which prints doubles in their shortest form.
+  EXPECT_THAT(object->FieldValues("spec.ratio"), ElementsAre("1.5"));
+  EXPECT_THAT(object->FieldValues("spec.paused"), ElementsAre("false"));
+  EXPECT_THAT(object->FieldValues("spec.big"), ElementsAre("12345678901234567890"));
+  EXPECT_THAT(object->FieldValues("status.phase"), ElementsAre("Running"));
+  EXPECT_THAT(object->FieldValues("metadata.name"), ElementsAre("a"));
+  EXPECT_THAT(object->FieldValues("metadata.namespace"), ElementsAre("ns"));
+  EXPECT_THAT(object->FieldValues("metadata.resourceVersion"), ElementsAre("1"));
+  EXPECT_THAT(object->FieldValues("kind"), ElementsAre("Pod"));
+}
+
+TEST(ObjectTest, FieldValuesMissingOrNonScalarGiveNothing) {
+  ObjectPtr object =
+      MakeObject("", "a", "1", {}, R"("spec":{"none":null,"list":[1,2],"map":{"k":"v"}})");
+  EXPECT_THAT(object->FieldValues("spec.missing"), IsEmpty());
+  EXPECT_THAT(object->FieldValues("nothing.here.at.all"), IsEmpty());
+  EXPECT_THAT(object->FieldValues("spec.none"), IsEmpty());
+  EXPECT_THAT(object->FieldValues("spec.list"), IsEmpty());
+  EXPECT_THAT(object->FieldValues("spec.map"), IsEmpty());
+  EXPECT_THAT(object->FieldValues("spec.map.k.deeper"), IsEmpty());
+  EXPECT_THAT(object->FieldValues("metadata.namespace"), IsEmpty());
+}
+
+TEST(ObjectTest, FieldValuesArrays) {
+  ObjectPtr object = MakeObject("ns", "a", "1", {},
+                                R"("spec":{"containers":[{"name":"c1","ports":[{"p":80},{"p":443}]},
+                                                        {"name":"c2","ports":[{"p":8080}]},
+                                                        {"image":"no-name"}],
+                                           "finalizers":["x","y"]})");
+  EXPECT_THAT(object->FieldValues("spec.containers[*].name"), ElementsAre("c1", "c2"));
+  EXPECT_THAT(object->FieldValues("spec.containers[1].name"), ElementsAre("c2"));
+  EXPECT_THAT(object->FieldValues("spec.containers[5].name"), IsEmpty());
+  EXPECT_THAT(object->FieldValues("spec.containers[*].ports[*].p"),
+              ElementsAre("80", "443", "8080"));
+  EXPECT_THAT(object->FieldValues("spec.finalizers[*]"), ElementsAre("x", "y"));
+  EXPECT_THAT(object->FieldValues("spec.finalizers[0]"), ElementsAre("x"));
+  EXPECT_THAT(object->FieldValues("spec.nodeName[*]"), IsEmpty());
+}
+
+TEST(ObjectTest, FieldValuesOwnerReferencesFanOut) {
+  ObjectPtr object = MustParseObject(R"({"metadata":{"name":"a","ownerReferences":[
+      {"apiVersion":"v1","kind":"K","name":"o1","uid":"u1"},
+      {"apiVersion":"v1","kind":"K","name":"o2","uid":"u2"}]}})");
+  EXPECT_THAT(object->FieldValues("metadata.ownerReferences[*].uid"), ElementsAre("u1", "u2"));
+}
+
+TEST(ObjectTest, FieldValuesLabelKeysMayContainDotsAndSlashes) {
+  ObjectPtr object = MustParseObject(R"({"metadata":{"name":"a",
+      "labels":{"app.kubernetes.io/name":"web","app":"x"},
+      "annotations":{"example.com/owner":"team-a"}}})");
+  EXPECT_THAT(object->FieldValues("metadata.labels.app.kubernetes.io/name"), ElementsAre("web"));
+  EXPECT_THAT(object->FieldValues("metadata.labels.app"), ElementsAre("x"));
+  EXPECT_THAT(object->FieldValues("metadata.labels.missing"), IsEmpty());
+  EXPECT_THAT(object->FieldValues("metadata.annotations.example.com/owner"), ElementsAre("team-a"));
+  EXPECT_THAT(object->FieldValues("metadata.labels"), IsEmpty());
+}
+
+TEST(ObjectTest, FieldValuesMalformedPathsGiveNothing) {
+  ObjectPtr object = MakeObject("ns", "a", "1", {}, R"("spec":{"list":["x"]})");
+  for (const char* path :
+       {"", ".", "spec.", ".spec", "spec..list", "spec.list[", "spec.list[]", "spec.list[x]",
+        "spec.list[-1]", "spec.list]", "spec.list[0]x", "metadata.labels."}) {
+    EXPECT_THAT(object->FieldValues(path), IsEmpty()) << path;
+  }
+}
+
+TEST(ObjectTest, ApproximateBytesGrowsWithContent) {
+  ObjectPtr small = MakeObject("ns", "a", "1");
+  ObjectPtr large = MakeObject("ns", "a", "1", {{"k", std::string(1000, 'v')}},
+                               absl::StrCat(R"("data":")", std::string(10000, 'x'), "\""));
+  EXPECT_GT(small->ApproximateBytes(), small->json().size());
+  EXPECT_GT(large->ApproximateBytes(), small->ApproximateBytes() + 11000);
+  EXPECT_LT(large->ApproximateBytes(), 4 * (large->json().size() + 1000));
+}
+
+}  // namespace
+}  // namespace informer

@@ -1,0 +1,289 @@
+#include "informer/store.h"
+
+#include <algorithm>
+#include <iterator>
+#include <utility>
+
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+
+namespace informer {
+namespace {
+
+using IndexValues = absl::flat_hash_map<std::string, absl::flat_hash_set<std::string>>;
+using Indices = absl::flat_hash_map<std::string, IndexValues>;
+
+std::vector<std::string> SortedUnique(std::vector<std::string> values) {
+  std::sort(values.begin(), values.end());
+  values.erase(std::unique(values.begin(), values.end()), values.end());
+  return values;
+}
+
+// Builds every index from scratch; used by Replace and AddIndexers.
+IndexValues BuildIndex(const IndexFunc& fn, const absl::btree_map<std::string, ObjectPtr>& items) {
+  IndexValues index;
+  for (const auto& [key, object] : items) {
+    for (std::string& value : fn(*object)) index[std::move(value)].insert(key);
+  }
+  return index;
+}
+
+Indices BuildIndices(const Indexers& indexers,
+                     const absl::btree_map<std::string, ObjectPtr>& items) {
+  Indices indices;
+  for (const auto& [name, fn] : indexers) indices[name] = BuildIndex(fn, items);
+  return indices;
+}
+
+std::vector<std::string> SortedKeys(const absl::flat_hash_set<std::string>& keys) {
+  std::vector<std::string> sorted(keys.begin(), keys.end());
+  std::sort(sorted.begin(), sorted.end());
+  return sorted;
+}
+
+}  // namespace
+
+std::vector<std::string> MetaNamespaceIndexFunc(const Object& object) {
+  // As client-go: cluster-scoped objects are indexed under "".
+  return {object.meta().namespace_name};
+}
+
+IndexFunc LabelIndexFunc(std::string label_key) {
+  return [label_key = std::move(label_key)](const Object& object) -> std::vector<std::string> {
+    auto it = object.meta().labels.find(label_key);
+    if (it == object.meta().labels.end()) return {};
+    return {it->second};
+  };
+}
+
+IndexFunc FieldPathIndexFunc(std::string path) {
+  return [path = std::move(path)](const Object& object) { return object.FieldValues(path); };
+}
+
+Store::Store(Indexers indexers) {
+  for (auto& [name, fn] : indexers) {
+    if (fn) indexers_.emplace(name, std::move(fn));
+  }
+  indexers_.emplace(kNamespaceIndex, MetaNamespaceIndexFunc);  // no-op when given
+  for (const auto& [name, fn] : indexers_) indices_[name];
+}
+
+void Store::Add(ObjectPtr object) {
+  if (object == nullptr) return;
+  ObjectPtr replaced;
+  absl::MutexLock lock(&mu_);
+  replaced = UpsertLocked(std::move(object));
+  // `replaced` is declared before `lock`, so it is freed after the unlock.
+}
+
+void Store::Update(ObjectPtr object) { Add(std::move(object)); }
+
+void Store::Delete(absl::string_view key) {
+  ObjectPtr removed;
+  absl::MutexLock lock(&mu_);
+  removed = DeleteLocked(key);
+}
+
+ObjectPtr Store::UpsertLocked(ObjectPtr object) {
+  const std::string& key = object->key();
+  auto it = items_.find(key);
+  if (it == items_.end()) {
+    IndexLocked(key, nullptr, object.get());
+    items_.emplace(key, std::move(object));
+    return nullptr;
+  }
+  IndexLocked(key, it->second.get(), object.get());
+  std::swap(it->second, object);
+  return object;
+}
+
+ObjectPtr Store::DeleteLocked(absl::string_view key) {
+  auto it = items_.find(std::string(key));
+  if (it == items_.end()) return nullptr;
+  ObjectPtr removed = std::move(it->second);
+  IndexLocked(it->first, removed.get(), nullptr);
+  items_.erase(it);
+  return removed;
+}
+
+void Store::IndexLocked(const std::string& key, const Object* old_object,
+                        const Object* new_object) {
+  for (const auto& [name, fn] : indexers_) {
+    std::vector<std::string> old_values =
+        old_object != nullptr ? SortedUnique(fn(*old_object)) : std::vector<std::string>();
+    std::vector<std::string> new_values =
+        new_object != nullptr ? SortedUnique(fn(*new_object)) : std::vector<std::string>();
+    if (old_values == new_values) continue;  // the usual update: nothing indexed changed
+    IndexValues& index = indices_[name];
+    std::vector<std::string> removed;
+    std::set_difference(old_values.begin(), old_values.end(), new_values.begin(), new_values.end(),
+                        std::back_inserter(removed));
+    for (const std::string& value : removed) {
+      auto it = index.find(value);
+      if (it == index.end()) continue;
+      it->second.erase(key);
+      // An emptied value must vanish from ListIndexFuncValues (S4).
+      if (it->second.empty()) index.erase(it);
+    }
+    std::vector<std::string> added;
+    std::set_difference(new_values.begin(), new_values.end(), old_values.begin(), old_values.end(),
+                        std::back_inserter(added));
+    for (std::string& value : added) index[std::move(value)].insert(key);
+  }
+}
+
+ObjectPtr Store::GetByKey(absl::string_view key) const {
+  absl::ReaderMutexLock lock(&mu_);
+  auto it = items_.find(std::string(key));
+  return it == items_.end() ? nullptr : it->second;
+}
+
+std::vector<ObjectPtr> Store::List() const {
+  absl::ReaderMutexLock lock(&mu_);
+  std::vector<ObjectPtr> objects;
+  objects.reserve(items_.size());
+  for (const auto& [key, object] : items_) objects.push_back(object);
+  return objects;
+}
+
+std::vector<std::string> Store::ListKeys() const {
+  absl::ReaderMutexLock lock(&mu_);
+  std::vector<std::string> keys;
+  keys.reserve(items_.size());
+  for (const auto& [key, object] : items_) keys.push_back(key);
+  return keys;
+}
+
+size_t Store::Size() const {
+  absl::ReaderMutexLock lock(&mu_);
+  return items_.size();
+}
+
+void Store::Replace(std::vector<ObjectPtr> objects) {
+  // Build the new content without the lock, so readers are blocked only for the swap.
+  Indexers indexers;
+  uint64_t generation = 0;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    indexers = indexers_;
+    generation = indexers_generation_;
+  }
+  absl::btree_map<std::string, ObjectPtr> items;
+  for (ObjectPtr& object : objects) {
+    if (object == nullptr) continue;
+    std::string key = object->key();
+    items[std::move(key)] = std::move(object);  // a repeated key: the later object wins
+  }
+  Indices indices = BuildIndices(indexers, items);
+  {
+    absl::MutexLock lock(&mu_);
+    // AddIndexers ran meanwhile: the indexes built above miss the new ones.
+    if (generation != indexers_generation_) indices = BuildIndices(indexers_, items);
+    items_.swap(items);
+    indices_.swap(indices);
+  }
+  // The old content is freed here, outside the lock.
+}
+
+absl::Status Store::UnknownIndexLocked(absl::string_view index_name) const {
+  std::vector<std::string> names;
+  for (const auto& [name, fn] : indexers_) names.push_back(name);
+  return absl::InvalidArgumentError(absl::StrFormat("unknown index \"%s\"; known indexes: %s",
+                                                    index_name, absl::StrJoin(names, ", ")));
+}
+
+std::vector<ObjectPtr> Store::ObjectsLocked(const std::vector<std::string>& keys) const {
+  std::vector<ObjectPtr> objects;
+  objects.reserve(keys.size());
+  for (const std::string& key : keys) {
+    auto it = items_.find(key);
+    if (it != items_.end()) objects.push_back(it->second);
+  }
+  return objects;
+}
+
+absl::StatusOr<std::vector<ObjectPtr>> Store::Index(absl::string_view index_name,
+                                                    const Object& object) const {
+  IndexFunc fn;
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    auto it = indexers_.find(std::string(index_name));
+    if (it == indexers_.end()) return UnknownIndexLocked(index_name);
+    fn = it->second;
+  }
+  // The index function runs unlocked: `object` need not be in the store.
+  std::vector<std::string> values = SortedUnique(fn(object));
+  absl::ReaderMutexLock lock(&mu_);
+  auto index = indices_.find(index_name);
+  if (index == indices_.end()) return UnknownIndexLocked(index_name);
+  absl::flat_hash_set<std::string> keys;
+  for (const std::string& value : values) {
+    auto it = index->second.find(value);
+    if (it != index->second.end()) keys.insert(it->second.begin(), it->second.end());
+  }
+  return ObjectsLocked(SortedKeys(keys));
+}
+
+absl::StatusOr<std::vector<std::string>> Store::IndexKeys(absl::string_view index_name,
+                                                          absl::string_view value) const {
+  absl::ReaderMutexLock lock(&mu_);
+  auto index = indices_.find(index_name);
+  if (index == indices_.end()) return UnknownIndexLocked(index_name);
+  auto it = index->second.find(value);
+  if (it == index->second.end()) return std::vector<std::string>();
+  return SortedKeys(it->second);
+}
+
+absl::StatusOr<std::vector<std::string>> Store::ListIndexFuncValues(
+    absl::string_view index_name) const {
+  absl::ReaderMutexLock lock(&mu_);
+  auto index = indices_.find(index_name);
+  if (index == indices_.end()) return UnknownIndexLocked(index_name);
+  std::vector<std::string> values;
+  values.reserve(index->second.size());
+  for (const auto& [value, keys] : index->second) values.push_back(value);
+  std::sort(values.begin(), values.end());
+  return values;
+}
+
+absl::StatusOr<std::vector<ObjectPtr>> Store::ByIndex(absl::string_view index_name,
+                                                      absl::string_view value) const {
+  absl::ReaderMutexLock lock(&mu_);
+  auto index = indices_.find(index_name);
+  if (index == indices_.end()) return UnknownIndexLocked(index_name);
+  auto it = index->second.find(value);
+  if (it == index->second.end()) return std::vector<ObjectPtr>();
+  return ObjectsLocked(SortedKeys(it->second));
+}
+
+absl::Status Store::AddIndexers(Indexers indexers) {
+  absl::MutexLock lock(&mu_);
+  for (const auto& [name, fn] : indexers) {
+    if (indexers_.count(name) > 0) {
+      return absl::AlreadyExistsError(absl::StrFormat("index \"%s\" already exists", name));
+    }
+    if (!fn)
+      return absl::InvalidArgumentError(absl::StrFormat("index \"%s\" has no function", name));
+  }
+  for (auto& [name, fn] : indexers) {
+    indices_[name] = BuildIndex(fn, items_);
+    indexers_.emplace(name, std::move(fn));
+  }
+  ++indexers_generation_;
+  return absl::OkStatus();
+}
+
+std::vector<std::string> Store::IndexNames() const {
+  absl::ReaderMutexLock lock(&mu_);
+  std::vector<std::string> names;
+  for (const auto& [name, fn] : indexers_) names.push_back(name);
+  return names;
+}
+
+void Store::WithReadLock(
+    const std::function<void(const absl::btree_map<std::string, ObjectPtr>&)>& fn) const {
+  absl::ReaderMutexLock lock(&mu_);
+  fn(items_);
+}
+
+}  // namespace informer

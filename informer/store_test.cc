@@ -1,0 +1,380 @@
+#include "informer/store.h"
+
+#include <algorithm>
+#include <atomic>
+#include <map>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "informer/testing/objects.h"
+
+namespace informer {
+namespace {
+
+using ::informer::testing::MakeObject;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+
+std::vector<std::string> Keys(const std::vector<ObjectPtr>& objects) {
+  std::vector<std::string> keys;
+  for (const ObjectPtr& object : objects) keys.push_back(object->key());
+  return keys;
+}
+
+std::vector<std::string> Keys(const absl::StatusOr<std::vector<ObjectPtr>>& objects) {
+  EXPECT_TRUE(objects.ok()) << objects.status();
+  return objects.ok() ? Keys(*objects) : std::vector<std::string>();
+}
+
+std::vector<std::string> Values(const absl::StatusOr<std::vector<std::string>>& values) {
+  EXPECT_TRUE(values.ok()) << values.status();
+  return values.ok() ? *values : std::vector<std::string>();
+}
+
+ObjectPtr Pod(const std::string& ns, const std::string& name, const std::string& rv,
+              const std::string& node, std::map<std::string, std::string> labels = {}) {
+  return MakeObject(ns, name, rv, labels, absl::StrCat(R"("spec":{"nodeName":")", node, "\"}"));
+}
+
+TEST(StoreTest, S1_BehavesAsAMapKeyedByNamespaceAndName) {
+  Store store;
+  store.Add(MakeObject("b", "x", "1"));
+  store.Add(MakeObject("a", "y", "2"));
+  store.Add(MakeObject("", "cluster", "3"));
+  EXPECT_EQ(store.Size(), 3u);
+  EXPECT_THAT(store.ListKeys(), ElementsAre("a/y", "b/x", "cluster"));
+  EXPECT_THAT(Keys(store.List()), ElementsAre("a/y", "b/x", "cluster"));
+  ASSERT_NE(store.GetByKey("b/x"), nullptr);
+  EXPECT_EQ(store.GetByKey("b/x")->meta().resource_version, "1");
+  EXPECT_EQ(store.GetByKey("x"), nullptr);
+
+  store.Update(MakeObject("b", "x", "9"));
+  EXPECT_EQ(store.GetByKey("b/x")->meta().resource_version, "9");
+  EXPECT_EQ(store.Size(), 3u);
+
+  store.Add(MakeObject("b", "x", "10"));  // Add of an existing key replaces it, as client-go
+  EXPECT_EQ(store.GetByKey("b/x")->meta().resource_version, "10");
+
+  store.Delete("b/x");
+  EXPECT_EQ(store.GetByKey("b/x"), nullptr);
+  EXPECT_THAT(store.ListKeys(), ElementsAre("a/y", "cluster"));
+}
+
+TEST(StoreTest, S1_DeleteOfMissingKeyIsANoOp) {
+  Store store;
+  store.Add(MakeObject("a", "x", "1"));
+  store.Delete("a/missing");
+  store.Delete("");
+  EXPECT_THAT(store.ListKeys(), ElementsAre("a/x"));
+  EXPECT_THAT(Values(store.ListIndexFuncValues(kNamespaceIndex)), ElementsAre("a"));
+}
+
+TEST(StoreTest, S1_UpdateOfMissingKeyAdds) {
+  Store store;
+  store.Update(MakeObject("a", "x", "1"));
+  EXPECT_THAT(store.ListKeys(), ElementsAre("a/x"));
+  EXPECT_THAT(Keys(store.ByIndex(kNamespaceIndex, "a")), ElementsAre("a/x"));
+}
+
+TEST(StoreTest, S1_NullObjectsAreIgnored) {
+  Store store;
+  store.Add(nullptr);
+  store.Replace({nullptr, MakeObject("a", "x", "1")});
+  EXPECT_THAT(store.ListKeys(), ElementsAre("a/x"));
+}
+
+TEST(StoreTest, NamespaceIndexIsAlwaysPresent) {
+  Store store({{"node", FieldPathIndexFunc("spec.nodeName")}});
+  EXPECT_THAT(store.IndexNames(), ElementsAre("namespace", "node"));
+  store.Add(MakeObject("a", "x", "1"));
+  store.Add(MakeObject("", "c", "1"));
+  EXPECT_THAT(Keys(store.ByIndex(kNamespaceIndex, "a")), ElementsAre("a/x"));
+  // client-go indexes cluster-scoped objects under the empty namespace.
+  EXPECT_THAT(Keys(store.ByIndex(kNamespaceIndex, "")), ElementsAre("c"));
+}
+
+TEST(StoreTest, GivenNamespaceIndexIsKept) {
+  Store store({{kNamespaceIndex, [](const Object&) { return std::vector<std::string>{"mine"}; }}});
+  store.Add(MakeObject("a", "x", "1"));
+  EXPECT_THAT(Values(store.ListIndexFuncValues(kNamespaceIndex)), ElementsAre("mine"));
+}
+
+TEST(StoreTest, S2_ReplaceSwapsContentAndRebuildsIndexes) {
+  Store store({{"node", FieldPathIndexFunc("spec.nodeName")}});
+  store.Add(Pod("a", "old", "1", "n1"));
+  store.Add(Pod("a", "kept", "1", "n1"));
+  store.Replace({Pod("b", "new", "5", "n2"), Pod("a", "kept", "6", "n3")});
+  EXPECT_THAT(store.ListKeys(), ElementsAre("a/kept", "b/new"));
+  EXPECT_EQ(store.GetByKey("a/kept")->meta().resource_version, "6");
+  EXPECT_THAT(Values(store.ListIndexFuncValues("node")), ElementsAre("n2", "n3"));
+  EXPECT_THAT(Values(store.ListIndexFuncValues(kNamespaceIndex)), ElementsAre("a", "b"));
+  EXPECT_THAT(Keys(store.ByIndex("node", "n1")), IsEmpty());
+  EXPECT_THAT(Keys(store.ByIndex("node", "n3")), ElementsAre("a/kept"));
+}
+
+TEST(StoreTest, S2_ReplaceWithEmptyListClears) {
+  Store store;
+  store.Add(MakeObject("a", "x", "1"));
+  store.Replace({});
+  EXPECT_EQ(store.Size(), 0u);
+  EXPECT_THAT(Values(store.ListIndexFuncValues(kNamespaceIndex)), IsEmpty());
+}
+
+TEST(StoreTest, S2_ReplaceWithRepeatedKeyKeepsTheLaterObject) {
+  Store store;
+  store.Replace({MakeObject("a", "x", "1"), MakeObject("a", "x", "2")});
+  EXPECT_EQ(store.Size(), 1u);
+  EXPECT_EQ(store.GetByKey("a/x")->meta().resource_version, "2");
+}
+
+TEST(StoreTest, S3_IndexFunctionWithSeveralValues) {
+  IndexFunc containers = FieldPathIndexFunc("spec.containers[*].image");
+  Store store({{"image", containers}});
+  store.Add(MakeObject("a", "p1", "1", {},
+                       R"("spec":{"containers":[{"image":"nginx"},{"image":"envoy"}]})"));
+  store.Add(MakeObject("a", "p2", "1", {}, R"("spec":{"containers":[{"image":"nginx"}]})"));
+  store.Add(MakeObject("a", "p3", "1", {}, R"("spec":{"containers":[]})"));
+  EXPECT_THAT(Keys(store.ByIndex("image", "nginx")), ElementsAre("a/p1", "a/p2"));
+  EXPECT_THAT(Keys(store.ByIndex("image", "envoy")), ElementsAre("a/p1"));
+  EXPECT_THAT(Keys(store.ByIndex("image", "absent")), IsEmpty());
+  EXPECT_THAT(Values(store.IndexKeys("image", "nginx")), ElementsAre("a/p1", "a/p2"));
+  EXPECT_THAT(Values(store.ListIndexFuncValues("image")), ElementsAre("envoy", "nginx"));
+}
+
+TEST(StoreTest, S3_IndexReturnsObjectsSharingAnyValue) {
+  Store store({{"image", FieldPathIndexFunc("spec.containers[*].image")}});
+  store.Add(MakeObject("a", "p1", "1", {}, R"("spec":{"containers":[{"image":"nginx"}]})"));
+  store.Add(MakeObject("a", "p2", "1", {}, R"("spec":{"containers":[{"image":"envoy"}]})"));
+  store.Add(MakeObject("a", "p3", "1", {}, R"("spec":{"containers":[{"image":"redis"}]})"));
+  ObjectPtr probe = MakeObject("z", "not-stored", "1", {},
+                               R"("spec":{"containers":[{"image":"envoy"},{"image":"nginx"}]})");
+  EXPECT_THAT(Keys(store.Index("image", *probe)), ElementsAre("a/p1", "a/p2"));
+  EXPECT_EQ(store.Index("nope", *probe).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(StoreTest, S3_DuplicateValuesFromOneObjectIndexOnce) {
+  Store store({{"dup", [](const Object&) { return std::vector<std::string>{"v", "v"}; }}});
+  store.Add(MakeObject("a", "x", "1"));
+  EXPECT_THAT(Values(store.IndexKeys("dup", "v")), ElementsAre("a/x"));
+  store.Delete("a/x");
+  EXPECT_THAT(Values(store.ListIndexFuncValues("dup")), IsEmpty());
+}
+
+TEST(StoreTest, LabelIndexFuncSkipsObjectsWithoutTheLabel) {
+  Store store({{"app", LabelIndexFunc("app")}});
+  store.Add(MakeObject("a", "x", "1", {{"app", "web"}}));
+  store.Add(MakeObject("a", "y", "1", {{"other", "web"}}));
+  EXPECT_THAT(Values(store.ListIndexFuncValues("app")), ElementsAre("web"));
+  EXPECT_THAT(Keys(store.ByIndex("app", "web")), ElementsAre("a/x"));
+}
+
+TEST(StoreTest, S4_UpdateRemovesStaleIndexValues) {
+  Store store({{"app", LabelIndexFunc("app")}});
+  store.Add(MakeObject("a", "x", "1", {{"app", "web"}}));
+  store.Add(MakeObject("a", "y", "1", {{"app", "db"}}));
+  store.Update(MakeObject("a", "x", "2", {{"app", "api"}}));
+  EXPECT_THAT(Keys(store.ByIndex("app", "web")), IsEmpty());
+  EXPECT_THAT(Keys(store.ByIndex("app", "api")), ElementsAre("a/x"));
+  EXPECT_THAT(Values(store.ListIndexFuncValues("app")), ElementsAre("api", "db"));
+
+  store.Update(MakeObject("a", "y", "2"));  // label removed
+  EXPECT_THAT(Values(store.ListIndexFuncValues("app")), ElementsAre("api"));
+}
+
+TEST(StoreTest, S4_DeleteDropsEmptiedValues) {
+  Store store({{"app", LabelIndexFunc("app")}});
+  store.Add(MakeObject("a", "x", "1", {{"app", "web"}}));
+  store.Add(MakeObject("b", "y", "1", {{"app", "web"}}));
+  store.Delete("a/x");
+  EXPECT_THAT(Values(store.ListIndexFuncValues("app")), ElementsAre("web"));
+  EXPECT_THAT(Values(store.ListIndexFuncValues(kNamespaceIndex)), ElementsAre("b"));
+  store.Delete("b/y");
+  EXPECT_THAT(Values(store.ListIndexFuncValues("app")), IsEmpty());
+  EXPECT_THAT(Values(store.ListIndexFuncValues(kNamespaceIndex)), IsEmpty());
+}
+
+TEST(StoreTest, S4_UpdateKeepsSharedValuesOfOtherObjects) {
+  Store store({{"app", LabelIndexFunc("app")}});
+  store.Add(MakeObject("a", "x", "1", {{"app", "web"}}));
+  store.Add(MakeObject("a", "y", "1", {{"app", "web"}}));
+  store.Update(MakeObject("a", "x", "2", {{"app", "db"}}));
+  EXPECT_THAT(Keys(store.ByIndex("app", "web")), ElementsAre("a/y"));
+  EXPECT_THAT(Keys(store.ByIndex("app", "db")), ElementsAre("a/x"));
+}
+
+TEST(StoreTest, IndexUpkeepCallsIndexFunctionsOnlyForTheChangedObject) {
+  std::atomic<int> calls{0};
+  Store store({{"counted", [&calls](const Object& object) {
+                  ++calls;
+                  return std::vector<std::string>{object.meta().name};
+                }}});
+  for (int i = 0; i < 100; ++i) store.Add(MakeObject("a", absl::StrCat("o", i), "1"));
+  calls = 0;
+  store.Update(MakeObject("a", "o5", "2"));
+  EXPECT_EQ(calls.load(), 2);  // old and new state of one object, not the 100 stored
+  calls = 0;
+  store.Delete("a/o6");
+  EXPECT_EQ(calls.load(), 1);
+}
+
+TEST(StoreTest, S5_UnknownIndexIsInvalidArgumentNamingKnownIndexes) {
+  Store store({{"node", FieldPathIndexFunc("spec.nodeName")}});
+  store.Add(MakeObject("a", "x", "1"));
+  absl::StatusOr<std::vector<ObjectPtr>> by_index = store.ByIndex("nodes", "n1");
+  ASSERT_FALSE(by_index.ok());
+  EXPECT_EQ(by_index.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(by_index.status().message(), HasSubstr("\"nodes\""));
+  EXPECT_THAT(by_index.status().message(), HasSubstr("namespace, node"));
+  EXPECT_EQ(store.IndexKeys("nodes", "n1").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store.ListIndexFuncValues("nodes").status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(StoreTest, S6_AddIndexersIndexesExistingObjects) {
+  Store store;
+  store.Add(Pod("a", "x", "1", "n1"));
+  store.Add(Pod("b", "y", "1", "n2"));
+  ASSERT_TRUE(store.AddIndexers({{"node", FieldPathIndexFunc("spec.nodeName")}}).ok());
+  EXPECT_THAT(Keys(store.ByIndex("node", "n1")), ElementsAre("a/x"));
+  EXPECT_THAT(Values(store.ListIndexFuncValues("node")), ElementsAre("n1", "n2"));
+  EXPECT_THAT(store.IndexNames(), ElementsAre("namespace", "node"));
+  // And keeps it up to date afterwards.
+  store.Update(Pod("a", "x", "2", "n2"));
+  EXPECT_THAT(Keys(store.ByIndex("node", "n2")), ElementsAre("a/x", "b/y"));
+}
+
+TEST(StoreTest, S6_AddIndexersNameClashIsAlreadyExistsAndAddsNothing) {
+  Store store({{"node", FieldPathIndexFunc("spec.nodeName")}});
+  store.Add(Pod("a", "x", "1", "n1"));
+  absl::Status status = store.AddIndexers(
+      {{"app", LabelIndexFunc("app")}, {"node", FieldPathIndexFunc("metadata.name")}});
+  EXPECT_EQ(status.code(), absl::StatusCode::kAlreadyExists);
+  EXPECT_THAT(status.message(), HasSubstr("\"node\""));
+  EXPECT_THAT(store.IndexNames(), ElementsAre("namespace", "node"));
+  EXPECT_THAT(Keys(store.ByIndex("node", "n1")), ElementsAre("a/x"));
+
+  EXPECT_EQ(store.AddIndexers({{kNamespaceIndex, LabelIndexFunc("x")}}).code(),
+            absl::StatusCode::kAlreadyExists);
+}
+
+TEST(StoreTest, AddIndexersRejectsEmptyFunction) {
+  Store store;
+  EXPECT_EQ(store.AddIndexers({{"empty", IndexFunc()}}).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(store.IndexNames(), ElementsAre("namespace"));
+}
+
+TEST(StoreTest, WithReadLockSeesTheItems) {
+  Store store;
+  store.Add(MakeObject("a", "x", "1"));
+  size_t seen = 0;
+  store.WithReadLock(
+      [&seen](const absl::btree_map<std::string, ObjectPtr>& items) { seen = items.size(); });
+  EXPECT_EQ(seen, 1u);
+}
+
+// Writers move objects between label values (and delete, re-add and replace) while readers
+// check every answer for consistency: each object ByIndex returns carries that value, List and
+// the namespace index always hold every object that is never deleted, and no answer has a key
+// twice. At the end, List and every index agree exactly.
+TEST(StoreTest, S7_ReadersNeverSeeHalfAppliedUpdates) {
+  constexpr int kStable = 16;  // only ever updated: always present
+  constexpr int kChurn = 8;    // deleted and re-added
+  constexpr int kWriterSteps = 4000;
+  const std::vector<std::string> kColours = {"red", "green", "blue"};
+  auto name = [](int i) { return i < kStable ? absl::StrCat("s", i) : absl::StrCat("c", i); };
+  // Objects made ahead of time so that the writers spend their time in the store.
+  std::vector<std::vector<ObjectPtr>> versions(kStable + kChurn);
+  for (int i = 0; i < kStable + kChurn; ++i) {
+    for (size_t c = 0; c < kColours.size(); ++c) {
+      versions[i].push_back(
+          MakeObject("ns", name(i), absl::StrCat(c + 1), {{"colour", kColours[c]}}));
+    }
+  }
+  std::vector<std::string> stable_keys;
+  for (int i = 0; i < kStable; ++i) stable_keys.push_back(versions[i][0]->key());
+  std::sort(stable_keys.begin(), stable_keys.end());
+
+  Store store({{"colour", LabelIndexFunc("colour")}});
+  for (int i = 0; i < kStable + kChurn; ++i) store.Add(versions[i][0]);
+
+  std::atomic<bool> done{false};
+  std::atomic<int> failures{0};
+  std::atomic<long> checks{0};
+  auto contains_all_stable = [&](std::vector<std::string> keys) {
+    if (!std::is_sorted(keys.begin(), keys.end())) return false;
+    if (std::adjacent_find(keys.begin(), keys.end()) != keys.end()) return false;
+    return std::includes(keys.begin(), keys.end(), stable_keys.begin(), stable_keys.end());
+  };
+  auto reader = [&] {
+    while (!done.load()) {
+      for (const std::string& colour : kColours) {
+        absl::StatusOr<std::vector<ObjectPtr>> objects = store.ByIndex("colour", colour);
+        if (!objects.ok()) {
+          ++failures;
+          continue;
+        }
+        for (const ObjectPtr& object : *objects) {
+          auto it = object->meta().labels.find("colour");
+          if (it == object->meta().labels.end() || it->second != colour) ++failures;
+        }
+        std::vector<std::string> keys = Keys(*objects);
+        if (std::adjacent_find(keys.begin(), keys.end()) != keys.end()) ++failures;
+      }
+      if (!contains_all_stable(Keys(store.List()))) ++failures;
+      absl::StatusOr<std::vector<ObjectPtr>> in_ns = store.ByIndex(kNamespaceIndex, "ns");
+      if (!in_ns.ok() || !contains_all_stable(Keys(*in_ns))) ++failures;
+      absl::StatusOr<std::vector<std::string>> values = store.ListIndexFuncValues("colour");
+      // Stable objects always have a colour, so some colour is always listed.
+      if (!values.ok() || values->empty()) ++failures;
+      ++checks;
+    }
+  };
+  auto writer = [&](int seed) {
+    for (int step = 0; step < kWriterSteps; ++step) {
+      int c = (step + seed) % kColours.size();
+      if (seed == 0 && step % 1000 == 999) {
+        std::vector<ObjectPtr> all;
+        for (int i = 0; i < kStable + kChurn; ++i) all.push_back(versions[i][c]);
+        store.Replace(all);
+      } else if (step % 2 == 0) {
+        int i = kStable + (step / 2 + seed) % kChurn;
+        if (step % 4 == 0) {
+          store.Delete(versions[i][0]->key());
+        } else {
+          store.Add(versions[i][c]);
+        }
+      } else {
+        store.Update(versions[(step * 7 + seed) % kStable][c]);
+      }
+    }
+  };
+  std::vector<std::thread> readers;
+  for (int r = 0; r < 3; ++r) readers.emplace_back(reader);
+  std::thread w1(writer, 0), w2(writer, 1);
+  w1.join();
+  w2.join();
+  done = true;
+  for (std::thread& t : readers) t.join();
+  EXPECT_EQ(failures.load(), 0);
+  EXPECT_GT(checks.load(), 0);
+
+  // Quiescent: List and every index agree exactly.
+  std::map<std::string, std::vector<std::string>> expected;
+  for (const ObjectPtr& object : store.List()) {
+    expected[object->meta().labels.at("colour")].push_back(object->key());
+  }
+  for (const std::string& colour : kColours) {
+    EXPECT_EQ(Values(store.IndexKeys("colour", colour)), expected[colour]) << colour;
+  }
+  std::vector<std::string> present;
+  for (const auto& [colour, keys] : expected) present.push_back(colour);
+  EXPECT_EQ(Values(store.ListIndexFuncValues("colour")), present);
+  EXPECT_EQ(Keys(store.ByIndex(kNamespaceIndex, "ns")), store.ListKeys());
+}
+
+}  // namespace
+}  // namespace informer

@@ -1,0 +1,95 @@
+// Test helpers that build cached Objects in one line. Header-only; any test may include it.
+#ifndef INFORMER_TESTING_OBJECTS_H_
+#define INFORMER_TESTING_OBJECTS_H_
+
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "informer/object.h"
+#include "rapidjson/stringbuffer.h"
+#include "rapidjson/writer.h"
+
+namespace informer {
+namespace testing {
+
+// `text` as a quoted, escaped JSON string.
+inline std::string JsonString(absl::string_view text) {
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+  writer.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
+  return std::string(buffer.GetString(), buffer.GetSize());
+}
+
+// `map` as a JSON object of strings.
+inline std::string JsonStringMap(const std::map<std::string, std::string>& map) {
+  std::string out = "{";
+  for (const auto& [key, value] : map) {
+    if (out.size() > 1) out += ",";
+    absl::StrAppend(&out, JsonString(key), ":", JsonString(value));
+  }
+  return out + "}";
+}
+
+// The members of a `metadata` object (without braces) as MakeObject and MakeConfigMap write it.
+inline std::string MetadataJson(absl::string_view namespace_name, absl::string_view name,
+                                absl::string_view rv,
+                                const std::map<std::string, std::string>& labels) {
+  std::string metadata = absl::StrCat("\"name\":", JsonString(name));
+  if (!namespace_name.empty()) {
+    absl::StrAppend(&metadata, ",\"namespace\":", JsonString(namespace_name));
+  }
+  absl::StrAppend(&metadata,
+                  ",\"uid\":", JsonString(absl::StrCat("uid-", ObjectKey(namespace_name, name))),
+                  ",\"resourceVersion\":", JsonString(rv));
+  if (!labels.empty()) absl::StrAppend(&metadata, ",\"labels\":", JsonStringMap(labels));
+  return metadata;
+}
+
+// Parses `json` into an Object; aborts the test binary with the error when it is invalid, since
+// a broken fixture is a bug in the test itself.
+inline ObjectPtr MustParseObject(absl::string_view json, absl::string_view default_api_version = "",
+                                 absl::string_view default_kind = "") {
+  absl::StatusOr<ObjectPtr> object = Object::FromJson(json, default_api_version, default_kind);
+  if (!object.ok()) {
+    std::fprintf(stderr, "MustParseObject: %s\n  in: %.*s\n",
+                 std::string(object.status().ToString()).c_str(), static_cast<int>(json.size()),
+                 json.data());
+    std::abort();
+  }
+  return *std::move(object);
+}
+
+// A v1 Pod named `namespace_name`/`name` (cluster-scoped when the namespace is empty) with
+// resourceVersion `rv`, uid "uid-<key>", the given labels, and `extra_json_fields` appended
+// as top-level members, e.g. R"("spec":{"nodeName":"node-1"})".
+inline ObjectPtr MakeObject(absl::string_view namespace_name, absl::string_view name,
+                            absl::string_view rv,
+                            const std::map<std::string, std::string>& labels = {},
+                            absl::string_view extra_json_fields = "") {
+  std::string metadata = MetadataJson(namespace_name, name, rv, labels);
+  std::string json =
+      absl::StrCat("{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{", metadata, "}");
+  if (!extra_json_fields.empty()) absl::StrAppend(&json, ",", extra_json_fields);
+  json += "}";
+  return MustParseObject(json);
+}
+
+// A v1 ConfigMap with the given data and labels.
+inline ObjectPtr MakeConfigMap(absl::string_view namespace_name, absl::string_view name,
+                               absl::string_view rv,
+                               const std::map<std::string, std::string>& data = {},
+                               const std::map<std::string, std::string>& labels = {}) {
+  std::string metadata = MetadataJson(namespace_name, name, rv, labels);
+  return MustParseObject(
+      absl::StrCat("{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{", metadata,
+                   "},\"data\":", JsonStringMap(data), "}"));
+}
+
+}  // namespace testing
+}  // namespace informer
+
+#endif  // INFORMER_TESTING_OBJECTS_H_

@@ -9,11 +9,6 @@
 namespace informer {
 namespace {
 
-absl::Status PathError(absl::string_view path, size_t pos, absl::string_view what) {
-  return absl::InvalidArgumentError(
-      absl::StrFormat("field path \"%s\": %s at position %d", path, what, pos));
-}
-
 bool IsKeyedMap(const std::vector<FieldPathStep>& steps) {
   return steps.size() == 2 && steps[0].kind == FieldPathStep::Kind::kMember &&
          steps[0].member == "metadata" && steps[1].kind == FieldPathStep::Kind::kMember &&
@@ -64,29 +59,36 @@ void Collect(const rapidjson::Value& value, const std::vector<FieldPathStep>& st
 
 }  // namespace
 
-absl::StatusOr<std::vector<FieldPathStep>> ParseFieldPath(absl::string_view path) {
+bool ParseFieldPath(absl::string_view path, std::vector<FieldPathStep>* out,
+                    FieldPathError* error) {
   std::vector<FieldPathStep> steps;
-  if (path.empty()) return PathError(path, 0, "expected a field name");
+  auto fail = [error](size_t pos, const char* expected) {
+    error->position = pos;
+    error->expected = expected;
+    return false;
+  };
+  if (path.empty()) return fail(0, "a field name");
   size_t pos = 0;
   while (true) {
     if (IsKeyedMap(steps)) {
       // The rest of the path is one label or annotation key, dots and all.
-      if (pos >= path.size()) return PathError(path, pos, "expected a key");
+      if (pos >= path.size()) return fail(pos, "a key");
       FieldPathStep step;
       step.member = std::string(path.substr(pos));
       steps.push_back(std::move(step));
-      return steps;
+      *out = std::move(steps);
+      return true;
     }
     size_t start = pos;
     while (pos < path.size() && path[pos] != '.' && path[pos] != '[' && path[pos] != ']') ++pos;
-    if (pos == start) return PathError(path, pos, "expected a field name");
+    if (pos == start) return fail(pos, "a field name");
     FieldPathStep member;
     member.member = std::string(path.substr(start, pos - start));
     steps.push_back(std::move(member));
     while (pos < path.size() && path[pos] == '[') {
-      size_t open = pos++;
+      ++pos;  // past the '['
       size_t close = path.find(']', pos);
-      if (close == absl::string_view::npos) return PathError(path, open, "expected ']'");
+      if (close == absl::string_view::npos) return fail(path.size(), "']'");
       absl::string_view inside = path.substr(pos, close - pos);
       FieldPathStep step;
       if (inside == "*") {
@@ -96,7 +98,7 @@ absl::StatusOr<std::vector<FieldPathStep>> ParseFieldPath(absl::string_view path
         bool digits =
             !inside.empty() && inside.find_first_not_of("0123456789") == absl::string_view::npos;
         if (!digits || !absl::SimpleAtoi(inside, &index)) {
-          return PathError(path, pos, "expected '*' or an array index");
+          return fail(pos, "'*' or an array index");
         }
         step.kind = FieldPathStep::Kind::kIndex;
         step.index = static_cast<size_t>(index);
@@ -104,11 +106,24 @@ absl::StatusOr<std::vector<FieldPathStep>> ParseFieldPath(absl::string_view path
       steps.push_back(std::move(step));
       pos = close + 1;
     }
-    if (pos == path.size()) return steps;
-    if (path[pos] != '.') return PathError(path, pos, "expected '.' or '['");
+    if (pos == path.size()) {
+      *out = std::move(steps);
+      return true;
+    }
+    if (path[pos] != '.') return fail(pos, "'.' or '['");
     ++pos;
-    if (pos == path.size()) return PathError(path, pos, "expected a field name");
+    if (pos == path.size()) return fail(pos, IsKeyedMap(steps) ? "a key" : "a field name");
   }
+}
+
+absl::StatusOr<std::vector<FieldPathStep>> ParseFieldPath(absl::string_view path) {
+  std::vector<FieldPathStep> steps;
+  FieldPathError error;
+  if (!ParseFieldPath(path, &steps, &error)) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "field path \"%s\": expected %s at position %d", path, error.expected, error.position));
+  }
+  return steps;
 }
 
 void CollectFieldValues(const rapidjson::Value& root, const std::vector<FieldPathStep>& steps,

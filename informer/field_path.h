@@ -26,6 +26,17 @@ struct FieldPathStep {
 // InvalidArgument with the position on an empty path, an empty member, or a bad bracket.
 absl::StatusOr<std::vector<FieldPathStep>> ParseFieldPath(absl::string_view path);
 
+// Where and why a field path failed to parse.
+struct FieldPathError {
+  size_t position = 0;   // byte offset in the path
+  std::string expected;  // e.g. "a field name"
+};
+
+// ParseFieldPath for callers that embed the path in a larger text (a field selector): on failure
+// returns false and fills `error` instead of building a message.
+bool ParseFieldPath(absl::string_view path, std::vector<FieldPathStep>* steps,
+                    FieldPathError* error);
+
 // Appends to `out` every scalar reached from `root` by `steps`: strings as-is, numbers in
 // their JSON text (or decimal), booleans "true"/"false". Null, objects, arrays and missing
 // members give nothing.

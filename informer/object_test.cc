@@ -4,6 +4,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "informer/field_path.h"
 #include "informer/testing/objects.h"
 
 namespace informer {
@@ -246,6 +247,50 @@ TEST(ObjectTest, FieldValuesMalformedPathsGiveNothing) {
        {"", ".", "spec.", ".spec", "spec..list", "spec.list[", "spec.list[]", "spec.list[x]",
         "spec.list[-1]", "spec.list]", "spec.list[0]x", "metadata.labels."}) {
     EXPECT_THAT(object->FieldValues(path), IsEmpty()) << path;
+  }
+}
+
+TEST(FieldPathTest, ParsesMembersIndexesAndFanOut) {
+  absl::StatusOr<std::vector<FieldPathStep>> steps = ParseFieldPath("spec.containers[*].ports[2]");
+  ASSERT_TRUE(steps.ok()) << steps.status();
+  ASSERT_EQ(steps->size(), 5u);
+  EXPECT_EQ((*steps)[0].member, "spec");
+  EXPECT_EQ((*steps)[1].member, "containers");
+  EXPECT_EQ((*steps)[2].kind, FieldPathStep::Kind::kEach);
+  EXPECT_EQ((*steps)[3].member, "ports");
+  EXPECT_EQ((*steps)[4].kind, FieldPathStep::Kind::kIndex);
+  EXPECT_EQ((*steps)[4].index, 2u);
+}
+
+TEST(FieldPathTest, LabelAndAnnotationKeysTakeTheRestOfThePath) {
+  absl::StatusOr<std::vector<FieldPathStep>> steps =
+      ParseFieldPath("metadata.annotations.a.b/c[0]");
+  ASSERT_TRUE(steps.ok()) << steps.status();
+  ASSERT_EQ(steps->size(), 3u);
+  EXPECT_EQ((*steps)[2].member, "a.b/c[0]");
+}
+
+TEST(FieldPathTest, ErrorsNamePositionAndExpectation) {
+  struct Case {
+    const char* path;
+    size_t position;
+    const char* expected;
+  };
+  for (const Case& c : std::vector<Case>{{"", 0, "a field name"},
+                                         {"a..b", 2, "a field name"},
+                                         {"a.", 2, "a field name"},
+                                         {"a[0", 3, "']'"},
+                                         {"a[x]", 2, "'*' or an array index"},
+                                         {"a[0]b", 4, "'.' or '['"},
+                                         {"a]", 1, "'.' or '['"},
+                                         {"metadata.labels.", 16, "a key"}}) {
+    std::vector<FieldPathStep> steps;
+    FieldPathError error;
+    EXPECT_FALSE(ParseFieldPath(c.path, &steps, &error)) << c.path;
+    EXPECT_EQ(error.position, c.position) << c.path;
+    EXPECT_EQ(error.expected, c.expected) << c.path;
+    absl::StatusOr<std::vector<FieldPathStep>> parsed = ParseFieldPath(c.path);
+    EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument) << c.path;
   }
 }
 

@@ -18,7 +18,16 @@ namespace informer {
 // Thread-safety: immutable after Parse.
 class LabelSelector {
  public:
-  enum class Operator { kEquals, kNotEquals, kIn, kNotIn, kExists, kDoesNotExist, kGreaterThan, kLessThan };
+  enum class Operator {
+    kEquals,
+    kNotEquals,
+    kIn,
+    kNotIn,
+    kExists,
+    kDoesNotExist,
+    kGreaterThan,
+    kLessThan
+  };
   struct Requirement {
     std::string key;
     Operator op = Operator::kExists;

@@ -1,0 +1,455 @@
+#include "informer/selector.h"
+
+#include <random>
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "informer/testing/objects.h"
+
+namespace informer {
+namespace {
+
+using ::informer::testing::MakeObject;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+using Labels = std::map<std::string, std::string>;
+
+LabelSelector MustParseLabels(const std::string& text) {
+  absl::StatusOr<LabelSelector> selector = LabelSelector::Parse(text);
+  EXPECT_TRUE(selector.ok()) << text << ": " << selector.status();
+  return selector.ok() ? *selector : LabelSelector();
+}
+
+FieldSelector MustParseFields(const std::string& text) {
+  absl::StatusOr<FieldSelector> selector = FieldSelector::Parse(text);
+  EXPECT_TRUE(selector.ok()) << text << ": " << selector.status();
+  return selector.ok() ? *selector : FieldSelector();
+}
+
+bool LabelsMatch(const std::string& selector, const Labels& labels) {
+  return MustParseLabels(selector).Matches(labels);
+}
+
+// ----- LabelSelector -------------------------------------------------------------------------
+
+TEST(LabelSelectorTest, EmptySelectorMatchesEverything) {
+  for (const char* text : {"", "   ", "\t\n"}) {
+    LabelSelector selector = MustParseLabels(text);
+    EXPECT_TRUE(selector.Empty()) << text;
+    EXPECT_TRUE(selector.Matches(Labels{}));
+    EXPECT_TRUE(selector.Matches(Labels{{"a", "b"}}));
+  }
+  EXPECT_TRUE(LabelSelector().Matches(Labels{{"a", "b"}}));
+}
+
+TEST(LabelSelectorTest, EqualityOperators) {
+  EXPECT_TRUE(LabelsMatch("app=web", {{"app", "web"}}));
+  EXPECT_TRUE(LabelsMatch("app==web", {{"app", "web"}, {"x", "y"}}));
+  EXPECT_FALSE(LabelsMatch("app=web", {{"app", "db"}}));
+  EXPECT_FALSE(LabelsMatch("app=web", {}));
+  EXPECT_TRUE(LabelsMatch("app!=web", {{"app", "db"}}));
+  EXPECT_FALSE(LabelsMatch("app!=web", {{"app", "web"}}));
+}
+
+TEST(LabelSelectorTest, NotEqualsAndNotInMatchObjectsWithoutTheKey) {
+  EXPECT_TRUE(LabelsMatch("app!=web", {}));
+  EXPECT_TRUE(LabelsMatch("app notin (web,db)", {{"other", "web"}}));
+  EXPECT_FALSE(LabelsMatch("app notin (web,db)", {{"app", "db"}}));
+  EXPECT_TRUE(LabelsMatch("app notin (web,db)", {{"app", "api"}}));
+}
+
+TEST(LabelSelectorTest, SetOperators) {
+  EXPECT_TRUE(LabelsMatch("env in (prod,staging)", {{"env", "staging"}}));
+  EXPECT_FALSE(LabelsMatch("env in (prod,staging)", {{"env", "dev"}}));
+  EXPECT_FALSE(LabelsMatch("env in (prod,staging)", {}));
+}
+
+TEST(LabelSelectorTest, EmptyValues) {
+  // `a=` and `a in ()` select the empty value, as in Kubernetes.
+  EXPECT_TRUE(LabelsMatch("a=", {{"a", ""}}));
+  EXPECT_FALSE(LabelsMatch("a=", {{"a", "x"}}));
+  EXPECT_FALSE(LabelsMatch("a=", {}));
+  EXPECT_TRUE(LabelsMatch("a in ()", {{"a", ""}}));
+  EXPECT_FALSE(LabelsMatch("a in ()", {{"a", "x"}}));
+  EXPECT_THAT(MustParseLabels("a in ()").requirements()[0].values, ElementsAre(""));
+  EXPECT_THAT(MustParseLabels("a in (x,)").requirements()[0].values, ElementsAre("", "x"));
+  EXPECT_THAT(MustParseLabels("a in (,x)").requirements()[0].values, ElementsAre("", "x"));
+  EXPECT_THAT(MustParseLabels("a in (x,,y)").requirements()[0].values, ElementsAre("", "x", "y"));
+  EXPECT_THAT(MustParseLabels("a in (,)").requirements()[0].values, ElementsAre(""));
+}
+
+TEST(LabelSelectorTest, ExistenceOperators) {
+  EXPECT_TRUE(LabelsMatch("app", {{"app", ""}}));
+  EXPECT_FALSE(LabelsMatch("app", {{"other", "x"}}));
+  EXPECT_TRUE(LabelsMatch("!app", {{"other", "x"}}));
+  EXPECT_FALSE(LabelsMatch("!app", {{"app", "x"}}));
+}
+
+TEST(LabelSelectorTest, IntegerComparisons) {
+  EXPECT_TRUE(LabelsMatch("replicas>2", {{"replicas", "3"}}));
+  EXPECT_FALSE(LabelsMatch("replicas>2", {{"replicas", "2"}}));
+  EXPECT_TRUE(LabelsMatch("replicas<2", {{"replicas", "1"}}));
+  EXPECT_FALSE(LabelsMatch("replicas<2", {{"replicas", "10"}}));  // numeric, not lexical
+  EXPECT_FALSE(LabelsMatch("replicas>2", {{"replicas", "many"}}));
+  EXPECT_FALSE(LabelsMatch("replicas>2", {}));
+  EXPECT_FALSE(LabelsMatch("replicas<2", {}));
+}
+
+TEST(LabelSelectorTest, AllRequirementsMustHold) {
+  const std::string selector = "app=web,env in (prod),!canary,tier";
+  EXPECT_TRUE(LabelsMatch(selector, {{"app", "web"}, {"env", "prod"}, {"tier", "x"}}));
+  EXPECT_FALSE(LabelsMatch(selector, {{"app", "web"}, {"env", "prod"}}));
+  EXPECT_FALSE(
+      LabelsMatch(selector, {{"app", "web"}, {"env", "prod"}, {"tier", "x"}, {"canary", "1"}}));
+  // Two requirements on one key both apply.
+  EXPECT_FALSE(LabelsMatch("a=x,a=y", {{"a", "x"}}));
+  EXPECT_TRUE(LabelsMatch("a,a!=y", {{"a", "x"}}));
+}
+
+TEST(LabelSelectorTest, ToleratesWhitespace) {
+  LabelSelector selector =
+      MustParseLabels("  app = web ,\tenv  in  ( prod , staging ) , ! canary , n > 1 ");
+  EXPECT_EQ(selector.ToString(), "app=web,!canary,env in (prod,staging),n>1");
+  EXPECT_TRUE(selector.Matches(Labels{{"app", "web"}, {"env", "prod"}, {"n", "2"}}));
+}
+
+TEST(LabelSelectorTest, KeywordsAreOrdinaryWordsOutsideTheOperatorPlace) {
+  EXPECT_TRUE(LabelsMatch("in", {{"in", "x"}}));
+  EXPECT_TRUE(LabelsMatch("!notin", {}));
+  LabelSelector selector = MustParseLabels("in in (in,notin),notin=in");
+  EXPECT_TRUE(selector.Matches(Labels{{"in", "notin"}, {"notin", "in"}}));
+  EXPECT_FALSE(selector.Matches(Labels{{"in", "x"}, {"notin", "in"}}));
+}
+
+TEST(LabelSelectorTest, PrefixedKeys) {
+  EXPECT_TRUE(LabelsMatch("app.kubernetes.io/name=web", {{"app.kubernetes.io/name", "web"}}));
+  EXPECT_TRUE(LabelsMatch("!example.com/Legacy_Key.v2", {}));
+  EXPECT_TRUE(LabelsMatch("x=A-b_c.9", {{"x", "A-b_c.9"}}));
+}
+
+TEST(LabelSelectorTest, RequirementsAreSortedByKeyWithSortedValues) {
+  LabelSelector selector = MustParseLabels("z=1,a notin (c,b,c),m");
+  ASSERT_EQ(selector.requirements().size(), 3u);
+  EXPECT_EQ(selector.requirements()[0].key, "a");
+  EXPECT_EQ(selector.requirements()[0].op, LabelSelector::Operator::kNotIn);
+  EXPECT_THAT(selector.requirements()[0].values, ElementsAre("b", "c"));
+  EXPECT_EQ(selector.requirements()[1].key, "m");
+  EXPECT_EQ(selector.requirements()[1].op, LabelSelector::Operator::kExists);
+  EXPECT_EQ(selector.requirements()[2].key, "z");
+  EXPECT_EQ(selector.requirements()[2].op, LabelSelector::Operator::kEquals);
+  EXPECT_THAT(selector.requirements()[2].values, ElementsAre("1"));
+}
+
+TEST(LabelSelectorTest, ToStringIsCanonicalAndParsesBack) {
+  for (const char* text : {"b==x,a", "!z,y in (c,b),x notin (),w!=,v>5,u<3", "a=,b in (,x)"}) {
+    std::string canonical = MustParseLabels(text).ToString();
+    LabelSelector again = MustParseLabels(canonical);
+    EXPECT_EQ(again.ToString(), canonical) << text;
+  }
+  EXPECT_EQ(MustParseLabels("b==x,a,!c").ToString(), "a,b=x,!c");
+  EXPECT_EQ(MustParseLabels("k in (b,a,b)").ToString(), "k in (a,b)");
+}
+
+TEST(LabelSelectorTest, MatchesObjectLabels) {
+  LabelSelector selector = MustParseLabels("app=web");
+  EXPECT_TRUE(selector.Matches(*MakeObject("ns", "a", "1", {{"app", "web"}})));
+  EXPECT_FALSE(selector.Matches(*MakeObject("ns", "a", "1", {{"app", "db"}})));
+}
+
+TEST(LabelSelectorTest, ErrorNamesPositionAndExpectation) {
+  absl::StatusOr<LabelSelector> selector = LabelSelector::Parse("a in (b");
+  ASSERT_FALSE(selector.ok());
+  EXPECT_EQ(selector.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(selector.status().message(), "label selector \"a in (b\": expected ')' at position 7");
+
+  selector = LabelSelector::Parse("a b");
+  EXPECT_EQ(selector.status().message(),
+            "label selector \"a b\": expected '=', '==', '!=', 'in', 'notin', '>', '<', ',' or "
+            "end of string at position 2, found 'b'");
+
+  selector = LabelSelector::Parse("a=b c");
+  EXPECT_EQ(selector.status().message(),
+            "label selector \"a=b c\": expected ',' or end of string at position 4, found 'c'");
+
+  selector = LabelSelector::Parse("a,");
+  EXPECT_THAT(selector.status().message(), HasSubstr("expected a label key or '!' after ','"));
+  EXPECT_THAT(selector.status().message(), HasSubstr("position 2"));
+
+  selector = LabelSelector::Parse("n>x");
+  EXPECT_THAT(selector.status().message(), HasSubstr("expected an integer at position 2"));
+}
+
+TEST(LabelSelectorTest, InvalidKeysAreRejected) {
+  const std::string long_name(64, 'a');
+  const std::string long_prefix = std::string(254, 'a') + "/x";
+  for (const std::string& key :
+       {std::string("-a"), std::string("a-"), std::string("/a"), std::string("a/"),
+        std::string("a/b/c"), std::string("Example.com/a"), std::string("exa_mple.com/a"),
+        std::string("a..b/c"), std::string("a@b"), long_name, long_prefix, std::string("ä")}) {
+    absl::StatusOr<LabelSelector> selector = LabelSelector::Parse(key + "=x");
+    ASSERT_FALSE(selector.ok()) << key;
+    EXPECT_EQ(selector.status().code(), absl::StatusCode::kInvalidArgument) << key;
+    EXPECT_THAT(selector.status().message(), HasSubstr("invalid label key")) << key;
+    EXPECT_THAT(selector.status().message(), HasSubstr("position 0")) << key;
+  }
+  // The longest valid name: 63 characters.
+  EXPECT_TRUE(LabelSelector::Parse(std::string(63, 'a') + "=x").ok());
+}
+
+TEST(LabelSelectorTest, InvalidValuesAreRejected) {
+  for (const std::string& text : std::vector<std::string>{"a=-x", "a=x-", "a!=x/y", "a in (ok,b@d)",
+                                                          "a notin (" + std::string(64, 'v') + ")",
+                                                          "a=" + std::string(64, 'v'), "a>-1"}) {
+    absl::StatusOr<LabelSelector> selector = LabelSelector::Parse(text);
+    ASSERT_FALSE(selector.ok()) << text;
+    EXPECT_EQ(selector.status().code(), absl::StatusCode::kInvalidArgument) << text;
+  }
+  absl::StatusOr<LabelSelector> selector = LabelSelector::Parse("a in (ok,b@d)");
+  EXPECT_THAT(selector.status().message(), HasSubstr("invalid label value \"b@d\" at position 9"));
+  EXPECT_TRUE(LabelSelector::Parse("a=" + std::string(63, 'v')).ok());
+}
+
+TEST(LabelSelectorTest, MalformedSelectorsAreInvalidArgument) {
+  for (const char* text : {",",
+                           ",a",
+                           "a,",
+                           "a,,b",
+                           "!",
+                           "!,",
+                           "!a=b",
+                           "!a in (b)",
+                           "a!",
+                           "=",
+                           "=a",
+                           "a=b=c",
+                           "a==b==c",
+                           "a in",
+                           "a in b",
+                           "a in (b",
+                           "a in (b c)",
+                           "a in ((b))",
+                           "a in (b))",
+                           "a notin",
+                           "a notin ()x",
+                           "a>",
+                           "a<",
+                           "a>b",
+                           "a>=1",
+                           "a<=1",
+                           "a>1.5",
+                           "a>1 2",
+                           "a>99999999999999999999",
+                           "(",
+                           ")",
+                           "a=(",
+                           "a=)",
+                           "a in ,",
+                           "a b c",
+                           "a!!=b",
+                           "a=!b",
+                           "a ! b",
+                           "a b/c=x",
+                           "a in (b,!)",
+                           "a,!",
+                           "a=b,",
+                           "a=b ,, c"}) {
+    absl::StatusOr<LabelSelector> selector = LabelSelector::Parse(text);
+    ASSERT_FALSE(selector.ok()) << text;
+    EXPECT_EQ(selector.status().code(), absl::StatusCode::kInvalidArgument) << text;
+    EXPECT_THAT(selector.status().message(), HasSubstr("position")) << text;
+  }
+}
+
+// Every prefix of valid selectors and random strings over the selector alphabet either parse or
+// fail with InvalidArgument; nothing crashes or loops.
+TEST(LabelSelectorTest, ArbitraryInputNeverCrashes) {
+  const std::string alphabet = "ab=!(),<> 1in-./_\\";
+  std::mt19937 random(42);
+  std::vector<std::string> inputs;
+  for (const std::string& valid :
+       {std::string("app.kubernetes.io/name in (web,db),!canary,n>3,tier!=front,x==y")}) {
+    for (size_t i = 0; i <= valid.size(); ++i) inputs.push_back(valid.substr(0, i));
+  }
+  for (int i = 0; i < 3000; ++i) {
+    std::string text;
+    for (int n = random() % 16; n > 0; --n) text.push_back(alphabet[random() % alphabet.size()]);
+    inputs.push_back(text);
+  }
+  int parsed = 0;
+  for (const std::string& text : inputs) {
+    absl::StatusOr<LabelSelector> selector = LabelSelector::Parse(text);
+    if (selector.ok()) {
+      ++parsed;
+      // What parses prints a canonical form that parses to itself.
+      absl::StatusOr<LabelSelector> again = LabelSelector::Parse(selector->ToString());
+      ASSERT_TRUE(again.ok()) << text << " -> " << selector->ToString();
+      EXPECT_EQ(again->ToString(), selector->ToString());
+    } else {
+      EXPECT_EQ(selector.status().code(), absl::StatusCode::kInvalidArgument) << text;
+    }
+  }
+  EXPECT_GT(parsed, 10);
+}
+
+// ----- FieldSelector -------------------------------------------------------------------------
+
+ObjectPtr PodOnNode(const std::string& name, const std::string& node) {
+  std::string spec = node.empty() ? R"("spec":{})" : R"("spec":{"nodeName":")" + node + "\"}";
+  return MakeObject("ns", name, "1", {{"app.kubernetes.io/name", "web"}},
+                    spec + R"(,"status":{"phase":"Running"})");
+}
+
+TEST(FieldSelectorTest, EmptySelectorMatchesEverything) {
+  for (const char* text : {"", ",", ",,"}) {
+    FieldSelector selector = MustParseFields(text);
+    EXPECT_TRUE(selector.Empty()) << text;
+    EXPECT_TRUE(selector.Matches(*PodOnNode("a", "n1")));
+  }
+}
+
+TEST(FieldSelectorTest, EqualityOperators) {
+  ObjectPtr pod = PodOnNode("a", "n1");
+  EXPECT_TRUE(MustParseFields("spec.nodeName=n1").Matches(*pod));
+  EXPECT_TRUE(MustParseFields("spec.nodeName==n1").Matches(*pod));
+  EXPECT_FALSE(MustParseFields("spec.nodeName!=n1").Matches(*pod));
+  EXPECT_FALSE(MustParseFields("spec.nodeName=n2").Matches(*pod));
+  EXPECT_TRUE(MustParseFields("spec.nodeName!=n2").Matches(*pod));
+  EXPECT_TRUE(
+      MustParseFields("metadata.name=a,metadata.namespace=ns,status.phase=Running").Matches(*pod));
+  EXPECT_FALSE(MustParseFields("metadata.name=a,status.phase=Pending").Matches(*pod));
+}
+
+TEST(FieldSelectorTest, MissingFieldComparesAsEmptyString) {
+  ObjectPtr unscheduled = PodOnNode("a", "");
+  ObjectPtr scheduled = PodOnNode("b", "n1");
+  FieldSelector no_node = MustParseFields("spec.nodeName=");
+  EXPECT_TRUE(no_node.Matches(*unscheduled));
+  EXPECT_FALSE(no_node.Matches(*scheduled));
+  FieldSelector some_node = MustParseFields("spec.nodeName!=");
+  EXPECT_FALSE(some_node.Matches(*unscheduled));
+  EXPECT_TRUE(some_node.Matches(*scheduled));
+  EXPECT_TRUE(MustParseFields("metadata.namespace=").Matches(*MakeObject("", "node", "1")));
+}
+
+TEST(FieldSelectorTest, LabelKeysAndFanOutPaths) {
+  ObjectPtr pod = MakeObject("ns", "a", "1", {{"app.kubernetes.io/name", "web"}},
+                             R"("spec":{"containers":[{"name":"c1"},{"name":"c2"}]})");
+  EXPECT_TRUE(MustParseFields("metadata.labels.app.kubernetes.io/name=web").Matches(*pod));
+  EXPECT_TRUE(MustParseFields("spec.containers[*].name=c2").Matches(*pod));
+  EXPECT_FALSE(MustParseFields("spec.containers[*].name!=c2").Matches(*pod));
+  EXPECT_TRUE(MustParseFields("spec.containers[0].name=c1").Matches(*pod));
+}
+
+TEST(FieldSelectorTest, EscapedValues) {
+  FieldSelector selector = MustParseFields(R"(metadata.labels.k=a\,b\=c\\d,metadata.name=x)");
+  ASSERT_EQ(selector.requirements().size(), 2u);
+  EXPECT_EQ(selector.requirements()[0].path, "metadata.labels.k");
+  EXPECT_EQ(selector.requirements()[0].value, R"(a,b=c\d)");
+  EXPECT_EQ(selector.requirements()[1].value, "x");
+  EXPECT_EQ(selector.ToString(), R"(metadata.labels.k=a\,b\=c\\d,metadata.name=x)");
+  EXPECT_TRUE(selector.Matches(*MakeObject("ns", "x", "1", {{"k", R"(a,b=c\d)"}})));
+}
+
+TEST(FieldSelectorTest, ToStringIsSortedAndParsesBack) {
+  FieldSelector selector = MustParseFields("spec.b==2, spec.a!=1,spec.a=3");
+  EXPECT_EQ(selector.ToString(), "spec.a=3,spec.a!=1,spec.b=2");
+  EXPECT_EQ(MustParseFields(selector.ToString()).ToString(), selector.ToString());
+}
+
+TEST(FieldSelectorTest, PathWhitespaceIsIgnoredValueWhitespaceKept) {
+  FieldSelector selector = MustParseFields(" metadata.name = a");
+  ASSERT_EQ(selector.requirements().size(), 1u);
+  EXPECT_EQ(selector.requirements()[0].path, "metadata.name");
+  EXPECT_EQ(selector.requirements()[0].value, " a");  // as the API server compares it
+}
+
+TEST(FieldSelectorTest, ErrorsNamePosition) {
+  struct Case {
+    const char* text;
+    const char* message;
+  };
+  for (const Case& c : std::vector<Case>{
+           {"metadata.name",
+            "expected '=', '==' or '!=' (in term \"metadata.name\") at position 13"},
+           {"a=1,=x", "expected a field path at position 4"},
+           {"a=1, =x", "expected a field path at position 5"},
+           {"a=b=c", "unescaped '=' in value (write '\\=') at position 3"},
+           {"a=b\\qc", "invalid escape sequence '\\q'"},
+           {"a=b\\", "unterminated escape sequence '\\' at position 3"},
+           {"spec..x=1", "expected a field name in the field path at position 5"},
+           {"a[=1", "expected ']' in the field path at position 2"},
+       }) {
+    absl::StatusOr<FieldSelector> selector = FieldSelector::Parse(c.text);
+    ASSERT_FALSE(selector.ok()) << c.text;
+    EXPECT_EQ(selector.status().code(), absl::StatusCode::kInvalidArgument) << c.text;
+    EXPECT_THAT(selector.status().message(), HasSubstr(c.message)) << c.text;
+    EXPECT_THAT(selector.status().message(), HasSubstr(absl::StrCat("\"", c.text, "\"")));
+  }
+}
+
+TEST(FieldSelectorTest, MalformedSelectorsAreInvalidArgument) {
+  for (const char* text : {"a", "=", "==", "!=", "=x", "!=x", "a=b,c", "a==b=c", "a[=1", "a.=1",
+                           ".a=1", "a[x]=1", "a=\\", "a=\\x", "a!==b", " = "}) {
+    absl::StatusOr<FieldSelector> selector = FieldSelector::Parse(text);
+    ASSERT_FALSE(selector.ok()) << text;
+    EXPECT_EQ(selector.status().code(), absl::StatusCode::kInvalidArgument) << text;
+    EXPECT_THAT(selector.status().message(), HasSubstr("position")) << text;
+  }
+}
+
+TEST(FieldSelectorTest, ArbitraryInputNeverCrashes) {
+  const std::string alphabet = "ab.=!,\\[]*0 ";
+  std::mt19937 random(7);
+  int parsed = 0;
+  for (int i = 0; i < 3000; ++i) {
+    std::string text;
+    for (int n = random() % 14; n > 0; --n) text.push_back(alphabet[random() % alphabet.size()]);
+    absl::StatusOr<FieldSelector> selector = FieldSelector::Parse(text);
+    if (selector.ok()) {
+      ++parsed;
+      absl::StatusOr<FieldSelector> again = FieldSelector::Parse(selector->ToString());
+      ASSERT_TRUE(again.ok()) << text << " -> " << selector->ToString();
+      EXPECT_EQ(again->ToString(), selector->ToString());
+      selector->Matches(*PodOnNode("a", "n1"));
+    } else {
+      EXPECT_EQ(selector.status().code(), absl::StatusCode::kInvalidArgument) << text;
+    }
+  }
+  EXPECT_GT(parsed, 10);
+}
+
+// ----- ObjectFilter --------------------------------------------------------------------------
+
+TEST(ObjectFilterTest, CombinesNamespaceAndBothSelectors) {
+  ObjectFilter filter;
+  EXPECT_TRUE(filter.MatchesEverything());
+  filter.namespace_name = "ns";
+  filter.labels = MustParseLabels("app.kubernetes.io/name=web");
+  filter.fields = MustParseFields("spec.nodeName=n1");
+  EXPECT_FALSE(filter.MatchesEverything());
+  EXPECT_TRUE(filter.Matches(*PodOnNode("a", "n1")));
+  EXPECT_FALSE(filter.Matches(*PodOnNode("a", "n2")));
+  EXPECT_FALSE(filter.Matches(*MakeObject("other", "a", "1", {{"app.kubernetes.io/name", "web"}},
+                                          R"("spec":{"nodeName":"n1"})")));
+  EXPECT_FALSE(filter.Matches(*MakeObject("ns", "a", "1", {{"app.kubernetes.io/name", "db"}},
+                                          R"("spec":{"nodeName":"n1"})")));
+}
+
+TEST(ObjectFilterTest, EachPartAloneMakesItSelective) {
+  ObjectFilter by_namespace;
+  by_namespace.namespace_name = "ns";
+  EXPECT_FALSE(by_namespace.MatchesEverything());
+  ObjectFilter by_labels;
+  by_labels.labels = MustParseLabels("a");
+  EXPECT_FALSE(by_labels.MatchesEverything());
+  ObjectFilter by_fields;
+  by_fields.fields = MustParseFields("metadata.name=x");
+  EXPECT_FALSE(by_fields.MatchesEverything());
+  EXPECT_TRUE(by_fields.Matches(*MakeObject("any", "x", "1")));
+  EXPECT_FALSE(by_fields.Matches(*MakeObject("any", "y", "1")));
+}
+
+}  // namespace
+}  // namespace informer

@@ -133,6 +133,15 @@ TEST(ObjectTest, NonNumericResourceVersionGivesZero) {
             18446744073709551615u);
 }
 
+TEST(ObjectTest, StringsSurviveTheRoundTrip) {
+  ObjectPtr object = MustParseObject(
+      R"({"metadata":{"name":"a","annotations":{"q":"say \"hi\"\n\\ caf\u00e9 \ud83d\ude00"}}})");
+  EXPECT_EQ(object->meta().annotations.at("q"), "say \"hi\"\n\\ caf\xc3\xa9 \xf0\x9f\x98\x80");
+  ObjectPtr again = MustParseObject(object->json());
+  EXPECT_EQ(again->meta().annotations, object->meta().annotations);
+  EXPECT_EQ(again->json(), object->json());
+}
+
 TEST(ObjectTest, MalformedJsonIsInvalidArgumentWithOffset) {
   absl::StatusOr<ObjectPtr> object = Object::FromJson(R"({"metadata": {"name": "a"})");
   ASSERT_FALSE(object.ok());
@@ -301,6 +310,20 @@ TEST(ObjectTest, ApproximateBytesGrowsWithContent) {
   EXPECT_GT(small->ApproximateBytes(), small->json().size());
   EXPECT_GT(large->ApproximateBytes(), small->ApproximateBytes() + 11000);
   EXPECT_LT(large->ApproximateBytes(), 4 * (large->json().size() + 1000));
+}
+
+TEST(TestingObjectsTest, MakeObjectAndMakeConfigMapBuildWhatTheySay) {
+  ObjectPtr pod = MakeObject("ns", "web", "42", {{"app", "web"}}, R"("spec":{"nodeName":"n1"})");
+  EXPECT_EQ(pod->json(),
+            R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":"web","namespace":"ns",)"
+            R"("uid":"uid-ns/web","resourceVersion":"42","labels":{"app":"web"}},)"
+            R"("spec":{"nodeName":"n1"}})");
+  EXPECT_EQ(pod->resource_version_number(), 42u);
+  ObjectPtr node = MakeObject("", "node-\"1\"", "1");
+  EXPECT_EQ(node->key(), "node-\"1\"");
+  ObjectPtr config_map = ::informer::testing::MakeConfigMap("ns", "cm", "3", {{"k", "v"}});
+  EXPECT_EQ(config_map->kind(), "ConfigMap");
+  EXPECT_THAT(config_map->FieldValues("data.k"), ElementsAre("v"));
 }
 
 }  // namespace

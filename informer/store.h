@@ -16,7 +16,8 @@
 
 namespace informer {
 
-// Computes the values an object is indexed under (zero or more).
+// Computes the values an object is indexed under (zero or more). Runs with the store's lock
+// held (as in client-go), so it must be a pure function of the object and never call the store.
 using IndexFunc = std::function<std::vector<std::string>(const Object&)>;
 // Named index functions.
 using Indexers = std::map<std::string, IndexFunc>;

@@ -132,6 +132,45 @@ TEST(StoreTest, S2_ReplaceWithRepeatedKeyKeepsTheLaterObject) {
   EXPECT_EQ(store.GetByKey("a/x")->meta().resource_version, "2");
 }
 
+TEST(StoreTest, S2_ReplaceKeepsTheGivenObjects) {
+  Store store;
+  ObjectPtr object = MakeObject("a", "x", "1");
+  store.Replace({object});
+  EXPECT_EQ(store.GetByKey("a/x"), object);  // shared, not copied (I8)
+}
+
+// Replace builds its indexes without the lock; an index added meanwhile must still cover the
+// replaced objects. The index function itself adds the index, mid-Replace, to force the race
+// (it may call the store only because Replace runs index functions without the lock).
+TEST(StoreTest, S2_ReplaceRacingAddIndexersIndexesEverything) {
+  Store* store_ptr = nullptr;
+  bool add_during_replace = false;
+  Store store({{"trigger", [&](const Object& object) {
+                  if (add_during_replace) {
+                    add_during_replace = false;
+                    EXPECT_TRUE(store_ptr->AddIndexers({{"late", LabelIndexFunc("app")}}).ok());
+                  }
+                  return std::vector<std::string>{object.meta().name};
+                }}});
+  store_ptr = &store;
+  store.Add(MakeObject("a", "old", "1", {{"app", "web"}}));
+  add_during_replace = true;
+  store.Replace(
+      {MakeObject("a", "x", "2", {{"app", "web"}}), MakeObject("b", "y", "2", {{"app", "db"}})});
+  EXPECT_FALSE(add_during_replace);  // the hook ran
+  EXPECT_THAT(Keys(store.ByIndex("late", "web")), ElementsAre("a/x"));
+  EXPECT_THAT(Values(store.ListIndexFuncValues("late")), ElementsAre("db", "web"));
+  EXPECT_THAT(Values(store.ListIndexFuncValues("trigger")), ElementsAre("x", "y"));
+}
+
+TEST(StoreTest, S3_ObjectWithNoIndexValuesIsInNoValue) {
+  Store store({{"none", [](const Object&) { return std::vector<std::string>(); }}});
+  store.Add(MakeObject("a", "x", "1"));
+  EXPECT_THAT(Values(store.ListIndexFuncValues("none")), IsEmpty());
+  EXPECT_THAT(Keys(store.ByIndex("none", "")), IsEmpty());
+  EXPECT_THAT(store.ListKeys(), ElementsAre("a/x"));
+}
+
 TEST(StoreTest, S3_IndexFunctionWithSeveralValues) {
   IndexFunc containers = FieldPathIndexFunc("spec.containers[*].image");
   Store store({{"image", containers}});
@@ -367,11 +406,11 @@ TEST(StoreTest, S7_ReadersNeverSeeHalfAppliedUpdates) {
   for (const ObjectPtr& object : store.List()) {
     expected[object->meta().labels.at("colour")].push_back(object->key());
   }
+  std::vector<std::string> present;
+  for (const auto& [colour, keys] : expected) present.push_back(colour);
   for (const std::string& colour : kColours) {
     EXPECT_EQ(Values(store.IndexKeys("colour", colour)), expected[colour]) << colour;
   }
-  std::vector<std::string> present;
-  for (const auto& [colour, keys] : expected) present.push_back(colour);
   EXPECT_EQ(Values(store.ListIndexFuncValues("colour")), present);
   EXPECT_EQ(Keys(store.ByIndex(kNamespaceIndex, "ns")), store.ListKeys());
 }

@@ -348,7 +348,9 @@ TEST(StoreTest, S7_ReadersNeverSeeHalfAppliedUpdates) {
     if (std::adjacent_find(keys.begin(), keys.end()) != keys.end()) return false;
     return std::includes(keys.begin(), keys.end(), stable_keys.begin(), stable_keys.end());
   };
+  std::atomic<int> readers_running{0};
   auto reader = [&] {
+    ++readers_running;
     while (!done.load()) {
       for (const std::string& colour : kColours) {
         absl::StatusOr<std::vector<ObjectPtr>> objects = store.ByIndex("colour", colour);
@@ -373,6 +375,8 @@ TEST(StoreTest, S7_ReadersNeverSeeHalfAppliedUpdates) {
     }
   };
   auto writer = [&](int seed) {
+    // Start writing only once every reader is reading, so the two really overlap.
+    while (readers_running.load() < 3) std::this_thread::yield();
     for (int step = 0; step < kWriterSteps; ++step) {
       int c = (step + seed) % kColours.size();
       if (seed == 0 && step % 1000 == 999) {

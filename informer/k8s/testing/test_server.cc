@@ -8,6 +8,7 @@
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <poll.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -167,6 +168,8 @@ TestServer::TestServer(TestHandler handler, TestServerOptions options)
 
 absl::StatusOr<std::unique_ptr<TestServer>> TestServer::Start(TestHandler handler,
                                                               TestServerOptions options) {
+  // OpenSSL writes with write(2): a client that hung up mid-handshake must not kill the test.
+  signal(SIGPIPE, SIG_IGN);
   std::unique_ptr<TestServer> server(new TestServer(std::move(handler), std::move(options)));
   if (absl::Status s = server->Listen(); !s.ok()) return s;
   server->accept_thread_ = std::thread([raw = server.get()] { raw->AcceptLoop(); });

@@ -1,0 +1,89 @@
+// informer.v1.InformerService over the cache: checks each request, calls the core (CacheReader,
+// Subscription) and maps absl::Status to grpc::Status. No informer logic lives here.
+#ifndef SERVER_INFORMER_SERVICE_H_
+#define SERVER_INFORMER_SERVICE_H_
+
+#include <memory>
+
+#include "absl/time/time.h"
+#include "grpcpp/grpcpp.h"
+#include "informer/v1/informer.grpc.pb.h"
+#include "server/cache_reader.h"
+#include "server/metrics.h"
+#include "server/pager.h"
+#include "server/resource_registry.h"
+#include "server/rv_waiter.h"
+#include "server/subscribe_stream.h"
+#include "server/subscription.h"
+
+namespace informer {
+namespace server {
+
+// Tunables of the service; documented defaults.
+struct ServiceOptions {
+  SubscriberLimits subscriber_limits;
+  PagerOptions pager;
+  // How long a call without a deadline may wait for min_resource_version.
+  absl::Duration max_wait = absl::Seconds(30);
+  // Threads that pump woken Subscribe streams (not one per stream).
+  int stream_threads = 2;
+  // How often idle streams are looked at for a due bookmark.
+  absl::Duration bookmark_tick = absl::Seconds(1);
+};
+
+// The callback-API service. Unary calls answer on the calling gRPC thread or, when they wait
+// for min_resource_version, from the waiter's thread; streams are SubscribeStreams.
+//
+// Thread-safety: gRPC calls it from any thread; Shutdown from any thread, once.
+class InformerServiceImpl final : public informer::v1::InformerService::CallbackService {
+ public:
+  // `registry` and `metrics` must outlive the service.
+  InformerServiceImpl(const ResourceRegistry* registry, Metrics* metrics,
+                      ServiceOptions options = {});
+  ~InformerServiceImpl() override;
+
+  grpc::ServerUnaryReactor* ListResources(grpc::CallbackServerContext* context,
+                                          const informer::v1::ListResourcesRequest* request,
+                                          informer::v1::ListResourcesResponse* response) override;
+  grpc::ServerUnaryReactor* List(grpc::CallbackServerContext* context,
+                                 const informer::v1::ListRequest* request,
+                                 informer::v1::ListResponse* response) override;
+  grpc::ServerUnaryReactor* Get(grpc::CallbackServerContext* context,
+                                const informer::v1::GetRequest* request,
+                                informer::v1::GetResponse* response) override;
+  grpc::ServerUnaryReactor* ByIndex(grpc::CallbackServerContext* context,
+                                    const informer::v1::ByIndexRequest* request,
+                                    informer::v1::ByIndexResponse* response) override;
+  grpc::ServerWriteReactor<informer::v1::SubscribeResponse>* Subscribe(
+      grpc::CallbackServerContext* context, const informer::v1::SubscribeRequest* request) override;
+
+  // Ends every stream and pending wait with UNAVAILABLE ("shutting down") and refuses new
+  // calls; waits up to `grace` for the streams to be finished. Call before grpc::Server's
+  // Shutdown. Idempotent.
+  void Shutdown(absl::Duration grace);
+
+  // The lag of every open stream (for metrics).
+  std::vector<SubscriberLag> SubscriberLags() const;
+  // Open Subscribe streams.
+  size_t subscriber_count() const;
+
+ private:
+  // The deadline and cancellation of `context`, for waits.
+  CallContext ContextOf(grpc::CallbackServerContext* context) const;
+  // Finishes a unary call with `status`, recording its metrics.
+  void FinishUnary(grpc::ServerUnaryReactor* reactor, const char* method, absl::Time started,
+                   const absl::Status& status);
+
+  Metrics* metrics_;
+  const ServiceOptions options_;
+  Pager pager_;
+  ResourceVersionWaiter waiter_;
+  CacheReader reader_;
+  StreamHub hub_;
+  std::atomic<bool> shutting_down_{false};
+};
+
+}  // namespace server
+}  // namespace informer
+
+#endif  // SERVER_INFORMER_SERVICE_H_

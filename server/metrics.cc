@@ -1,0 +1,225 @@
+#include "server/metrics.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_replace.h"
+
+namespace informer {
+namespace server {
+namespace {
+
+std::string LabelValue(absl::string_view value) {
+  return absl::StrReplaceAll(value, {{"\\", "\\\\"}, {"\"", "\\\""}, {"\n", "\\n"}});
+}
+
+void Header(std::string* out, absl::string_view name, absl::string_view type,
+            absl::string_view help) {
+  absl::StrAppend(out, "# HELP ", name, " ", help, "\n# TYPE ", name, " ", type, "\n");
+}
+
+void Sample(std::string* out, absl::string_view name, absl::string_view labels, double value) {
+  absl::StrAppend(out, name, labels.empty() ? "" : "{", labels, labels.empty() ? "" : "}", " ",
+                  absl::StrFormat("%.17g", value), "\n");
+}
+
+std::string ResourceLabel(const std::string& resource) {
+  return absl::StrCat("resource=\"", LabelValue(resource), "\"");
+}
+
+}  // namespace
+
+void LatencyHistogram::Observe(absl::Duration latency) {
+  const double seconds = absl::ToDoubleSeconds(latency);
+  size_t bucket = 0;
+  while (bucket < kBuckets.size() && seconds > kBuckets[bucket]) ++bucket;
+  counts_[bucket].fetch_add(1, std::memory_order_relaxed);
+  count_.fetch_add(1, std::memory_order_relaxed);
+  sum_micros_.fetch_add(static_cast<uint64_t>(absl::ToInt64Microseconds(latency)),
+                        std::memory_order_relaxed);
+}
+
+void LatencyHistogram::Render(const std::string& name, const std::string& labels,
+                              std::string* out) const {
+  uint64_t cumulative = 0;
+  for (size_t i = 0; i <= kBuckets.size(); ++i) {
+    cumulative += counts_[i].load(std::memory_order_relaxed);
+    const std::string le = i < kBuckets.size() ? absl::StrFormat("%g", kBuckets[i]) : "+Inf";
+    Sample(out, absl::StrCat(name, "_bucket"), absl::StrCat(labels, ",le=\"", le, "\""),
+           static_cast<double>(cumulative));
+  }
+  Sample(out, absl::StrCat(name, "_sum"), labels,
+         static_cast<double>(sum_micros_.load(std::memory_order_relaxed)) / 1e6);
+  Sample(out, absl::StrCat(name, "_count"), labels,
+         static_cast<double>(count_.load(std::memory_order_relaxed)));
+}
+
+SubscriberCounters* Metrics::Subscribers(const std::string& resource) {
+  absl::MutexLock lock(&mu_);
+  std::unique_ptr<SubscriberCounters>& counters = subscribers_[resource];
+  if (counters == nullptr) counters = std::make_unique<SubscriberCounters>();
+  return counters.get();
+}
+
+void Metrics::RecordCall(const std::string& method, absl::StatusCode code, absl::Duration latency) {
+  LatencyHistogram* histogram;
+  {
+    absl::MutexLock lock(&mu_);
+    ++calls_[{method, absl::StatusCodeToString(code)}];
+    std::unique_ptr<LatencyHistogram>& h = latency_[method];
+    if (h == nullptr) h = std::make_unique<LatencyHistogram>();
+    histogram = h.get();
+  }
+  histogram->Observe(latency);
+}
+
+void Metrics::SetSources(const ResourceRegistry* registry,
+                         std::function<std::vector<SubscriberLag>()> subscriber_lags) {
+  absl::MutexLock lock(&mu_);
+  registry_ = registry;
+  subscriber_lags_ = std::move(subscriber_lags);
+}
+
+std::string Metrics::Render() const {
+  const ResourceRegistry* registry;
+  std::function<std::vector<SubscriberLag>()> lags_fn;
+  {
+    absl::MutexLock lock(&mu_);
+    registry = registry_;
+    lags_fn = subscriber_lags_;
+  }
+  std::string out;
+  // Informer-side series, read from the informers themselves at scrape time.
+  struct InformerRow {
+    std::string label;
+    bool synced;
+    size_t objects;
+    size_t bytes;
+    InformerStats stats;
+    size_t history_events;
+    size_t history_bytes;
+  };
+  std::vector<InformerRow> rows;
+  if (registry != nullptr) {
+    for (const CachedResource& resource : registry->All()) {
+      const SharedIndexInformer& informer = *resource.informer;
+      InformerRow row{ResourceLabel(resource.info.gvr.ToString()),
+                      informer.HasSynced(),
+                      0,
+                      0,
+                      informer.stats(),
+                      0,
+                      0};
+      if (!informer.IsStopped()) {
+        for (const ObjectPtr& object : informer.store().List()) {
+          ++row.objects;
+          row.bytes += object->ApproximateBytes();
+        }
+        row.history_events = informer.history().size();
+        row.history_bytes = informer.history().bytes();
+      }
+      rows.push_back(std::move(row));
+    }
+  }
+  auto informer_gauge = [&](absl::string_view name, absl::string_view type, absl::string_view help,
+                            auto value) {
+    Header(&out, name, type, help);
+    for (const InformerRow& row : rows) Sample(&out, name, row.label, value(row));
+  };
+  informer_gauge("informerd_resource_synced", "gauge", "1 once the initial LIST is applied.",
+                 [](const InformerRow& r) { return r.synced ? 1.0 : 0.0; });
+  informer_gauge("informerd_cache_objects", "gauge", "Objects in the cache.",
+                 [](const InformerRow& r) { return static_cast<double>(r.objects); });
+  informer_gauge("informerd_cache_bytes", "gauge", "Approximate bytes held by cached objects.",
+                 [](const InformerRow& r) { return static_cast<double>(r.bytes); });
+  informer_gauge("informerd_history_events", "gauge", "Changes held in the history ring.",
+                 [](const InformerRow& r) { return static_cast<double>(r.history_events); });
+  informer_gauge("informerd_history_bytes", "gauge", "Approximate bytes of the history ring.",
+                 [](const InformerRow& r) { return static_cast<double>(r.history_bytes); });
+  informer_gauge("informerd_events_in_total", "counter",
+                 "Watch events received from the API server (bookmarks included).",
+                 [](const InformerRow& r) { return static_cast<double>(r.stats.events); });
+  informer_gauge("informerd_lists_total", "counter", "LIST calls to the API server.",
+                 [](const InformerRow& r) { return static_cast<double>(r.stats.lists); });
+  informer_gauge("informerd_relists_total", "counter",
+                 "LISTs after the first (expired resourceVersion, broken list).",
+                 [](const InformerRow& r) { return static_cast<double>(r.stats.relists); });
+  informer_gauge("informerd_watches_total", "counter", "WATCH calls to the API server.",
+                 [](const InformerRow& r) { return static_cast<double>(r.stats.watches); });
+  informer_gauge("informerd_watch_restarts_total", "counter",
+                 "Re-watches after a watch ended or broke, without a relist.",
+                 [](const InformerRow& r) { return static_cast<double>(r.stats.watch_restarts); });
+  informer_gauge("informerd_apiserver_errors_total", "counter", "Failed LIST or WATCH calls.",
+                 [](const InformerRow& r) { return static_cast<double>(r.stats.errors); });
+
+  // Subscriber series.
+  std::map<std::string, std::pair<uint64_t, uint64_t>> lag;  // resource -> (max, sum)
+  if (lags_fn) {
+    for (const SubscriberLag& entry : lags_fn()) {
+      auto& [max, sum] = lag[entry.resource];
+      max = std::max(max, entry.lag);
+      sum += entry.lag;
+    }
+  }
+  std::vector<std::pair<std::string, const SubscriberCounters*>> counters;
+  std::vector<std::pair<std::string, const LatencyHistogram*>> histograms;
+  std::map<std::pair<std::string, std::string>, uint64_t> calls;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [resource, c] : subscribers_) counters.emplace_back(resource, c.get());
+    for (const auto& [method, h] : latency_) histograms.emplace_back(method, h.get());
+    calls = calls_;
+  }
+  auto subscriber_series = [&](absl::string_view name, absl::string_view type,
+                               absl::string_view help, auto value) {
+    Header(&out, name, type, help);
+    for (const auto& [resource, c] : counters) {
+      Sample(&out, name, ResourceLabel(resource), static_cast<double>(value(*c)));
+    }
+  };
+  subscriber_series("informerd_subscribers", "gauge", "Subscribe streams open now.",
+                    [](const SubscriberCounters& c) { return c.subscribers.load(); });
+  subscriber_series("informerd_subscriptions_total", "counter", "Subscribe streams opened.",
+                    [](const SubscriberCounters& c) { return c.subscriptions_total.load(); });
+  subscriber_series("informerd_events_out_total", "counter", "Events written to subscribers.",
+                    [](const SubscriberCounters& c) { return c.events_out.load(); });
+  subscriber_series("informerd_coalesced_subscribers_total", "counter",
+                    "Times a subscriber fell past the soft limit and had its changes coalesced.",
+                    [](const SubscriberCounters& c) { return c.coalesced_subscribers.load(); });
+  subscriber_series("informerd_coalesced_events_total", "counter",
+                    "Changes merged into a later state by coalescing.",
+                    [](const SubscriberCounters& c) { return c.coalesced_events.load(); });
+  subscriber_series("informerd_terminated_subscribers_total", "counter",
+                    "Subscribers ended with RESOURCE_EXHAUSTED for being too slow.",
+                    [](const SubscriberCounters& c) { return c.terminated_subscribers.load(); });
+  Header(&out, "informerd_subscriber_lag_max", "gauge",
+         "Largest number of changes a subscriber of the resource has not received yet.");
+  for (const auto& [resource, entry] : lag) {
+    Sample(&out, "informerd_subscriber_lag_max", ResourceLabel(resource),
+           static_cast<double>(entry.first));
+  }
+  Header(&out, "informerd_subscriber_lag_sum", "gauge",
+         "Changes not yet received, summed over the resource's subscribers.");
+  for (const auto& [resource, entry] : lag) {
+    Sample(&out, "informerd_subscriber_lag_sum", ResourceLabel(resource),
+           static_cast<double>(entry.second));
+  }
+
+  Header(&out, "informerd_grpc_requests_total", "counter", "Unary calls by method and code.");
+  for (const auto& [key, count] : calls) {
+    Sample(&out, "informerd_grpc_requests_total",
+           absl::StrCat("method=\"", key.first, "\",code=\"", key.second, "\""),
+           static_cast<double>(count));
+  }
+  Header(&out, "informerd_grpc_request_duration_seconds", "histogram",
+         "Latency of unary calls (List, Get, ByIndex, ListResources), waits included.");
+  for (const auto& [method, histogram] : histograms) {
+    histogram->Render("informerd_grpc_request_duration_seconds",
+                      absl::StrCat("method=\"", method, "\""), &out);
+  }
+  return out;
+}
+
+}  // namespace server
+}  // namespace informer

@@ -1,0 +1,83 @@
+// Prometheus metrics of informerd: counters the service keeps, plus the informers' own,
+// rendered in the Prometheus text format.
+#ifndef SERVER_METRICS_H_
+#define SERVER_METRICS_H_
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "server/resource_registry.h"
+
+namespace informer {
+namespace server {
+
+// Subscription counters of one resource. Updated lock-free from any thread.
+struct SubscriberCounters {
+  std::atomic<uint64_t> events_out{0};              // events written to subscribers
+  std::atomic<int64_t> subscribers{0};              // streams open now
+  std::atomic<uint64_t> subscriptions_total{0};     // streams opened
+  std::atomic<uint64_t> coalesced_subscribers{0};   // streams that fell past the soft limit
+  std::atomic<uint64_t> coalesced_events{0};        // changes merged away by coalescing
+  std::atomic<uint64_t> terminated_subscribers{0};  // streams ended RESOURCE_EXHAUSTED
+};
+
+// A latency histogram with fixed buckets (seconds). Lock-free.
+class LatencyHistogram {
+ public:
+  static constexpr std::array<double, 12> kBuckets = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
+                                                      0.05,   0.1,   0.25,   0.5,   1,    5};
+  // Records one observation.
+  void Observe(absl::Duration latency);
+  // Appends the series of metric `name` with `labels` (e.g. `method="List"`).
+  void Render(const std::string& name, const std::string& labels, std::string* out) const;
+
+ private:
+  std::array<std::atomic<uint64_t>, kBuckets.size() + 1> counts_{};
+  std::atomic<uint64_t> count_{0};
+  std::atomic<uint64_t> sum_micros_{0};
+};
+
+// One active subscriber's lag, as the service reports it at scrape time.
+struct SubscriberLag {
+  std::string resource;  // GroupVersionResource::ToString()
+  uint64_t lag = 0;      // history changes + events not yet delivered
+};
+
+// Every metric of one server. Thread-safety: every method may be called from any thread.
+class Metrics {
+ public:
+  // The counters of `resource` (GroupVersionResource::ToString()); the pointer stays valid for
+  // the Metrics' lifetime.
+  SubscriberCounters* Subscribers(const std::string& resource);
+  // Records a unary call: its method ("List", "Get", ...), status and latency.
+  void RecordCall(const std::string& method, absl::StatusCode code, absl::Duration latency);
+
+  // Where the scrape reads the informers and subscribers from.
+  void SetSources(const ResourceRegistry* registry,
+                  std::function<std::vector<SubscriberLag>()> subscriber_lags);
+
+  // The whole exposition, in the Prometheus text format 0.0.4.
+  std::string Render() const;
+
+ private:
+  mutable absl::Mutex mu_;
+  std::map<std::string, std::unique_ptr<SubscriberCounters>> subscribers_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::unique_ptr<LatencyHistogram>> latency_ ABSL_GUARDED_BY(mu_);
+  std::map<std::pair<std::string, std::string>, uint64_t> calls_ ABSL_GUARDED_BY(mu_);
+  const ResourceRegistry* registry_ ABSL_GUARDED_BY(mu_) = nullptr;
+  std::function<std::vector<SubscriberLag>()> subscriber_lags_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace server
+}  // namespace informer
+
+#endif  // SERVER_METRICS_H_

@@ -1,0 +1,300 @@
+#include "server/subscribe_stream.h"
+
+#include <utility>
+
+#include "absl/time/clock.h"
+#include "server/convert.h"
+#include "server/grpc_status.h"
+
+namespace informer {
+namespace server {
+namespace {
+
+// Trailing metadata of a stream that ended early: where to resume from.
+constexpr char kResumeMetadata[] = "informer-resume-resource-version";
+
+class FinishedReactor : public grpc::ServerWriteReactor<informer::v1::SubscribeResponse> {
+ public:
+  explicit FinishedReactor(const grpc::Status& status) { Finish(status); }
+  void OnDone() override { delete this; }
+};
+
+// SharedIndexInformer::history() is const, but (un)registering a listener is not a change a
+// reader can see; the history object itself is not const, so the cast is well-defined.
+EventHistory& MutableHistory(const SharedIndexInformer& informer) {
+  return const_cast<EventHistory&>(informer.history());
+}
+
+}  // namespace
+
+grpc::ServerWriteReactor<informer::v1::SubscribeResponse>* FinishedSubscribe(
+    const grpc::Status& status) {
+  return new FinishedReactor(status);
+}
+
+SubscribeStream::SubscribeStream(StreamHub* hub, grpc::CallbackServerContext* context,
+                                 std::unique_ptr<Subscription> subscription,
+                                 SubscriberCounters* counters)
+    : hub_(hub),
+      context_(context),
+      subscription_(std::move(subscription)),
+      counters_(counters),
+      informer_(subscription_->informer_shared()),
+      resource_(informer_->resource().gvr.ToString()) {
+  cursor_.store(subscription_->cursor());
+  counters_->subscribers.fetch_add(1);
+  counters_->subscriptions_total.fetch_add(1);
+}
+
+SubscribeStream::~SubscribeStream() { hub_->Destroyed(); }
+
+void SubscribeStream::Start() {
+  listener_ = MutableHistory(*informer_).AddListener([this] { Wake(); });
+  {
+    absl::MutexLock lock(&mu_);
+    busy_ = true;
+  }
+  Pump();
+}
+
+void SubscribeStream::Ref() {
+  absl::MutexLock lock(&mu_);
+  ++refs_;
+}
+
+void SubscribeStream::Unref() {
+  bool last;
+  {
+    absl::MutexLock lock(&mu_);
+    last = --refs_ == 0;
+  }
+  if (last) delete this;
+}
+
+void SubscribeStream::Wake() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (busy_) {
+      woken_ = true;
+      return;
+    }
+    if (queued_) return;
+    queued_ = true;
+    ++refs_;
+  }
+  hub_->Post(this);
+}
+
+void SubscribeStream::Terminate(absl::Status status) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (end_.ok()) end_ = std::move(status);
+  }
+  Wake();
+}
+
+uint64_t SubscribeStream::Lag() const {
+  const uint64_t last_seq = informer_->IsStopped() ? 0 : informer_->history().last_seq();
+  const uint64_t cursor = cursor_.load();
+  return (last_seq > cursor ? last_seq - cursor : 0) + buffered_.load();
+}
+
+void SubscribeStream::Pump() {
+  for (;;) {
+    absl::Status end;
+    {
+      absl::MutexLock lock(&mu_);
+      end = end_;
+      woken_ = false;
+    }
+    if (!end.ok()) return FinishOnce(end);
+    SubscriptionEvent event;
+    absl::StatusOr<bool> next = subscription_->Next(absl::Now(), &event);
+    const SubscriptionStats& stats = subscription_->stats();
+    cursor_.store(subscription_->cursor());
+    buffered_.store(subscription_->buffered());
+    if (stats.coalesce_rounds > 0 && !coalescing_) {
+      coalescing_ = true;
+      counters_->coalesced_subscribers.fetch_add(1);
+    }
+    if (!next.ok()) {
+      if (absl::IsResourceExhausted(next.status())) counters_->terminated_subscribers.fetch_add(1);
+      return FinishOnce(next.status());
+    }
+    if (*next) {
+      ToProto(event, &response_);
+      counters_->events_out.fetch_add(1, std::memory_order_relaxed);
+      StartWrite(&response_);  // busy_ stays set until OnWriteDone
+      return;
+    }
+    absl::MutexLock lock(&mu_);
+    if (woken_ || !end_.ok()) continue;
+    busy_ = false;
+    return;
+  }
+}
+
+void SubscribeStream::FinishOnce(const absl::Status& status) {
+  // Still busy_: no other pump can start, and no listener call runs once this returns.
+  MutableHistory(*informer_).RemoveListener(listener_);
+  counters_->coalesced_events.fetch_add(subscription_->stats().events_coalesced);
+  counters_->subscribers.fetch_sub(1);
+  const std::string& resume = subscription_->resume_resource_version();
+  if (!resume.empty()) context_->AddTrailingMetadata(kResumeMetadata, resume);
+  hub_->Remove(this);
+  Finish(ToGrpcStatus(status));
+}
+
+void SubscribeStream::OnWriteDone(bool ok) {
+  if (!ok) {
+    absl::MutexLock lock(&mu_);
+    if (end_.ok()) end_ = absl::CancelledError("the stream broke (client gone)");
+  }
+  Pump();  // the busy_ holder continues
+}
+
+void SubscribeStream::OnCancel() { Terminate(absl::CancelledError("cancelled by the client")); }
+
+void SubscribeStream::OnDone() { Unref(); }
+
+StreamHub::StreamHub(int threads, absl::Duration tick) : tick_(tick) {
+  for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Worker(); });
+  threads_.emplace_back([this] { Ticker(); });
+}
+
+StreamHub::~StreamHub() { Shutdown(absl::ZeroDuration()); }
+
+grpc::ServerWriteReactor<informer::v1::SubscribeResponse>* StreamHub::Open(
+    grpc::CallbackServerContext* context, std::unique_ptr<Subscription> subscription,
+    SubscriberCounters* counters) {
+  auto* stream = new SubscribeStream(this, context, std::move(subscription), counters);
+  bool refused;
+  {
+    absl::MutexLock lock(&mu_);
+    ++alive_;
+    refused = shutting_down_;
+    if (!refused) streams_.insert(stream);
+  }
+  if (refused) {
+    stream->Terminate(absl::UnavailableError("informerd is shutting down; reconnect"));
+  }
+  stream->Start();
+  return stream;
+}
+
+void StreamHub::Post(SubscribeStream* stream) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!stopped_) {
+      queue_.push_back(stream);
+      return;
+    }
+  }
+  // The threads are gone (shutdown): pump here.
+  bool run;
+  {
+    absl::MutexLock lock(&stream->mu_);
+    stream->queued_ = false;
+    run = !stream->busy_;
+    if (run) stream->busy_ = true;
+  }
+  if (run) stream->Pump();
+  stream->Unref();
+}
+
+void StreamHub::Worker() {
+  for (;;) {
+    SubscribeStream* stream;
+    {
+      absl::MutexLock lock(&mu_);
+      auto ready = [this]()
+                       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopped_ || !queue_.empty(); };
+      mu_.Await(absl::Condition(&ready));
+      if (queue_.empty()) return;  // stopped and drained
+      stream = queue_.front();
+      queue_.pop_front();
+    }
+    bool run;
+    {
+      absl::MutexLock lock(&stream->mu_);
+      stream->queued_ = false;
+      run = !stream->busy_;
+      if (run) {
+        stream->busy_ = true;
+      } else {
+        stream->woken_ = true;
+      }
+    }
+    if (run) stream->Pump();
+    stream->Unref();
+  }
+}
+
+void StreamHub::Ticker() {
+  for (;;) {
+    {
+      absl::MutexLock lock(&mu_);
+      auto stopped = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopped_; };
+      if (mu_.AwaitWithTimeout(absl::Condition(&stopped), tick_)) return;
+    }
+    for (SubscribeStream* stream : RefAll()) {
+      stream->Wake();
+      stream->Unref();
+    }
+  }
+}
+
+std::vector<SubscribeStream*> StreamHub::RefAll() const {
+  absl::MutexLock lock(&mu_);
+  std::vector<SubscribeStream*> out(streams_.begin(), streams_.end());
+  for (SubscribeStream* stream : out) stream->Ref();
+  return out;
+}
+
+void StreamHub::Remove(SubscribeStream* stream) {
+  absl::MutexLock lock(&mu_);
+  streams_.erase(stream);
+}
+
+void StreamHub::Destroyed() {
+  absl::MutexLock lock(&mu_);
+  --alive_;
+}
+
+void StreamHub::Shutdown(absl::Duration grace) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (shutting_down_) return;
+    shutting_down_ = true;
+  }
+  for (SubscribeStream* stream : RefAll()) {
+    stream->Terminate(absl::UnavailableError(
+        "informerd is shutting down; reconnect (resume from the last resource_version received)"));
+    stream->Unref();
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    auto all_done = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return alive_ == 0; };
+    mu_.AwaitWithTimeout(absl::Condition(&all_done), grace);
+    stopped_ = true;
+  }
+  for (std::thread& thread : threads_) thread.join();
+  threads_.clear();
+}
+
+std::vector<SubscriberLag> StreamHub::Lags() const {
+  std::vector<SubscriberLag> out;
+  for (SubscribeStream* stream : RefAll()) {
+    out.push_back({stream->resource(), stream->Lag()});
+    stream->Unref();
+  }
+  return out;
+}
+
+size_t StreamHub::size() const {
+  absl::MutexLock lock(&mu_);
+  return streams_.size();
+}
+
+}  // namespace server
+}  // namespace informer

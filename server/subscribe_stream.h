@@ -1,0 +1,145 @@
+// The gRPC side of Subscribe: one callback reactor per stream, woken by the informers' history
+// listeners, and the hub that pumps them from a few shared threads.
+#ifndef SERVER_SUBSCRIBE_STREAM_H_
+#define SERVER_SUBSCRIBE_STREAM_H_
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "grpcpp/grpcpp.h"
+#include "informer/v1/informer.grpc.pb.h"
+#include "server/metrics.h"
+#include "server/subscription.h"
+
+namespace informer {
+namespace server {
+
+class StreamHub;
+
+// One Subscribe call: a ServerWriteReactor with one write in flight. It computes the next
+// event (Subscription::Next) when its previous write is done or when woken by a history append
+// or the bookmark tick; when nothing is due it sleeps without a thread. Finish is called
+// exactly once, by whichever pump sees the end (error, Terminate, cancel); the object deletes
+// itself when gRPC is done with it (OnDone) and no hub thread holds it.
+//
+// Thread-safety: Wake and Terminate may be called from any thread; the rest is gRPC's.
+class SubscribeStream : public grpc::ServerWriteReactor<informer::v1::SubscribeResponse> {
+ public:
+  SubscribeStream(StreamHub* hub, grpc::CallbackServerContext* context,
+                  std::unique_ptr<Subscription> subscription, SubscriberCounters* counters);
+
+  // Schedules a pump when the stream is idle; a no-op when a pump or write is under way (it
+  // will look again). Never blocks and never calls gRPC.
+  void Wake();
+  // Ends the stream with `status` once the write in flight (if any) is done.
+  void Terminate(absl::Status status);
+  // History changes and events not yet delivered (for the lag metric).
+  uint64_t Lag() const;
+  const std::string& resource() const { return resource_; }
+
+  // Reference counting: gRPC holds one reference until OnDone, a queued wake another.
+  void Ref();
+  void Unref();
+
+  // gRPC callbacks.
+  void OnWriteDone(bool ok) override;
+  void OnCancel() override;
+  void OnDone() override;
+
+ private:
+  friend class StreamHub;
+  ~SubscribeStream() override;
+
+  // Registers the history listener and sends the first event.
+  void Start();
+  // Runs by the holder of busy_: computes events and starts one write, or goes idle, or
+  // finishes.
+  void Pump();
+  // Unregisters and calls Finish; busy_ stays set forever after.
+  void FinishOnce(const absl::Status& status);
+
+  StreamHub* const hub_;
+  grpc::CallbackServerContext* const context_;
+  std::unique_ptr<Subscription> subscription_;  // used only by the busy_ holder
+  SubscriberCounters* const counters_;
+  const std::shared_ptr<SharedIndexInformer> informer_;
+  const std::string resource_;
+  EventHistory::ListenerId listener_ = 0;
+  informer::v1::SubscribeResponse response_;  // the write in flight
+  bool coalescing_ = false;                   // busy_ holder only: for the counter
+
+  mutable absl::Mutex mu_;
+  bool busy_ ABSL_GUARDED_BY(mu_) = false;    // a pump runs, a write is in flight, or finished
+  bool woken_ ABSL_GUARDED_BY(mu_) = false;   // a wake came while busy
+  bool queued_ ABSL_GUARDED_BY(mu_) = false;  // a wake sits in the hub's queue
+  absl::Status end_ ABSL_GUARDED_BY(mu_);     // not OK once the stream must end with it
+  int refs_ ABSL_GUARDED_BY(mu_) = 1;
+  // Copied from the subscription after each step, for Lag() on other threads.
+  std::atomic<uint64_t> cursor_{0};
+  std::atomic<uint64_t> buffered_{0};
+};
+
+// Owns the open streams and the threads that pump woken ones and tick bookmarks.
+//
+// Thread-safety: every method may be called from any thread.
+class StreamHub {
+ public:
+  // `threads` pump woken streams; every `tick` each idle stream is woken so it can send a due
+  // bookmark.
+  StreamHub(int threads, absl::Duration tick);
+  // Shuts down.
+  ~StreamHub();
+
+  // Opens a stream over `subscription`; returns the reactor to hand to gRPC. After Shutdown the
+  // stream ends at once with Unavailable.
+  grpc::ServerWriteReactor<informer::v1::SubscribeResponse>* Open(
+      grpc::CallbackServerContext* context, std::unique_ptr<Subscription> subscription,
+      SubscriberCounters* counters);
+
+  // Ends every stream with Unavailable ("shutting down") and waits up to `grace` for gRPC to
+  // be done with them; then stops the threads. Idempotent.
+  void Shutdown(absl::Duration grace);
+
+  // The lag of every open stream.
+  std::vector<SubscriberLag> Lags() const;
+  // Streams open now.
+  size_t size() const;
+
+ private:
+  friend class SubscribeStream;
+
+  // Queues `stream` (already referenced) for a pump; runs it inline once the threads stopped.
+  void Post(SubscribeStream* stream);
+  void Remove(SubscribeStream* stream);
+  void Destroyed();
+  void Worker();
+  void Ticker();
+  // Every open stream, referenced; the caller Unrefs them.
+  std::vector<SubscribeStream*> RefAll() const;
+
+  const absl::Duration tick_;
+  mutable absl::Mutex mu_;
+  absl::flat_hash_set<SubscribeStream*> streams_ ABSL_GUARDED_BY(mu_);
+  std::deque<SubscribeStream*> queue_ ABSL_GUARDED_BY(mu_);
+  size_t alive_ ABSL_GUARDED_BY(mu_) = 0;  // reactors not yet deleted
+  bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
+  bool stopped_ ABSL_GUARDED_BY(mu_) = false;
+  std::vector<std::thread> threads_;
+};
+
+// A reactor that only finishes with `status` (for calls refused before they start).
+grpc::ServerWriteReactor<informer::v1::SubscribeResponse>* FinishedSubscribe(
+    const grpc::Status& status);
+
+}  // namespace server
+}  // namespace informer
+
+#endif  // SERVER_SUBSCRIBE_STREAM_H_

@@ -1,0 +1,377 @@
+#include "server/subscription.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "rapidjson/stringbuffer.h"
+#include "rapidjson/writer.h"
+
+namespace informer {
+namespace server {
+namespace {
+
+// A change a relist inferred carries the LIST's resourceVersion, shared by every change of
+// that relist; a watch event carries its object's own.
+bool InferredByRelist(const HistoryEvent& change) {
+  return change.final_state_unknown ||
+         (change.object != nullptr &&
+          change.object->meta().resource_version != change.resource_version);
+}
+
+// An object holding only the identity of a key the subscriber knows but the cache no longer
+// has, so its DELETED event can still say which object went.
+ObjectPtr KeyOnlyObject(const ResourceInfo& resource, absl::string_view key,
+                        absl::string_view resource_version) {
+  absl::string_view namespace_name;
+  absl::string_view name = key;
+  if (const size_t slash = key.find('/'); slash != absl::string_view::npos) {
+    namespace_name = key.substr(0, slash);
+    name = key.substr(slash + 1);
+  }
+  rapidjson::StringBuffer buffer;
+  rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+  auto string = [&writer](absl::string_view text) {
+    writer.String(text.data(), static_cast<rapidjson::SizeType>(text.size()));
+  };
+  writer.StartObject();
+  writer.Key("apiVersion");
+  string(resource.gvr.ApiVersion());
+  writer.Key("kind");
+  string(resource.kind);
+  writer.Key("metadata");
+  writer.StartObject();
+  if (!namespace_name.empty()) {
+    writer.Key("namespace");
+    string(namespace_name);
+  }
+  writer.Key("name");
+  string(name.empty() ? key : name);
+  writer.Key("resourceVersion");
+  string(resource_version);
+  writer.EndObject();
+  writer.EndObject();
+  absl::StatusOr<ObjectPtr> object =
+      Object::FromJson(absl::string_view(buffer.GetString(), buffer.GetSize()));
+  return object.ok() ? *object : nullptr;
+}
+
+}  // namespace
+
+Subscription::Subscription(std::shared_ptr<SharedIndexInformer> informer,
+                           SubscriptionRequest request, SubscriberLimits limits)
+    : informer_(std::move(informer)), request_(std::move(request)), limits_(limits) {}
+
+absl::StatusOr<std::unique_ptr<Subscription>> Subscription::Create(
+    std::shared_ptr<SharedIndexInformer> informer, SubscriptionRequest request,
+    SubscriberLimits limits, absl::Time now) {
+  if (!request.resource_version.empty() && !request.known_objects.empty()) {
+    return absl::InvalidArgumentError(
+        "set resource_version (resume after it) or known_objects (diff against what you hold), "
+        "not both");
+  }
+  const std::string resource = informer->resource().gvr.ToString();
+  if (!informer->HasSynced()) {
+    const absl::Status last_error = informer->LastError();
+    return absl::FailedPreconditionError(absl::StrCat(
+        resource, " has not finished its initial sync yet",
+        last_error.ok() ? "" : absl::StrCat(" (last error: ", last_error.message(), ")"),
+        "; retry shortly"));
+  }
+  std::unique_ptr<Subscription> subscription(
+      new Subscription(std::move(informer), std::move(request), limits));
+  subscription->last_sent_ = now;
+  const std::string& rv = subscription->request_.resource_version;
+  if (rv.empty()) {
+    subscription->StartFromCut(now);
+    return subscription;
+  }
+  const EventHistory& history = subscription->informer_->history();
+  absl::StatusOr<uint64_t> seq = history.SeqForResourceVersion(rv);
+  if (absl::IsOutOfRange(seq.status())) {
+    return absl::OutOfRangeError(absl::StrCat(
+        "resourceVersion ", rv, " of ", resource,
+        " is too old: the server's history no longer holds the changes after it; resubscribe "
+        "without resource_version (fresh) or with known_objects (",
+        seq.status().message(), ")"));
+  }
+  if (!seq.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("resource_version \"", rv,
+                                                   "\" is not a resourceVersion of ", resource,
+                                                   ": ", seq.status().message()));
+  }
+  subscription->cursor_ = *seq;
+  subscription->position_rv_ = rv;
+  subscription->delivered_rv_ = rv;
+  return subscription;
+}
+
+void Subscription::StartFromCut(absl::Time now) {
+  InformerSnapshot cut = informer_->Snapshot();
+  cursor_ = cut.history_seq;
+  position_rv_ = cut.resource_version;
+  const ObjectFilter& filter = request_.filter;
+  const auto& known = request_.known_objects;
+  absl::flat_hash_set<std::string> still_matching;
+  for (const ObjectPtr& object : cut.objects) {
+    if (!filter.Matches(*object)) continue;
+    SubscriptionEvent event;
+    event.object = object;
+    if (!known.empty()) {
+      auto it = known.find(object->key());
+      if (it != known.end()) {
+        still_matching.insert(object->key());
+        if (it->second == object->meta().resource_version) continue;  // the client has it
+        event.type = SubscriptionEventType::kModified;
+        initial_.push_back(std::move(event));
+        continue;
+      }
+    }
+    event.type = SubscriptionEventType::kAdded;
+    initial_.push_back(std::move(event));
+  }
+  // Known keys that are gone or no longer match, in key order.
+  std::vector<std::pair<std::string, std::string>> gone;
+  for (const auto& [key, rv] : known) {
+    if (!still_matching.contains(key)) gone.emplace_back(key, rv);
+  }
+  std::sort(gone.begin(), gone.end());
+  for (const auto& [key, rv] : gone) {
+    SubscriptionEvent event;
+    event.type = SubscriptionEventType::kDeleted;
+    auto it =
+        std::lower_bound(cut.objects.begin(), cut.objects.end(), key,
+                         [](const ObjectPtr& o, const std::string& k) { return o->key() < k; });
+    if (it != cut.objects.end() && (*it)->key() == key) {
+      event.object = *it;  // still cached, no longer matching: its current state
+    } else {
+      event.object = KeyOnlyObject(informer_->resource(), key, rv);
+      event.final_state_unknown = true;
+      if (event.object == nullptr) continue;  // a key no object could have (e.g. "a/b/c")
+    }
+    initial_.push_back(std::move(event));
+  }
+  SubscriptionEvent synced;
+  synced.type = SubscriptionEventType::kSynced;
+  synced.resource_version = cut.resource_version;
+  initial_.push_back(std::move(synced));
+}
+
+bool Subscription::Translate(const HistoryEvent& change, SubscriptionEvent* out) const {
+  if (change.object == nullptr) return false;
+  const ObjectFilter& filter = request_.filter;
+  out->object = change.object;
+  out->old_object = nullptr;
+  out->final_state_unknown = false;
+  out->coalesced = false;
+  switch (change.type) {
+    case EventType::kAdded:
+      out->type = SubscriptionEventType::kAdded;
+      return filter.Matches(*change.object);
+    case EventType::kModified: {
+      // Evaluated on both states, as the API server's filtered watch does.
+      const bool matches_now = filter.Matches(*change.object);
+      const bool matched_before =
+          change.old_object == nullptr ? matches_now : filter.Matches(*change.old_object);
+      if (matches_now && matched_before) {
+        out->type = SubscriptionEventType::kModified;
+        if (request_.include_old_object) out->old_object = change.old_object;
+        return true;
+      }
+      if (matches_now) {
+        out->type = SubscriptionEventType::kAdded;
+        return true;
+      }
+      if (matched_before) {
+        out->type = SubscriptionEventType::kDeleted;  // carries the new, non-matching state
+        return true;
+      }
+      return false;
+    }
+    case EventType::kDeleted:
+      out->type = SubscriptionEventType::kDeleted;
+      out->final_state_unknown = change.final_state_unknown;
+      return filter.Matches(*change.object);
+  }
+  return false;
+}
+
+void Subscription::Advance(const HistoryEvent& change, const HistoryEvent* next) {
+  if (change.resource_version.empty()) return;
+  // Resuming at a relist's shared resourceVersion would skip the rest of that relist's
+  // changes, so the position moves past them only once a change with another version follows.
+  if (InferredByRelist(change) &&
+      (next == nullptr || next->resource_version == change.resource_version)) {
+    return;
+  }
+  position_rv_ = change.resource_version;
+}
+
+absl::Status Subscription::Read(size_t max, std::vector<HistoryEvent>* out) {
+  const size_t before = out->size();
+  absl::Status status = informer_->history().ReadAfter(cursor_, max, out);
+  if (absl::IsOutOfRange(status)) {
+    return Exhausted("the changes it has not received yet have left the server's history ring");
+  }
+  if (!status.ok()) return status;
+  if (out->size() > before) cursor_ = out->back().seq;
+  return absl::OkStatus();
+}
+
+void Subscription::Coalesce(const std::vector<HistoryEvent>& changes) {
+  ++stats_.coalesce_rounds;
+  const std::string position_before = position_rv_;
+  // key -> index in pending_ of its newest not-yet-sent ADDED/MODIFIED.
+  absl::flat_hash_map<std::string, size_t> live;
+  for (size_t i = 0; i < pending_.size(); ++i) {
+    const SubscriptionEvent& event = pending_[i];
+    if (event.type == SubscriptionEventType::kAdded ||
+        event.type == SubscriptionEventType::kModified) {
+      live[event.object->key()] = i;
+    } else if (event.object != nullptr) {
+      live.erase(event.object->key());
+    }
+  }
+  std::vector<bool> dropped(pending_.size(), false);
+  for (size_t i = 0; i < changes.size(); ++i) {
+    SubscriptionEvent event;
+    const bool sends = Translate(changes[i], &event);
+    Advance(changes[i], i + 1 < changes.size() ? &changes[i + 1] : nullptr);
+    if (!sends) continue;
+    event.coalesced = true;
+    event.resource_version = position_before;
+    const std::string& key = event.object->key();
+    auto it = live.find(key);
+    if (event.type == SubscriptionEventType::kDeleted) {
+      if (it != live.end()) {
+        dropped[it->second] = true;  // the deletion replaces the pending state
+        ++stats_.events_coalesced;
+        live.erase(it);
+      }
+      pending_.push_back(std::move(event));
+      dropped.push_back(false);
+      continue;
+    }
+    if (it != live.end()) {
+      // The latest state wins; the pending event keeps its type and old_object (what the
+      // subscriber last saw).
+      SubscriptionEvent& pending = pending_[it->second];
+      pending.object = event.object;
+      pending.coalesced = true;
+      ++stats_.events_coalesced;
+      continue;
+    }
+    live[key] = pending_.size();
+    pending_.push_back(std::move(event));
+    dropped.push_back(false);
+  }
+  std::deque<SubscriptionEvent> kept;
+  for (size_t i = 0; i < pending_.size(); ++i) {
+    if (!dropped[i]) kept.push_back(std::move(pending_[i]));
+  }
+  pending_ = std::move(kept);
+  // The position advances with the last event waiting: once it is delivered, every change read
+  // is. Resuming from inside the group replays it, since its events no longer follow the
+  // history's order.
+  if (!pending_.empty()) pending_.back().resource_version = position_rv_;
+}
+
+absl::StatusOr<bool> Subscription::Refill() {
+  const uint64_t last_seq = informer_->history().last_seq();
+  const uint64_t backlog = (last_seq > cursor_ ? last_seq - cursor_ : 0) + unread_.size();
+  if (backlog == 0) return false;
+  if (backlog + pending_.size() > limits_.soft_limit) {
+    // Behind: take everything there is and keep only the latest state per key.
+    std::vector<HistoryEvent> changes(std::make_move_iterator(unread_.begin()),
+                                      std::make_move_iterator(unread_.end()));
+    unread_.clear();
+    if (absl::Status s = Read(backlog, &changes); !s.ok()) return s;
+    Coalesce(changes);
+    return true;
+  }
+  if (unread_.empty()) {
+    std::vector<HistoryEvent> changes;
+    if (absl::Status s = Read(limits_.batch_size, &changes); !s.ok()) return s;
+    for (HistoryEvent& change : changes) unread_.push_back(std::move(change));
+    if (unread_.empty()) return false;
+  }
+  HistoryEvent change = std::move(unread_.front());
+  unread_.pop_front();
+  if (unread_.empty() && InferredByRelist(change)) {
+    // Peek one change ahead so a relist's last change can advance the position.
+    std::vector<HistoryEvent> next;
+    if (absl::Status s = Read(1, &next); !s.ok()) return s;
+    for (HistoryEvent& n : next) unread_.push_back(std::move(n));
+  }
+  SubscriptionEvent event;
+  const bool sends = Translate(change, &event);
+  Advance(change, unread_.empty() ? nullptr : &unread_.front());
+  if (sends) {
+    event.resource_version = position_rv_;
+    pending_.push_back(std::move(event));
+  }
+  return true;
+}
+
+absl::Status Subscription::Exhausted(absl::string_view why) const {
+  return absl::ResourceExhaustedError(
+      absl::StrCat("subscriber too slow: ", why, "; ",
+                   delivered_rv_.empty()
+                       ? "resubscribe with known_objects (what you received) or fresh"
+                       : absl::StrCat("resume with resource_version \"", delivered_rv_, "\"")));
+}
+
+void Subscription::Sent(absl::Time now, SubscriptionEvent* event) {
+  last_sent_ = now;
+  if (!event->resource_version.empty()) delivered_rv_ = event->resource_version;
+  ++stats_.events_sent;
+}
+
+uint64_t Subscription::Lag() const {
+  const uint64_t last_seq = informer_->history().last_seq();
+  return (last_seq > cursor_ ? last_seq - cursor_ : 0) + unread_.size() + pending_.size();
+}
+
+absl::StatusOr<bool> Subscription::Next(absl::Time now, SubscriptionEvent* event) {
+  if (informer_->IsStopped()) {
+    return absl::UnavailableError(absl::StrCat(informer_->resource().gvr.ToString(),
+                                               " is no longer cached (informer stopped)"));
+  }
+  if (!initial_done()) {
+    if (informer_->history().first_seq() > cursor_ + 1) {
+      return Exhausted(
+          "the changes since its initial snapshot left the server's history ring before the "
+          "initial objects were all sent");
+    }
+    *event = initial_[initial_next_++];
+    Sent(now, event);
+    return true;
+  }
+  for (;;) {
+    if (pending_.size() > limits_.hard_limit) {
+      return Exhausted(absl::StrCat(pending_.size(), " events wait to be sent after coalescing (",
+                                    "limit ", limits_.hard_limit, ")"));
+    }
+    if (!pending_.empty()) {
+      *event = std::move(pending_.front());
+      pending_.pop_front();
+      Sent(now, event);
+      return true;
+    }
+    absl::StatusOr<bool> progressed = Refill();
+    if (!progressed.ok()) return progressed.status();
+    if (!*progressed) break;
+  }
+  if (now - last_sent_ >= limits_.bookmark_interval && !position_rv_.empty()) {
+    *event = SubscriptionEvent();
+    event->type = SubscriptionEventType::kBookmark;
+    event->resource_version = position_rv_;
+    Sent(now, event);
+    return true;
+  }
+  return false;
+}
+
+}  // namespace server
+}  // namespace informer

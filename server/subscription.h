@@ -1,0 +1,153 @@
+// One subscriber's cursor over an informer's cache and history: what to send it next.
+#ifndef SERVER_SUBSCRIPTION_H_
+#define SERVER_SUBSCRIPTION_H_
+
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "informer/history.h"
+#include "informer/object.h"
+#include "informer/selector.h"
+#include "informer/shared_informer.h"
+
+namespace informer {
+namespace server {
+
+// What a subscriber asked for (SubscribeRequest without the resource).
+struct SubscriptionRequest {
+  ObjectFilter filter;
+  // Resume after this resourceVersion; empty = fresh, or from known_objects.
+  std::string resource_version;
+  // Key -> resourceVersion of the objects the subscriber holds; must be empty with
+  // resource_version.
+  absl::flat_hash_map<std::string, std::string> known_objects;
+  bool include_old_object = false;
+};
+
+// How far a subscriber may fall behind, and how often it hears a bookmark. The service's
+// defaults; every subscriber of a server shares them.
+struct SubscriberLimits {
+  // Behind by more history changes than this, pending changes are coalesced per key.
+  size_t soft_limit = 1000;
+  // More events than this waiting to be sent after coalescing, the subscription ends with
+  // ResourceExhausted. Coalescing keeps at most about one event per object, so a fast
+  // subscriber survives bursts (a relist) while a stalled one is ended.
+  size_t hard_limit = 10000;
+  // History changes read per step while not coalescing.
+  size_t batch_size = 128;
+  // A BOOKMARK is sent when nothing else was sent for this long.
+  absl::Duration bookmark_interval = absl::Seconds(30);
+};
+
+enum class SubscriptionEventType { kAdded, kModified, kDeleted, kBookmark, kSynced };
+
+// One event for the subscriber, before it becomes a SubscribeResponse.
+struct SubscriptionEvent {
+  SubscriptionEventType type = SubscriptionEventType::kAdded;
+  ObjectPtr object;      // kAdded/kModified: new state; kDeleted: last known state
+  ObjectPtr old_object;  // kModified with include_old_object only
+  // The position delivered once this event is processed (see the proto's contract); empty on
+  // the initial objects before SYNCED.
+  std::string resource_version;
+  bool final_state_unknown = false;
+  bool coalesced = false;
+};
+
+// Counters of one subscription, for metrics.
+struct SubscriptionStats {
+  uint64_t events_sent = 0;       // events returned by Next (bookmarks and SYNCED too)
+  uint64_t events_coalesced = 0;  // history changes not sent on their own due to coalescing
+  uint64_t coalesce_rounds = 0;   // times the subscriber was past the soft limit
+};
+
+// The server side of one Subscribe call, with no gRPC in it: it starts from a consistent cut
+// (fresh, or diffed against the objects the subscriber holds) or from a position in the
+// informer's EventHistory, then walks the history, evaluating the filter on the old and the
+// new state of each change (start or stop matching = ADDED or DELETED), coalescing per key past
+// the soft limit and ending past the hard limit. It holds no queue of its own beyond one step:
+// pending changes stay in the shared history ring, so a slow subscriber costs no memory.
+//
+// Thread-safety: not thread-safe; the owner calls it from one thread at a time. It reads the
+// informer, whose methods are thread-safe.
+class Subscription {
+ public:
+  // Positions a subscription. InvalidArgument when both resource_version and known_objects are
+  // set or resource_version is not a number; OutOfRange ("too old, resubscribe") when
+  // resource_version is older than the history ring; FailedPrecondition when the informer has
+  // not synced (the caller should say UNAVAILABLE).
+  static absl::StatusOr<std::unique_ptr<Subscription>> Create(
+      std::shared_ptr<SharedIndexInformer> informer, SubscriptionRequest request,
+      SubscriberLimits limits, absl::Time now);
+
+  // The next event to send, as of `now`: true with *event filled; false when nothing is due
+  // (call again after the history grows or a bookmark interval passes). ResourceExhausted when
+  // the subscriber fell behind past the hard limit or out of the history ring (the message
+  // names the position to resume from); Unavailable when the informer stopped.
+  absl::StatusOr<bool> Next(absl::Time now, SubscriptionEvent* event);
+
+  // The position of the last event returned by Next (empty before SYNCED on a fresh start).
+  const std::string& resume_resource_version() const { return delivered_rv_; }
+  // History changes not yet read plus events not yet returned (for the lag metric).
+  uint64_t Lag() const;
+  // The history seq of the last change read, and how many read changes or events wait to be
+  // returned: Lag() is history().last_seq() - cursor() + buffered(). For observers on other
+  // threads, which copy them after each Next.
+  uint64_t cursor() const { return cursor_; }
+  size_t buffered() const { return unread_.size() + pending_.size(); }
+  // Whether every initial object (and SYNCED) has been returned.
+  bool initial_done() const { return initial_next_ >= initial_.size(); }
+  const SubscriptionStats& stats() const { return stats_; }
+  const std::shared_ptr<SharedIndexInformer>& informer_shared() const { return informer_; }
+
+ private:
+  Subscription(std::shared_ptr<SharedIndexInformer> informer, SubscriptionRequest request,
+               SubscriberLimits limits);
+
+  // Fills initial_ from one cut: every match (fresh) or the diff against known_objects.
+  void StartFromCut(absl::Time now);
+  // The subscriber's view of one change, or false when it does not concern it.
+  bool Translate(const HistoryEvent& change, SubscriptionEvent* out) const;
+  // The position after `change`, given the change after it (null when not read yet).
+  void Advance(const HistoryEvent& change, const HistoryEvent* next);
+  // Reads the next step of history into pending_ (coalesced when behind). Returns false when
+  // there is nothing new.
+  absl::StatusOr<bool> Refill();
+  // Translates `changes` and merges them into pending_ per key (latest state wins, deletions
+  // kept).
+  void Coalesce(const std::vector<HistoryEvent>& changes);
+  // Reads up to `max` changes after cursor_ into `out`; ResourceExhausted when they left the
+  // ring.
+  absl::Status Read(size_t max, std::vector<HistoryEvent>* out);
+  absl::Status Exhausted(absl::string_view why) const;
+  // Marks `event` as returned at `now`.
+  void Sent(absl::Time now, SubscriptionEvent* event);
+
+  std::shared_ptr<SharedIndexInformer> informer_;
+  const SubscriptionRequest request_;
+  const SubscriberLimits limits_;
+
+  // The initial objects (and the final SYNCED), returned first.
+  std::vector<SubscriptionEvent> initial_;
+  size_t initial_next_ = 0;
+
+  uint64_t cursor_ = 0;       // history seq of the last change read
+  std::string position_rv_;   // the position once everything read so far is delivered
+  std::string delivered_rv_;  // the position of the last event returned
+  // History read but not yet translated (non-coalescing steps).
+  std::deque<HistoryEvent> unread_;
+  // Translated events ready to return.
+  std::deque<SubscriptionEvent> pending_;
+  absl::Time last_sent_;
+  SubscriptionStats stats_;
+};
+
+}  // namespace server
+}  // namespace informer
+
+#endif  // SERVER_SUBSCRIPTION_H_

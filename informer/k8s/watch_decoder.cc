@@ -27,10 +27,6 @@ absl::string_view StringOf(const JsonValue& value) {
   return absl::string_view(value.GetString(), value.GetStringLength());
 }
 
-JsonValue CopyString(absl::string_view text, rapidjson::Document::AllocatorType& allocator) {
-  return JsonValue(text.data(), static_cast<rapidjson::SizeType>(text.size()), allocator);
-}
-
 // A bookmark as an Object: type meta, metadata.resourceVersion and metadata.annotations only
 // (the API server sends nothing else of interest in it).
 absl::StatusOr<ObjectPtr> DecodeBookmark(JsonValue& object,

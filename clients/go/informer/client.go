@@ -1,0 +1,162 @@
+package informer
+
+import (
+	"context"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
+
+	informerv1 "informerd.dev/clients/go/informerv1"
+)
+
+// Client reads informerd's caches directly (List, Get, ByIndex) and is what informers subscribe
+// through. Safe for concurrent use.
+type Client struct {
+	conn *grpc.ClientConn // nil when the caller owns the connection
+	rpc  informerv1.InformerServiceClient
+}
+
+// Dial connects to informerd at target ("host:port" or "unix:///path"). Without options it uses
+// plaintext and retries connecting every 2 s at most, so an informer notices a restarted server
+// soon; pass grpc.DialOptions to change that (e.g. TLS credentials). The connection is lazy:
+// Dial fails only on a malformed target.
+func Dial(target string, opts ...grpc.DialOption) (*Client, error) {
+	all := []grpc.DialOption{
+		grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 2 * time.Second},
+			MinConnectTimeout: 5 * time.Second,
+		}),
+	}
+	conn, err := grpc.NewClient(target, append(all, opts...)...)
+	if err != nil {
+		return nil, err
+	}
+	return &Client{conn: conn, rpc: informerv1.NewInformerServiceClient(conn)}, nil
+}
+
+// NewClient uses a connection the caller made (and closes).
+func NewClient(conn grpc.ClientConnInterface) *Client {
+	return &Client{rpc: informerv1.NewInformerServiceClient(conn)}
+}
+
+// Close closes the connection Dial made; a no-op for NewClient.
+func (c *Client) Close() error {
+	if c.conn == nil {
+		return nil
+	}
+	return c.conn.Close()
+}
+
+// RPC is the generated stub, for calls the helpers do not cover.
+func (c *Client) RPC() informerv1.InformerServiceClient { return c.rpc }
+
+// ListOptions narrow List and ByIndex, as informer.v1's ListRequest.
+type ListOptions struct {
+	// Namespace limits the answer to one namespace; empty = all.
+	Namespace string
+	// LabelSelector and FieldSelector use Kubernetes' syntax; empty = everything.
+	LabelSelector string
+	FieldSelector string
+	// Limit is the page size (0 = the server's default); List and ByIndex fetch every page.
+	Limit int32
+	// MinResourceVersion waits until the cache has seen this version (read your writes), up to
+	// the context's deadline.
+	MinResourceVersion string
+}
+
+// maxListRestarts bounds how often a paged read restarts after its snapshot expired (ABORTED).
+const maxListRestarts = 3
+
+// ListResources returns what informerd caches, with sync state and index names.
+func (c *Client) ListResources(ctx context.Context) ([]*informerv1.ResourceStatus, error) {
+	resp, err := c.rpc.ListResources(ctx, &informerv1.ListResourcesRequest{})
+	if err != nil {
+		return nil, err
+	}
+	return resp.GetResources(), nil
+}
+
+// List returns every cached object of resource matching opts, sorted by key, from one
+// consistent snapshot, and that snapshot's resourceVersion. Errors are gRPC statuses (see
+// informer.v1): InvalidArgument for an unknown resource or a bad selector, Unavailable while the
+// resource is not synced.
+func (c *Client) List(ctx context.Context, resource string, opts ListOptions) ([]*Object, string, error) {
+	for attempt := 0; ; attempt++ {
+		var out []*Object
+		req := &informerv1.ListRequest{
+			Resource: resource, Namespace: opts.Namespace, LabelSelector: opts.LabelSelector,
+			FieldSelector: opts.FieldSelector, Limit: opts.Limit, MinResourceVersion: opts.MinResourceVersion,
+		}
+		var rv string
+		var err error
+		for {
+			var resp *informerv1.ListResponse
+			resp, err = c.rpc.List(ctx, req)
+			if err != nil {
+				break
+			}
+			rv = resp.GetResourceVersion()
+			for _, o := range resp.GetObjects() {
+				out = append(out, FromProto(o))
+			}
+			if resp.GetNextPageToken() == "" {
+				return out, rv, nil
+			}
+			req.PageToken = resp.GetNextPageToken()
+		}
+		if status.Code(err) != codes.Aborted || attempt >= maxListRestarts {
+			return nil, "", err
+		}
+	}
+}
+
+// Get returns one cached object. NotFound when the cache has no such object. With a
+// minResourceVersion (optional, at most one) it waits until the cache has seen that version.
+func (c *Client) Get(ctx context.Context, resource, namespace, name string, minResourceVersion ...string) (*Object, error) {
+	req := &informerv1.GetRequest{Resource: resource, Namespace: namespace, Name: name}
+	if len(minResourceVersion) > 0 {
+		req.MinResourceVersion = minResourceVersion[0]
+	}
+	resp, err := c.rpc.Get(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	return FromProto(resp.GetObject()), nil
+}
+
+// ByIndex returns every cached object whose index indexName holds value (e.g. index
+// "namespace", value "default"), narrowed by opts, sorted by key. InvalidArgument names the
+// resource's indexes when indexName is not one.
+func (c *Client) ByIndex(ctx context.Context, resource, indexName, value string, opts ListOptions) ([]*Object, error) {
+	for attempt := 0; ; attempt++ {
+		var out []*Object
+		req := &informerv1.ByIndexRequest{
+			Resource: resource, IndexName: indexName, Value: value, Namespace: opts.Namespace,
+			LabelSelector: opts.LabelSelector, FieldSelector: opts.FieldSelector, Limit: opts.Limit,
+			MinResourceVersion: opts.MinResourceVersion,
+		}
+		var err error
+		for {
+			var resp *informerv1.ByIndexResponse
+			resp, err = c.rpc.ByIndex(ctx, req)
+			if err != nil {
+				break
+			}
+			for _, o := range resp.GetObjects() {
+				out = append(out, FromProto(o))
+			}
+			if resp.GetNextPageToken() == "" {
+				return out, nil
+			}
+			req.PageToken = resp.GetNextPageToken()
+		}
+		if status.Code(err) != codes.Aborted || attempt >= maxListRestarts {
+			return nil, err
+		}
+	}
+}

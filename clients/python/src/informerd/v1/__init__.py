@@ -1,0 +1,1 @@
+"""Generated informer.v1 protobuf and gRPC modules (scripts/gen-clients)."""

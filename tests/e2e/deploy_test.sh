@@ -1,0 +1,328 @@
+#!/usr/bin/env bash
+# End-to-end test of deploy/ against a real kube-apiserver (scripts/cluster-up's, or the one
+# $INFORMERD_TEST_KUBECONFIG points at, which must allow cluster-admin):
+#   1. the manifests agree with each other (RBAC = configured resources, ports, probes);
+#   2. `kubectl apply --dry-run=server -k deploy/` passes with no warning (so the pod spec meets
+#      the namespace's `restricted` Pod Security level), a real apply creates every object;
+#   3. RBAC is minimal: the ServiceAccount may get/list/watch what it caches and nothing else;
+#   4. informerd runs as that pod would: the ServiceAccount's token and the CA mounted at
+#      /var/run/secrets/kubernetes.io/serviceaccount (a private mount namespace), the
+#      KUBERNETES_SERVICE_HOST/PORT variables, the Deployment's args and the ConfigMap's config
+#      read back from the API server; its gRPC health turns SERVING and a ConfigMap created
+#      here shows up in List.
+# Prints `N passed, N failed`; exits non-zero when a check failed. Objects it creates in an
+# existing cluster are kept (deploy/ is applied idempotently) except its test ConfigMap.
+set -uo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+source "$root/scripts/lib.sh"
+cd "$root"
+
+passed=0
+failed=0
+skipped=0
+pass() { passed=$((passed + 1)); printf 'PASS %s\n' "$*"; }
+fail() { failed=$((failed + 1)); printf 'FAIL %s\n' "$*"; }
+skip() { skipped=$((skipped + 1)); printf 'SKIP %s\n' "$*"; }
+check() {  # check "name" command...: pass when the command succeeds, else show its output
+  local name="$1"; shift
+  local out
+  if out="$("$@" 2>&1)"; then pass "$name"; else fail "$name"; printf '%s\n' "$out" | sed 's/^/    /'; fi
+}
+finish() {
+  echo
+  if ((skipped)); then
+    echo "$passed passed, $failed failed, $skipped skipped"
+  else
+    echo "$passed passed, $failed failed"
+  fi
+  ((failed == 0))
+  exit
+}
+
+tmp="$(mktemp -d)"
+chmod 0755 "$tmp"  # informerd reads its config and service account here as uid 65532
+cluster_dir=""
+informerd_pid=""
+test_cm=""
+cleanup() {
+  [ -n "$informerd_pid" ] && kill "$informerd_pid" 2>/dev/null
+  [ -n "$test_cm" ] && "$kubectl" delete configmap -n default "$test_cm" --ignore-not-found \
+    >/dev/null 2>&1
+  [ -n "$cluster_dir" ] && scripts/cluster-down --dir "$cluster_dir" >/dev/null 2>&1
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+
+kubectl="$root/scripts/kubectl"
+informerd="${INFORMERD_BIN:-$INFORMERD_BUILD/server/informerd}"
+yaml_py="$INFORMERD_VENV/bin/python"
+[ -x "$yaml_py" ] && "$yaml_py" -c 'import yaml' 2>/dev/null || yaml_py=python3
+
+echo "== manifests agree with each other"
+if "$kubectl" kustomize deploy/ >"$tmp/rendered.yaml" 2>"$tmp/err"; then
+  pass "kustomize renders deploy/"
+else
+  fail "kustomize renders deploy/"; sed 's/^/    /' "$tmp/err"; finish
+fi
+# Every consistency fact at once, from the rendered objects; one line per check.
+"$yaml_py" - "$tmp/rendered.yaml" deploy/servicemonitor.yaml >"$tmp/static" 2>&1 <<'PY'
+import sys, yaml
+objs = [o for o in yaml.safe_load_all(open(sys.argv[1])) if o]
+by = {(o["kind"], o["metadata"]["name"]): o for o in objs}
+def out(ok, name, detail=""):
+    print(("PASS " if ok else "FAIL ") + name + (f" ({detail})" if detail else ""))
+
+cm = by[("ConfigMap", "informerd-config")]
+config = yaml.safe_load(cm["data"]["config.yaml"])
+resources = sorted(r if isinstance(r, str) else r["name"] for r in config["resources"])
+rules = by[("ClusterRole", "informerd")]["rules"]
+granted = sorted(r for rule in rules for r in rule["resources"])
+verbs = sorted({v for rule in rules for v in rule["verbs"]})
+out(granted == resources, "ClusterRole grants exactly the configured resources",
+    f"config {resources}, role {granted}")
+out(verbs == ["get", "list", "watch"], "ClusterRole verbs are get/list/watch only", str(verbs))
+out(all(rule.get("apiGroups") == [""] for rule in rules), "ClusterRole rules name their API group")
+crb = by[("ClusterRoleBinding", "informerd")]
+sa = by[("ServiceAccount", "informerd")]
+out(crb["roleRef"]["name"] == "informerd" and crb["subjects"] == [
+    {"kind": "ServiceAccount", "name": sa["metadata"]["name"],
+     "namespace": sa["metadata"]["namespace"]}], "ClusterRoleBinding binds the role to the SA")
+
+dep = by[("Deployment", "informerd")]
+pod = dep["spec"]["template"]["spec"]
+c = pod["containers"][0]
+out(pod["serviceAccountName"] == sa["metadata"]["name"], "Deployment runs as the ServiceAccount")
+ports = {p["name"]: p["containerPort"] for p in c["ports"]}
+listen = config["listen"] if isinstance(config["listen"], list) else [config["listen"]]
+out([f"0.0.0.0:{ports.get('grpc')}"] == listen, "container port grpc = config listen",
+    f"{ports.get('grpc')} vs {listen}")
+out(f"0.0.0.0:{ports.get('metrics')}" == config["metrics_listen"],
+    "container port metrics = config metrics_listen")
+for probe in ("readinessProbe", "livenessProbe", "startupProbe"):
+    p = c.get(probe, {})
+    out(p.get("grpc", {}).get("port") == ports.get("grpc"), f"{probe} is a gRPC health probe on the grpc port")
+vols = {v["name"]: v for v in pod["volumes"]}
+mount = next((m for m in c["volumeMounts"] if vols[m["name"]].get("configMap", {}).get("name")
+              == cm["metadata"]["name"]), None)
+out(mount is not None and f"--config={mount['mountPath']}/config.yaml" in c["args"],
+    "--config points at the mounted ConfigMap")
+sc, psc = c["securityContext"], pod["securityContext"]
+out(psc.get("runAsNonRoot") is True and psc.get("runAsUser") == 65532, "pod runs as non-root 65532")
+out(sc.get("readOnlyRootFilesystem") is True and sc.get("allowPrivilegeEscalation") is False
+    and sc.get("capabilities", {}).get("drop") == ["ALL"], "container: read-only root, no privileges")
+out("requests" in c.get("resources", {}) and "memory" in c["resources"].get("limits", {}),
+    "container has resource requests and a memory limit")
+
+svc = by[("Service", "informerd")]
+out(svc["spec"]["selector"].items() <= dep["spec"]["template"]["metadata"]["labels"].items(),
+    "Service selects the Deployment's pods")
+out(all(p["targetPort"] in ports for p in svc["spec"]["ports"]),
+    "Service targetPorts are container port names")
+sm = yaml.safe_load(open(sys.argv[2]))
+out(sm["spec"]["selector"]["matchLabels"].items() <= svc["metadata"]["labels"].items()
+    and sm["spec"]["namespaceSelector"]["matchNames"] == [svc["metadata"]["namespace"]],
+    "ServiceMonitor selects the Service")
+out({e["port"] for e in sm["spec"]["endpoints"]} <= {p["name"] for p in svc["spec"]["ports"]},
+    "ServiceMonitor scrapes a Service port by name")
+out(("ServiceMonitor", "informerd") not in by, "ServiceMonitor is not in the default kustomization")
+PY
+while read -r verdict rest; do
+  case "$verdict" in
+    PASS) pass "$rest" ;;
+    FAIL) fail "$rest" ;;
+    *) fail "manifest check crashed: $verdict $rest" ;;
+  esac
+done <"$tmp/static"
+
+echo "== cluster"
+if [ -n "${INFORMERD_TEST_KUBECONFIG:-}" ]; then
+  export KUBECONFIG="$INFORMERD_TEST_KUBECONFIG"
+  echo "    using $KUBECONFIG"
+else
+  cluster_dir="$tmp/cluster"
+  if line="$(scripts/cluster-up --dir "$cluster_dir" 2>"$tmp/cluster-up.err" | tail -n1)" &&
+    [[ $line == KUBECONFIG=* ]]; then
+    export KUBECONFIG="${line#KUBECONFIG=}"
+    pass "scripts/cluster-up started a kube-apiserver"
+  else
+    fail "scripts/cluster-up started a kube-apiserver"; tail -20 "$tmp/cluster-up.err" | sed 's/^/    /'
+    finish
+  fi
+fi
+check "the API server answers /readyz" "$kubectl" get --raw /readyz
+
+echo "== apply deploy/"
+if "$kubectl" apply --dry-run=server -k deploy/ >"$tmp/dry.out" 2>"$tmp/dry.err"; then
+  pass "kubectl apply --dry-run=server -k deploy/"
+else
+  fail "kubectl apply --dry-run=server -k deploy/"; sed 's/^/    /' "$tmp/dry.err"
+fi
+# Pod Security admission warns (not refuses) for a Deployment whose pods would break the
+# namespace's level; a warning here means the pods would be refused.
+check "the server has no warning for deploy/ (restricted Pod Security level met)" \
+  bash -c "! grep -i warning '$tmp/dry.err' && cat '$tmp/dry.err'"
+if "$kubectl" apply -k deploy/ >"$tmp/apply.out" 2>"$tmp/apply.err"; then
+  pass "kubectl apply -k deploy/"
+else
+  fail "kubectl apply -k deploy/"; sed 's/^/    /' "$tmp/apply.err"
+fi
+while read -r kind name namespace; do
+  ns_args=()
+  [ "$namespace" != "-" ] && ns_args=(-n "$namespace")
+  check "$kind $name is present" "$kubectl" get "${ns_args[@]}" "$kind/$name" -o name
+done < <("$yaml_py" -c '
+import sys, yaml
+for o in yaml.safe_load_all(open(sys.argv[1])):
+    if o: print(o["kind"].lower(), o["metadata"]["name"], o["metadata"].get("namespace", "-"))
+' "$tmp/rendered.yaml")
+check "the Deployment kept its gRPC probes server-side" test "$("$kubectl" get -n informerd \
+  deployment/informerd -o jsonpath='{.spec.template.spec.containers[0].readinessProbe.grpc.port}')" = 50051
+
+echo "== RBAC is minimal"
+sa_user=system:serviceaccount:informerd:informerd
+can() { "$kubectl" auth can-i "$@" --as="$sa_user" 2>/dev/null; }
+for verb in get list watch; do
+  for res in configmaps namespaces; do
+    check "the ServiceAccount may $verb $res" test "$(can "$verb" "$res" -A)" = yes
+  done
+done
+for denied in "list secrets -A" "get secrets -n informerd" "list pods -A" "create configmaps -n default" \
+  "delete namespaces" "watch deployments.apps -A"; do
+  # shellcheck disable=SC2086
+  check "the ServiceAccount may not $denied" test "$(can $denied)" = no
+done
+
+echo "== informerd in-cluster"
+if [ ! -x "$informerd" ]; then
+  fail "informerd is built ($informerd)"
+  finish
+fi
+server="$("$kubectl" config view --minify --raw -o jsonpath='{.clusters[0].cluster.server}')"
+hostport="${server#https://}"
+hostport="${hostport%%/*}"
+api_host="${hostport%:*}"
+api_port="${hostport##*:}"
+sa_dir="$tmp/serviceaccount"
+mkdir -p "$sa_dir"
+if "$kubectl" create token informerd -n informerd --duration=1h >"$sa_dir/token" 2>"$tmp/err"; then
+  pass "kubectl create token informerd -n informerd"
+else
+  fail "kubectl create token informerd -n informerd"; sed 's/^/    /' "$tmp/err"; finish
+fi
+ca_data="$("$kubectl" config view --minify --raw -o jsonpath='{.clusters[0].cluster.certificate-authority-data}')"
+ca_file="$("$kubectl" config view --minify --raw -o jsonpath='{.clusters[0].cluster.certificate-authority}')"
+if [ -n "$ca_data" ]; then base64 -d <<<"$ca_data" >"$sa_dir/ca.crt"; else cp "$ca_file" "$sa_dir/ca.crt"; fi
+printf informerd >"$sa_dir/namespace"
+chmod 0755 "$sa_dir" && chmod 0644 "$sa_dir"/*
+check "the token authenticates as $sa_user" bash -c "'$kubectl' auth whoami --token=\"\$(cat '$sa_dir/token')\" \
+  --server='$server' --certificate-authority='$sa_dir/ca.crt' --kubeconfig=/dev/null -o jsonpath='{.status.userInfo.username}' | grep -qx '$sa_user'"
+check "the token cannot list secrets" bash -c "! '$kubectl' get secrets -A --token=\"\$(cat '$sa_dir/token')\" \
+  --server='$server' --certificate-authority='$sa_dir/ca.crt' --kubeconfig=/dev/null"
+
+# What the pod would run: the Deployment's args and the ConfigMap's config, from the API server.
+"$kubectl" get configmap -n informerd informerd-config -o jsonpath='{.data.config\.yaml}' \
+  >"$tmp/config.yaml"
+mapfile -t args < <("$kubectl" get deployment -n informerd informerd \
+  -o jsonpath='{range .spec.template.spec.containers[0].args[*]}{@}{"\n"}{end}')
+config_mount="$("$kubectl" get deployment -n informerd informerd \
+  -o jsonpath='{.spec.template.spec.containers[0].volumeMounts[?(@.name=="config")].mountPath}')"
+args=("${args[@]//$config_mount\/config.yaml/$tmp/config.yaml}")
+# Loopback and free ports instead of the pod's 0.0.0.0:50051 (flags win over the config).
+args+=(--listen=127.0.0.1:0 --metrics_listen=127.0.0.1:0)
+echo "    informerd ${args[*]}"
+echo "    KUBERNETES_SERVICE_HOST=$api_host KUBERNETES_SERVICE_PORT=$api_port"
+
+sa_mount=/var/run/secrets/kubernetes.io/serviceaccount
+run_dir="$(readlink -f /var/run)"
+as_user=()
+command -v setpriv >/dev/null && as_user=(setpriv --reuid=65532 --regid=65532 --clear-groups)
+# A private mount namespace: a tmpfs over /run (nothing on this machine changes) holding the
+# service account directory where a pod has it.
+if unshare --mount --propagation private true 2>/dev/null; then
+  KUBERNETES_SERVICE_HOST="$api_host" KUBERNETES_SERVICE_PORT="$api_port" \
+    unshare --mount --propagation private bash -c '
+      set -e
+      mount -t tmpfs -o mode=0755 tmpfs "$1"
+      mkdir -p "$2"
+      mount --bind "$3" "$2"
+      shift 3
+      exec "$@"' _ "$run_dir" "$sa_mount" "$sa_dir" "${as_user[@]}" "$informerd" "${args[@]}" \
+    >"$tmp/informerd.log" 2>&1 &
+  informerd_pid=$!
+else
+  skip "informerd in-cluster (unshare --mount is not permitted here: run as root)"
+  finish
+fi
+grpc_port=""
+for _ in $(seq 1 100); do
+  grpc_port="$(grep -o '"grpc_port":"[0-9]*"' "$tmp/informerd.log" | grep -o '[0-9]\+' | head -1)"
+  [ -n "$grpc_port" ] && break
+  kill -0 "$informerd_pid" 2>/dev/null || break
+  sleep 0.1
+done
+metrics_port="$(grep -o '"metrics_port":"[0-9]*"' "$tmp/informerd.log" | grep -o '[0-9]\+' | head -1)"
+if [ -n "$grpc_port" ]; then
+  pass "informerd started (gRPC 127.0.0.1:$grpc_port, metrics 127.0.0.1:${metrics_port:-?})"
+else
+  fail "informerd started"; tail -20 "$tmp/informerd.log" | sed 's/^/    /'; finish
+fi
+check "informerd took the in-cluster config" grep -q 'in-cluster' "$tmp/informerd.log"
+if ((${#as_user[@]})); then
+  check "informerd runs as uid 65532, as in the pod" grep -Eq '^Uid:\s+65532\s' "/proc/$informerd_pid/status"
+else
+  skip "informerd runs as uid 65532 (no setpriv here)"
+fi
+
+health=""
+for _ in $(seq 1 120); do
+  health="$(grpcurl -plaintext -max-time 2 127.0.0.1:"$grpc_port" grpc.health.v1.Health/Check 2>&1)"
+  grep -q '"SERVING"' <<<"$health" && break
+  kill -0 "$informerd_pid" 2>/dev/null || break
+  sleep 0.5
+done
+if grep -q '"SERVING"' <<<"$health"; then
+  pass "gRPC health reports SERVING (every configured resource synced)"
+else
+  fail "gRPC health reports SERVING"; echo "    $health"; tail -20 "$tmp/informerd.log" | sed 's/^/    /'
+fi
+if [ -n "$metrics_port" ]; then
+  check "/healthz on the metrics port says ok" curl -fsS "http://127.0.0.1:$metrics_port/healthz"
+fi
+
+test_cm="informerd-deploy-test-$$-$RANDOM"
+check "create ConfigMap default/$test_cm" "$kubectl" create configmap -n default "$test_cm" \
+  --from-literal=made-by=deploy_test
+found=""
+for _ in $(seq 1 60); do
+  listed="$(grpcurl -plaintext -max-time 5 -d '{"resource":"configmaps","namespace":"default"}' \
+    127.0.0.1:"$grpc_port" informer.v1.InformerService/List 2>&1)"
+  grep -q "\"name\": \"$test_cm\"" <<<"$listed" && { found=1; break; }
+  sleep 0.5
+done
+if [ -n "$found" ]; then
+  pass "the new ConfigMap appears in informerd's List"
+else
+  fail "the new ConfigMap appears in informerd's List"; head -20 <<<"$listed" | sed 's/^/    /'
+fi
+namespaces="$(grpcurl -plaintext -max-time 5 -d '{"resource":"namespaces"}' 127.0.0.1:"$grpc_port" \
+  informer.v1.InformerService/List 2>&1)"
+check "namespaces are cached too (informerd is listed)" grep -q '"name": "informerd"' <<<"$namespaces"
+secrets="$(grpcurl -plaintext -max-time 5 -d '{"resource":"secrets"}' 127.0.0.1:"$grpc_port" \
+  informer.v1.InformerService/List 2>&1)"
+if grep -q '"objects"' <<<"$secrets"; then
+  fail "secrets are not served (not configured, not permitted)"; head -5 <<<"$secrets" | sed 's/^/    /'
+else
+  pass "secrets are not served (not configured, not permitted): $(grep -m1 -o 'Code: [A-Za-z]*' <<<"$secrets")"
+fi
+
+kill -TERM "$informerd_pid" 2>/dev/null
+for _ in $(seq 1 100); do kill -0 "$informerd_pid" 2>/dev/null || break; sleep 0.1; done
+if kill -0 "$informerd_pid" 2>/dev/null; then
+  fail "informerd exits within 10s of SIGTERM"
+else
+  wait "$informerd_pid"
+  check "informerd exits 0 on SIGTERM" test $? -eq 0
+  informerd_pid=""
+fi
+
+finish

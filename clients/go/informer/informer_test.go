@@ -150,12 +150,13 @@ func TestResourceExhaustedResumesFromTheTrailerResourceVersion(t *testing.T) {
 		for _, e := range []*informerv1.SubscribeResponse{ev(added, obj("ns", "a", "5"), ""), ev(synced, nil, "10"), ev(modified, obj("ns", "a", "11"), "11")} {
 			stream.Send(e)
 		}
-		stream.SetTrailer(metadata.Pairs(resumeTrailer, "11"))
-		return status.Error(codes.ResourceExhausted, "too slow; resume from 11")
+		// The server's word on its position wins over the last event's.
+		stream.SetTrailer(metadata.Pairs(resumeTrailer, "12"))
+		return status.Error(codes.ResourceExhausted, "too slow; resume from 12")
 	}
 	req := fake.nextRequest(t)
-	if req.GetResourceVersion() != "11" || len(req.GetKnownObjects()) != 0 {
-		t.Fatalf("resubscription = rv %q known %v, want rv 11", req.GetResourceVersion(), req.GetKnownObjects())
+	if req.GetResourceVersion() != "12" || len(req.GetKnownObjects()) != 0 {
+		t.Fatalf("resubscription = rv %q known %v, want rv 12", req.GetResourceVersion(), req.GetKnownObjects())
 	}
 	// The resumed stream, then OUT_OF_RANGE: the next start uses known_objects.
 	fake.scripts <- send(status.Error(codes.OutOfRange, "too old"), ev(modified, obj("ns", "a", "12"), "12"))

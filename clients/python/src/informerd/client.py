@@ -1,0 +1,203 @@
+"""Direct reads of informerd's caches: list, get, by_index, list_resources."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import grpc
+
+from informerd.v1 import informer_pb2 as pb
+from informerd.v1 import informer_pb2_grpc as pb_grpc
+
+#: A Kubernetes object as the API server's JSON, decoded: a plain dict.
+KubeObject = Dict[str, Any]
+
+# Channel options of the channels Client makes: a restarted informerd is noticed within about
+# 2 s (gRPC's default reconnect backoff grows to 120 s).
+DEFAULT_CHANNEL_OPTIONS: Tuple[Tuple[str, int], ...] = (
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 2000),
+)
+
+# How often a paged read restarts after its snapshot expired (ABORTED).
+_MAX_LIST_RESTARTS = 3
+
+
+class InformerdError(Exception):
+    """A failed informerd call: `code` is the gRPC status code, `details` its message."""
+
+    def __init__(self, code: grpc.StatusCode, details: str) -> None:
+        super().__init__(f"{code.name}: {details}")
+        self.code = code
+        self.details = details
+
+
+class NotFound(InformerdError):
+    """get: the cache holds no such object."""
+
+
+def _error(e: grpc.RpcError) -> InformerdError:
+    call: grpc.Call = e  # type: ignore[assignment]  # a failed call's error is also its Call
+    code = call.code()
+    details = call.details() or ""
+    cls = NotFound if code == grpc.StatusCode.NOT_FOUND else InformerdError
+    return cls(code, details)
+
+
+def object_key(obj: KubeObject) -> str:
+    """The cache key of obj: "namespace/name", or "name" when cluster-scoped."""
+    meta = obj.get("metadata", {})
+    ns = meta.get("namespace", "")
+    return f"{ns}/{meta.get('name', '')}" if ns else str(meta.get("name", ""))
+
+
+def decode(o: pb.Object) -> KubeObject:
+    """The object's JSON as a dict."""
+    value: KubeObject = json.loads(o.json)
+    return value
+
+
+@dataclass
+class ObjectList:
+    """One consistent list of objects and the resourceVersion of the snapshot it comes from."""
+
+    items: List[KubeObject] = field(default_factory=list)
+    resource_version: str = ""
+
+
+class Client:
+    """Reads informerd's caches; informers subscribe through it. Thread-safe.
+
+    `target` is informerd's address ("host:port" or "unix:/path"); pass `channel` instead to use
+    one you made (e.g. with TLS credentials); it is then yours to close.
+    """
+
+    def __init__(
+        self,
+        target: str = "127.0.0.1:50051",
+        *,
+        channel: Optional[grpc.Channel] = None,
+        timeout: float = 30.0,
+    ) -> None:
+        self._own_channel = channel is None
+        self.channel: grpc.Channel = channel or grpc.insecure_channel(
+            target, options=list(DEFAULT_CHANNEL_OPTIONS)
+        )
+        #: The generated stub, for calls the helpers do not cover.
+        self.stub = pb_grpc.InformerServiceStub(self.channel)
+        self.timeout = timeout
+
+    def close(self) -> None:
+        """Closes the channel the client made."""
+        if self._own_channel:
+            self.channel.close()
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def list_resources(self) -> Sequence[pb.ResourceStatus]:
+        """What informerd caches, with sync state, size and index names."""
+        try:
+            resp = self.stub.ListResources(pb.ListResourcesRequest(), timeout=self.timeout)
+        except grpc.RpcError as e:
+            raise _error(e) from None
+        return list(resp.resources)
+
+    def list(
+        self,
+        resource: str,
+        *,
+        namespace: str = "",
+        label_selector: str = "",
+        field_selector: str = "",
+        limit: int = 0,
+        min_resource_version: str = "",
+    ) -> ObjectList:
+        """Every cached object of `resource` (kubectl-style name) matching the filters, sorted by
+        key, from one snapshot (all pages fetched). Raises InformerdError: INVALID_ARGUMENT for an
+        unknown resource or a bad selector, UNAVAILABLE while not synced."""
+        for attempt in range(_MAX_LIST_RESTARTS + 1):
+            req = pb.ListRequest(
+                resource=resource,
+                namespace=namespace,
+                label_selector=label_selector,
+                field_selector=field_selector,
+                limit=limit,
+                min_resource_version=min_resource_version,
+            )
+            out = ObjectList()
+            try:
+                while True:
+                    resp = self.stub.List(req, timeout=self.timeout)
+                    out.resource_version = resp.resource_version
+                    out.items.extend(decode(o) for o in resp.objects)
+                    if not resp.next_page_token:
+                        return out
+                    req.page_token = resp.next_page_token
+            except grpc.RpcError as e:
+                err = _error(e)
+                if err.code != grpc.StatusCode.ABORTED or attempt == _MAX_LIST_RESTARTS:
+                    raise err from None
+        raise AssertionError("unreachable")
+
+    def get(
+        self, resource: str, namespace: str, name: str, *, min_resource_version: str = ""
+    ) -> KubeObject:
+        """One cached object. Raises NotFound when the cache has none; with
+        min_resource_version, first waits until the cache has seen that version."""
+        req = pb.GetRequest(
+            resource=resource,
+            namespace=namespace,
+            name=name,
+            min_resource_version=min_resource_version,
+        )
+        try:
+            resp = self.stub.Get(req, timeout=self.timeout)
+        except grpc.RpcError as e:
+            raise _error(e) from None
+        return decode(resp.object)
+
+    def by_index(
+        self,
+        resource: str,
+        index_name: str,
+        value: str,
+        *,
+        namespace: str = "",
+        label_selector: str = "",
+        field_selector: str = "",
+        limit: int = 0,
+        min_resource_version: str = "",
+    ) -> List[KubeObject]:
+        """Every cached object whose index `index_name` holds `value`, sorted by key (all pages).
+        INVALID_ARGUMENT names the resource's indexes when index_name is not one."""
+        for attempt in range(_MAX_LIST_RESTARTS + 1):
+            req = pb.ByIndexRequest(
+                resource=resource,
+                index_name=index_name,
+                value=value,
+                namespace=namespace,
+                label_selector=label_selector,
+                field_selector=field_selector,
+                limit=limit,
+                min_resource_version=min_resource_version,
+            )
+            out: List[KubeObject] = []
+            try:
+                while True:
+                    resp = self.stub.ByIndex(req, timeout=self.timeout)
+                    out.extend(decode(o) for o in resp.objects)
+                    if not resp.next_page_token:
+                        return out
+                    req.page_token = resp.next_page_token
+            except grpc.RpcError as e:
+                err = _error(e)
+                if err.code != grpc.StatusCode.ABORTED or attempt == _MAX_LIST_RESTARTS:
+                    raise err from None
+        raise AssertionError("unreachable")

@@ -213,7 +213,11 @@ class CurlStream : public HttpStream {
     if (cancelled_.load()) return absl::CancelledError("stream cancelled");
     if (absl::Status s = Pump([this] { return !transfer_.body.empty(); }); !s.ok()) return s;
     if (!transfer_.body.empty()) {
-      out->append(transfer_.body);
+      if (out->empty()) {
+        out->swap(transfer_.body);  // the common case: no copy
+      } else {
+        out->append(transfer_.body);
+      }
       transfer_.body.clear();
       return true;
     }

@@ -339,6 +339,8 @@ class HttpClient::Impl {
       curl_slist_free_all(headers);
       long status = 0;
       curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+      long version = 0;
+      curl_easy_getinfo(easy, CURLINFO_HTTP_VERSION, &version);
       Return(easy);
       if (code != CURLE_OK) return TransportError(code, transfer, request, url);
       if (status == 401 && attempt == 0 && auth_.OnUnauthorized(*credentials)) continue;
@@ -346,6 +348,9 @@ class HttpClient::Impl {
       response.status = static_cast<int>(status);
       response.content_type = std::move(transfer.content_type);
       response.body = std::move(transfer.body);
+      response.protocol = version == CURL_HTTP_VERSION_2_0   ? "HTTP/2"
+                          : version == CURL_HTTP_VERSION_1_0 ? "HTTP/1.0"
+                                                             : "HTTP/1.1";
       return response;
     }
   }

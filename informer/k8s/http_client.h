@@ -45,6 +45,7 @@ struct HttpResponse {
   int status = 0;
   std::string content_type;
   std::string body;
+  std::string protocol;  // "HTTP/2" or "HTTP/1.1", as negotiated
 };
 
 // The body of a response, as it arrives.

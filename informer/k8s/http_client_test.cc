@@ -74,6 +74,7 @@ TEST(HttpClientTest, GetSendsQueryUserAgentAcceptAndToken) {
   ASSERT_TRUE(response.ok()) << response.status();
   EXPECT_EQ(response->status, 200);
   EXPECT_EQ(response->content_type, "application/json");
+  EXPECT_EQ(response->protocol, "HTTP/1.1");  // the test server offers no HTTP/2
   const TestRequest received = server->requests().at(0);
   EXPECT_EQ(received.path, "/api/v1/pods");
   EXPECT_EQ(received.Param("labelSelector"), "app in (a,b),tier!=db");

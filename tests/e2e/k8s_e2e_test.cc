@@ -102,11 +102,13 @@ class ControlledFactory : public ListerWatcherFactory {
         std::make_shared<ControlledListerWatcher>(*std::move(inner), this));
   }
 
-  // Makes every open watch fail with Unavailable, as a dropped connection would.
+  // Makes every open watch fail with Unavailable, as a dropped connection would; also those
+  // being opened right now.
   void BreakWatches() {
     std::vector<std::shared_ptr<StreamControl>> controls;
     {
       absl::MutexLock lock(&mu_);
+      ++breaks_;
       for (const std::weak_ptr<StreamControl>& weak : streams_) {
         if (auto control = weak.lock()) controls.push_back(std::move(control));
       }
@@ -136,22 +138,31 @@ class ControlledFactory : public ListerWatcherFactory {
   absl::StatusOr<std::unique_ptr<WatchStream>> Watch(ListerWatcher& inner,
                                                      const ListOptions& options,
                                                      const ObjectDecoder& decoder) {
+    int breaks_before;
     {
       absl::MutexLock lock(&mu_);
       ++waiting_;
       mu_.Await(absl::Condition(
           +[](bool* paused) { return !*paused; }, &paused_));
       --waiting_;
+      breaks_before = breaks_;
     }
     absl::StatusOr<std::unique_ptr<WatchStream>> stream = inner.Watch(options, decoder);
     if (!stream.ok()) return stream.status();
     auto control = std::make_shared<StreamControl>();
+    auto controlled = std::make_unique<ControlledStream>(*std::move(stream), control);
+    bool broken_while_opening;
     {
       absl::MutexLock lock(&mu_);
       streams_.push_back(control);
+      broken_while_opening = breaks_ != breaks_before;
     }
-    return std::unique_ptr<WatchStream>(
-        std::make_unique<ControlledStream>(*std::move(stream), std::move(control)));
+    if (broken_while_opening) {
+      absl::MutexLock lock(&control->mu);
+      control->broken = true;
+      control->inner->Stop();
+    }
+    return std::unique_ptr<WatchStream>(std::move(controlled));
   }
 
  private:
@@ -160,6 +171,7 @@ class ControlledFactory : public ListerWatcherFactory {
   std::vector<std::weak_ptr<StreamControl>> streams_ ABSL_GUARDED_BY(mu_);
   bool paused_ ABSL_GUARDED_BY(mu_) = false;
   int waiting_ ABSL_GUARDED_BY(mu_) = 0;
+  int breaks_ ABSL_GUARDED_BY(mu_) = 0;  // BreakWatches calls so far
 };
 
 absl::StatusOr<std::unique_ptr<WatchStream>> ControlledListerWatcher::Watch(
@@ -325,6 +337,69 @@ TEST_F(K8sE2ETest, AdminKubeconfigLoadsAndReachesTheServer) {
   absl::StatusOr<std::string> version = admin_->Get("/version");
   ASSERT_TRUE(version.ok()) << version.status();
   EXPECT_THAT(*version, HasSubstr("gitVersion"));
+}
+
+// The transport's options against the real server: HTTP/2, tls-server-name (verified against
+// another SAN of the serving certificate), a token file, and an exec credential plugin.
+TEST_F(K8sE2ETest, TransportOptionsWorkAgainstTheRealServer) {
+  k8s::LoadOptions options;
+  options.kubeconfig_path = g_cluster->kubeconfig;
+  absl::StatusOr<k8s::RestConfig> admin = k8s::LoadRestConfig(options);
+  ASSERT_TRUE(admin.ok()) << admin.status();
+  k8s::HttpRequest version;
+  version.path = "/version";
+
+  absl::StatusOr<std::unique_ptr<k8s::HttpClient>> http = k8s::HttpClient::Create(*admin);
+  ASSERT_TRUE(http.ok()) << http.status();
+  absl::StatusOr<k8s::HttpResponse> response = (*http)->Do(version);
+  ASSERT_TRUE(response.ok()) << response.status();
+  EXPECT_EQ(response->protocol, "HTTP/2");
+
+  k8s::RestConfig renamed = *admin;
+  renamed.tls_server_name = "kubernetes.default.svc";
+  http = k8s::HttpClient::Create(renamed);
+  ASSERT_TRUE(http.ok());
+  response = (*http)->Do(version);
+  ASSERT_TRUE(response.ok()) << response.status();
+  EXPECT_EQ(response->status, 200);
+  renamed.tls_server_name = "not-a-san.example";
+  http = k8s::HttpClient::Create(renamed);
+  ASSERT_TRUE(http.ok());
+  EXPECT_EQ((*http)->Do(version).status().code(), absl::StatusCode::kUnavailable);
+
+  // The same token, from a file and from an exec plugin.
+  const std::string token_file = absl::StrCat(::testing::TempDir(), "/e2e-token-", run_);
+  {
+    FILE* file = std::fopen(token_file.c_str(), "w");
+    ASSERT_NE(file, nullptr);
+    std::fputs(admin->bearer_token.c_str(), file);
+    std::fclose(file);
+  }
+  k8s::RestConfig from_file = *admin;
+  from_file.bearer_token.clear();
+  from_file.bearer_token_file = token_file;
+  absl::StatusOr<std::shared_ptr<k8s::RestClient>> client = k8s::RestClient::Create(from_file);
+  ASSERT_TRUE(client.ok());
+  EXPECT_TRUE((*client)->Get("/api/v1/namespaces/default").ok());
+
+  k8s::RestConfig from_exec = *admin;
+  from_exec.bearer_token.clear();
+  k8s::ExecConfig exec;
+  exec.command = absl::StrCat(K8S_TESTDATA_DIR, "/exec/plugin.sh");
+  exec.api_version = "client.authentication.k8s.io/v1";
+  exec.interactive_mode = "Never";
+  exec.env = {{"PLUGIN_TOKEN", admin->bearer_token}};
+  from_exec.exec = exec;
+  client = k8s::RestClient::Create(from_exec);
+  ASSERT_TRUE(client.ok());
+  EXPECT_TRUE((*client)->Get("/api/v1/namespaces/default").ok());
+  exec.env = {{"PLUGIN_TOKEN", "not-a-valid-token"}};
+  from_exec.exec = exec;
+  client = k8s::RestClient::Create(from_exec);
+  ASSERT_TRUE(client.ok());
+  EXPECT_EQ((*client)->Get("/api/v1/namespaces/default").status().code(),
+            absl::StatusCode::kUnauthenticated);
+  std::remove(token_file.c_str());
 }
 
 TEST_F(K8sE2ETest, DiscoveryFindsConfigMapsNamespacesAndDeployments) {

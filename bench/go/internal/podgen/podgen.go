@@ -238,19 +238,24 @@ func container(r *rand.Rand, app string, c int, version, apiVolume string) corev
 		image = fmt.Sprintf("docker.io/example/%s:%d.%d", name, 1+r.IntN(3), r.IntN(20))
 	}
 	port := int32(8080 + c)
+	memory := 64 * (1 + r.IntN(8))
+	portName := "http"
+	if c > 0 {
+		portName = fmt.Sprintf("admin-%d", c)
+	}
 	ct := corev1.Container{
 		Name:  name,
 		Image: image,
 		Ports: []corev1.ContainerPort{
-			{Name: "http", ContainerPort: port, Protocol: corev1.ProtocolTCP},
+			{Name: portName, ContainerPort: port, Protocol: corev1.ProtocolTCP},
 		},
 		Resources: corev1.ResourceRequirements{
 			Requests: corev1.ResourceList{
 				corev1.ResourceCPU:    resource.MustParse(fmt.Sprintf("%dm", 50*(1+r.IntN(10)))),
-				corev1.ResourceMemory: resource.MustParse(fmt.Sprintf("%dMi", 64*(1+r.IntN(8)))),
+				corev1.ResourceMemory: resource.MustParse(fmt.Sprintf("%dMi", memory)),
 			},
 			Limits: corev1.ResourceList{
-				corev1.ResourceMemory: resource.MustParse(fmt.Sprintf("%dMi", 128*(1+r.IntN(8)))),
+				corev1.ResourceMemory: resource.MustParse(fmt.Sprintf("%dMi", memory*(1+r.IntN(3)))),
 			},
 		},
 		TerminationMessagePath:   "/dev/termination-log",

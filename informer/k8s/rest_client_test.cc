@@ -147,7 +147,7 @@ TEST(ListQueryTest, ListAndWatchParameters) {
   EXPECT_THAT(ListQuery(ListOptions{}, false), ElementsAre());
 }
 
-TEST_F(RestClientTest, ListDecodesItemsWithTypeMetaFromTheList) {
+TEST_F(RestClientTest, U1_ListItemsGetKindAndApiVersionFromTheList) {
   Start(
       [](const TestRequest&, TestConnection* connection) { connection->Respond(200, kListBody); });
   ListOptions options;
@@ -196,7 +196,7 @@ TEST_F(RestClientTest, EmptyListHasNoItems) {
   EXPECT_EQ(page->resource_version, "9");
 }
 
-TEST_F(RestClientTest, ListExpiredIsResourceExpired) {
+TEST_F(RestClientTest, R4_ListExpiredIsResourceExpired) {
   Start([](const TestRequest&, TestConnection* connection) {
     connection->Respond(410, kExpiredStatus);
   });
@@ -268,7 +268,7 @@ TEST_F(RestClientTest, WatchStreamsEventsSplitAcrossChunks) {
   EXPECT_EQ(request.Param("timeoutSeconds"), "60");
 }
 
-TEST_F(RestClientTest, WatchRefusedWith410IsResourceExpired) {
+TEST_F(RestClientTest, R4_WatchRefusedWith410IsResourceExpired) {
   Start([](const TestRequest&, TestConnection* connection) {
     connection->Respond(410, kExpiredStatus);
   });
@@ -277,7 +277,7 @@ TEST_F(RestClientTest, WatchRefusedWith410IsResourceExpired) {
   EXPECT_TRUE(IsResourceExpired(stream.status())) << stream.status();
 }
 
-TEST_F(RestClientTest, ErrorEventInsideTheStreamIsAnEvent) {
+TEST_F(RestClientTest, R6_ErrorEventInsideTheStreamIsAnEvent) {
   Start([](const TestRequest&, TestConnection* connection) {
     connection->StartChunked(200);
     connection->WriteChunk(

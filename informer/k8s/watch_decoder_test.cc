@@ -78,7 +78,7 @@ TEST_F(WatchDecoderTest, DecodesEveryEventTypeOfAStream) {
   EXPECT_EQ(decoder.buffered_bytes(), 0u);
 }
 
-TEST_F(WatchDecoderTest, ObjectsGetTypeMetaAndTransformsAndKeepEscapedStrings) {
+TEST_F(WatchDecoderTest, U1_U3_ObjectsGetTypeMetaLoseManagedFieldsKeepEscapes) {
   WatchDecoder decoder(&object_decoder_);
   std::deque<WatchEvent> events;
   ASSERT_TRUE(decoder.Feed(kSampleStream, &events).ok());
@@ -90,7 +90,7 @@ TEST_F(WatchDecoderTest, ObjectsGetTypeMetaAndTransformsAndKeepEscapedStrings) {
   EXPECT_THAT(events[1].object->json(), ::testing::Not(HasSubstr("managedFields")));
 }
 
-TEST_F(WatchDecoderTest, BookmarkCarriesResourceVersionAndAnnotations) {
+TEST_F(WatchDecoderTest, R3_R7_BookmarkCarriesResourceVersionAndAnnotations) {
   WatchDecoder decoder(&object_decoder_);
   std::deque<WatchEvent> events;
   ASSERT_TRUE(decoder.Feed(kSampleStream, &events).ok());
@@ -101,7 +101,7 @@ TEST_F(WatchDecoderTest, BookmarkCarriesResourceVersionAndAnnotations) {
   EXPECT_EQ(bookmark.object->kind(), "ConfigMap");
 }
 
-TEST_F(WatchDecoderTest, ErrorEventIsResourceExpiredWhenConverted) {
+TEST_F(WatchDecoderTest, R6_ErrorEventIsResourceExpiredWhenConverted) {
   WatchDecoder decoder(&object_decoder_);
   std::deque<WatchEvent> events;
   ASSERT_TRUE(decoder.Feed(kSampleStream, &events).ok());

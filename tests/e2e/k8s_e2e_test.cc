@@ -422,7 +422,7 @@ TEST_F(K8sE2ETest, DiscoveryFindsConfigMapsNamespacesAndDeployments) {
   EXPECT_EQ(discovery->Resolve("nosuchthings").status().code(), absl::StatusCode::kNotFound);
 }
 
-TEST_F(K8sE2ETest, ListPagesWithLimitAndContinueAndWatchesFromTheListVersion) {
+TEST_F(K8sE2ETest, R1_R2_ListPagesWithLimitAndContinueAndWatchesFromTheListVersion) {
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(CreateConfigMap(absl::StrCat("page-", i), "x").ok());
   std::unique_ptr<k8s::Discovery> discovery = NewDiscovery();
   ResourceInfo configmaps = *discovery->Resolve("configmaps");
@@ -470,7 +470,7 @@ TEST_F(K8sE2ETest, ListPagesWithLimitAndContinueAndWatchesFromTheListVersion) {
   (*stream)->Stop();
 }
 
-TEST_F(K8sE2ETest, WatchFromACompactedVersionIsResourceExpired) {
+TEST_F(K8sE2ETest, R4_WatchFromACompactedVersionIsResourceExpired) {
   if (g_cluster->compact_command.empty()) {
     GTEST_SKIP() << "INFORMERD_TEST_CLUSTER_COMPACT is not set";
   }
@@ -523,7 +523,7 @@ TEST_F(K8sE2ETest, RestrictedUserIsRefusedSecretsWithPermissionDenied) {
 
 // P1-P5, I1, R1-R3 end to end: informers of ConfigMaps, Namespaces and a CRD created during the
 // test follow creates, updates and deletes until each cache equals the server's LIST.
-TEST_F(K8sE2ETest, InformersOfBuiltinsAndANewCrdConvergeWithTheServer) {
+TEST_F(K8sE2ETest, P1_I1_InformersOfBuiltinsAndANewCrdConvergeWithTheServer) {
   // The CRD, unique to this run, created before discovery knows it.
   const std::string plural = absl::StrCat("widgets", run_);
   const std::string kind = absl::StrCat("Widget", run_);
@@ -626,7 +626,7 @@ TEST_F(K8sE2ETest, InformersOfBuiltinsAndANewCrdConvergeWithTheServer) {
 
 // R4, R8: a watch that breaks mid-stream is resumed from the last RV, with no relist, and
 // nothing that changed while it was down is lost.
-TEST_F(K8sE2ETest, BrokenWatchResumesWithoutLosingChanges) {
+TEST_F(K8sE2ETest, R8_BrokenWatchResumesWithoutLosingChanges) {
   std::unique_ptr<k8s::Discovery> discovery = NewDiscovery();
   StartFactory();
   std::shared_ptr<SharedIndexInformer> informer = ConfigMapInformer(*discovery);
@@ -657,7 +657,7 @@ TEST_F(K8sE2ETest, BrokenWatchResumesWithoutLosingChanges) {
 
 // R4, R6, F3: after a compaction the watch from the old RV gets 410; the informer relists and
 // the delete that happened meanwhile reaches the handler (as a tombstone).
-TEST_F(K8sE2ETest, ExpiredWatchRelistsAndLosesNoDelete) {
+TEST_F(K8sE2ETest, R4_R6_ExpiredWatchRelistsAndLosesNoDelete) {
   if (g_cluster->compact_command.empty()) {
     GTEST_SKIP() << "INFORMERD_TEST_CLUSTER_COMPACT is not set";
   }

@@ -13,6 +13,7 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "informer/k8s/testing/files.h"
 #include "informer/k8s/testing/test_server.h"
 #include "rapidjson/document.h"
 
@@ -20,27 +21,12 @@ namespace informer {
 namespace k8s {
 namespace {
 
+using ::informer::k8s::testing::MakeTempDir;
+using ::informer::k8s::testing::ReadFile;
 using ::informer::k8s::testing::ReadTestdata;
 using ::informer::k8s::testing::TestdataPath;
+using ::informer::k8s::testing::WriteFile;
 using ::testing::HasSubstr;
-
-std::string MakeTempDir() {
-  std::string pattern = absl::StrCat(::testing::TempDir(), "/auth_test_XXXXXX");
-  EXPECT_NE(mkdtemp(pattern.data()), nullptr);
-  return pattern;
-}
-
-void WriteFile(const std::string& path, const std::string& content) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << content;
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream content;
-  content << in.rdbuf();
-  return content.str();
-}
 
 int CountLines(const std::string& path) {
   std::string content = ReadFile(path);

@@ -12,30 +12,20 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "informer/k8s/testing/files.h"
 #include "informer/k8s/testing/test_server.h"
 
 namespace informer {
 namespace k8s {
 namespace {
 
+using ::informer::k8s::testing::MakeTempDir;
 using ::informer::k8s::testing::ReadTestdata;
 using ::informer::k8s::testing::TestdataPath;
+using ::informer::k8s::testing::WriteFile;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Pair;
-
-// A fresh directory under the test's temp dir.
-std::string MakeTempDir() {
-  std::string pattern = absl::StrCat(::testing::TempDir(), "/config_test_XXXXXX");
-  char* dir = mkdtemp(pattern.data());
-  EXPECT_NE(dir, nullptr);
-  return pattern;
-}
-
-void WriteFile(const std::string& path, const std::string& content) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << content;
-}
 
 // An environment of exactly `vars`.
 EnvLookup Env(std::map<std::string, std::string> vars) {

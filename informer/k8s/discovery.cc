@@ -10,6 +10,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "informer/k8s/json_util.h"
 #include "rapidjson/document.h"
 
 namespace informer {
@@ -23,24 +24,6 @@ constexpr char kAggregatedAccept[] =
     "application/json";
 
 using JsonValue = rapidjson::Value;
-
-std::string StringMember(const JsonValue& object, const char* name) {
-  if (!object.IsObject()) return "";
-  auto it = object.FindMember(name);
-  if (it == object.MemberEnd() || !it->value.IsString()) return "";
-  return std::string(it->value.GetString(), it->value.GetStringLength());
-}
-
-std::vector<std::string> StringList(const JsonValue& object, const char* name) {
-  std::vector<std::string> out;
-  if (!object.IsObject()) return out;
-  auto it = object.FindMember(name);
-  if (it == object.MemberEnd() || !it->value.IsArray()) return out;
-  for (const JsonValue& item : it->value.GetArray()) {
-    if (item.IsString()) out.emplace_back(item.GetString(), item.GetStringLength());
-  }
-  return out;
-}
 
 const JsonValue* ArrayMember(const JsonValue& object, const char* name) {
   if (!object.IsObject()) return nullptr;
@@ -76,8 +59,8 @@ void AddLegacyResources(const JsonValue& list, const std::string& group, const s
     auto namespaced = resource.FindMember("namespaced");
     info.namespaced = namespaced != resource.MemberEnd() && namespaced->value.IsBool() &&
                       namespaced->value.GetBool();
-    info.verbs = StringList(resource, "verbs");
-    info.short_names = StringList(resource, "shortNames");
+    info.verbs = StringArrayMember(resource, "verbs");
+    info.short_names = StringArrayMember(resource, "shortNames");
     info.singular_name = StringMember(resource, "singularName");
     info.singular_name = SingularOf(info);
     out->push_back(std::move(info));
@@ -108,8 +91,8 @@ void AddAggregatedGroup(const JsonValue& item, std::vector<ResourceInfo>* resour
       auto kind = resource.FindMember("responseKind");
       if (kind != resource.MemberEnd()) info.kind = StringMember(kind->value, "kind");
       info.namespaced = StringMember(resource, "scope") == "Namespaced";
-      info.verbs = StringList(resource, "verbs");
-      info.short_names = StringList(resource, "shortNames");
+      info.verbs = StringArrayMember(resource, "verbs");
+      info.short_names = StringArrayMember(resource, "shortNames");
       info.singular_name = StringMember(resource, "singularResource");
       info.singular_name = SingularOf(info);
       resources->push_back(std::move(info));
@@ -193,7 +176,7 @@ absl::Status Discovery::FetchLegacy(View* view) {
   absl::StatusOr<rapidjson::Document> core_document = ParseJson(*core, "/api");
   if (!core_document.ok()) return core_document.status();
   ApiGroupInfo core_group;
-  core_group.versions = StringList(*core_document, "versions");
+  core_group.versions = StringArrayMember(*core_document, "versions");
   std::vector<std::pair<std::string, std::string>> group_versions;  // (group, version)
   for (const std::string& version : core_group.versions) group_versions.emplace_back("", version);
   if (!core_group.versions.empty()) {

@@ -1,9 +1,6 @@
 #include "informer/k8s/http_client.h"
 
-#include <stdlib.h>
-
 #include <atomic>
-#include <fstream>
 #include <string>
 #include <thread>
 
@@ -13,6 +10,7 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "informer/k8s/testing/files.h"
 #include "informer/k8s/testing/test_server.h"
 
 namespace informer {
@@ -233,10 +231,8 @@ TEST(HttpClientTest, ClientCertificateIsPresented) {
 }
 
 TEST(HttpClientTest, UnauthorizedRefreshesTheTokenFileAndRetriesOnce) {
-  std::string dir = absl::StrCat(::testing::TempDir(), "/http_client_test_XXXXXX");
-  ASSERT_NE(mkdtemp(dir.data()), nullptr);
-  const std::string token_file = dir + "/token";
-  std::ofstream(token_file) << "old";
+  const std::string token_file = testing::MakeTempDir() + "/token";
+  testing::WriteFile(token_file, "old");
   auto server = StartServer([](const TestRequest& request, TestConnection* connection) {
     if (request.Header("authorization") == "Bearer new") {
       connection->Respond(200, "ok");
@@ -250,7 +246,7 @@ TEST(HttpClientTest, UnauthorizedRefreshesTheTokenFileAndRetriesOnce) {
   ASSERT_EQ(client->Do(Get("/api"))->status, 401);  // one retry, same token: still 401
   EXPECT_EQ(server->requests().size(), 2u);
 
-  std::ofstream(token_file, std::ios::trunc) << "new";  // the token rotated
+  testing::WriteFile(token_file, "new");  // the token rotated
   absl::StatusOr<HttpResponse> response = client->Do(Get("/api"));
   ASSERT_TRUE(response.ok()) << response.status();
   EXPECT_EQ(response->status, 200);

@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "informer/k8s/json_util.h"
 #include "informer/k8s/status_body.h"
 #include "informer/k8s/watch_decoder.h"
 #include "rapidjson/document.h"
@@ -22,12 +23,6 @@ namespace {
 constexpr absl::Duration kWatchTimeoutMargin = absl::Seconds(30);
 
 bool IsSuccess(int status) { return status >= 200 && status < 300; }
-
-std::string StringMember(const rapidjson::Value& object, const char* name) {
-  auto it = object.FindMember(name);
-  if (it == object.MemberEnd() || !it->value.IsString()) return "";
-  return std::string(it->value.GetString(), it->value.GetStringLength());
-}
 
 // A WATCH response body turned into events, pulled by Next.
 class RestWatchStream : public WatchStream {

@@ -4,6 +4,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "informer/k8s/json_util.h"
 
 namespace informer {
 namespace k8s {
@@ -11,12 +12,6 @@ namespace {
 
 // Longest piece of a non-Status error body quoted in the message.
 constexpr size_t kMaxQuotedBody = 256;
-
-std::string StringMember(const rapidjson::Value& object, const char* name) {
-  auto it = object.FindMember(name);
-  if (it == object.MemberEnd() || !it->value.IsString()) return "";
-  return std::string(it->value.GetString(), it->value.GetStringLength());
-}
 
 // The reason phrase for codes an API server or a proxy in front of it commonly returns.
 const char* HttpReason(int code) {

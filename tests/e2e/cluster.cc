@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "informer/k8s/config.h"
+#include "informer/k8s/json_util.h"
 #include "informer/object.h"
 #include "rapidjson/document.h"
 
@@ -17,13 +18,6 @@ namespace {
 std::string Getenv(const char* name) {
   const char* value = std::getenv(name);
   return value == nullptr ? "" : value;
-}
-
-std::string StringMember(const rapidjson::Value& object, const char* name) {
-  if (!object.IsObject()) return "";
-  auto it = object.FindMember(name);
-  if (it == object.MemberEnd() || !it->value.IsString()) return "";
-  return std::string(it->value.GetString(), it->value.GetStringLength());
 }
 
 }  // namespace
@@ -71,9 +65,9 @@ absl::StatusOr<std::map<std::string, std::string>> ServerKeyVersions(k8s::RestCl
   for (const rapidjson::Value& item : items->value.GetArray()) {
     auto metadata = item.FindMember("metadata");
     if (metadata == item.MemberEnd()) continue;
-    versions[ObjectKey(StringMember(metadata->value, "namespace"),
-                       StringMember(metadata->value, "name"))] =
-        StringMember(metadata->value, "resourceVersion");
+    versions[ObjectKey(k8s::StringMember(metadata->value, "namespace"),
+                       k8s::StringMember(metadata->value, "name"))] =
+        k8s::StringMember(metadata->value, "resourceVersion");
   }
   return versions;
 }

@@ -10,6 +10,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
 #include "informer/k8s/json_util.h"
 #include "rapidjson/document.h"
 
@@ -142,8 +143,10 @@ std::string QualifiedName(const ResourceInfo& info) {
 
 }  // namespace
 
-Discovery::Discovery(std::shared_ptr<RestClient> client)
-    : client_(std::move(client)), view_(std::make_shared<const View>()) {}
+Discovery::Discovery(std::shared_ptr<RestClient> client, absl::Duration min_refresh_interval)
+    : client_(std::move(client)),
+      min_refresh_interval_(min_refresh_interval),
+      view_(std::make_shared<const View>()) {}
 
 std::shared_ptr<const Discovery::View> Discovery::view() const {
   absl::MutexLock lock(&mu_);
@@ -232,6 +235,10 @@ absl::Status Discovery::FetchLegacy(View* view) {
 }
 
 absl::Status Discovery::Refresh() {
+  {
+    absl::MutexLock lock(&mu_);
+    last_refresh_ = absl::Now();
+  }
   auto next = std::make_shared<View>();
   absl::StatusOr<bool> aggregated = FetchAggregated(next.get());
   if (!aggregated.ok()) return aggregated.status();
@@ -393,6 +400,10 @@ absl::StatusOr<ResourceInfo> Discovery::Resolve(absl::string_view raw_name) cons
 absl::StatusOr<ResourceInfo> Discovery::ResolveOrRefresh(absl::string_view name) {
   absl::StatusOr<ResourceInfo> resolved = Resolve(name);
   if (!absl::IsNotFound(resolved.status())) return resolved;
+  {
+    absl::MutexLock lock(&mu_);
+    if (absl::Now() - last_refresh_ < min_refresh_interval_) return resolved;
+  }
   if (absl::Status s = Refresh(); !s.ok()) return s;
   return Resolve(name);
 }

@@ -10,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "informer/k8s/rest_client.h"
 #include "informer/resource.h"
 
@@ -31,7 +32,10 @@ struct ApiGroupInfo {
 // once, so readers see the old or the new one, never a mix.
 class Discovery {
  public:
-  explicit Discovery(std::shared_ptr<RestClient> client);
+  // `min_refresh_interval` bounds how often ResolveOrRefresh may refresh, so that clients
+  // asking for unknown names cannot turn each request into a full discovery.
+  explicit Discovery(std::shared_ptr<RestClient> client,
+                     absl::Duration min_refresh_interval = absl::Seconds(1));
 
   // Fetches everything again, so that CRDs created since are found. Errors (as RestClient)
   // when /api or /apis cannot be read; then the previous view is kept. A legacy group-version
@@ -58,7 +62,8 @@ class Discovery {
   // qualified names to choose from; a core-group match wins over others (as `events` is the
   // core one for kubectl). NotFound with a hint when nothing matches.
   absl::StatusOr<ResourceInfo> Resolve(absl::string_view name) const;
-  // Resolve, and when the name is unknown, Refresh once and try again.
+  // Resolve, and when the name is unknown, Refresh once and try again (unless the last
+  // refresh is more recent than min_refresh_interval).
   absl::StatusOr<ResourceInfo> ResolveOrRefresh(absl::string_view name);
   // The resource with exactly this group, version and resource; NotFound otherwise.
   absl::StatusOr<ResourceInfo> Find(const GroupVersionResource& gvr) const;
@@ -76,8 +81,10 @@ class Discovery {
   std::shared_ptr<const View> view() const;
 
   std::shared_ptr<RestClient> client_;
+  const absl::Duration min_refresh_interval_;
   mutable absl::Mutex mu_;
   std::shared_ptr<const View> view_ ABSL_GUARDED_BY(mu_);
+  absl::Time last_refresh_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
 };
 
 }  // namespace k8s

@@ -242,7 +242,7 @@ TEST_P(DiscoveryTest, UnknownNameIsNotFoundWithAHint) {
 
 TEST(DiscoveryRefreshTest, ResolveOrRefreshFindsACrdCreatedAfterStart) {
   FakeApiServer server(/*aggregated=*/true);
-  Discovery discovery(server.Client());
+  Discovery discovery(server.Client(), /*min_refresh_interval=*/absl::ZeroDuration());
   ASSERT_TRUE(discovery.Refresh().ok());
   EXPECT_EQ(discovery.Resolve("crontabs").status().code(), absl::StatusCode::kNotFound);
   server.crd_added = true;
@@ -252,6 +252,17 @@ TEST(DiscoveryRefreshTest, ResolveOrRefreshFindsACrdCreatedAfterStart) {
   EXPECT_EQ(info->gvr, (GroupVersionResource{"stable.example.com", "v1", "crontabs"}));
   EXPECT_EQ(info->kind, "CronTab");
   EXPECT_TRUE(discovery.Resolve("crontabs").ok());
+}
+
+TEST(DiscoveryRefreshTest, UnknownNamesRefreshAtMostOncePerInterval) {
+  FakeApiServer server(/*aggregated=*/true);
+  Discovery discovery(server.Client(), absl::Hours(1));
+  ASSERT_TRUE(discovery.Refresh().ok());
+  const size_t requests = server.server().requests().size();
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(discovery.ResolveOrRefresh("typo").status().code(), absl::StatusCode::kNotFound);
+  }
+  EXPECT_EQ(server.server().requests().size(), requests);
 }
 
 TEST(DiscoveryRefreshTest, FailedRefreshKeepsThePreviousView) {

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"strconv"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+	"google.golang.org/grpc/grpclog"
 )
 
 // compactRevKey is the key kube-apiserver's own compactor keeps the last
@@ -48,6 +50,8 @@ func runCompact(args []string) error {
 			return fmt.Errorf("no INFORMERD_CLUSTER_ETCD_URL in %s/cluster.env", *dir)
 		}
 	}
+	// Keep stdout/stderr clean: the only output is the revision.
+	grpclog.SetLoggerV2(grpclog.NewLoggerV2(io.Discard, io.Discard, io.Discard))
 	cli, err := clientv3.New(clientv3.Config{
 		Endpoints:   []string{ep},
 		DialTimeout: 10 * time.Second,

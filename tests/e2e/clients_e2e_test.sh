@@ -1,0 +1,168 @@
+#!/usr/bin/env bash
+# End-to-end tests of the Python, Go and C++ clients (clients/) against a running informerd
+# over a real kube-apiserver.
+#
+# 1. checks the committed Go/Python stubs match proto/ (scripts/gen-clients --check);
+# 2. uses the cluster named by INFORMERD_TEST_KUBECONFIG (a kubeconfig allowed to write
+#    ConfigMaps and Namespaces), or starts one with scripts/cluster-up and stops it at the end;
+# 3. builds informerd and the C++ client tests into $INFORMERD_BUILD (default ./build);
+# 4. starts informerd on a free port caching configmaps;
+# 5. runs each language's tests with INFORMERD_TEST_ADDR, INFORMERD_TEST_KUBECONFIG and
+#    INFORMERD_TEST_BIN set: sync, live events, List/Get/ByIndex, a server restart mid-stream
+#    (the tests kill and restart an informerd of their own while ConfigMaps change) and the
+#    example controller writing its annotation.
+# Every test case counts; a skipped one counts as failed here, since the environment is whole.
+# Prints "N passed, N failed"; exits non-zero if anything failed.
+set -uo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+source "$ROOT/scripts/lib.sh"
+export GOTOOLCHAIN=local
+
+pass=0 fail=0
+ok() { pass=$((pass + ${2:-1})); printf 'PASS %s\n' "$1"; }
+ko() {
+  fail=$((fail + ${3:-1})); printf 'FAIL %s\n' "$1"
+  [[ -n ${2:-} ]] && printf '%s\n' "$2" | sed 's/^/     /' | tail -n 40
+  return 0
+}
+finish() {
+  printf '%d passed, %d failed\n' "$pass" "$fail"
+  [[ $fail == 0 ]]
+}
+
+work="$(mktemp -d "${TMPDIR:-/tmp}/informerd-clients-e2e.XXXXXX")"
+own_cluster="" informerd_pid=""
+cleanup() {
+  [[ -n $informerd_pid ]] && kill "$informerd_pid" 2>/dev/null && wait "$informerd_pid" 2>/dev/null
+  [[ -n $own_cluster ]] && "$ROOT/scripts/cluster-down" --dir "$own_cluster" >&2
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+# counts FILE KIND: "passed failed" of a JUnit XML (pytest, GoogleTest) or a `go test -json`
+# stream. Skipped tests count as failed.
+counts() {
+  "$INFORMERD_VENV/bin/python" - "$1" "$2" <<'PY'
+import json, sys, xml.etree.ElementTree as ET
+path, kind = sys.argv[1], sys.argv[2]
+p = f = 0
+names = []
+if kind == "go":
+    for line in open(path):
+        try:
+            e = json.loads(line)
+        except ValueError:
+            continue
+        if not e.get("Test") or e.get("Action") not in ("pass", "fail", "skip"):
+            continue
+        if e["Action"] == "pass":
+            p += 1
+        else:
+            f += 1
+            names.append(f"{e['Action']}: {e['Package']}.{e['Test']}")
+else:
+    for case in ET.parse(path).getroot().iter("testcase"):
+        bad = [c.tag for c in case if c.tag in ("failure", "error", "skipped")]
+        if case.get("result") == "skipped" or case.get("status") == "notrun":
+            bad.append("skipped")
+        if bad:
+            f += 1
+            names.append(f"{bad[0]}: {case.get('classname')}.{case.get('name')}")
+        else:
+            p += 1
+print(p, f)
+for n in names:
+    print(n)
+PY
+}
+
+# record NAME FILE KIND LOG: adds a suite's test counts, showing what failed.
+record() {
+  local name="$1" file="$2" kind="$3" log="$4" out p f
+  if [[ ! -s $file ]]; then ko "$name: no results" "$(tail -n 40 "$log")"; return; fi
+  out="$(counts "$file" "$kind")" || { ko "$name: unreadable results" "$(tail -n 40 "$log")"; return; }
+  read -r p f <<<"$(head -n1 <<<"$out")"
+  if ((f == 0 && p > 0)); then ok "$name ($p tests)" "$p"
+  else ko "$name ($p passed, $f failed)" "$(tail -n +2 <<<"$out")
+--- last lines of $log ---
+$(tail -n 30 "$log")" "$((f > 0 ? f : 1))"; pass=$((pass + p)); fi
+}
+
+# 1. Generated code in sync with proto/.
+if out="$("$ROOT/scripts/gen-clients" --check 2>&1)"; then ok "generated Go/Python stubs match proto/"
+else ko "generated Go/Python stubs match proto/" "$out"; fi
+
+# 2. A cluster.
+if [[ -n ${INFORMERD_TEST_KUBECONFIG:-} ]]; then
+  KUBECONFIG_E2E="$INFORMERD_TEST_KUBECONFIG"
+else
+  own_cluster="$work/cluster"
+  if ! "$ROOT/scripts/cluster-up" --dir "$own_cluster" >"$work/cluster-up.out" 2>&1; then
+    ko "cluster-up" "$(tail -n 20 "$work/cluster-up.out")"; own_cluster=""; finish; exit 1
+  fi
+  last="$(tail -n 1 "$work/cluster-up.out")"
+  KUBECONFIG_E2E="${last#KUBECONFIG=}"
+  eval "KUBECONFIG_E2E=$KUBECONFIG_E2E"  # cluster-up prints it %q-quoted
+fi
+[[ -f $KUBECONFIG_E2E ]] || { ko "kubeconfig $KUBECONFIG_E2E exists"; finish; exit 1; }
+
+# 3. Build informerd and the C++ client tests.
+step "building informerd and the C++ client tests into $INFORMERD_BUILD"
+if [[ ! -f $INFORMERD_BUILD/build.ninja ]]; then
+  cmake -S "$ROOT" -B "$INFORMERD_BUILD" -G Ninja -DCMAKE_BUILD_TYPE="${CMAKE_BUILD_TYPE:-RelWithDebInfo}" \
+    >"$work/configure.log" 2>&1 || { ko "configure" "$(tail -n 20 "$work/configure.log")"; finish; exit 1; }
+fi
+if ! cmake --build "$INFORMERD_BUILD" -j "${INFORMERD_JOBS:-2}" --target informerd informerd_client_test \
+    informerd_client_e2e_test configmap_summary >"$work/build.log" 2>&1; then
+  ko "build" "$(grep -E 'error|FAILED' "$work/build.log" | head -n 20)"; finish; exit 1
+fi
+BIN="$INFORMERD_BUILD/server/informerd"
+CPP_TESTS="$INFORMERD_BUILD/clients/cpp"
+
+# 4. informerd on a free port.
+port="$("$INFORMERD_VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+ADDR="127.0.0.1:$port"
+"$BIN" --kubeconfig="$KUBECONFIG_E2E" --listen="$ADDR" --metrics_listen= --resources=configmaps \
+  --bookmark_interval=1s --log_format=text >"$work/informerd.log" 2>&1 &
+informerd_pid=$!
+deadline=$((SECONDS + 60))
+until grpcurl -plaintext -max-time 2 "$ADDR" informer.v1.InformerService/ListResources 2>/dev/null \
+    | grep -q '"synced": true'; do
+  if ! kill -0 "$informerd_pid" 2>/dev/null || ((SECONDS > deadline)); then
+    ko "informerd serves at $ADDR" "$(tail -n 20 "$work/informerd.log")"; finish; exit 1
+  fi
+  sleep 0.2
+done
+ok "informerd serves configmaps at $ADDR"
+
+export INFORMERD_TEST_ADDR="$ADDR" INFORMERD_TEST_KUBECONFIG="$KUBECONFIG_E2E" INFORMERD_TEST_BIN="$BIN"
+
+# 5a. Python: the package installed (editable) into the venv, then pytest.
+py="$INFORMERD_VENV/bin/python"
+if ! "$py" -c 'import informerd, sys; sys.exit(0 if informerd.__file__.startswith(sys.argv[1]) else 1)' \
+    "$ROOT/clients/python/src" 2>/dev/null; then
+  step "installing clients/python into $INFORMERD_VENV"
+  "$py" -m pip install -q -e "$ROOT/clients/python[test]" >"$work/pip.log" 2>&1 \
+    || ko "pip install clients/python" "$(tail -n 20 "$work/pip.log")"
+fi
+step "Python client tests"
+(cd "$ROOT/clients/python" && "$py" -m pytest -q -p no:cacheprovider --junitxml="$work/python.xml") \
+  >"$work/python.log" 2>&1
+record "Python client" "$work/python.xml" xml "$work/python.log"
+
+# 5b. Go.
+step "Go client tests"
+(cd "$ROOT/clients/go" && go test -count=1 -json ./...) >"$work/go.json" 2>"$work/go.log"
+grep -h '"Output"' "$work/go.json" | "$py" -c 'import json,sys; [sys.stdout.write(json.loads(l)["Output"]) for l in sys.stdin]' >>"$work/go.log"
+record "Go client" "$work/go.json" go "$work/go.log"
+
+# 5c. C++.
+step "C++ client tests"
+"$CPP_TESTS/informerd_client_test" --gtest_output="xml:$work/cpp-unit.xml" >"$work/cpp-unit.log" 2>&1
+record "C++ client (unit)" "$work/cpp-unit.xml" xml "$work/cpp-unit.log"
+"$CPP_TESTS/informerd_client_e2e_test" --gtest_output="xml:$work/cpp-e2e.xml" >"$work/cpp-e2e.log" 2>&1
+record "C++ client (end to end)" "$work/cpp-e2e.xml" xml "$work/cpp-e2e.log"
+
+kill -0 "$informerd_pid" 2>/dev/null && ok "informerd still running after the tests" \
+  || ko "informerd still running after the tests" "$(tail -n 20 "$work/informerd.log")"
+finish

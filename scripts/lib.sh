@@ -21,8 +21,11 @@ cluster_build() {
   gobin="$(command -v go || true)"; [[ -n $gobin ]] || gobin=/usr/local/go/bin/go
   [[ -x $gobin ]] || die "go not found (need Go >= 1.26 on PATH or in /usr/local/go/bin)"
   export GOTOOLCHAIN=local
+  local v="k8s.io/component-base/version" maj="${INFORMERD_K8S_VERSION#v}"; maj="${maj%%.*}"
+  local min="${INFORMERD_K8S_VERSION#v*.}"; min="${min%%.*}"
+  local ld="-s -w -X $v.gitVersion=$INFORMERD_K8S_VERSION -X $v.gitMajor=$maj -X $v.gitMinor=$min -X $v.gitTreeState=clean -X $v.gitCommit="
   local hmod hsrc
-  hmod="$( { "$gobin" version; cat "$src/go.mod" "$src/go.sum"; } | sha256sum | cut -c1-16)"
+  hmod="$( { "$gobin" version; echo "$ld"; cat "$src/go.mod" "$src/go.sum"; } | sha256sum | cut -c1-16)"
   hsrc="$( { echo "$hmod"; cd "$src" && cat $(ls ./*.go | LC_ALL=C sort); } | sha256sum | cut -c1-16)"
   local top="$INFORMERD_CACHE/cluster/$INFORMERD_K8S_VERSION"
   CLUSTER_BIN="$top/bin"
@@ -37,9 +40,6 @@ cluster_build() {
   if [[ ${#todo[@]} == 0 ]]; then exec 9>&-; return 0; fi
   local tmp="$top/tmp.$$" log="$top/build.log"
   rm -rf "$tmp"; mkdir -p "$tmp"
-  local v="k8s.io/component-base/version" maj="${INFORMERD_K8S_VERSION#v}"; maj="${maj%%.*}"
-  local min="${INFORMERD_K8S_VERSION#v*.}"; min="${min%%.*}"
-  local ld="-s -w -X $v.gitVersion=$INFORMERD_K8S_VERSION -X $v.gitMajor=$maj -X $v.gitMinor=$min -X $v.gitTreeState=clean"
   step "building ${todo[*]} (Kubernetes $INFORMERD_K8S_VERSION) into $CLUSTER_BIN (log: $log)"
   if [[ ! -x $CLUSTER_BIN/kubectl && ! -x $CLUSTER_BIN/testcluster ]]; then
     step "first build: downloads ~500 MB of Go modules and compiles ~2100 packages; ~25 minutes on 2 busy cores, then reused"

@@ -7,6 +7,7 @@ import (
 	"os"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -100,7 +101,19 @@ func runClientGo(args []string) error {
 	expectEvents := fs.Int("expect-events", 0, "handler calls after the initial adds to wait for")
 	latencyEvents := fs.Int("latency-events", 0, "wait for this many stamped updates (see "+LatencyAnnotation+")")
 	timeout := fs.Duration("timeout", 10*time.Minute, "give up after this long")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run here (go tool pprof)")
 	fs.Parse(args)
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 
 	switch *watchList {
 	case "on":

@@ -6,6 +6,7 @@
 //	benchgo write     patch Pods at a fixed rate, stamping the write time (workloads 2 and 3)
 //	benchgo fanout    N client-go informers, each with its own watch (workload 3)
 //	benchgo gen       write generated Pods / watch events to a file (micro-benchmark input)
+//	benchgo apistat   the API server's CPU seconds and registered Pod watchers
 //
 // Every result is one JSON object on one line of stdout; progress goes to stderr.
 package main
@@ -40,6 +41,8 @@ func main() {
 		err = runFanout(args)
 	case "gen":
 		err = runGen(args)
+	case "apistat":
+		err = runAPIStat(args)
 	default:
 		usage()
 	}
@@ -50,7 +53,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: benchgo replay|clientgo|populate|write|fanout|gen [flags]")
+	fmt.Fprintln(os.Stderr, "usage: benchgo replay|clientgo|populate|write|fanout|gen|apistat [flags]")
 	os.Exit(2)
 }
 

@@ -1,0 +1,666 @@
+#!/usr/bin/env python3
+"""Runs informerd's benchmarks against client-go in one run and writes docs/benchmarks.md.
+
+Called by scripts/bench after it has built the programs; see docs/benchmarks.md. Every program
+prints JSON result lines; this driver starts them in order, collects the lines, prints a table
+of absolute figures and ratios informerd / client-go, and writes the document. Every child
+process is bounded by a timeout and talks only to 127.0.0.1.
+"""
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+# Sizes: (full, quick).
+SIZES = {
+    "ingest_objects": (100_000, 20_000),
+    "ingest_events": (200_000, 40_000),
+    "cluster_pods": (20_000, 2_000),
+    "latency_writes": (1_000, 300),
+    "latency_rate": (100, 50),
+    "get_qps": (10_000, 10_000),
+    "list_qps": (1_000, 500),
+    "serve_seconds": (20, 5),
+    "fanout_pods": (100, 100),
+    "fanout_counts": ([1, 10, 100, 1000], [1, 10, 100, 1000]),
+    "fanout_rate": (1_000, 1_000),
+    "fanout_seconds": (10, 3),
+}
+
+
+def log(msg):
+    print(f"==> {msg}", file=sys.stderr, flush=True)
+
+
+def results(text):
+    """The JSON objects among the lines of `text`."""
+    out = []
+    for line in text.splitlines():
+        line = line.strip()
+        if line.startswith("{"):
+            try:
+                out.append(json.loads(line))
+            except json.JSONDecodeError:
+                pass
+    return out
+
+
+def run(cmd, timeout, env=None):
+    """Runs cmd to completion; returns its result lines. Raises on failure."""
+    log(" ".join(cmd))
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+    if p.returncode != 0:
+        raise RuntimeError(f"{cmd[0]} failed ({p.returncode}): {p.stderr[-2000:]}")
+    return results(p.stdout)
+
+
+def last(lines, event="result"):
+    for r in reversed(lines):
+        if r.get("event") == event:
+            return r
+    raise RuntimeError(f"no {event} line in {lines}")
+
+
+class Background:
+    """A child process whose stdout lines are read as they come."""
+
+    def __init__(self, cmd, env=None, stderr_path=None):
+        log(" ".join(cmd) + " &")
+        self.stderr = open(stderr_path or os.devnull, "w")
+        self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=self.stderr, text=True,
+                                     env=env)
+        self.lines = []
+
+    def wait_for(self, event, timeout):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            line = self.proc.stdout.readline()
+            if not line:
+                if self.proc.poll() is not None:
+                    raise RuntimeError(f"{self.proc.args[0]} exited ({self.proc.returncode}) "
+                                       f"before {event}")
+                continue
+            for r in results(line):
+                self.lines.append(r)
+                if r.get("event") == event:
+                    return r
+        raise RuntimeError(f"{self.proc.args[0]}: no {event} within {timeout}s")
+
+    def finish(self, timeout):
+        try:
+            out, _ = self.proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.stop()
+            raise RuntimeError(f"{self.proc.args[0]} did not finish within {timeout}s")
+        self.lines += results(out or "")
+        if self.proc.returncode != 0:
+            raise RuntimeError(f"{self.proc.args[0]} failed ({self.proc.returncode})")
+        return self.lines
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.stderr.close()
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def proc_cpu(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# ---------------------------------------------------------------------------------------------
+# Workload 1: ingest from the replay server.
+
+
+def workload_ingest(cfg, out):
+    n, m = cfg.size("ingest_objects"), cfg.size("ingest_events")
+    kube = os.path.join(cfg.tmp, "replay.kubeconfig")
+    replay = Background([cfg.benchgo, "replay", "--objects", str(n), "--events", str(m),
+                         "--kubeconfig-out", kube, "--lifetime", "90m"],
+                        stderr_path=os.path.join(cfg.tmp, "replay.log"))
+    try:
+        ready = replay.wait_for("replay_ready", 900)
+        out["replay"] = ready
+        expect = ["--expect-objects", str(n), "--expect-events", str(m)]
+        runs = [
+            ("client-go", [cfg.benchgo, "clientgo", "--kubeconfig", kube, "--transform", "none"]
+             + expect),
+            ("client-go+strip", [cfg.benchgo, "clientgo", "--kubeconfig", kube, "--transform",
+                                 "strip-managed-fields"] + expect),
+            ("informerd", [cfg.ingest, "--kubeconfig", kube, "--expect_objects", str(n),
+                           "--expect_events", str(m)]),
+            ("informerd-no-history", [cfg.ingest, "--kubeconfig", kube, "--expect_objects",
+                                      str(n), "--expect_events", str(m),
+                                      "--history_max_events", "0"]),
+            ("informerd-keep-mf", [cfg.ingest, "--kubeconfig", kube, "--expect_objects", str(n),
+                                   "--expect_events", str(m), "--transform", "none"]),
+        ]
+        out["ingest"] = {}
+        for name, cmd in runs:
+            r = last(run(cmd + ["--timeout", "20m"], timeout=1500))
+            out["ingest"][name] = r
+            log(f"{name}: {r.get('events_per_cpu_s', 0):.0f} events/CPU-s, "
+                f"sync {r['time_to_sync_s']:.2f}s, {r.get('rss_per_object_bytes', 0):.0f} B/object")
+    finally:
+        replay.stop()
+
+
+# ---------------------------------------------------------------------------------------------
+# Workloads 2 and 3: the real API server.
+
+
+class Cluster:
+    def __init__(self, cfg):
+        self.dir = os.path.join(cfg.tmp, "cluster")
+        p = subprocess.run([os.path.join(ROOT, "scripts", "cluster-up"), "--dir", self.dir],
+                           capture_output=True, text=True, timeout=3600)
+        if p.returncode != 0:
+            raise RuntimeError(f"cluster-up failed: {p.stderr[-2000:]}")
+        env = {}
+        for line in p.stdout.splitlines():
+            m = re.match(r"^([A-Z_]+)='?([^']*)'?$", line.strip())
+            if m:
+                env[m.group(1)] = m.group(2)
+        self.kubeconfig = env["KUBECONFIG"]
+        self.pid = int(env["INFORMERD_CLUSTER_PID"])
+        self.version = env.get("INFORMERD_CLUSTER_K8S_VERSION", "")
+
+    def down(self):
+        subprocess.run([os.path.join(ROOT, "scripts", "cluster-down"), "--dir", self.dir],
+                       capture_output=True, timeout=120)
+
+
+def workload_cluster(cfg, out, cluster):
+    n = cfg.size("cluster_pods")
+    writes, rate = cfg.size("latency_writes"), cfg.size("latency_rate")
+    out["populate"] = last(run([cfg.benchgo, "populate", "--kubeconfig", cluster.kubeconfig,
+                                "--namespace", "informerd-bench", "--count", str(n)],
+                               timeout=3600), "populated")
+    out["cluster"] = {}
+    sides = [
+        ("client-go", [cfg.benchgo, "clientgo", "--kubeconfig", cluster.kubeconfig, "--namespace",
+                       "informerd-bench", "--latency-events", str(writes), "--timeout", "10m"]),
+        ("client-go+strip", [cfg.benchgo, "clientgo", "--kubeconfig", cluster.kubeconfig,
+                             "--namespace", "informerd-bench", "--transform",
+                             "strip-managed-fields", "--latency-events", str(writes),
+                             "--timeout", "10m"]),
+        ("informerd", [cfg.ingest, "--kubeconfig", cluster.kubeconfig, "--namespace_name",
+                       "informerd-bench", "--latency_events", str(writes), "--timeout", "10m"]),
+    ]
+    for name, cmd in sides:
+        client = Background(cmd, stderr_path=os.path.join(cfg.tmp, f"w2-{name}.log"))
+        try:
+            client.wait_for("synced", 600)
+            w = last(run([cfg.benchgo, "write", "--kubeconfig", cluster.kubeconfig,
+                          "--namespace", "informerd-bench", "--count", str(writes), "--rate",
+                          str(rate)], timeout=1200), "written")
+            r = last(client.finish(600))
+            r["writer"] = w
+            out["cluster"][name] = r
+            log(f"{name}: sync {r['time_to_sync_s']:.2f}s, latency p99 "
+                f"{r['latency'].get('p99_ms', 0):.1f} ms")
+        finally:
+            client.stop()
+
+
+def wait_healthy(port, timeout):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
+                if r.status == 200:
+                    return
+        except Exception:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"informerd not healthy within {timeout}s")
+
+
+def workload_serving(cfg, out, cluster):
+    fan_ns = "informerd-fanout"
+    out["populate_fanout"] = last(run([cfg.benchgo, "populate", "--kubeconfig",
+                                       cluster.kubeconfig, "--namespace", fan_ns, "--count",
+                                       str(cfg.size("fanout_pods")), "--seed", "3"],
+                                      timeout=1200), "populated")
+    grpc_port, metrics_port = free_port(), free_port()
+    server = Background([cfg.informerd, "--kubeconfig", cluster.kubeconfig, "--resources", "pods",
+                         "--index", "pods=by-app=label:app,pods=by-node=field:spec.nodeName",
+                         "--listen", f"127.0.0.1:{grpc_port}", "--metrics_listen",
+                         f"127.0.0.1:{metrics_port}", "--log_level", "warning"],
+                        stderr_path=os.path.join(cfg.tmp, "informerd.log"))
+    target = f"127.0.0.1:{grpc_port}"
+    secs = cfg.size("serve_seconds")
+    try:
+        wait_healthy(metrics_port, 300)
+        out["serving"] = {}
+        for mode, qps in (("get", cfg.size("get_qps")), ("list", cfg.size("list_qps"))):
+            cpu0 = proc_cpu(server.proc.pid)
+            r = last(run([cfg.load, "--target", target, "--mode", mode, "--qps", str(qps),
+                          "--duration", f"{secs}s"], timeout=secs + 120))
+            r["server_cpu_s"] = proc_cpu(server.proc.pid) - cpu0
+            out["serving"][mode] = r
+            log(f"{mode}: {r['achieved_qps']:.0f}/s, p99 {r['latency'].get('p99_ms', 0):.2f} ms")
+
+        rate, fsecs = cfg.size("fanout_rate"), cfg.size("fanout_seconds")
+        writes = rate * fsecs
+        out["fanout"] = {"informerd": {}, "client-go": {}, "rate": rate, "writes": writes}
+        for n in cfg.size("fanout_counts"):
+            for side in ("informerd", "client-go"):
+                ready = os.path.join(cfg.tmp, f"ready-{side}-{n}")
+                if side == "informerd":
+                    cmd = [cfg.load, "--target", target, "--mode", "subscribe", "--namespace_name",
+                           fan_ns, "--subscribers", str(n), "--channels", "16",
+                           "--expect_stamped", str(writes), "--duration", f"{fsecs + 120}s"]
+                else:
+                    cmd = [cfg.benchgo, "fanout", "--kubeconfig", cluster.kubeconfig,
+                           "--namespace", fan_ns, "--informers", str(n), "--expect-stamped",
+                           str(writes), "--timeout", f"{fsecs + 300}s"]
+                client = Background(cmd, stderr_path=os.path.join(cfg.tmp, f"fan-{side}-{n}.log"))
+                try:
+                    client.wait_for("subscribed", 300)
+                    before = last(run([cfg.benchgo, "apistat", "--kubeconfig", cluster.kubeconfig,
+                                       "--pid", str(cluster.pid)], timeout=60), "apistat")
+                    server_cpu0 = proc_cpu(server.proc.pid)
+                    w = last(run([cfg.benchgo, "write", "--kubeconfig", cluster.kubeconfig,
+                                  "--namespace", fan_ns, "--count", str(writes), "--rate",
+                                  str(rate), "--workers", "64"], timeout=fsecs + 600), "written")
+                    after = last(run([cfg.benchgo, "apistat", "--kubeconfig", cluster.kubeconfig,
+                                      "--pid", str(cluster.pid)], timeout=60), "apistat")
+                    r = last(client.finish(fsecs + 400))
+                    r["writer"] = w
+                    r["apiserver_cpu_s"] = after["cpu_s"] - before["cpu_s"]
+                    r["apiserver_pod_watches"] = before["pod_watches"]
+                    if side == "informerd":
+                        r["informerd_cpu_s"] = proc_cpu(server.proc.pid) - server_cpu0
+                    out["fanout"][side][str(n)] = r
+                    log(f"fan-out {side} x{n}: p99 {r['latency'].get('p99_ms', 0):.1f} ms, "
+                        f"{r['stamped_per_s']:.0f} receipts/s, apiserver "
+                        f"{r['apiserver_cpu_s']:.1f} CPU-s, {r['apiserver_pod_watches']:.0f} watches")
+                except Exception as e:  # one size failing must not lose the others
+                    log(f"fan-out {side} x{n} failed: {e}")
+                    out["fanout"][side][str(n)] = {"error": str(e)}
+                finally:
+                    client.stop()
+    finally:
+        server.stop()
+
+
+def workload_micro(cfg, out):
+    p = subprocess.run([cfg.micro, "--benchmark_format=json", "--benchmark_min_time=0.3"],
+                       capture_output=True, text=True, timeout=1800)
+    if p.returncode != 0:
+        raise RuntimeError(f"micro-benchmarks failed: {p.stderr[-2000:]}")
+    out["micro"] = json.loads(p.stdout)["benchmarks"]
+
+
+# ---------------------------------------------------------------------------------------------
+# Report.
+
+
+def fmt(v, unit=""):
+    if v is None:
+        return "–"
+    if isinstance(v, str):
+        return v
+    a = abs(v)
+    if a >= 100:
+        s = f"{v:,.0f}"
+    elif a >= 10:
+        s = f"{v:.1f}"
+    else:
+        s = f"{v:.2f}"
+    return s + unit
+
+
+def ratio(a, b):
+    if a is None or b in (None, 0):
+        return "–"
+    return f"{a / b:.2f}×"
+
+
+def get(d, *path):
+    for p in path:
+        if not isinstance(d, dict) or p not in d:
+            return None
+        d = d[p]
+    return d
+
+
+def table(headers, rows):
+    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join("---" for _ in headers) + "|"]
+    for r in rows:
+        lines.append("| " + " | ".join(r) + " |")
+    return "\n".join(lines)
+
+
+def report(cfg, out):
+    parts = []
+    ing = out.get("ingest")
+    if ing:
+        rp = out["replay"]
+        parts.append(f"### 1. Ingest from the replay server\n\n{rp['objects']:,} Pods in the LIST "
+                     f"(average {rp['avg_object_bytes']:,} bytes of JSON each), then "
+                     f"{rp['events']:,} watch events ({rp['watch_bytes'] / 1e6:,.0f} MB), "
+                     f"{rp['final_objects']:,} Pods at the end. Each client runs alone against "
+                     "the same replay server (plain HTTP on 127.0.0.1); indexes: namespace, "
+                     "label `app`, `spec.nodeName`; one counting handler.\n")
+        cg, cgs, inf = ing.get("client-go"), ing.get("client-go+strip"), ing.get("informerd")
+        rows = []
+        for name in ("client-go", "client-go+strip", "informerd", "informerd-no-history",
+                     "informerd-keep-mf"):
+            r = ing.get(name)
+            if not r:
+                continue
+            rows.append([name, fmt(r.get("events_per_cpu_s")), fmt(r.get("events_per_s")),
+                         fmt(r.get("time_to_sync_s"), " s"), fmt(r.get("cpu_s"), " s"),
+                         fmt(r.get("rss_settled_bytes", 0) / 2**20, " MiB"),
+                         fmt(r.get("rss_per_object_bytes"), " B"),
+                         fmt(r.get("rss_steady_per_object_bytes"), " B")])
+        parts.append(table(["side", "events / CPU-s", "events / s (wall)", "time to sync",
+                            "CPU", "RSS settled", "RSS / object (settled)",
+                            "RSS / object (steady)"], rows))
+        parts.append("")
+        if cg and inf:
+            rows = [
+                ["events per CPU-second", ratio(inf.get("events_per_cpu_s"), cg.get("events_per_cpu_s")),
+                 ratio(inf.get("events_per_cpu_s"), get(cgs, "events_per_cpu_s"))],
+                ["time to sync", ratio(inf.get("time_to_sync_s"), cg.get("time_to_sync_s")),
+                 ratio(inf.get("time_to_sync_s"), get(cgs, "time_to_sync_s"))],
+                ["RSS per object (settled)", ratio(inf.get("rss_per_object_bytes"),
+                                                   cg.get("rss_per_object_bytes")),
+                 ratio(inf.get("rss_per_object_bytes"), get(cgs, "rss_per_object_bytes"))],
+            ]
+            parts.append("Ratios informerd / client-go (default typed informer; with the "
+                         "managedFields-stripping transform):\n")
+            parts.append(table(["", "/ client-go", "/ client-go+strip"], rows))
+            parts.append("")
+
+    cl = out.get("cluster")
+    if cl:
+        pop = out["populate"]
+        parts.append(f"### 2. Real API server (kube-apiserver {cfg.k8s_version})\n\n"
+                     f"{pop['count']:,} Pods in namespace `informerd-bench` (created with status "
+                     f"and managedFields in {pop['seconds']:.0f} s). Initial sync of that "
+                     "namespace, then live latency of merge-patches made by `benchgo write` "
+                     f"({cfg.size('latency_writes')} writes at {cfg.size('latency_rate')}/s): "
+                     "from the writer's clock before the request to the handler.\n")
+        rows = []
+        for name in ("client-go", "client-go+strip", "informerd"):
+            r = cl.get(name)
+            if not r:
+                continue
+            lat = r.get("latency", {})
+            rows.append([name, fmt(r.get("time_to_sync_s"), " s"), fmt(lat.get("p50_ms"), " ms"),
+                         fmt(lat.get("p99_ms"), " ms"),
+                         fmt(get(r, "writer", "write_latency", "p50_ms"), " ms"),
+                         fmt(r.get("rss_settled_bytes", 0) / 2**20, " MiB")])
+        parts.append(table(["side", "initial sync", "write→handler p50", "write→handler p99",
+                            "write request p50 (API server)", "RSS settled"], rows))
+        if cl.get("client-go") and cl.get("informerd"):
+            parts.append("\nRatio informerd / client-go: sync "
+                         + ratio(cl["informerd"]["time_to_sync_s"], cl["client-go"]["time_to_sync_s"])
+                         + ", latency p99 "
+                         + ratio(get(cl, "informerd", "latency", "p99_ms"),
+                                 get(cl, "client-go", "latency", "p99_ms")) + ".")
+        parts.append("")
+
+    sv = out.get("serving")
+    if sv:
+        parts.append("### 3. Serving over gRPC on loopback\n\n"
+                     "`informerd` caches every Pod (both namespaces, indexes `by-app`, `by-node`). "
+                     "Open-loop load from `informerd_load` (latency from each call's scheduled "
+                     "start); Get by random name in `informerd-bench`, List with namespace + "
+                     "`app=` selector.\n")
+        rows = []
+        for mode in ("get", "list"):
+            r = sv.get(mode)
+            if not r:
+                continue
+            lat = r["latency"]
+            rows.append([mode, fmt(r["target_qps"]), fmt(r["achieved_qps"]),
+                         fmt(lat.get("p50_ms"), " ms"), fmt(lat.get("p99_ms"), " ms"),
+                         fmt(r.get("objects_per_call")) if mode == "list" else "1",
+                         f"{r['failed']} / {r['shed']}", fmt(r.get("server_cpu_s"), " s")])
+        parts.append(table(["call", "target QPS", "achieved QPS", "p50", "p99", "objects / call",
+                            "failed / shed", "informerd CPU"], rows))
+        parts.append("")
+    fo = out.get("fanout")
+    if fo:
+        parts.append(f"Subscribe fan-out: {fo['writes']:,} merge-patches at {fo['rate']:,}/s to "
+                     f"{cfg.size('fanout_pods')} Pods of `informerd-fanout`; informerd "
+                     "subscribers (one stream each over 16 connections) against the same number "
+                     "of client-go informers, each with its own connection and watch. Latency: "
+                     "writer's clock before the request → receipt. API server CPU covers the "
+                     "write phase (the writes themselves included, equal for both sides; the "
+                     "test cluster runs etcd in the same process).\n")
+        rows = []
+        for n in cfg.size("fanout_counts"):
+            for side in ("informerd", "client-go"):
+                r = get(fo, side, str(n))
+                if not r:
+                    continue
+                if "error" in r:
+                    rows.append([str(n), side, "failed: " + r["error"][:80], "", "", "", "", "", ""])
+                    continue
+                lat = r["latency"]
+                rows.append([str(n), side, fmt(lat.get("p50_ms"), " ms"),
+                             fmt(lat.get("p99_ms"), " ms"), fmt(r.get("stamped_per_s")),
+                             fmt(get(r, "writer", "achieved_rate")),
+                             fmt(r.get("apiserver_cpu_s"), " s"),
+                             fmt(r.get("apiserver_pod_watches")),
+                             fmt(r.get("informerd_cpu_s", r.get("client_cpu_s")), " s")])
+        parts.append(table(["subscribers", "side", "write→receipt p50", "p99",
+                            "receipts / s", "writes / s achieved", "API server CPU",
+                            "API server Pod watches", "informerd (or client-go) CPU"], rows))
+        parts.append("")
+
+    mc = out.get("micro")
+    if mc:
+        rows = []
+        for b in mc:
+            if b.get("run_type") == "aggregate":
+                continue
+            extra = []
+            if "items_per_second" in b:
+                extra.append(f"{b['items_per_second'] / 1e3:,.1f} k items/s")
+            if "bytes_per_second" in b:
+                extra.append(f"{b['bytes_per_second'] / 2**20:,.0f} MiB/s")
+            rows.append([f"`{b['name']}`", f"{b['cpu_time']:,.0f} {b['time_unit']}",
+                         ", ".join(extra), b.get("label", "")])
+        parts.append("### Micro-benchmarks (Google Benchmark, `informerd_micro`)\n")
+        parts.append(table(["benchmark", "CPU time", "throughput", "note"], rows))
+        parts.append("")
+    return "\n".join(parts)
+
+
+def targets(cfg, out):
+    rows = []
+    cg, inf = get(out, "ingest", "client-go"), get(out, "ingest", "informerd")
+    if cg and inf:
+        x = inf["events_per_cpu_s"] / cg["events_per_cpu_s"]
+        rows.append(["ingest ≥ 3× client-go's events per CPU-second", f"{x:.2f}×",
+                     "met" if x >= 3 else "**missed**"])
+        x = inf["rss_per_object_bytes"] / cg["rss_per_object_bytes"]
+        rows.append(["memory per cached Pod ≤ ½ of client-go's default typed informer",
+                     f"{x:.2f}×", "met" if x <= 0.5 else "**missed**"])
+    r = get(out, "fanout", "informerd", "1000")
+    if r and "latency" in r:
+        rate = get(r, "writer", "achieved_rate") or 0
+        p99 = r["latency"].get("p99_ms", 1e9)
+        ok = p99 < 10 and rate >= 950 and r.get("complete") == 1000
+        rows.append(["1000 subscribers at 1k events/s, write→receipt p99 < 10 ms",
+                     f"p99 {p99:.1f} ms at {rate:.0f} writes/s, {r.get('complete')} of 1000 "
+                     "complete", "met" if ok else "**missed**"])
+    g = get(out, "serving", "get")
+    if g:
+        p99 = g["latency"].get("p99_ms", 1e9)
+        ok = p99 < 1 and g["achieved_qps"] >= 0.95 * g["target_qps"]
+        rows.append(["Get p99 < 1 ms at 10k QPS",
+                     f"p99 {p99:.2f} ms at {g['achieved_qps']:,.0f} QPS",
+                     "met" if ok else "**missed**"])
+    return table(["target", "measured", "verdict"], rows) if rows else "(no target measured)"
+
+
+def machine():
+    model = ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    model = line.split(":", 1)[1].strip()
+                    break
+        with open("/proc/meminfo") as f:
+            mem = int(f.readline().split()[1]) / 2**20
+    except OSError:
+        mem = 0
+    return f"{os.cpu_count()} × {model}, {mem:.0f} GiB RAM, {platform.system()} {platform.release()}"
+
+
+def versions(cfg):
+    def cmd(*c):
+        try:
+            return subprocess.run(c, capture_output=True, text=True, timeout=30).stdout.strip()
+        except Exception:
+            return "?"
+    gomod = open(os.path.join(ROOT, "bench", "go", "go.mod")).read()
+    cg = re.search(r"k8s.io/client-go (v\S+)", gomod)
+    commit = cmd("git", "-C", ROOT, "rev-parse", "--short", "HEAD")
+    dirty = cmd("git", "-C", ROOT, "status", "--porcelain")
+    return [
+        f"informerd {commit}{' (work tree with uncommitted changes)' if dirty else ''}, "
+        f"C++ Release build ({cmd('c++', '--version').splitlines()[0] if cmd('c++', '--version') else '?'})",
+        f"client-go {cg.group(1) if cg else '?'}, {cmd('go', 'version')}",
+        f"kube-apiserver {cfg.k8s_version or 'not run'} (scripts/cluster-up: in-process apiserver + etcd)",
+    ]
+
+
+def write_doc(cfg, out, body, path):
+    analysis_path = os.path.join(ROOT, "bench", "analysis.md")
+    analysis = open(analysis_path).read() if os.path.exists(analysis_path) else ""
+    date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    load = os.getloadavg()
+    doc = f"""# Benchmarks: informerd against client-go
+
+Measured in one run on one machine by `{cfg.command}` ({'quick' if cfg.quick else 'full'} size),
+{date}. Regenerate with `scripts/bench` (full, about an hour) or `scripts/bench --quick`
+(a few minutes); the sections between the generated markers are rewritten, the analysis after
+them comes from `bench/analysis.md`.
+
+- Machine: {machine()}; load average at the end {load[0]:.2f} (the machine is shared: numbers
+  from a busy machine are noisy, ratios less so since both sides run in the same conditions).
+""" + "".join(f"- {v}\n" for v in versions(cfg)) + f"""
+<!-- generated results: begin -->
+## Targets
+
+{targets(cfg, out)}
+
+## Results
+
+{body}
+<!-- generated results: end -->
+
+{analysis}"""
+    with open(path, "w") as f:
+        f.write(doc)
+    with open(os.path.join(cfg.tmp, "results.json"), "w") as f:
+        json.dump(out, f, indent=1)
+
+
+class Config:
+    pass
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--build-dir", default=os.path.join(ROOT, "build-bench"))
+    ap.add_argument("--benchgo", required=True)
+    ap.add_argument("--only", default="ingest,cluster,serving,micro",
+                    help="comma-separated workloads to run")
+    ap.add_argument("--doc", default=os.path.join(ROOT, "docs", "benchmarks.md"))
+    ap.add_argument("--command", default="scripts/bench")
+    a = ap.parse_args()
+    cfg = Config()
+    cfg.quick = a.quick
+    cfg.size = lambda k: SIZES[k][1 if a.quick else 0]
+    cfg.benchgo = a.benchgo
+    cfg.ingest = os.path.join(a.build_dir, "bench", "informerd_ingest")
+    cfg.micro = os.path.join(a.build_dir, "bench", "informerd_micro")
+    cfg.load = os.path.join(a.build_dir, "bench", "informerd_load")
+    cfg.informerd = os.path.join(a.build_dir, "server", "informerd")
+    cfg.command = a.command
+    cfg.k8s_version = ""
+    cfg.tmp = tempfile.mkdtemp(prefix="informerd-bench-")
+    only = set(a.only.split(","))
+    out = {}
+    log(f"scratch and logs in {cfg.tmp}")
+    errors = []
+
+    def attempt(name, fn, *args):
+        try:
+            fn(cfg, out, *args)
+        except Exception as e:
+            errors.append(f"{name}: {e}")
+            log(f"{name} failed: {e}")
+
+    if "ingest" in only:
+        attempt("ingest", workload_ingest)
+    if only & {"cluster", "serving"}:
+        cluster = None
+        try:
+            cluster = Cluster(cfg)
+            cfg.k8s_version = cluster.version
+            if "cluster" in only:
+                attempt("cluster", workload_cluster, cluster)
+            if "serving" in only:
+                if "cluster" not in only:  # Get/List read the namespace workload 2 fills
+                    out["populate"] = last(run([cfg.benchgo, "populate", "--kubeconfig",
+                                                cluster.kubeconfig, "--namespace",
+                                                "informerd-bench", "--count",
+                                                str(cfg.size("cluster_pods"))], timeout=3600),
+                                           "populated")
+                attempt("serving", workload_serving, cluster)
+        except Exception as e:
+            errors.append(f"cluster: {e}")
+            log(f"cluster failed: {e}")
+        finally:
+            if cluster:
+                cluster.down()
+    if "micro" in only:
+        attempt("micro", workload_micro)
+
+    body = report(cfg, out)
+    if errors:
+        body += "\n### Failures in this run\n\n" + "\n".join(f"- {e}" for e in errors) + "\n"
+    print("\n## Targets\n\n" + targets(cfg, out) + "\n\n" + body)
+    write_doc(cfg, out, body, a.doc)
+    log(f"wrote {a.doc}; raw results in {cfg.tmp}/results.json")
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

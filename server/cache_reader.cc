@@ -37,8 +37,8 @@ absl::Status NotSyncedError(const SharedIndexInformer& informer) {
 }
 
 CacheReader::CacheReader(const ResourceRegistry* registry, Pager* pager,
-                         ResourceVersionWaiter* waiter)
-    : registry_(registry), pager_(pager), waiter_(waiter) {}
+                         ResourceVersionWaiter* waiter, CutRegistry* cuts)
+    : registry_(registry), pager_(pager), waiter_(waiter), cuts_(cuts) {}
 
 absl::StatusOr<ResolvedTarget> CacheReader::Resolve(const ReadTarget& target) const {
   absl::StatusOr<CachedResource> resource = registry_->Resolve(target.resource);
@@ -98,6 +98,7 @@ void CacheReader::List(const ListQuery& query, const CallContext& context,
              done = std::move(done)](absl::Status fresh) mutable {
               if (!fresh.ok()) return done(fresh);
               InformerSnapshot cut = target.resource.informer->Snapshot();
+              cuts_->Record(target.resource.informer.get(), cut.resource_version, cut.history_seq);
               done(pager_->First(key, Filtered(std::move(cut.objects), target.filter),
                                  std::move(cut.resource_version), limit, absl::Now()));
             });

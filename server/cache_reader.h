@@ -13,6 +13,7 @@
 #include "absl/time/time.h"
 #include "informer/object.h"
 #include "informer/selector.h"
+#include "server/cut_registry.h"
 #include "server/pager.h"
 #include "server/resource_registry.h"
 #include "server/rv_waiter.h"
@@ -75,8 +76,10 @@ struct ResourceSummary {
 // thread or on the waiter's.
 class CacheReader {
  public:
-  // The pointers must outlive the reader.
-  CacheReader(const ResourceRegistry* registry, Pager* pager, ResourceVersionWaiter* waiter);
+  // The pointers must outlive the reader. List snapshots are recorded in `cuts`, so a
+  // Subscribe from a List's resourceVersion resumes exactly after it.
+  CacheReader(const ResourceRegistry* registry, Pager* pager, ResourceVersionWaiter* waiter,
+              CutRegistry* cuts);
 
   // Resolves the resource and parses the selectors. InvalidArgument for an unknown resource, a
   // bad selector (the message shows where), a namespace on a cluster-scoped resource or
@@ -109,6 +112,7 @@ class CacheReader {
   const ResourceRegistry* registry_;
   Pager* pager_;
   ResourceVersionWaiter* waiter_;
+  CutRegistry* cuts_;
 };
 
 // The Unavailable status for a resource that has not synced yet, with its last error.

@@ -32,7 +32,7 @@ InformerServiceImpl::InformerServiceImpl(const ResourceRegistry* registry, Metri
     : metrics_(metrics),
       options_(options),
       pager_(options.pager),
-      reader_(registry, &pager_, &waiter_),
+      reader_(registry, &pager_, &waiter_, &cuts_),
       hub_(options.stream_threads, options.bookmark_tick) {}
 
 InformerServiceImpl::~InformerServiceImpl() { Shutdown(absl::ZeroDuration()); }
@@ -168,7 +168,7 @@ grpc::ServerWriteReactor<pb::SubscribeResponse>* InformerServiceImpl::Subscribe(
   subscription_request.include_old_object = request->include_old_object();
   const std::shared_ptr<SharedIndexInformer>& informer = target->resource.informer;
   absl::StatusOr<std::unique_ptr<Subscription>> subscription = Subscription::Create(
-      informer, std::move(subscription_request), options_.subscriber_limits, absl::Now());
+      informer, std::move(subscription_request), options_.subscriber_limits, absl::Now(), &cuts_);
   if (absl::IsFailedPrecondition(subscription.status())) {
     return FinishedSubscribe(ToGrpcStatus(NotSyncedError(*informer)));
   }

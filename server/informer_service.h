@@ -77,6 +77,7 @@ class InformerServiceImpl final : public informer::v1::InformerService::Callback
   Metrics* metrics_;
   const ServiceOptions options_;
   Pager pager_;
+  CutRegistry cuts_;
   ResourceVersionWaiter waiter_;
   CacheReader reader_;
   StreamHub hub_;

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "rapidjson/stringbuffer.h"
 #include "rapidjson/writer.h"
@@ -12,12 +13,10 @@ namespace informer {
 namespace server {
 namespace {
 
-// A change a relist inferred carries the LIST's resourceVersion, shared by every change of
-// that relist; a watch event carries its object's own.
-bool InferredByRelist(const HistoryEvent& change) {
-  return change.final_state_unknown ||
-         (change.object != nullptr &&
-          change.object->meta().resource_version != change.resource_version);
+uint64_t VersionOf(const HistoryEvent& change) {
+  uint64_t rv = 0;
+  if (!absl::SimpleAtoi(change.resource_version, &rv)) return 0;
+  return rv;
 }
 
 // An object holding only the identity of a key the subscriber knows but the cache no longer
@@ -65,7 +64,7 @@ Subscription::Subscription(std::shared_ptr<SharedIndexInformer> informer,
 
 absl::StatusOr<std::unique_ptr<Subscription>> Subscription::Create(
     std::shared_ptr<SharedIndexInformer> informer, SubscriptionRequest request,
-    SubscriberLimits limits, absl::Time now) {
+    SubscriberLimits limits, absl::Time now, CutRegistry* cuts) {
   if (!request.resource_version.empty() && !request.known_objects.empty()) {
     return absl::InvalidArgumentError(
         "set resource_version (resume after it) or known_objects (diff against what you hold), "
@@ -84,33 +83,29 @@ absl::StatusOr<std::unique_ptr<Subscription>> Subscription::Create(
   subscription->last_sent_ = now;
   const std::string& rv = subscription->request_.resource_version;
   if (rv.empty()) {
-    subscription->StartFromCut(now);
+    subscription->StartFromCut(cuts);
     return subscription;
   }
-  const EventHistory& history = subscription->informer_->history();
-  absl::StatusOr<uint64_t> seq = history.SeqForResourceVersion(rv);
-  if (absl::IsOutOfRange(seq.status())) {
-    return absl::OutOfRangeError(absl::StrCat(
-        "resourceVersion ", rv, " of ", resource,
-        " is too old: the server's history no longer holds the changes after it; resubscribe "
-        "without resource_version (fresh) or with known_objects (",
-        seq.status().message(), ")"));
-  }
-  if (!seq.ok()) {
+  uint64_t number = 0;
+  if (!absl::SimpleAtoi(rv, &number)) {
     return absl::InvalidArgumentError(absl::StrCat("resource_version \"", rv,
                                                    "\" is not a resourceVersion of ", resource,
-                                                   ": ", seq.status().message()));
+                                                   " (a decimal number from an event or a List)"));
   }
-  subscription->cursor_ = *seq;
+  if (absl::Status s = subscription->StartFromResourceVersion(number, cuts); !s.ok()) return s;
   subscription->position_rv_ = rv;
   subscription->delivered_rv_ = rv;
+  subscription->newest_read_ = number;
+  subscription->skip_through_ = number;
   return subscription;
 }
 
-void Subscription::StartFromCut(absl::Time now) {
+void Subscription::StartFromCut(CutRegistry* cuts) {
   InformerSnapshot cut = informer_->Snapshot();
+  if (cuts != nullptr) cuts->Record(informer_.get(), cut.resource_version, cut.history_seq);
   cursor_ = cut.history_seq;
   position_rv_ = cut.resource_version;
+  absl::SimpleAtoi(cut.resource_version, &newest_read_);
   const ObjectFilter& filter = request_.filter;
   const auto& known = request_.known_objects;
   absl::flat_hash_set<std::string> still_matching;
@@ -160,6 +155,7 @@ void Subscription::StartFromCut(absl::Time now) {
 
 bool Subscription::Translate(const HistoryEvent& change, SubscriptionEvent* out) const {
   if (change.object == nullptr) return false;
+  if (skip_through_ != 0 && VersionOf(change) <= skip_through_) return false;  // it has it
   const ObjectFilter& filter = request_.filter;
   out->object = change.object;
   out->old_object = nullptr;
@@ -197,15 +193,67 @@ bool Subscription::Translate(const HistoryEvent& change, SubscriptionEvent* out)
   return false;
 }
 
-void Subscription::Advance(const HistoryEvent& change, const HistoryEvent* next) {
-  if (change.resource_version.empty()) return;
-  // Resuming at a relist's shared resourceVersion would skip the rest of that relist's
-  // changes, so the position moves past them only once a change with another version follows.
-  if (InferredByRelist(change) &&
-      (next == nullptr || next->resource_version == change.resource_version)) {
-    return;
+absl::Status Subscription::StartFromResourceVersion(uint64_t rv, const CutRegistry* cuts) {
+  const EventHistory& history = informer_->history();
+  const std::string resource = informer_->resource().gvr.ToString();
+  // A recorded cut at or below `rv` whose later changes are all retained: start there and skip
+  // what the client already holds.
+  if (cuts != nullptr) {
+    std::optional<CutRegistry::Cut> cut = cuts->Floor(informer_.get(), rv);
+    if (cut.has_value() && cut->seq + 1 >= history.first_seq() && cut->seq <= history.last_seq()) {
+      cursor_ = cut->seq;
+      return absl::OkStatus();
+    }
   }
-  position_rv_ = change.resource_version;
+  // Else the first retained change newer than `rv`: everything before it is older, so the
+  // client holds it (changes after it that are older still are skipped as it goes).
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    const uint64_t first = history.first_seq();
+    uint64_t after = first - 1;
+    std::vector<HistoryEvent> changes;
+    absl::Status status;
+    for (;;) {
+      changes.clear();
+      status = history.ReadAfter(after, 4096, &changes);
+      if (!status.ok() || changes.empty()) break;
+      for (const HistoryEvent& change : changes) {
+        if (VersionOf(change) <= rv) continue;
+        if (change.seq == first) {
+          return absl::OutOfRangeError(absl::StrCat(
+              "resourceVersion ", rv, " of ", resource,
+              " is too old: the server's history starts after it (at ", change.resource_version,
+              "); resubscribe without resource_version (fresh) or with known_objects"));
+        }
+        cursor_ = change.seq - 1;
+        return absl::OkStatus();
+      }
+      after = changes.back().seq;
+    }
+    if (absl::IsOutOfRange(status)) continue;  // evicted while scanning: again
+    if (!status.ok()) return status;
+    cursor_ = after;  // nothing newer: the client is up to date
+    return absl::OkStatus();
+  }
+  return absl::UnavailableError(
+      absl::StrCat("the history of ", resource, " moves too fast to position a resume; retry"));
+}
+
+void Subscription::Advance(const HistoryEvent& change) {
+  const uint64_t rv = VersionOf(change);
+  if (rv > newest_read_) newest_read_ = rv;
+}
+
+void Subscription::UpdatePosition() {
+  if (newest_read_ == 0) return;
+  for (const HistoryEvent& ahead : unread_) {
+    if (VersionOf(ahead) <= newest_read_) return;
+  }
+  if (cursor_ < informer_->history().last_seq()) return;  // unknown what follows
+  const std::string candidate = absl::StrCat(newest_read_);
+  if (candidate == position_rv_) return;
+  // Applied means nothing older waits in the informer's queue to join the history later.
+  if (!informer_->WaitForResourceVersion(candidate, absl::InfinitePast()).ok()) return;
+  position_rv_ = candidate;
 }
 
 absl::Status Subscription::Read(size_t max, std::vector<HistoryEvent>* out) {
@@ -237,7 +285,7 @@ void Subscription::Coalesce(const std::vector<HistoryEvent>& changes) {
   for (size_t i = 0; i < changes.size(); ++i) {
     SubscriptionEvent event;
     const bool sends = Translate(changes[i], &event);
-    Advance(changes[i], i + 1 < changes.size() ? &changes[i + 1] : nullptr);
+    Advance(changes[i]);
     if (!sends) continue;
     event.coalesced = true;
     event.resource_version = position_before;
@@ -271,6 +319,7 @@ void Subscription::Coalesce(const std::vector<HistoryEvent>& changes) {
     if (!dropped[i]) kept.push_back(std::move(pending_[i]));
   }
   pending_ = std::move(kept);
+  UpdatePosition();
   // The position advances with the last event waiting: once it is delivered, every change read
   // is. Resuming from inside the group replays it, since its events no longer follow the
   // history's order.
@@ -298,15 +347,10 @@ absl::StatusOr<bool> Subscription::Refill() {
   }
   HistoryEvent change = std::move(unread_.front());
   unread_.pop_front();
-  if (unread_.empty() && InferredByRelist(change)) {
-    // Peek one change ahead so a relist's last change can advance the position.
-    std::vector<HistoryEvent> next;
-    if (absl::Status s = Read(1, &next); !s.ok()) return s;
-    for (HistoryEvent& n : next) unread_.push_back(std::move(n));
-  }
   SubscriptionEvent event;
   const bool sends = Translate(change, &event);
-  Advance(change, unread_.empty() ? nullptr : &unread_.front());
+  Advance(change);
+  UpdatePosition();
   if (sends) {
     event.resource_version = position_rv_;
     pending_.push_back(std::move(event));
@@ -363,6 +407,7 @@ absl::StatusOr<bool> Subscription::Next(absl::Time now, SubscriptionEvent* event
     if (!progressed.ok()) return progressed.status();
     if (!*progressed) break;
   }
+  UpdatePosition();  // the informer may have applied everything since the last change
   if (now - last_sent_ >= limits_.bookmark_interval && !position_rv_.empty()) {
     *event = SubscriptionEvent();
     event->type = SubscriptionEventType::kBookmark;

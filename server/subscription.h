@@ -15,6 +15,7 @@
 #include "informer/object.h"
 #include "informer/selector.h"
 #include "informer/shared_informer.h"
+#include "server/cut_registry.h"
 
 namespace informer {
 namespace server {
@@ -80,10 +81,11 @@ class Subscription {
   // Positions a subscription. InvalidArgument when both resource_version and known_objects are
   // set or resource_version is not a number; OutOfRange ("too old, resubscribe") when
   // resource_version is older than the history ring; FailedPrecondition when the informer has
-  // not synced (the caller should say UNAVAILABLE).
+  // not synced (the caller should say UNAVAILABLE). `cuts` (may be null) resolves
+  // resourceVersions of earlier cuts and records this one's.
   static absl::StatusOr<std::unique_ptr<Subscription>> Create(
       std::shared_ptr<SharedIndexInformer> informer, SubscriptionRequest request,
-      SubscriberLimits limits, absl::Time now);
+      SubscriberLimits limits, absl::Time now, CutRegistry* cuts = nullptr);
 
   // The next event to send, as of `now`: true with *event filled; false when nothing is due
   // (call again after the history grows or a bookmark interval passes). ResourceExhausted when
@@ -110,11 +112,18 @@ class Subscription {
                SubscriberLimits limits);
 
   // Fills initial_ from one cut: every match (fresh) or the diff against known_objects.
-  void StartFromCut(absl::Time now);
+  void StartFromCut(CutRegistry* cuts);
   // The subscriber's view of one change, or false when it does not concern it.
   bool Translate(const HistoryEvent& change, SubscriptionEvent* out) const;
-  // The position after `change`, given the change after it (null when not read yet).
-  void Advance(const HistoryEvent& change, const HistoryEvent* next);
+  // Notes that `change` has been read (and, if it concerns the subscriber, queued).
+  void Advance(const HistoryEvent& change);
+  // Moves position_rv_ to the newest version read when that is a cut: every change with a
+  // version at or below it has been read (the informer has applied them all, and none read
+  // ahead in unread_ or beyond cursor_ is older). Otherwise the position stays, so a resume
+  // from it may repeat changes but never skips one.
+  void UpdatePosition();
+  // Positions the cursor for a client that holds everything up to resourceVersion `rv`.
+  absl::Status StartFromResourceVersion(uint64_t rv, const CutRegistry* cuts);
   // Reads the next step of history into pending_ (coalesced when behind). Returns false when
   // there is nothing new.
   absl::StatusOr<bool> Refill();
@@ -136,7 +145,10 @@ class Subscription {
   std::vector<SubscriptionEvent> initial_;
   size_t initial_next_ = 0;
 
-  uint64_t cursor_ = 0;       // history seq of the last change read
+  uint64_t cursor_ = 0;  // history seq of the last change read
+  // Changes with versions up to this are skipped: the client resumed from it and holds them.
+  uint64_t skip_through_ = 0;
+  uint64_t newest_read_ = 0;  // the newest version among the changes processed
   std::string position_rv_;   // the position once everything read so far is delivered
   std::string delivered_rv_;  // the position of the last event returned
   // History read but not yet translated (non-coalescing steps).

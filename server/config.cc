@@ -1,0 +1,353 @@
+#include "server/config.h"
+
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
+#include "informer/field_path.h"
+#include "informer/selector.h"
+#include "yaml-cpp/yaml.h"
+
+namespace informer {
+namespace server {
+namespace {
+
+absl::Status KeyError(absl::string_view key, absl::string_view problem) {
+  return absl::InvalidArgumentError(absl::StrCat("config key \"", key, "\": ", problem));
+}
+
+absl::StatusOr<std::string> String(const YAML::Node& node, absl::string_view key) {
+  if (!node.IsScalar()) return KeyError(key, "expected a string");
+  return node.as<std::string>();
+}
+
+absl::StatusOr<bool> Bool(const YAML::Node& node, absl::string_view key) {
+  bool value = false;
+  if (!node.IsScalar() || !YAML::convert<bool>::decode(node, value)) {
+    return KeyError(key, "expected true or false");
+  }
+  return value;
+}
+
+absl::StatusOr<uint64_t> Count(const YAML::Node& node, absl::string_view key) {
+  uint64_t value = 0;
+  if (!node.IsScalar() || !absl::SimpleAtoi(node.Scalar(), &value)) {
+    return KeyError(key, "expected a non-negative integer");
+  }
+  return value;
+}
+
+absl::StatusOr<absl::Duration> Duration(const YAML::Node& node, absl::string_view key) {
+  absl::Duration value;
+  if (!node.IsScalar() || !absl::ParseDuration(node.Scalar(), &value) ||
+      value < absl::ZeroDuration()) {
+    return KeyError(key, "expected a duration such as 30s, 5m or 1h30m");
+  }
+  return value;
+}
+
+absl::StatusOr<std::vector<std::string>> StringList(const YAML::Node& node, absl::string_view key) {
+  std::vector<std::string> out;
+  if (node.IsScalar()) {
+    out.push_back(node.Scalar());
+    return out;
+  }
+  if (!node.IsSequence()) return KeyError(key, "expected a list of strings");
+  for (const YAML::Node& item : node) {
+    if (!item.IsScalar()) return KeyError(key, "expected a list of strings");
+    out.push_back(item.Scalar());
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<IndexSpec>> Indexes(const YAML::Node& node, absl::string_view key) {
+  absl::StatusOr<std::vector<std::string>> texts = StringList(node, key);
+  if (!texts.ok()) return texts.status();
+  std::vector<IndexSpec> out;
+  for (const std::string& text : *texts) {
+    absl::StatusOr<IndexSpec> spec = ParseIndexSpec(text);
+    if (!spec.ok()) return KeyError(key, spec.status().message());
+    out.push_back(*std::move(spec));
+  }
+  return out;
+}
+
+absl::StatusOr<ResourceConfig> Resource(const YAML::Node& node) {
+  ResourceConfig resource;
+  if (node.IsScalar()) {
+    resource.name = node.Scalar();
+    return resource;
+  }
+  if (!node.IsMap()) {
+    return KeyError("resources", "each entry is a name or a map with at least `name`");
+  }
+  for (const auto& entry : node) {
+    const std::string key = entry.first.as<std::string>();
+    const YAML::Node& value = entry.second;
+    const std::string where = absl::StrCat("resources[].", key);
+    if (key == "name") {
+      absl::StatusOr<std::string> name = String(value, where);
+      if (!name.ok()) return name.status();
+      resource.name = *name;
+    } else if (key == "namespace" || key == "label_selector" || key == "field_selector") {
+      absl::StatusOr<std::string> text = String(value, where);
+      if (!text.ok()) return text.status();
+      (key == "namespace"        ? resource.namespace_name
+       : key == "label_selector" ? resource.label_selector
+                                 : resource.field_selector) = *text;
+    } else if (key == "resync") {
+      absl::StatusOr<absl::Duration> resync = Duration(value, where);
+      if (!resync.ok()) return resync.status();
+      resource.resync = *resync;
+    } else if (key == "indexes") {
+      absl::StatusOr<std::vector<IndexSpec>> indexes = Indexes(value, where);
+      if (!indexes.ok()) return indexes.status();
+      resource.indexes = *std::move(indexes);
+    } else {
+      return KeyError(where,
+                      "unknown; a resource takes name, namespace, label_selector, "
+                      "field_selector, resync, indexes");
+    }
+  }
+  if (resource.name.empty()) return KeyError("resources[].name", "missing");
+  return resource;
+}
+
+// Applies one top-level key.
+absl::Status ApplyKey(const std::string& key, const YAML::Node& value, ServerConfig* config) {
+  auto set_string = [&](std::string* field) -> absl::Status {
+    absl::StatusOr<std::string> text = String(value, key);
+    if (!text.ok()) return text.status();
+    *field = *text;
+    return absl::OkStatus();
+  };
+  auto set_bool = [&](bool* field) -> absl::Status {
+    absl::StatusOr<bool> b = Bool(value, key);
+    if (!b.ok()) return b.status();
+    *field = *b;
+    return absl::OkStatus();
+  };
+  auto set_duration = [&](absl::Duration* field) -> absl::Status {
+    absl::StatusOr<absl::Duration> d = Duration(value, key);
+    if (!d.ok()) return d.status();
+    *field = *d;
+    return absl::OkStatus();
+  };
+  auto set_count = [&](auto* field) -> absl::Status {
+    absl::StatusOr<uint64_t> n = Count(value, key);
+    if (!n.ok()) return n.status();
+    *field = static_cast<std::remove_pointer_t<decltype(field)>>(*n);
+    return absl::OkStatus();
+  };
+  if (key == "kubeconfig") return set_string(&config->kubeconfig);
+  if (key == "context") return set_string(&config->context);
+  if (key == "in_cluster") return set_bool(&config->in_cluster);
+  if (key == "listen") {
+    absl::StatusOr<std::vector<std::string>> list = StringList(value, key);
+    if (!list.ok()) return list.status();
+    config->listen = *std::move(list);
+    return absl::OkStatus();
+  }
+  if (key == "metrics_listen") return set_string(&config->metrics_listen);
+  if (key == "all_resources") return set_bool(&config->all_resources);
+  if (key == "resources") {
+    if (!value.IsSequence()) return KeyError(key, "expected a list");
+    config->resources.clear();
+    for (const YAML::Node& item : value) {
+      absl::StatusOr<ResourceConfig> resource = Resource(item);
+      if (!resource.ok()) return resource.status();
+      config->resources.push_back(*std::move(resource));
+    }
+    return absl::OkStatus();
+  }
+  if (key == "namespace") return set_string(&config->namespace_name);
+  if (key == "label_selector") return set_string(&config->label_selector);
+  if (key == "field_selector") return set_string(&config->field_selector);
+  if (key == "resync") return set_duration(&config->resync);
+  if (key == "indexes") {
+    absl::StatusOr<std::vector<IndexSpec>> indexes = Indexes(value, key);
+    if (!indexes.ok()) return indexes.status();
+    config->indexes = *std::move(indexes);
+    return absl::OkStatus();
+  }
+  if (key == "strip_managed_fields") return set_bool(&config->strip_managed_fields);
+  if (key == "history_size") return set_count(&config->history.max_events);
+  if (key == "history_bytes") return set_count(&config->history.max_bytes);
+  if (key == "subscriber_soft_limit") return set_count(&config->subscribers.soft_limit);
+  if (key == "subscriber_hard_limit") return set_count(&config->subscribers.hard_limit);
+  if (key == "bookmark_interval") return set_duration(&config->subscribers.bookmark_interval);
+  if (key == "page_token_ttl") return set_duration(&config->pager.snapshot_ttl);
+  if (key == "sync_timeout") return set_duration(&config->sync_timeout);
+  if (key == "max_wait") return set_duration(&config->max_wait);
+  if (key == "shutdown_grace") return set_duration(&config->shutdown_grace);
+  if (key == "log_format") return set_string(&config->log_format);
+  if (key == "log_level") return set_string(&config->log_level);
+  return KeyError(key, "unknown key (the config file takes the flags' names; see --help)");
+}
+
+bool ValidListenAddress(absl::string_view address) {
+  if (absl::StartsWith(address, "unix:")) return address.size() > 5;
+  const size_t colon = address.rfind(':');
+  int port = 0;
+  return colon != absl::string_view::npos && absl::SimpleAtoi(address.substr(colon + 1), &port) &&
+         port >= 0 && port <= 65535;
+}
+
+}  // namespace
+
+absl::StatusOr<IndexSpec> ParseIndexSpec(absl::string_view text) {
+  IndexSpec spec;
+  absl::string_view rest = absl::StripAsciiWhitespace(text);
+  const size_t colon = rest.find(':');
+  const size_t equals = rest.find('=');
+  if (equals != absl::string_view::npos && (colon == absl::string_view::npos || equals < colon)) {
+    spec.name = std::string(rest.substr(0, equals));
+    rest = rest.substr(equals + 1);
+  }
+  const absl::Status usage = absl::InvalidArgumentError(absl::StrCat(
+      "index \"", text,
+      "\" is not label:KEY or field:PATH (optionally NAME=label:KEY), e.g. label:app or "
+      "node=field:spec.nodeName"));
+  if (absl::ConsumePrefix(&rest, "label:")) {
+    spec.kind = IndexSpec::Kind::kLabel;
+  } else if (absl::ConsumePrefix(&rest, "field:")) {
+    spec.kind = IndexSpec::Kind::kField;
+    absl::StatusOr<std::vector<FieldPathStep>> path = ParseFieldPath(rest);
+    if (!path.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("index \"", text, "\": ", path.status().message()));
+    }
+  } else {
+    return usage;
+  }
+  if (rest.empty()) return usage;
+  spec.key = std::string(rest);
+  if (spec.name.empty()) {
+    spec.name = absl::StrCat(spec.kind == IndexSpec::Kind::kLabel ? "label:" : "field:", spec.key);
+  }
+  if (spec.name == kNamespaceIndex) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("index \"", text, "\": the name \"namespace\" is the built-in index's"));
+  }
+  return spec;
+}
+
+std::string IndexSpecString(const IndexSpec& spec) {
+  const std::string body =
+      absl::StrCat(spec.kind == IndexSpec::Kind::kLabel ? "label:" : "field:", spec.key);
+  return spec.name == body ? body : absl::StrCat(spec.name, "=", body);
+}
+
+Indexers BuildIndexers(const std::vector<IndexSpec>& specs) {
+  Indexers indexers;
+  for (const IndexSpec& spec : specs) {
+    indexers[spec.name] = spec.kind == IndexSpec::Kind::kLabel ? LabelIndexFunc(spec.key)
+                                                               : FieldPathIndexFunc(spec.key);
+  }
+  return indexers;
+}
+
+absl::Status ApplyConfigYaml(absl::string_view yaml, ServerConfig* config) {
+  YAML::Node root;
+  try {
+    root = YAML::Load(std::string(yaml));
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat("config is not valid YAML: ", e.what()));
+  }
+  if (root.IsNull()) return absl::OkStatus();
+  if (!root.IsMap()) return absl::InvalidArgumentError("config must be a YAML map of settings");
+  try {
+    for (const auto& entry : root) {
+      if (absl::Status s = ApplyKey(entry.first.as<std::string>(), entry.second, config); !s.ok()) {
+        return s;
+      }
+    }
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(absl::StrCat("config: ", e.what()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ApplyConfigFile(const std::string& path, ServerConfig* config) {
+  std::ifstream in(path);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read config file ", path));
+  std::stringstream text;
+  text << in.rdbuf();
+  absl::Status status = ApplyConfigYaml(text.str(), config);
+  if (!status.ok()) {
+    return absl::Status(status.code(), absl::StrCat(path, ": ", status.message()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ValidateConfig(const ServerConfig& config) {
+  if (config.resources.empty() && !config.all_resources) {
+    return absl::InvalidArgumentError(
+        "nothing to cache: name resources (--resources=pods,deployments.apps) or set "
+        "--all_resources");
+  }
+  if (config.listen.empty()) {
+    return absl::InvalidArgumentError("no listen address: set --listen=HOST:PORT or unix:PATH");
+  }
+  for (const std::string& address : config.listen) {
+    if (!ValidListenAddress(address)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("listen address \"", address, "\" is not HOST:PORT or unix:PATH"));
+    }
+  }
+  if (!config.metrics_listen.empty() && !ValidListenAddress(config.metrics_listen)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("metrics_listen \"", config.metrics_listen, "\" is not HOST:PORT"));
+  }
+  if (config.subscribers.soft_limit == 0 || config.subscribers.hard_limit == 0 ||
+      config.subscribers.soft_limit > config.subscribers.hard_limit) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "subscriber limits: need 0 < subscriber_soft_limit (", config.subscribers.soft_limit,
+        ") <= subscriber_hard_limit (", config.subscribers.hard_limit, ")"));
+  }
+  if (config.history.max_events == 0) {
+    return absl::InvalidArgumentError("history_size must be at least 1");
+  }
+  if (config.subscribers.bookmark_interval <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("bookmark_interval must be positive");
+  }
+  auto check_selectors = [](absl::string_view where, const std::string& labels,
+                            const std::string& fields) -> absl::Status {
+    if (absl::StatusOr<LabelSelector> s = LabelSelector::Parse(labels); !s.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, "label_selector \"", labels, "\": ", s.status().message()));
+    }
+    if (absl::StatusOr<FieldSelector> s = FieldSelector::Parse(fields); !s.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(where, "field_selector \"", fields, "\": ", s.status().message()));
+    }
+    return absl::OkStatus();
+  };
+  if (absl::Status s = check_selectors("", config.label_selector, config.field_selector); !s.ok()) {
+    return s;
+  }
+  for (const ResourceConfig& resource : config.resources) {
+    if (absl::Status s = check_selectors(absl::StrCat("resource ", resource.name, ": "),
+                                         resource.label_selector.value_or(""),
+                                         resource.field_selector.value_or(""));
+        !s.ok()) {
+      return s;
+    }
+  }
+  if (config.log_format != "json" && config.log_format != "text") {
+    return absl::InvalidArgumentError("log_format must be json or text");
+  }
+  if (config.log_level != "debug" && config.log_level != "info" && config.log_level != "warning" &&
+      config.log_level != "error") {
+    return absl::InvalidArgumentError("log_level must be debug, info, warning or error");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace server
+}  // namespace informer

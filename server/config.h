@@ -1,0 +1,109 @@
+// informerd's settings: one plain struct with documented defaults, filled from an optional YAML
+// file and then from flags.
+#ifndef SERVER_CONFIG_H_
+#define SERVER_CONFIG_H_
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
+#include "informer/history.h"
+#include "informer/store.h"
+#include "server/pager.h"
+#include "server/subscription.h"
+
+namespace informer {
+namespace server {
+
+// An index of one resource: by a label's value or by the values at a field path.
+struct IndexSpec {
+  enum class Kind { kLabel, kField };
+  std::string name;  // as ByIndex names it; defaults to "label:KEY" / "field:PATH"
+  Kind kind = Kind::kLabel;
+  std::string key;  // the label key or the field path
+};
+
+// Parses `label:KEY`, `field:PATH`, or either prefixed by `NAME=` to choose the index's name.
+// InvalidArgument saying the accepted forms otherwise (or for a bad field path).
+absl::StatusOr<IndexSpec> ParseIndexSpec(absl::string_view text);
+// The IndexSpec as ParseIndexSpec reads it.
+std::string IndexSpecString(const IndexSpec& spec);
+// The store's index functions for `specs`.
+Indexers BuildIndexers(const std::vector<IndexSpec>& specs);
+
+// Settings of one cached resource; unset fields take the server-wide ones.
+struct ResourceConfig {
+  std::string name;  // kubectl-style: pods, deployments.apps, widgets.v1.example.com
+  std::optional<std::string> namespace_name;
+  std::optional<std::string> label_selector;
+  std::optional<std::string> field_selector;
+  std::optional<absl::Duration> resync;
+  std::vector<IndexSpec> indexes;
+};
+
+// Everything informerd can be told. The defaults are those of a local development run.
+struct ServerConfig {
+  // Where the API server is: a kubeconfig file (empty = $KUBECONFIG, then ~/.kube/config, then
+  // in-cluster), a context in it (empty = current-context), or in-cluster only.
+  std::string kubeconfig;
+  std::string context;
+  bool in_cluster = false;
+
+  // gRPC listen addresses: HOST:PORT (port 0 = any) or unix:PATH.
+  std::vector<std::string> listen = {"127.0.0.1:50051"};
+  // HTTP address of /metrics and /healthz; empty = none.
+  std::string metrics_listen = "127.0.0.1:9090";
+
+  // What to cache: the listed resources, or every listable and watchable one (preferred
+  // versions) when all_resources is set; resources then only adds settings.
+  std::vector<ResourceConfig> resources;
+  bool all_resources = false;
+
+  // Server-wide limits of every informer (a resource's own settings win).
+  std::string namespace_name;  // "" = all namespaces
+  std::string label_selector;
+  std::string field_selector;
+  absl::Duration resync = absl::ZeroDuration();  // 0 = never
+  // Indexes added to every resource, on top of the built-in "namespace".
+  std::vector<IndexSpec> indexes;
+  // Remove metadata.managedFields from cached objects (U3).
+  bool strip_managed_fields = true;
+
+  // The history ring of each resource, for resuming subscribers.
+  HistoryOptions history;
+  // Subscriber queue limits and bookmarks.
+  SubscriberLimits subscribers;
+  // Paging of List and ByIndex.
+  PagerOptions pager;
+
+  // How long to wait for the initial sync before logging what is stuck and why (and again
+  // each time this passes). Health stays NOT_SERVING until every resource synced.
+  absl::Duration sync_timeout = absl::Seconds(60);
+  // How long a call without a deadline may wait for min_resource_version.
+  absl::Duration max_wait = absl::Seconds(30);
+  // How long SIGTERM waits for streams to end before cutting them.
+  absl::Duration shutdown_grace = absl::Seconds(5);
+
+  // Log lines as JSON (default) or text; the minimum level (debug, info, warning, error).
+  std::string log_format = "json";
+  std::string log_level = "info";
+};
+
+// Applies the YAML document `yaml` (see docs/configuration in --help and the README) onto
+// `config`. InvalidArgument naming the key and the problem (unknown key, wrong type, bad
+// duration, bad index).
+absl::Status ApplyConfigYaml(absl::string_view yaml, ServerConfig* config);
+// Reads `path` and applies it as ApplyConfigYaml. NotFound when it cannot be read.
+absl::Status ApplyConfigFile(const std::string& path, ServerConfig* config);
+
+// Checks settings that would fail later: InvalidArgument saying what to change (no resources,
+// soft limit above hard limit, a bad listen address, bad selectors).
+absl::Status ValidateConfig(const ServerConfig& config);
+
+}  // namespace server
+}  // namespace informer
+
+#endif  // SERVER_CONFIG_H_

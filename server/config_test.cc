@@ -1,0 +1,223 @@
+#include "server/config.h"
+
+#include <cstdio>
+#include <fstream>
+#include <string>
+
+#include "absl/flags/declare.h"
+#include "absl/flags/flag.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "informer/testing/objects.h"
+#include "server/flags.h"
+
+ABSL_DECLARE_FLAG(std::string, config);
+ABSL_DECLARE_FLAG(std::vector<std::string>, resources);
+ABSL_DECLARE_FLAG(std::vector<std::string>, index);
+ABSL_DECLARE_FLAG(uint64_t, subscriber_hard_limit);
+ABSL_DECLARE_FLAG(std::string, namespace);
+
+namespace informer {
+namespace server {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+TEST(IndexSpecTest, ParsesLabelAndFieldSpecsWithOptionalNames) {
+  absl::StatusOr<IndexSpec> label = ParseIndexSpec("label:app.kubernetes.io/name");
+  ASSERT_TRUE(label.ok());
+  EXPECT_EQ(label->kind, IndexSpec::Kind::kLabel);
+  EXPECT_EQ(label->key, "app.kubernetes.io/name");
+  EXPECT_EQ(label->name, "label:app.kubernetes.io/name");
+  absl::StatusOr<IndexSpec> field = ParseIndexSpec("node=field:spec.nodeName");
+  ASSERT_TRUE(field.ok());
+  EXPECT_EQ(field->kind, IndexSpec::Kind::kField);
+  EXPECT_EQ(field->key, "spec.nodeName");
+  EXPECT_EQ(field->name, "node");
+  EXPECT_EQ(IndexSpecString(*field), "node=field:spec.nodeName");
+}
+
+TEST(IndexSpecTest, BadSpecsAreInvalidArgumentSayingTheForms) {
+  for (const char* bad : {"app", "label:", "tag:app", "field:spec..x", "namespace=label:x"}) {
+    absl::StatusOr<IndexSpec> spec = ParseIndexSpec(bad);
+    EXPECT_EQ(spec.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+  }
+  EXPECT_THAT(ParseIndexSpec("app").status().message(), HasSubstr("label:KEY or field:PATH"));
+}
+
+TEST(IndexSpecTest, BuiltIndexersIndexByLabelAndField) {
+  Indexers indexers =
+      BuildIndexers({*ParseIndexSpec("label:app"), *ParseIndexSpec("node=field:spec.nodeName")});
+  ObjectPtr pod = ::informer::testing::MakeObject("ns", "p", "1", {{"app", "web"}},
+                                                  R"("spec":{"nodeName":"n1"})");
+  EXPECT_THAT(indexers.at("label:app")(*pod), ElementsAre("web"));
+  EXPECT_THAT(indexers.at("node")(*pod), ElementsAre("n1"));
+}
+
+constexpr char kFullConfig[] = R"(
+kubeconfig: /etc/kube/config
+context: kind
+listen: ["127.0.0.1:0", "unix:/tmp/informerd.sock"]
+metrics_listen: ""
+namespace: team-a
+label_selector: "tier!=test"
+resync: 10m
+indexes: ["label:app"]
+strip_managed_fields: false
+history_size: 500
+history_bytes: 1048576
+subscriber_soft_limit: 10
+subscriber_hard_limit: 20
+bookmark_interval: 5s
+page_token_ttl: 1m
+sync_timeout: 15s
+max_wait: 2s
+shutdown_grace: 1s
+log_format: text
+log_level: debug
+resources:
+  - configmaps
+  - name: pods
+    namespace: default
+    label_selector: app=web
+    field_selector: status.phase=Running
+    resync: 1m
+    indexes: ["node=field:spec.nodeName"]
+)";
+
+TEST(ConfigTest, YamlSetsEveryKeyIncludingPerResourceSettings) {
+  ServerConfig config;
+  ASSERT_TRUE(ApplyConfigYaml(kFullConfig, &config).ok());
+  EXPECT_EQ(config.kubeconfig, "/etc/kube/config");
+  EXPECT_EQ(config.context, "kind");
+  EXPECT_THAT(config.listen, ElementsAre("127.0.0.1:0", "unix:/tmp/informerd.sock"));
+  EXPECT_EQ(config.metrics_listen, "");
+  EXPECT_EQ(config.namespace_name, "team-a");
+  EXPECT_EQ(config.label_selector, "tier!=test");
+  EXPECT_EQ(config.resync, absl::Minutes(10));
+  ASSERT_EQ(config.indexes.size(), 1u);
+  EXPECT_FALSE(config.strip_managed_fields);
+  EXPECT_EQ(config.history.max_events, 500u);
+  EXPECT_EQ(config.history.max_bytes, 1048576u);
+  EXPECT_EQ(config.subscribers.soft_limit, 10u);
+  EXPECT_EQ(config.subscribers.hard_limit, 20u);
+  EXPECT_EQ(config.subscribers.bookmark_interval, absl::Seconds(5));
+  EXPECT_EQ(config.pager.snapshot_ttl, absl::Minutes(1));
+  EXPECT_EQ(config.sync_timeout, absl::Seconds(15));
+  EXPECT_EQ(config.max_wait, absl::Seconds(2));
+  EXPECT_EQ(config.shutdown_grace, absl::Seconds(1));
+  EXPECT_EQ(config.log_format, "text");
+  ASSERT_EQ(config.resources.size(), 2u);
+  EXPECT_EQ(config.resources[0].name, "configmaps");
+  EXPECT_FALSE(config.resources[0].namespace_name.has_value());
+  const ResourceConfig& pods = config.resources[1];
+  EXPECT_EQ(pods.name, "pods");
+  EXPECT_EQ(pods.namespace_name.value(), "default");
+  EXPECT_EQ(pods.label_selector.value(), "app=web");
+  EXPECT_EQ(pods.field_selector.value(), "status.phase=Running");
+  EXPECT_EQ(pods.resync.value(), absl::Minutes(1));
+  ASSERT_EQ(pods.indexes.size(), 1u);
+  EXPECT_EQ(pods.indexes[0].name, "node");
+  EXPECT_TRUE(ValidateConfig(config).ok()) << ValidateConfig(config);
+}
+
+TEST(ConfigTest, MistakesAreInvalidArgumentNamingTheKey) {
+  struct Case {
+    const char* yaml;
+    const char* mentions;
+  };
+  for (const Case& c : {
+           Case{"resyncc: 1m", "resyncc"},
+           Case{"resync: soon", "resync"},
+           Case{"history_size: -1", "history_size"},
+           Case{"indexes: [\"tag:x\"]", "indexes"},
+           Case{"resources: [{namespace: x}]", "resources[].name"},
+           Case{"resources: [{name: pods, colour: red}]", "resources[].colour"},
+           Case{"listen: {a: b}", "listen"},
+           Case{"in_cluster: maybe", "in_cluster"},
+           Case{"[1, 2]", "map"},
+           Case{"a: [", "YAML"},
+       }) {
+    ServerConfig config;
+    absl::Status status = ApplyConfigYaml(c.yaml, &config);
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << c.yaml;
+    EXPECT_THAT(status.message(), HasSubstr(c.mentions)) << c.yaml;
+  }
+}
+
+TEST(ConfigTest, ValidationSaysWhatToChange) {
+  ServerConfig config;
+  EXPECT_THAT(ValidateConfig(config).message(), HasSubstr("--resources"));
+  config.resources.push_back(ResourceConfig{"pods"});
+  EXPECT_TRUE(ValidateConfig(config).ok());
+  ServerConfig limits = config;
+  limits.subscribers.soft_limit = 100;
+  limits.subscribers.hard_limit = 10;
+  EXPECT_EQ(ValidateConfig(limits).code(), absl::StatusCode::kInvalidArgument);
+  ServerConfig listen = config;
+  listen.listen = {"localhost"};
+  EXPECT_THAT(ValidateConfig(listen).message(), HasSubstr("HOST:PORT"));
+  ServerConfig selector = config;
+  selector.resources[0].label_selector = "a in (";
+  EXPECT_THAT(ValidateConfig(selector).message(), HasSubstr("resource pods: label_selector"));
+  ServerConfig all;
+  all.all_resources = true;
+  EXPECT_TRUE(ValidateConfig(all).ok());
+}
+
+TEST(FlagsTest, FlagsGivenNamesEveryFormOnTheCommandLine) {
+  const char* argv[] = {
+      "informerd", "--resources=pods", "-namespace", "x", "--nostrip_managed_fields",
+      "--",        "--listen=ignored"};
+  absl::flat_hash_set<std::string> given = FlagsGiven(7, const_cast<char**>(argv));
+  EXPECT_TRUE(given.contains("resources"));
+  EXPECT_TRUE(given.contains("namespace"));
+  EXPECT_TRUE(given.contains("strip_managed_fields"));
+  EXPECT_FALSE(given.contains("listen"));
+}
+
+TEST(FlagsTest, FlagsOnTheCommandLineWinOverTheConfigFile) {
+  const std::string path = ::testing::TempDir() + "/informerd_flags_test.yaml";
+  {
+    std::ofstream out(path);
+    out << "namespace: from-file\nsubscriber_hard_limit: 50\nresources: [pods]\n";
+  }
+  absl::SetFlag(&FLAGS_config, path);
+  absl::SetFlag(&FLAGS_namespace, "from-flag");
+  absl::SetFlag(&FLAGS_subscriber_hard_limit, 7);  // set but not "given": the file wins
+  absl::SetFlag(&FLAGS_index, {"pods=field:spec.nodeName"});
+  absl::StatusOr<ServerConfig> config = ConfigFromFlags({"config", "namespace", "index"});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->namespace_name, "from-flag");
+  EXPECT_EQ(config->subscribers.hard_limit, 50u);
+  ASSERT_EQ(config->resources.size(), 1u);
+  ASSERT_EQ(config->resources[0].indexes.size(), 1u);
+  EXPECT_EQ(config->resources[0].indexes[0].name, "field:spec.nodeName");
+  std::remove(path.c_str());
+}
+
+TEST(FlagsTest, ResourcesAllSelectsEveryResourceAndIndexForAnUnlistedOneIsAnError) {
+  absl::SetFlag(&FLAGS_config, "");
+  absl::SetFlag(&FLAGS_resources, {"all"});
+  absl::SetFlag(&FLAGS_index, {"*=label:app"});
+  absl::StatusOr<ServerConfig> config = ConfigFromFlags({"resources", "index"});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_TRUE(config->all_resources);
+  ASSERT_EQ(config->indexes.size(), 1u);
+  absl::SetFlag(&FLAGS_resources, {"pods"});
+  absl::SetFlag(&FLAGS_index, {"secrets=label:app"});
+  absl::StatusOr<ServerConfig> bad = ConfigFromFlags({"resources", "index"});
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(bad.status().message(), HasSubstr("not in --resources"));
+}
+
+TEST(FlagsTest, MissingConfigFileIsNotFound) {
+  absl::SetFlag(&FLAGS_config, "/nonexistent/informerd.yaml");
+  EXPECT_EQ(ConfigFromFlags({"config"}).status().code(), absl::StatusCode::kNotFound);
+  absl::SetFlag(&FLAGS_config, "");
+}
+
+}  // namespace
+}  // namespace server
+}  // namespace informer

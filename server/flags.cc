@@ -1,0 +1,207 @@
+#include "server/flags.h"
+
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+
+// Where the API server is.
+ABSL_FLAG(std::string, config, "",
+          "YAML file with any of these settings under the flags' names, plus per-resource "
+          "settings (see docs/configuration.md); flags given on the command line win");
+ABSL_FLAG(std::string, kubeconfig, "",
+          "kubeconfig file; empty = $KUBECONFIG, then ~/.kube/config, then the in-cluster "
+          "service account");
+ABSL_FLAG(std::string, context, "", "kubeconfig context; empty = its current-context");
+ABSL_FLAG(bool, in_cluster, false,
+          "use only the pod's service account (in-cluster config), never a kubeconfig");
+
+// Where informerd listens.
+ABSL_FLAG(std::vector<std::string>, listen, {"127.0.0.1:50051"},
+          "gRPC listen addresses, comma-separated: HOST:PORT (port 0 = any free port) or "
+          "unix:PATH (a unix socket)");
+ABSL_FLAG(std::string, metrics_listen, "127.0.0.1:9090",
+          "HTTP address of Prometheus /metrics and /healthz; empty = off");
+
+// What to cache.
+ABSL_FLAG(std::vector<std::string>, resources, {},
+          "resources to cache, kubectl-style and comma-separated (pods,deployments.apps,"
+          "widgets.v1.example.com), or `all` for every listable and watchable resource");
+ABSL_FLAG(std::string, namespace, "",
+          "cache only this namespace (every resource); empty = all namespaces");
+ABSL_FLAG(std::string, label_selector, "",
+          "cache only objects matching this label selector (every resource)");
+ABSL_FLAG(std::string, field_selector, "",
+          "cache only objects matching this field selector, evaluated by the API server "
+          "(every resource)");
+ABSL_FLAG(std::vector<std::string>, index, {},
+          "extra indexes for ByIndex, comma-separated RESOURCE=SPEC where SPEC is label:KEY or "
+          "field:PATH, optionally NAME=label:KEY (e.g. pods=field:spec.nodeName,"
+          "pods=app=label:app); a RESOURCE of * indexes every resource");
+ABSL_FLAG(absl::Duration, resync, absl::ZeroDuration(),
+          "resync period of every informer (client-go's), 0 = never");
+ABSL_FLAG(bool, strip_managed_fields, true,
+          "remove metadata.managedFields from cached objects (they are often half an object)");
+
+// History and subscribers.
+ABSL_FLAG(uint64_t, history_size, 100000,
+          "changes kept per resource for subscribers resuming by resourceVersion");
+ABSL_FLAG(uint64_t, history_bytes, uint64_t{256} << 20,
+          "bytes kept per resource in that history at most");
+ABSL_FLAG(uint64_t, subscriber_soft_limit, 1000,
+          "changes a subscriber may be behind before its pending changes are coalesced per "
+          "object (latest state wins, deletions kept)");
+ABSL_FLAG(uint64_t, subscriber_hard_limit, 10000,
+          "events waiting for a subscriber after coalescing before its stream ends with "
+          "RESOURCE_EXHAUSTED and the resourceVersion to resume from");
+ABSL_FLAG(absl::Duration, bookmark_interval, absl::Seconds(30),
+          "a subscriber hears a BOOKMARK after this long without other events");
+ABSL_FLAG(absl::Duration, page_token_ttl, absl::Minutes(5),
+          "how long a List snapshot is kept for its next page after the last page request");
+
+// Lifecycle.
+ABSL_FLAG(absl::Duration, sync_timeout, absl::Seconds(60),
+          "how long to wait for the initial sync before logging what is stuck and why (e.g. "
+          "RBAC denied, CRD missing); health is SERVING only once every resource synced");
+ABSL_FLAG(absl::Duration, max_wait, absl::Seconds(30),
+          "the longest a call without a deadline waits for min_resource_version");
+ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(5),
+          "on SIGTERM, how long streams get to end before they are cut");
+ABSL_FLAG(std::string, log_format, "json", "log lines as json or text");
+ABSL_FLAG(std::string, log_level, "info", "minimum log level: debug, info, warning, error");
+
+namespace informer {
+namespace server {
+namespace {
+
+// `RESOURCE=SPEC` of --index.
+absl::Status AddIndexFlag(const std::string& text, ServerConfig* config) {
+  const size_t equals = text.find('=');
+  if (equals == std::string::npos || equals == 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--index \"", text, "\" is not RESOURCE=SPEC, e.g. pods=field:spec.nodeName"));
+  }
+  const std::string resource = text.substr(0, equals);
+  absl::StatusOr<IndexSpec> spec = ParseIndexSpec(text.substr(equals + 1));
+  if (!spec.ok())
+    return absl::InvalidArgumentError(absl::StrCat("--index: ", spec.status().message()));
+  if (resource == "*") {
+    config->indexes.push_back(*std::move(spec));
+    return absl::OkStatus();
+  }
+  for (ResourceConfig& entry : config->resources) {
+    if (entry.name == resource) {
+      entry.indexes.push_back(*std::move(spec));
+      return absl::OkStatus();
+    }
+  }
+  if (!config->all_resources) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--index \"", text, "\": resource \"", resource, "\" is not in --resources"));
+  }
+  ResourceConfig entry;
+  entry.name = resource;
+  entry.indexes.push_back(*std::move(spec));
+  config->resources.push_back(std::move(entry));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::flat_hash_set<std::string> FlagsGiven(int argc, char** argv) {
+  absl::flat_hash_set<std::string> given;
+  for (int i = 1; i < argc; ++i) {
+    absl::string_view arg = argv[i];
+    if (arg == "--") break;
+    if (!absl::ConsumePrefix(&arg, "--") && !absl::ConsumePrefix(&arg, "-")) continue;
+    std::string name(arg.substr(0, arg.find('=')));
+    given.insert(name);
+    if (absl::StartsWith(name, "no")) given.insert(name.substr(2));
+  }
+  return given;
+}
+
+void SetUpUsage() {
+  absl::SetProgramUsageMessage(
+      "informerd runs Kubernetes informers once and serves their cache over gRPC "
+      "(informer.v1.InformerService).\n\n"
+      "Example:\n  informerd --kubeconfig=$HOME/.kube/config --resources=pods,deployments.apps "
+      "--index=pods=field:spec.nodeName --listen=127.0.0.1:50051\n\n"
+      "Every flag may also be set in a YAML --config file under the same name; per-resource "
+      "namespace, selectors, resync and indexes are set there (see docs/configuration.md).");
+  absl::FlagsUsageConfig usage;
+  // Called with the normalized name below, or the raw path, depending on the caller.
+  usage.contains_help_flags = [](absl::string_view file) {
+    return file == "informerd" || absl::StrContains(file, "server/flags.cc");
+  };
+  usage.contains_helpshort_flags = usage.contains_help_flags;
+  usage.version_string = [] { return std::string("informerd 0.1.0\n"); };
+  usage.normalize_filename = [](absl::string_view file) {
+    return std::string(absl::StrContains(file, "server/flags.cc") ? "informerd" : file);
+  };
+  absl::SetFlagsUsageConfig(usage);
+}
+
+absl::StatusOr<ServerConfig> ConfigFromFlags(const absl::flat_hash_set<std::string>& given) {
+  ServerConfig config;
+  if (const std::string path = absl::GetFlag(FLAGS_config); !path.empty()) {
+    if (absl::Status s = ApplyConfigFile(path, &config); !s.ok()) return s;
+  }
+  auto is_given = [&given](const char* name) { return given.contains(name); };
+  if (is_given("kubeconfig")) config.kubeconfig = absl::GetFlag(FLAGS_kubeconfig);
+  if (is_given("context")) config.context = absl::GetFlag(FLAGS_context);
+  if (is_given("in_cluster")) config.in_cluster = absl::GetFlag(FLAGS_in_cluster);
+  if (is_given("listen")) config.listen = absl::GetFlag(FLAGS_listen);
+  if (is_given("metrics_listen")) config.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
+  if (is_given("resources")) {
+    config.resources.clear();
+    config.all_resources = false;
+    for (const std::string& name : absl::GetFlag(FLAGS_resources)) {
+      if (name == "all") {
+        config.all_resources = true;
+        continue;
+      }
+      ResourceConfig resource;
+      resource.name = name;
+      config.resources.push_back(std::move(resource));
+    }
+  }
+  if (is_given("namespace")) config.namespace_name = absl::GetFlag(FLAGS_namespace);
+  if (is_given("label_selector")) config.label_selector = absl::GetFlag(FLAGS_label_selector);
+  if (is_given("field_selector")) config.field_selector = absl::GetFlag(FLAGS_field_selector);
+  if (is_given("index")) {
+    for (const std::string& text : absl::GetFlag(FLAGS_index)) {
+      if (absl::Status s = AddIndexFlag(text, &config); !s.ok()) return s;
+    }
+  }
+  if (is_given("resync")) config.resync = absl::GetFlag(FLAGS_resync);
+  if (is_given("strip_managed_fields")) {
+    config.strip_managed_fields = absl::GetFlag(FLAGS_strip_managed_fields);
+  }
+  if (is_given("history_size")) config.history.max_events = absl::GetFlag(FLAGS_history_size);
+  if (is_given("history_bytes")) config.history.max_bytes = absl::GetFlag(FLAGS_history_bytes);
+  if (is_given("subscriber_soft_limit")) {
+    config.subscribers.soft_limit = absl::GetFlag(FLAGS_subscriber_soft_limit);
+  }
+  if (is_given("subscriber_hard_limit")) {
+    config.subscribers.hard_limit = absl::GetFlag(FLAGS_subscriber_hard_limit);
+  }
+  if (is_given("bookmark_interval")) {
+    config.subscribers.bookmark_interval = absl::GetFlag(FLAGS_bookmark_interval);
+  }
+  if (is_given("page_token_ttl")) config.pager.snapshot_ttl = absl::GetFlag(FLAGS_page_token_ttl);
+  if (is_given("sync_timeout")) config.sync_timeout = absl::GetFlag(FLAGS_sync_timeout);
+  if (is_given("max_wait")) config.max_wait = absl::GetFlag(FLAGS_max_wait);
+  if (is_given("shutdown_grace")) config.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
+  if (is_given("log_format")) config.log_format = absl::GetFlag(FLAGS_log_format);
+  if (is_given("log_level")) config.log_level = absl::GetFlag(FLAGS_log_level);
+  return config;
+}
+
+}  // namespace server
+}  // namespace informer

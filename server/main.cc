@@ -1,0 +1,143 @@
+// informerd: runs the informers of the configured resources once and serves their cache over
+// gRPC (informer.v1.InformerService). See --help.
+#include <csignal>
+#include <cstdlib>
+#include <memory>
+#include <thread>
+
+#include "absl/flags/parse.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "informer/k8s/config.h"
+#include "informer/k8s/discovery.h"
+#include "informer/k8s/rest_client.h"
+#include "informer/k8s/rest_lister_watcher.h"
+#include "server/flags.h"
+#include "server/log.h"
+#include "server/server.h"
+
+namespace informer {
+namespace server {
+namespace {
+
+// Resource names resolved by the API server's discovery, refreshed when a name is unknown
+// (a CRD installed after informerd started).
+class DiscoverySource : public ResourceSource {
+ public:
+  explicit DiscoverySource(std::shared_ptr<k8s::RestClient> client)
+      : discovery_(std::move(client)) {}
+
+  absl::StatusOr<ResourceInfo> Resolve(const std::string& name) override {
+    absl::MutexLock lock(&mu_);
+    if (!refreshed_) {
+      if (absl::Status s = discovery_.Refresh(); !s.ok()) return s;
+      refreshed_ = true;
+      return discovery_.Resolve(name);
+    }
+    return discovery_.ResolveOrRefresh(name);
+  }
+
+  absl::StatusOr<std::vector<ResourceInfo>> ListAll() override {
+    absl::MutexLock lock(&mu_);
+    if (absl::Status s = discovery_.Refresh(); !s.ok()) return s;
+    refreshed_ = true;
+    std::vector<ResourceInfo> out;
+    for (const ResourceInfo& info : discovery_.PreferredResources()) {
+      if (info.SupportsListWatch()) out.push_back(info);
+    }
+    if (std::vector<std::string> failed = discovery_.FailedGroupVersions(); !failed.empty()) {
+      Log(LogLevel::kWarning, "discovery could not read some API groups; they are not cached",
+          {{"group_versions", absl::StrJoin(failed, ",")}});
+    }
+    return out;
+  }
+
+ private:
+  absl::Mutex mu_;  // Discovery is thread-safe; this only keeps refreshes from piling up
+  k8s::Discovery discovery_;
+  bool refreshed_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+LogLevel LevelOf(const std::string& name) {
+  if (name == "debug") return LogLevel::kDebug;
+  if (name == "warning") return LogLevel::kWarning;
+  if (name == "error") return LogLevel::kError;
+  return LogLevel::kInfo;
+}
+
+int Run(int argc, char** argv) {
+  // SIGTERM/SIGINT go to one thread that shuts down; block them before any thread starts.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::signal(SIGPIPE, SIG_IGN);
+
+  SetUpUsage();
+  const absl::flat_hash_set<std::string> given = FlagsGiven(argc, argv);
+  std::vector<char*> positional = absl::ParseCommandLine(argc, argv);
+  if (positional.size() > 1) {
+    Log(LogLevel::kError, "unexpected arguments; every setting is a --flag (see --help)",
+        {{"argument", positional[1]}});
+    return 2;
+  }
+  absl::StatusOr<ServerConfig> config = ConfigFromFlags(given);
+  if (config.ok()) {
+    if (absl::Status s = ValidateConfig(*config); !s.ok()) config = s;
+  }
+  if (!config.ok()) {
+    Log(LogLevel::kError, "bad configuration", {{"error", std::string(config.status().message())}});
+    return 2;
+  }
+  SetLogJson(config->log_format == "json");
+  SetMinLogLevel(LevelOf(config->log_level));
+
+  absl::StatusOr<k8s::RestConfig> rest_config;
+  if (config->in_cluster) {
+    rest_config = k8s::InClusterConfig();
+  } else {
+    k8s::LoadOptions load;
+    load.kubeconfig_path = config->kubeconfig;
+    load.context = config->context;
+    rest_config = k8s::LoadRestConfig(load);
+  }
+  if (!rest_config.ok()) {
+    Log(LogLevel::kError, "cannot find the API server",
+        {{"error", std::string(rest_config.status().message())}});
+    return 1;
+  }
+  Log(LogLevel::kInfo, "API server",
+      {{"server", rest_config->server}, {"from", rest_config->source}});
+  absl::StatusOr<std::shared_ptr<k8s::RestClient>> client = k8s::RestClient::Create(*rest_config);
+  if (!client.ok()) {
+    Log(LogLevel::kError, "cannot create the API client",
+        {{"error", std::string(client.status().message())}});
+    return 1;
+  }
+  auto source = std::make_shared<DiscoverySource>(*client);
+  auto lister_watchers = std::make_shared<k8s::RestListerWatcherFactory>(*client);
+  absl::StatusOr<std::unique_ptr<InformerServer>> server =
+      InformerServer::Start(*std::move(config), lister_watchers, source);
+  if (!server.ok()) {
+    Log(LogLevel::kError, "cannot start", {{"error", std::string(server.status().message())}});
+    return 1;
+  }
+
+  std::thread signal_thread([&signals, s = server->get()] {
+    int signal = 0;
+    sigwait(&signals, &signal);
+    Log(LogLevel::kInfo, "signal received", {{"signal", signal == SIGTERM ? "SIGTERM" : "SIGINT"}});
+    s->Shutdown();
+  });
+  // Only the signal thread shuts down, so once Wait returns it is done too.
+  (*server)->Wait();
+  signal_thread.join();
+  return 0;
+}
+
+}  // namespace
+}  // namespace server
+}  // namespace informer
+
+int main(int argc, char** argv) { return informer::server::Run(argc, argv); }

@@ -1,0 +1,159 @@
+#include "server/pager.h"
+
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "informer/testing/objects.h"
+
+namespace informer {
+namespace server {
+namespace {
+
+using ::informer::testing::MakeObject;
+using ::testing::HasSubstr;
+
+std::vector<ObjectPtr> Pods(int n) {
+  std::vector<ObjectPtr> out;
+  for (int i = 0; i < n; ++i) out.push_back(MakeObject("ns", absl::StrCat("p", 100 + i), "1"));
+  return out;
+}
+
+std::vector<std::string> Names(const Page& page) {
+  std::vector<std::string> out;
+  for (const ObjectPtr& object : page.objects) out.push_back(object->meta().name);
+  return out;
+}
+
+const absl::Time kNow = absl::FromUnixSeconds(1000);
+
+TEST(PagerTest, PagesCoverTheSnapshotExactlyOnceInOrder) {
+  Pager pager;
+  absl::StatusOr<Page> page = pager.First("q", Pods(5), "42", 2, kNow);
+  ASSERT_TRUE(page.ok());
+  std::vector<std::string> seen = Names(*page);
+  EXPECT_EQ(page->resource_version, "42");
+  EXPECT_EQ(page->total_count, 5);
+  while (!page->next_page_token.empty()) {
+    page = pager.Next("q", page->next_page_token, 2, kNow);
+    ASSERT_TRUE(page.ok()) << page.status();
+    EXPECT_EQ(page->resource_version, "42");
+    for (const std::string& name : Names(*page)) seen.push_back(name);
+  }
+  EXPECT_THAT(seen, ::testing::ElementsAre("p100", "p101", "p102", "p103", "p104"));
+}
+
+TEST(PagerTest, SinglePageKeepsNoSnapshot) {
+  Pager pager;
+  absl::StatusOr<Page> page = pager.First("q", Pods(3), "1", 0, kNow);
+  ASSERT_TRUE(page.ok());
+  EXPECT_EQ(page->objects.size(), 3u);
+  EXPECT_EQ(page->next_page_token, "");
+  EXPECT_EQ(pager.snapshot_count(), 0u);
+}
+
+TEST(PagerTest, LimitZeroMeansTheDefault) {
+  PagerOptions options;
+  options.default_limit = 2;
+  Pager pager(options);
+  absl::StatusOr<Page> page = pager.First("q", Pods(3), "1", 0, kNow);
+  ASSERT_TRUE(page.ok());
+  EXPECT_EQ(page->objects.size(), 2u);
+}
+
+TEST(PagerTest, LimitOutOfRangeIsInvalidArgument) {
+  Pager pager;
+  EXPECT_EQ(pager.First("q", Pods(1), "1", -1, kNow).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  absl::Status too_big = pager.First("q", Pods(1), "1", 10001, kNow).status();
+  EXPECT_EQ(too_big.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(too_big.message(), HasSubstr("1..10000"));
+}
+
+TEST(PagerTest, PageStopsEarlyPastTheByteBoundButNeverEmpty) {
+  PagerOptions options;
+  options.max_page_bytes = 1;  // every object is larger
+  Pager pager(options);
+  absl::StatusOr<Page> page = pager.First("q", Pods(3), "1", 10, kNow);
+  ASSERT_TRUE(page.ok());
+  EXPECT_EQ(page->objects.size(), 1u);
+  EXPECT_NE(page->next_page_token, "");
+}
+
+TEST(PagerTest, TokenFromAnotherQueryIsInvalidArgument) {
+  Pager pager;
+  absl::StatusOr<Page> page = pager.First("pods?app=web", Pods(3), "1", 1, kNow);
+  ASSERT_TRUE(page.ok());
+  absl::Status status = pager.Next("pods?app=db", page->next_page_token, 1, kNow).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status.message(), HasSubstr("different query"));
+}
+
+TEST(PagerTest, MalformedTokenIsInvalidArgument) {
+  Pager pager;
+  EXPECT_EQ(pager.Next("q", "not a token", 1, kNow).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(pager.Next("q", "cDE6MTox", 1, kNow).status().code(),  // "p1:1:1"
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(PagerTest, ExpiredSnapshotIsAbortedWithRestartAdvice) {
+  PagerOptions options;
+  options.snapshot_ttl = absl::Minutes(1);
+  Pager pager(options);
+  absl::StatusOr<Page> page = pager.First("q", Pods(3), "1", 1, kNow);
+  ASSERT_TRUE(page.ok());
+  absl::Status status = pager.Next("q", page->next_page_token, 1, kNow + absl::Minutes(2)).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kAborted);
+  EXPECT_THAT(status.message(), HasSubstr("restart the list"));
+}
+
+TEST(PagerTest, EachPageRequestExtendsTheSnapshotsLife) {
+  PagerOptions options;
+  options.snapshot_ttl = absl::Minutes(1);
+  Pager pager(options);
+  absl::StatusOr<Page> page = pager.First("q", Pods(3), "1", 1, kNow);
+  page = pager.Next("q", page->next_page_token, 1, kNow + absl::Seconds(50));
+  ASSERT_TRUE(page.ok());
+  page = pager.Next("q", page->next_page_token, 1, kNow + absl::Seconds(100));
+  EXPECT_TRUE(page.ok()) << page.status();
+}
+
+TEST(PagerTest, TokenFromAnotherServerProcessIsAborted) {
+  Pager first;
+  Pager second;  // a restarted informerd
+  absl::StatusOr<Page> page = first.First("q", Pods(3), "1", 1, kNow);
+  ASSERT_TRUE(page.ok());
+  absl::Status status = second.Next("q", page->next_page_token, 1, kNow).status();
+  EXPECT_EQ(status.code(), absl::StatusCode::kAborted);
+  EXPECT_THAT(status.message(), HasSubstr("restart the list"));
+}
+
+TEST(PagerTest, LeastRecentlyUsedSnapshotIsEvictedPastTheBound) {
+  PagerOptions options;
+  options.max_snapshots = 1;
+  Pager pager(options);
+  absl::StatusOr<Page> first = pager.First("q", Pods(3), "1", 1, kNow);
+  absl::StatusOr<Page> second = pager.First("q", Pods(3), "2", 1, kNow);
+  ASSERT_TRUE(first.ok() && second.ok());
+  EXPECT_EQ(pager.Next("q", first->next_page_token, 1, kNow).status().code(),
+            absl::StatusCode::kAborted);
+  EXPECT_TRUE(pager.Next("q", second->next_page_token, 1, kNow).ok());
+}
+
+TEST(PagerTest, RetryingTheLastPageGivesTheSameAnswer) {
+  Pager pager;
+  absl::StatusOr<Page> page = pager.First("q", Pods(2), "1", 1, kNow);
+  ASSERT_TRUE(page.ok());
+  const std::string token = page->next_page_token;
+  absl::StatusOr<Page> last = pager.Next("q", token, 1, kNow);
+  absl::StatusOr<Page> again = pager.Next("q", token, 1, kNow);
+  ASSERT_TRUE(last.ok() && again.ok());
+  EXPECT_EQ(Names(*last), Names(*again));
+}
+
+}  // namespace
+}  // namespace server
+}  // namespace informer

@@ -1,0 +1,333 @@
+#include "server/server.h"
+
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "server/log.h"
+
+namespace informer {
+namespace server {
+namespace {
+
+constexpr char kServiceName[] = "informer.v1.InformerService";
+// How often unresolved resources (e.g. a CRD not installed yet) are looked up again.
+constexpr absl::Duration kResolveRetry = absl::Seconds(10);
+
+FactoryOptions FactoryOptionsOf(const ServerConfig& config) {
+  FactoryOptions options;
+  options.namespace_name = config.namespace_name;
+  options.label_selector = config.label_selector;
+  options.field_selector = config.field_selector;
+  options.default_resync = config.resync;
+  if (!config.strip_managed_fields) options.transforms.clear();
+  options.history = config.history;
+  return options;
+}
+
+ServiceOptions ServiceOptionsOf(const ServerConfig& config) {
+  ServiceOptions options;
+  options.subscriber_limits = config.subscribers;
+  options.pager = config.pager;
+  options.max_wait = config.max_wait;
+  return options;
+}
+
+}  // namespace
+
+InformerServer::InformerServer(ServerConfig config,
+                               std::shared_ptr<ListerWatcherFactory> lister_watchers,
+                               std::shared_ptr<ResourceSource> resources)
+    : config_(std::move(config)),
+      resources_(std::move(resources)),
+      factory_(std::move(lister_watchers), FactoryOptionsOf(config_)) {}
+
+absl::StatusOr<std::unique_ptr<InformerServer>> InformerServer::Start(
+    ServerConfig config, std::shared_ptr<ListerWatcherFactory> lister_watchers,
+    std::shared_ptr<ResourceSource> resources) {
+  if (absl::Status s = ValidateConfig(config); !s.ok()) return s;
+  std::unique_ptr<InformerServer> server(
+      new InformerServer(std::move(config), std::move(lister_watchers), std::move(resources)));
+  const ServerConfig& cfg = server->config_;
+
+  // What to cache.
+  if (cfg.all_resources) {
+    absl::StatusOr<std::vector<ResourceInfo>> all = server->resources_->ListAll();
+    if (!all.ok()) return all.status();
+    // Per-resource settings apply to the resources their names resolve to.
+    std::vector<std::pair<GroupVersionResource, const ResourceConfig*>> settings;
+    for (const ResourceConfig& resource : cfg.resources) {
+      absl::StatusOr<ResourceInfo> info = server->resources_->Resolve(resource.name);
+      if (info.ok()) settings.emplace_back(info->gvr, &resource);
+    }
+    for (const ResourceInfo& info : *all) {
+      const ResourceConfig* setting = nullptr;
+      for (const auto& [gvr, resource] : settings) {
+        if (gvr == info.gvr) setting = resource;
+      }
+      if (absl::Status s = server->AddResource(info, setting); !s.ok()) return s;
+    }
+  } else {
+    absl::MutexLock lock(&server->mu_);
+    for (const ResourceConfig& resource : cfg.resources) {
+      server->pending_.emplace_back(resource, absl::UnknownError("not resolved yet"));
+    }
+  }
+  server->ResolvePending();
+
+  // gRPC: the service, health, reflection.
+  server->service_ = std::make_unique<InformerServiceImpl>(&server->registry_, &server->metrics_,
+                                                           ServiceOptionsOf(cfg));
+  grpc::EnableDefaultHealthCheckService(true);
+  static const bool reflection = [] {
+    grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+    return true;
+  }();
+  (void)reflection;
+  grpc::ServerBuilder builder;
+  std::vector<int> ports(cfg.listen.size(), 0);
+  for (size_t i = 0; i < cfg.listen.size(); ++i) {
+    builder.AddListeningPort(cfg.listen[i], grpc::InsecureServerCredentials(), &ports[i]);
+  }
+  builder.RegisterService(server->service_.get());
+  // known_objects of a large cache exceed gRPC's default 4 MiB.
+  builder.SetMaxReceiveMessageSize(64 << 20);
+  // Find dead subscribers (a vanished host never closes its TCP connection).
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 60 * 1000);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20 * 1000);
+  server->server_ = builder.BuildAndStart();
+  if (server->server_ == nullptr) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", absl::StrJoin(cfg.listen, ", "),
+                                               " (address in use, or a bad address?)"));
+  }
+  for (size_t i = 0; i < cfg.listen.size(); ++i) {
+    if (absl::StartsWith(cfg.listen[i], "unix:")) continue;
+    if (ports[i] == 0) {
+      server->Shutdown();
+      return absl::UnavailableError(absl::StrCat("cannot listen on ", cfg.listen[i]));
+    }
+    if (server->grpc_port_ == 0) server->grpc_port_ = ports[i];
+  }
+  server->SetServing(false);
+
+  // Metrics and probes.
+  server->metrics_.SetSources(&server->registry_,
+                              [s = server.get()] { return s->service_->SubscriberLags(); });
+  if (!cfg.metrics_listen.empty()) {
+    InformerServer* self = server.get();
+    absl::StatusOr<std::unique_ptr<MetricsHttpServer>> http =
+        MetricsHttpServer::Start(cfg.metrics_listen, [self](const std::string& path) {
+          if (path == "/metrics") {
+            return HttpAnswer{200, "text/plain; version=0.0.4; charset=utf-8",
+                              self->metrics_.Render()};
+          }
+          if (path == "/healthz" || path == "/readyz") {
+            if (self->AllSynced()) return HttpAnswer{200, "text/plain; charset=utf-8", "ok\n"};
+            return HttpAnswer{
+                503, "text/plain; charset=utf-8",
+                absl::StrCat("not synced:\n", absl::StrJoin(self->NotSynced(), "\n"), "\n")};
+          }
+          return HttpAnswer{404, "text/plain; charset=utf-8", "try /metrics or /healthz\n"};
+        });
+    if (!http.ok()) {
+      server->Shutdown();
+      return http.status();
+    }
+    server->metrics_http_ = *std::move(http);
+  }
+
+  server->factory_.Start();
+  server->monitor_ = std::thread([s = server.get()] { s->MonitorSync(); });
+  Log(LogLevel::kInfo, "serving",
+      {{"listen", absl::StrJoin(cfg.listen, ",")},
+       {"grpc_port", std::to_string(server->grpc_port_)},
+       {"metrics_port", std::to_string(server->metrics_port())}});
+  return server;
+}
+
+InformerServer::~InformerServer() { Shutdown(); }
+
+int InformerServer::metrics_port() const {
+  return metrics_http_ == nullptr ? 0 : metrics_http_->port();
+}
+
+absl::Status InformerServer::AddResource(const ResourceInfo& info, const ResourceConfig* resource) {
+  if (!info.SupportsListWatch()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(info.gvr.ToString(),
+                     " cannot be cached: the API server does not allow list and watch on it"));
+  }
+  InformerOverrides overrides;
+  std::vector<IndexSpec> indexes = config_.indexes;
+  if (resource != nullptr) {
+    overrides.namespace_name = resource->namespace_name;
+    overrides.label_selector = resource->label_selector;
+    overrides.field_selector = resource->field_selector;
+    overrides.resync_period = resource->resync;
+    indexes.insert(indexes.end(), resource->indexes.begin(), resource->indexes.end());
+  }
+  if (!info.namespaced) overrides.namespace_name = "";  // a namespace means nothing to it
+  overrides.indexers = BuildIndexers(indexes);
+  absl::StatusOr<std::shared_ptr<SharedIndexInformer>> informer =
+      factory_.InformerFor(info, overrides);
+  if (!informer.ok()) return informer.status();
+  absl::Status added = registry_.Add(CachedResource{info, *informer});
+  if (absl::IsAlreadyExists(added)) {
+    Log(LogLevel::kWarning, "resource configured twice; the first settings win",
+        {{"resource", info.gvr.ToString()}});
+    return absl::OkStatus();
+  }
+  if (!added.ok()) return added;
+  std::vector<std::string> index_names;
+  for (const IndexSpec& spec : indexes) index_names.push_back(spec.name);
+  Log(LogLevel::kInfo, "caching resource",
+      {{"resource", info.gvr.ToString()},
+       {"kind", info.kind},
+       {"namespace", (*informer)->options().namespace_name},
+       {"label_selector", (*informer)->options().label_selector},
+       {"field_selector", (*informer)->options().field_selector},
+       {"indexes", absl::StrJoin(index_names, ",")}});
+  return absl::OkStatus();
+}
+
+bool InformerServer::ResolvePending() {
+  std::vector<std::pair<ResourceConfig, absl::Status>> pending;
+  {
+    absl::MutexLock lock(&mu_);
+    pending.swap(pending_);
+  }
+  std::vector<std::pair<ResourceConfig, absl::Status>> still;
+  for (auto& [resource, last] : pending) {
+    absl::StatusOr<ResourceInfo> info = resources_->Resolve(resource.name);
+    absl::Status status = info.ok() ? AddResource(*info, &resource) : info.status();
+    if (!status.ok()) {
+      if (status.message() != last.message()) {
+        Log(LogLevel::kWarning, "cannot cache resource yet; will retry",
+            {{"resource", resource.name}, {"error", std::string(status.message())}});
+      }
+      still.emplace_back(std::move(resource), std::move(status));
+    }
+  }
+  absl::MutexLock lock(&mu_);
+  for (auto& entry : still) pending_.push_back(std::move(entry));
+  return pending_.empty();
+}
+
+bool InformerServer::AllSynced() const {
+  {
+    absl::MutexLock lock(&mu_);
+    if (!pending_.empty()) return false;
+  }
+  for (const CachedResource& resource : registry_.All()) {
+    if (!resource.informer->HasSynced()) return false;
+  }
+  return true;
+}
+
+std::vector<std::string> InformerServer::NotSynced() const {
+  std::vector<std::string> out;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [resource, status] : pending_) {
+      out.push_back(absl::StrCat(resource.name, ": cannot be resolved (",
+                                 absl::IsNotFound(status) ? "CRD not installed? " : "",
+                                 status.message(), ")"));
+    }
+  }
+  for (const CachedResource& resource : registry_.All()) {
+    if (resource.informer->HasSynced()) continue;
+    const absl::Status error = resource.informer->LastError();
+    std::string why = error.ok() ? "waiting for the initial LIST" : std::string(error.message());
+    if (absl::IsPermissionDenied(error)) why = absl::StrCat("RBAC denied: ", why);
+    if (absl::IsNotFound(error)) why = absl::StrCat("not found (CRD deleted?): ", why);
+    out.push_back(absl::StrCat(resource.info.gvr.ToString(), ": ", why));
+  }
+  return out;
+}
+
+void InformerServer::SetServing(bool serving) {
+  {
+    absl::MutexLock lock(&mu_);
+    serving_ = serving;
+  }
+  if (server_ == nullptr) return;
+  grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService();
+  if (health == nullptr) return;
+  health->SetServingStatus("", serving);
+  health->SetServingStatus(kServiceName, serving);
+}
+
+void InformerServer::MonitorSync() {
+  const absl::Time started = absl::Now();
+  absl::Time next_report = started + config_.sync_timeout;
+  absl::Time next_resolve = started + kResolveRetry;
+  bool serving = false;
+  for (;;) {
+    {
+      absl::MutexLock lock(&mu_);
+      auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return shutting_down_; };
+      if (mu_.AwaitWithTimeout(absl::Condition(&stopping), absl::Milliseconds(50))) return;
+    }
+    const absl::Time now = absl::Now();
+    if (now >= next_resolve) {
+      next_resolve = now + kResolveRetry;
+      if (!ResolvePending()) {
+        // Nothing to do: still pending.
+      }
+      factory_.Start();  // starts what was just added (P2)
+    }
+    const bool synced = AllSynced();
+    if (synced && !serving) {
+      serving = true;
+      SetServing(true);
+      Log(LogLevel::kInfo, "every resource synced; health is SERVING",
+          {{"after", absl::FormatDuration(now - started)},
+           {"resources", std::to_string(registry_.All().size())}});
+    }
+    if (!synced && now >= next_report) {
+      next_report = now + config_.sync_timeout;
+      for (const std::string& why : NotSynced()) {
+        Log(LogLevel::kWarning, "resource not synced; health stays NOT_SERVING",
+            {{"waited", absl::FormatDuration(now - started)}, {"why", why}});
+      }
+    }
+  }
+}
+
+void InformerServer::Shutdown() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (shutting_down_) {
+      auto done = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return shut_down_; };
+      mu_.Await(absl::Condition(&done));
+      return;
+    }
+    shutting_down_ = true;
+  }
+  Log(LogLevel::kInfo, "shutting down", {{"grace", absl::FormatDuration(config_.shutdown_grace)}});
+  SetServing(false);
+  if (monitor_.joinable()) monitor_.join();
+  if (service_ != nullptr) service_->Shutdown(config_.shutdown_grace);
+  if (server_ != nullptr) {
+    server_->Shutdown(absl::ToChronoTime(absl::Now() + config_.shutdown_grace));
+    server_->Wait();
+  }
+  if (metrics_http_ != nullptr) metrics_http_->Stop();
+  factory_.Shutdown();
+  Log(LogLevel::kInfo, "stopped");
+  absl::MutexLock lock(&mu_);
+  shut_down_ = true;
+}
+
+void InformerServer::Wait() {
+  absl::MutexLock lock(&mu_);
+  auto done = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return shut_down_; };
+  mu_.Await(absl::Condition(&done));
+}
+
+}  // namespace server
+}  // namespace informer

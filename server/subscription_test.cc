@@ -1,0 +1,552 @@
+#include "server/subscription.h"
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "informer/testing/fake_lister_watcher.h"
+#include "informer/testing/objects.h"
+
+namespace informer {
+namespace server {
+namespace {
+
+using ::informer::testing::Eventually;
+using ::informer::testing::FakeListerWatcher;
+using ::informer::testing::MakeObject;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+
+using Type = SubscriptionEventType;
+
+ResourceInfo Pods() {
+  ResourceInfo info;
+  info.gvr = {"", "v1", "pods"};
+  info.kind = "Pod";
+  return info;
+}
+
+// "TYPE key" for compact assertions.
+std::string Describe(const SubscriptionEvent& event) {
+  static const char* const kNames[] = {"ADDED", "MODIFIED", "DELETED", "BOOKMARK", "SYNCED"};
+  std::string out = kNames[static_cast<int>(event.type)];
+  if (event.object != nullptr) absl::StrAppend(&out, " ", event.object->key());
+  return out;
+}
+
+// A client's view: key -> RV, built by applying events as a controller would.
+using View = std::map<std::string, std::string>;
+
+void Apply(const SubscriptionEvent& event, View* view) {
+  switch (event.type) {
+    case Type::kAdded:
+    case Type::kModified:
+      (*view)[event.object->key()] = event.object->meta().resource_version;
+      break;
+    case Type::kDeleted:
+      view->erase(event.object->key());
+      break;
+    default:
+      break;
+  }
+}
+
+class SubscriptionTest : public ::testing::Test {
+ protected:
+  SubscriptionTest() {
+    options_.resource = Pods();
+    options_.reflector.backoff.initial = absl::Milliseconds(1);
+    options_.reflector.backoff.max = absl::Milliseconds(5);
+  }
+  ~SubscriptionTest() override {
+    if (informer_ != nullptr) informer_->Stop();
+  }
+
+  void Start() {
+    informer_ = std::make_shared<SharedIndexInformer>(fake_, options_);
+    ASSERT_TRUE(informer_->Run().ok());
+    ASSERT_TRUE(informer_->WaitForSync(absl::Now() + absl::Seconds(10)));
+  }
+
+  // Waits until the cache equals the fake API server's truth.
+  void WaitApplied() {
+    ASSERT_TRUE(Eventually([&] { return CacheView() == Truth(); }));
+  }
+
+  View Truth() const {
+    View view;
+    for (const auto& [key, object] : fake_->Objects()) {
+      view[key] = object->meta().resource_version;
+    }
+    return view;
+  }
+  View CacheView() const {
+    View view;
+    for (const ObjectPtr& object : informer_->store().List()) {
+      view[object->key()] = object->meta().resource_version;
+    }
+    return view;
+  }
+
+  std::string AddPod(const std::string& name, std::map<std::string, std::string> labels = {}) {
+    ObjectPtr added = fake_->Add(MakeObject("ns", name, "0", labels));
+    EXPECT_NE(added, nullptr) << name;
+    return added != nullptr ? added->meta().resource_version : "";
+  }
+  std::string UpdatePod(const std::string& name, std::map<std::string, std::string> labels = {},
+                        const std::string& extra = "") {
+    ObjectPtr updated = fake_->Update(MakeObject("ns", name, "0", labels, extra));
+    EXPECT_NE(updated, nullptr) << name;
+    return updated != nullptr ? updated->meta().resource_version : "";
+  }
+  std::string DeletePod(const std::string& name) {
+    ObjectPtr deleted = fake_->Delete(absl::StrCat("ns/", name));
+    EXPECT_NE(deleted, nullptr) << name;
+    return deleted != nullptr ? deleted->meta().resource_version : "";
+  }
+
+  absl::StatusOr<std::unique_ptr<Subscription>> Subscribe(SubscriptionRequest request = {}) {
+    return Subscription::Create(informer_, std::move(request), limits_, now_, &cuts_);
+  }
+
+  // Every event due now, until Next says nothing is.
+  std::vector<SubscriptionEvent> Drain(Subscription& subscription) {
+    std::vector<SubscriptionEvent> events;
+    for (int i = 0; i < 100000; ++i) {
+      SubscriptionEvent event;
+      absl::StatusOr<bool> next = subscription.Next(now_, &event);
+      EXPECT_TRUE(next.ok()) << next.status();
+      if (!next.ok() || !*next) break;
+      events.push_back(std::move(event));
+    }
+    return events;
+  }
+  std::vector<std::string> Described(const std::vector<SubscriptionEvent>& events) {
+    std::vector<std::string> out;
+    for (const SubscriptionEvent& event : events) out.push_back(Describe(event));
+    return out;
+  }
+
+  std::shared_ptr<FakeListerWatcher> fake_ = std::make_shared<FakeListerWatcher>();
+  InformerOptions options_;
+  std::shared_ptr<SharedIndexInformer> informer_;
+  SubscriberLimits limits_;
+  CutRegistry cuts_;
+  absl::Time now_ = absl::FromUnixSeconds(1000000);
+};
+
+TEST_F(SubscriptionTest, FreshStartSendsMatchingObjectsThenSyncedThenLiveChanges) {
+  AddPod("a");
+  AddPod("b");
+  Start();
+  absl::StatusOr<std::unique_ptr<Subscription>> subscription = Subscribe();
+  ASSERT_TRUE(subscription.ok()) << subscription.status();
+  std::vector<SubscriptionEvent> initial = Drain(**subscription);
+  EXPECT_THAT(Described(initial), ElementsAre("ADDED ns/a", "ADDED ns/b", "SYNCED"));
+  // No position is complete before SYNCED; SYNCED carries the cut's version.
+  EXPECT_EQ(initial[0].resource_version, "");
+  EXPECT_EQ(initial[2].resource_version, informer_->Snapshot().resource_version);
+
+  const std::string rv = AddPod("c");
+  WaitApplied();
+  std::vector<SubscriptionEvent> live = Drain(**subscription);
+  EXPECT_THAT(Described(live), ElementsAre("ADDED ns/c"));
+  EXPECT_EQ(live[0].resource_version, rv);
+  EXPECT_EQ((*subscription)->resume_resource_version(), rv);
+}
+
+TEST_F(SubscriptionTest, ChangesBetweenCutAndFirstReadAreNeitherLostNorRepeated) {
+  AddPod("a");
+  Start();
+  absl::StatusOr<std::unique_ptr<Subscription>> subscription = Subscribe();
+  ASSERT_TRUE(subscription.ok());
+  // Changes land after the cut but before the subscriber reads anything.
+  UpdatePod("a", {{"v", "2"}});
+  AddPod("b");
+  DeletePod("a");
+  WaitApplied();
+  View view;
+  std::vector<SubscriptionEvent> events = Drain(**subscription);
+  for (const SubscriptionEvent& event : events) Apply(event, &view);
+  // Keys apply in the informer's queue order, so only each key's own order is fixed.
+  std::vector<std::string> described = Described(events);
+  ASSERT_EQ(described.size(), 5u);
+  EXPECT_THAT(std::vector<std::string>(described.begin(), described.begin() + 2),
+              ElementsAre("ADDED ns/a", "SYNCED"));
+  EXPECT_THAT(std::vector<std::string>(described.begin() + 2, described.end()),
+              ::testing::UnorderedElementsAre("MODIFIED ns/a", "ADDED ns/b", "DELETED ns/a"));
+  EXPECT_EQ(view, Truth());
+}
+
+TEST_F(SubscriptionTest, ResumeFromResourceVersionReplaysOnlyLaterChanges) {
+  Start();
+  AddPod("a");
+  const std::string after_a = AddPod("b");
+  UpdatePod("a", {{"v", "2"}});
+  DeletePod("b");
+  WaitApplied();
+  SubscriptionRequest request;
+  request.resource_version = after_a;
+  absl::StatusOr<std::unique_ptr<Subscription>> subscription = Subscribe(request);
+  ASSERT_TRUE(subscription.ok()) << subscription.status();
+  // Different keys may apply in either order (the informer's queue is per key).
+  EXPECT_THAT(Described(Drain(**subscription)),
+              ::testing::UnorderedElementsAre("MODIFIED ns/a", "DELETED ns/b"));
+}
+
+TEST_F(SubscriptionTest, ResumeFromAListResourceVersionOlderThanLaterChangesIsExact) {
+  AddPod("a");
+  Start();
+  // The cut of a List: its version is the LIST's, older than any change that follows.
+  InformerSnapshot cut = informer_->Snapshot();
+  cuts_.Record(informer_.get(), cut.resource_version, cut.history_seq);
+  AddPod("b");
+  WaitApplied();
+  SubscriptionRequest request;
+  request.resource_version = cut.resource_version;
+  absl::StatusOr<std::unique_ptr<Subscription>> subscription = Subscribe(request);
+  ASSERT_TRUE(subscription.ok()) << subscription.status();
+  EXPECT_THAT(Described(Drain(**subscription)), ElementsAre("ADDED ns/b"));
+}
+
+TEST_F(SubscriptionTest, ResumeFromSyncedResourceVersionIsExact) {
+  AddPod("a");
+  Start();
+  absl::StatusOr<std::unique_ptr<Subscription>> first = Subscribe();
+  ASSERT_TRUE(first.ok());
+  std::vector<SubscriptionEvent> initial = Drain(**first);
+  const std::string synced_rv = initial.back().resource_version;
+  AddPod("b");
+  WaitApplied();
+  SubscriptionRequest request;
+  request.resource_version = synced_rv;
+  absl::StatusOr<std::unique_ptr<Subscription>> resumed = Subscribe(request);
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  EXPECT_THAT(Described(Drain(**resumed)), ElementsAre("ADDED ns/b"));
+}
+
+TEST_F(SubscriptionTest, ResourceVersionOlderThanTheHistoryRingIsOutOfRange) {
+  options_.history.max_events = 3;
+  Start();
+  const std::string early = AddPod("a");
+  for (int i = 0; i < 6; ++i) UpdatePod("a", {{"v", absl::StrCat(i)}});
+  WaitApplied();
+  SubscriptionRequest request;
+  request.resource_version = early;
+  absl::StatusOr<std::unique_ptr<Subscription>> subscription = Subscribe(request);
+  EXPECT_EQ(subscription.status().code(), absl::StatusCode::kOutOfRange);
+  EXPECT_THAT(subscription.status().message(), HasSubstr("too old"));
+  EXPECT_THAT(subscription.status().message(), HasSubstr("resubscribe"));
+}
+
+TEST_F(SubscriptionTest, ResourceVersionThatIsNotANumberIsInvalidArgument) {
+  Start();
+  SubscriptionRequest request;
+  request.resource_version = "abc";
+  EXPECT_EQ(Subscribe(request).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(SubscriptionTest, ResourceVersionTogetherWithKnownObjectsIsInvalidArgument) {
+  Start();
+  SubscriptionRequest request;
+  request.resource_version = "1";
+  request.known_objects["ns/a"] = "1";
+  absl::StatusOr<std::unique_ptr<Subscription>> subscription = Subscribe(request);
+  EXPECT_EQ(subscription.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(subscription.status().message(), HasSubstr("not both"));
+}
+
+TEST_F(SubscriptionTest, NotSyncedInformerIsFailedPrecondition) {
+  fake_->FailNextList(absl::PermissionDeniedError("pods is forbidden"));
+  fake_->FailNextList(absl::PermissionDeniedError("pods is forbidden"));
+  options_.reflector.backoff.initial = absl::Seconds(10);
+  options_.reflector.backoff.max = absl::Seconds(10);
+  informer_ = std::make_shared<SharedIndexInformer>(fake_, options_);
+  ASSERT_TRUE(informer_->Run().ok());
+  ASSERT_TRUE(fake_->WaitForListCalls(1));
+  EXPECT_EQ(Subscribe().status().code(), absl::StatusCode::kFailedPrecondition);
+}
+
+TEST_F(SubscriptionTest, KnownObjectsGetOnlyWhatChangedAndDeletionsOfWhatIsGone) {
+  const std::string same = AddPod("same", {{"app", "web"}});
+  AddPod("changed", {{"app", "web"}});
+  AddPod("left", {{"app", "web"}});
+  AddPod("new", {{"app", "web"}});
+  Start();
+  UpdatePod("changed", {{"app", "web"}}, R"("spec":{"x":1})");
+  UpdatePod("left", {{"app", "db"}});  // no longer matches
+  WaitApplied();
+  SubscriptionRequest request;
+  absl::StatusOr<LabelSelector> web = LabelSelector::Parse("app=web");
+  ASSERT_TRUE(web.ok());
+  request.filter.labels = *web;
+  request.known_objects["ns/same"] = same;
+  request.known_objects["ns/changed"] = same;  // an older version than the cache's
+  request.known_objects["ns/left"] = same;
+  request.known_objects["ns/gone"] = "3";
+  absl::StatusOr<std::unique_ptr<Subscription>> subscription = Subscribe(request);
+  ASSERT_TRUE(subscription.ok()) << subscription.status();
+  std::vector<SubscriptionEvent> events = Drain(**subscription);
+  EXPECT_THAT(Described(events), ElementsAre("MODIFIED ns/changed", "ADDED ns/new",
+                                             "DELETED ns/gone", "DELETED ns/left", "SYNCED"));
+  // The key no longer cached has only its identity and the client's version.
+  EXPECT_TRUE(events[2].final_state_unknown);
+  EXPECT_EQ(events[2].object->meta().name, "gone");
+  EXPECT_EQ(events[2].object->meta().namespace_name, "ns");
+  EXPECT_EQ(events[2].object->kind(), "Pod");
+  EXPECT_EQ(events[2].object->meta().resource_version, "3");
+  // The one that stopped matching carries its current state.
+  EXPECT_FALSE(events[3].final_state_unknown);
+  EXPECT_EQ(events[3].object->meta().labels.at("app"), "db");
+}
+
+TEST_F(SubscriptionTest, SelectorIsEvaluatedOnOldAndNewState) {
+  AddPod("enters", {{"app", "db"}});
+  AddPod("leaves", {{"app", "web"}});
+  AddPod("stays", {{"app", "web"}});
+  AddPod("never", {{"app", "db"}});
+  Start();
+  SubscriptionRequest request;
+  request.filter.labels = *LabelSelector::Parse("app=web");
+  absl::StatusOr<std::unique_ptr<Subscription>> subscription = Subscribe(request);
+  ASSERT_TRUE(subscription.ok());
+  EXPECT_THAT(Described(Drain(**subscription)),
+              ElementsAre("ADDED ns/leaves", "ADDED ns/stays", "SYNCED"));
+  UpdatePod("enters", {{"app", "web"}});
+  UpdatePod("leaves", {{"app", "db"}});
+  UpdatePod("stays", {{"app", "web"}, {"v", "2"}});
+  UpdatePod("never", {{"app", "cache"}});
+  WaitApplied();
+  std::vector<SubscriptionEvent> events = Drain(**subscription);
+  EXPECT_THAT(Described(events),
+              ElementsAre("ADDED ns/enters", "DELETED ns/leaves", "MODIFIED ns/stays"));
+  // The object that stopped matching is sent in its new state, as the API server does.
+  EXPECT_EQ(events[1].object->meta().labels.at("app"), "db");
+}
+
+TEST_F(SubscriptionTest, NamespaceFilterKeepsOtherNamespacesOut) {
+  Start();
+  ASSERT_NE(fake_->Add(MakeObject("other", "x", "0")), nullptr);
+  AddPod("a");
+  WaitApplied();
+  SubscriptionRequest request;
+  request.filter.namespace_name = "ns";
+  absl::StatusOr<std::unique_ptr<Subscription>> subscription = Subscribe(request);
+  ASSERT_TRUE(subscription.ok());
+  EXPECT_THAT(Described(Drain(**subscription)), ElementsAre("ADDED ns/a", "SYNCED"));
+}
+
+TEST_F(SubscriptionTest, ModifiedCarriesTheOldObjectOnlyWhenAsked) {
+  AddPod("a", {{"v", "1"}});
+  Start();
+  SubscriptionRequest with_old;
+  with_old.include_old_object = true;
+  absl::StatusOr<std::unique_ptr<Subscription>> asked = Subscribe(with_old);
+  absl::StatusOr<std::unique_ptr<Subscription>> plain = Subscribe();
+  ASSERT_TRUE(asked.ok() && plain.ok());
+  Drain(**asked);
+  Drain(**plain);
+  UpdatePod("a", {{"v", "2"}});
+  WaitApplied();
+  std::vector<SubscriptionEvent> events = Drain(**asked);
+  ASSERT_EQ(events.size(), 1u);
+  ASSERT_NE(events[0].old_object, nullptr);
+  EXPECT_EQ(events[0].old_object->meta().labels.at("v"), "1");
+  EXPECT_EQ(events[0].object->meta().labels.at("v"), "2");
+  std::vector<SubscriptionEvent> plain_events = Drain(**plain);
+  ASSERT_EQ(plain_events.size(), 1u);
+  EXPECT_EQ(plain_events[0].old_object, nullptr);
+}
+
+TEST_F(SubscriptionTest, DeletedCarriesTheLastKnownState) {
+  AddPod("a", {{"v", "1"}});
+  Start();
+  absl::StatusOr<std::unique_ptr<Subscription>> subscription = Subscribe();
+  ASSERT_TRUE(subscription.ok());
+  Drain(**subscription);
+  UpdatePod("a", {{"v", "2"}});
+  const std::string deleted_rv = DeletePod("a");
+  WaitApplied();
+  std::vector<SubscriptionEvent> events = Drain(**subscription);
+  ASSERT_THAT(Described(events), ElementsAre("MODIFIED ns/a", "DELETED ns/a"));
+  EXPECT_EQ(events[1].object->meta().labels.at("v"), "2");
+  EXPECT_EQ(events[1].resource_version, deleted_rv);
+}
+
+TEST_F(SubscriptionTest, RelistDeletionArrivesAsDeletedWithFinalStateUnknown) {
+  AddPod("a");
+  AddPod("b");
+  Start();
+  absl::StatusOr<std::unique_ptr<Subscription>> subscription = Subscribe();
+  ASSERT_TRUE(subscription.ok());
+  Drain(**subscription);
+  // The watch breaks, "a" is deleted while it is down, and the history is compacted so the
+  // reflector must relist and infer the deletion.
+  const int watches = fake_->watch_calls().size();
+  fake_->BreakWatches();
+  DeletePod("a");
+  fake_->Compact();
+  ASSERT_TRUE(fake_->WaitForWatchCalls(watches + 1));
+  WaitApplied();
+  View view = {{"ns/a", "x"}, {"ns/b", "x"}};
+  std::vector<SubscriptionEvent> events = Drain(**subscription);
+  for (const SubscriptionEvent& event : events) Apply(event, &view);
+  ASSERT_THAT(Described(events), ::testing::Contains("DELETED ns/a"));
+  for (const SubscriptionEvent& event : events) {
+    if (event.type == Type::kDeleted) EXPECT_TRUE(event.final_state_unknown);
+  }
+  EXPECT_EQ(view.count("ns/a"), 0u);
+}
+
+TEST_F(SubscriptionTest, SlowSubscriberGetsLatestStatePerKeyWithDeletionsKept) {
+  limits_.soft_limit = 5;
+  AddPod("a");
+  AddPod("b");
+  AddPod("c");
+  Start();
+  absl::StatusOr<std::unique_ptr<Subscription>> subscription = Subscribe();
+  ASSERT_TRUE(subscription.ok());
+  View view;
+  for (const SubscriptionEvent& event : Drain(**subscription)) Apply(event, &view);
+  // 30 changes while the subscriber reads nothing.
+  for (int i = 0; i < 10; ++i) {
+    UpdatePod("a", {{"v", absl::StrCat(i)}});
+    UpdatePod("b", {{"v", absl::StrCat(i)}});
+  }
+  DeletePod("c");
+  for (int i = 0; i < 9; ++i) UpdatePod("a", {{"w", absl::StrCat(i)}});
+  WaitApplied();
+  std::vector<SubscriptionEvent> events = Drain(**subscription);
+  for (const SubscriptionEvent& event : events) Apply(event, &view);
+  EXPECT_THAT(Described(events), ElementsAre("MODIFIED ns/a", "MODIFIED ns/b", "DELETED ns/c"));
+  for (const SubscriptionEvent& event : events) EXPECT_TRUE(event.coalesced);
+  EXPECT_EQ(view, Truth());
+  EXPECT_EQ((*subscription)->stats().events_coalesced, 27u);
+  EXPECT_EQ((*subscription)->stats().coalesce_rounds, 1u);
+  // The position moves only with the group's last event: resuming inside it replays it.
+  EXPECT_EQ(events[0].resource_version, events[1].resource_version);
+  EXPECT_NE(events[1].resource_version, events[2].resource_version);
+  EXPECT_EQ(events[2].resource_version, fake_->Objects().begin()->second->meta().resource_version);
+}
+
+TEST_F(SubscriptionTest, CoalescingDropsAPendingAddWhenTheObjectIsDeletedButKeepsTheDelete) {
+  limits_.soft_limit = 2;
+  Start();
+  absl::StatusOr<std::unique_ptr<Subscription>> subscription = Subscribe();
+  ASSERT_TRUE(subscription.ok());
+  Drain(**subscription);
+  AddPod("a");
+  UpdatePod("a", {{"v", "2"}});
+  DeletePod("a");
+  AddPod("a");  // recreated: a new object after the deletion
+  WaitApplied();
+  std::vector<SubscriptionEvent> events = Drain(**subscription);
+  EXPECT_THAT(Described(events), ElementsAre("DELETED ns/a", "ADDED ns/a"));
+  View view;
+  for (const SubscriptionEvent& event : events) Apply(event, &view);
+  EXPECT_EQ(view, Truth());
+}
+
+TEST_F(SubscriptionTest, PastTheHardLimitTheSubscriptionEndsResourceExhaustedAndResumesLossless) {
+  limits_.soft_limit = 2;
+  limits_.hard_limit = 3;
+  AddPod("a");
+  Start();
+  absl::StatusOr<std::unique_ptr<Subscription>> subscription = Subscribe();
+  ASSERT_TRUE(subscription.ok());
+  View view;
+  for (const SubscriptionEvent& event : Drain(**subscription)) Apply(event, &view);
+  for (int i = 0; i < 8; ++i) AddPod(absl::StrCat("p", i));  // 8 distinct keys: no coalescing
+  WaitApplied();
+  SubscriptionEvent event;
+  absl::StatusOr<bool> next = (*subscription)->Next(now_, &event);
+  ASSERT_EQ(next.status().code(), absl::StatusCode::kResourceExhausted);
+  const std::string resume = (*subscription)->resume_resource_version();
+  EXPECT_THAT(next.status().message(), HasSubstr(absl::StrCat("\"", resume, "\"")));
+  // A subscriber that keeps up resumes from there and loses nothing.
+  limits_.hard_limit = 100;
+  SubscriptionRequest request;
+  request.resource_version = resume;
+  absl::StatusOr<std::unique_ptr<Subscription>> resumed = Subscribe(request);
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  for (const SubscriptionEvent& e : Drain(**resumed)) Apply(e, &view);
+  EXPECT_EQ(view, Truth());
+}
+
+TEST_F(SubscriptionTest, SubscriberThatFellOutOfTheRingEndsResourceExhausted) {
+  options_.history.max_events = 4;
+  limits_.soft_limit = 1000;
+  limits_.hard_limit = 1000;
+  Start();
+  absl::StatusOr<std::unique_ptr<Subscription>> subscription = Subscribe();
+  ASSERT_TRUE(subscription.ok());
+  Drain(**subscription);
+  for (int i = 0; i < 10; ++i) AddPod(absl::StrCat("p", i));
+  WaitApplied();
+  SubscriptionEvent event;
+  absl::StatusOr<bool> next = (*subscription)->Next(now_, &event);
+  EXPECT_EQ(next.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(next.status().message(), HasSubstr("history ring"));
+}
+
+TEST_F(SubscriptionTest, BookmarkAfterTheIntervalCarriesThePositionEvenWhenNothingMatches) {
+  Start();
+  SubscriptionRequest request;
+  request.filter.labels = *LabelSelector::Parse("app=nothing");
+  absl::StatusOr<std::unique_ptr<Subscription>> subscription = Subscribe(request);
+  ASSERT_TRUE(subscription.ok());
+  EXPECT_THAT(Described(Drain(**subscription)), ElementsAre("SYNCED"));
+  AddPod("a");
+  const std::string last = AddPod("b");
+  WaitApplied();
+  EXPECT_THAT(Drain(**subscription), IsEmpty());  // not due yet
+  now_ += limits_.bookmark_interval;
+  std::vector<SubscriptionEvent> events = Drain(**subscription);
+  ASSERT_THAT(Described(events), ElementsAre("BOOKMARK"));
+  EXPECT_EQ(events[0].resource_version, last);
+  EXPECT_EQ((*subscription)->resume_resource_version(), last);
+  // Resuming from the bookmark replays nothing before it and loses nothing after it.
+  SubscriptionRequest resume = request;
+  resume.resource_version = last;
+  absl::StatusOr<std::unique_ptr<Subscription>> resumed = Subscribe(resume);
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  EXPECT_THAT(Drain(**resumed), IsEmpty());
+  UpdatePod("a", {{"app", "nothing"}});
+  WaitApplied();
+  EXPECT_THAT(Described(Drain(**resumed)), ElementsAre("ADDED ns/a"));
+}
+
+TEST_F(SubscriptionTest, LagCountsChangesNotYetDelivered) {
+  Start();
+  absl::StatusOr<std::unique_ptr<Subscription>> subscription = Subscribe();
+  ASSERT_TRUE(subscription.ok());
+  Drain(**subscription);
+  EXPECT_EQ((*subscription)->Lag(), 0u);
+  AddPod("a");
+  AddPod("b");
+  WaitApplied();
+  EXPECT_EQ((*subscription)->Lag(), 2u);
+  SubscriptionEvent event;
+  ASSERT_TRUE((*subscription)->Next(now_, &event).value());
+  EXPECT_EQ((*subscription)->Lag(), 1u);
+}
+
+TEST_F(SubscriptionTest, StoppedInformerEndsTheSubscriptionUnavailable) {
+  Start();
+  absl::StatusOr<std::unique_ptr<Subscription>> subscription = Subscribe();
+  ASSERT_TRUE(subscription.ok());
+  Drain(**subscription);
+  informer_->Stop();
+  SubscriptionEvent event;
+  EXPECT_EQ((*subscription)->Next(now_, &event).status().code(), absl::StatusCode::kUnavailable);
+}
+
+}  // namespace
+}  // namespace server
+}  // namespace informer

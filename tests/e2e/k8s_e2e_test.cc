@@ -19,6 +19,7 @@
 #include "informer/k8s/config.h"
 #include "informer/k8s/discovery.h"
 #include "informer/k8s/http_client.h"
+#include "informer/k8s/json_util.h"
 #include "informer/k8s/rest_client.h"
 #include "informer/k8s/rest_lister_watcher.h"
 #include "informer/shared_informer.h"
@@ -552,12 +553,14 @@ TEST_F(K8sE2ETest, P1_I1_InformersOfBuiltinsAndANewCrdConvergeWithTheServer) {
     if (!crd.ok()) return false;
     rapidjson::Document document;
     document.Parse(crd->c_str());
-    if (!document.IsObject() || !document.HasMember("status")) return false;
-    const rapidjson::Value& status = document["status"];
-    if (!status.IsObject() || !status.HasMember("conditions")) return false;
-    for (const rapidjson::Value& condition : status["conditions"].GetArray()) {
-      if (std::string(condition["type"].GetString()) == "Established" &&
-          std::string(condition["status"].GetString()) == "True") {
+    if (!document.IsObject()) return false;
+    auto status = document.FindMember("status");
+    if (status == document.MemberEnd() || !status->value.IsObject()) return false;
+    auto conditions = status->value.FindMember("conditions");
+    if (conditions == status->value.MemberEnd() || !conditions->value.IsArray()) return false;
+    for (const rapidjson::Value& condition : conditions->value.GetArray()) {
+      if (k8s::StringMember(condition, "type") == "Established" &&
+          k8s::StringMember(condition, "status") == "True") {
         return true;
       }
     }

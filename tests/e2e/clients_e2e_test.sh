@@ -122,18 +122,28 @@ CPP_TESTS="$INFORMERD_BUILD/clients/cpp"
 # 4. informerd on a free port.
 port="$("$INFORMERD_VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 ADDR="127.0.0.1:$port"
-"$BIN" --kubeconfig="$KUBECONFIG_E2E" --listen="$ADDR" --metrics_listen= --resources=configmaps \
-  --bookmark_interval=1s --log_format=text >"$work/informerd.log" 2>&1 &
-informerd_pid=$!
-deadline=$((SECONDS + 60))
-until grpcurl -plaintext -max-time 2 "$ADDR" informer.v1.InformerService/ListResources 2>/dev/null \
-    | grep -q '"synced": true'; do
-  if ! kill -0 "$informerd_pid" 2>/dev/null || ((SECONDS > deadline)); then
-    ko "informerd serves at $ADDR" "$(tail -n 20 "$work/informerd.log")"; finish; exit 1
-  fi
-  sleep 0.2
-done
-ok "informerd serves configmaps at $ADDR"
+# start_informerd: starts it and waits until configmaps are synced; false when it does not.
+start_informerd() {
+  "$BIN" --kubeconfig="$KUBECONFIG_E2E" --listen="$ADDR" --metrics_listen= --resources=configmaps \
+    --bookmark_interval=1s --log_format=text >>"$work/informerd.log" 2>&1 &
+  informerd_pid=$!
+  local deadline=$((SECONDS + 60))
+  until grpcurl -plaintext -max-time 2 "$ADDR" informer.v1.InformerService/ListResources 2>/dev/null \
+      | grep -q '"synced": true'; do
+    if ! kill -0 "$informerd_pid" 2>/dev/null || ((SECONDS > deadline)); then return 1; fi
+    sleep 0.2
+  done
+}
+# survived SUITE: informerd must outlive each suite; if it died, say so and start another so
+# the next suite is judged on its own.
+survived() {
+  if kill -0 "$informerd_pid" 2>/dev/null; then ok "informerd survived the $1 tests"; return; fi
+  wait "$informerd_pid" 2>/dev/null; local rc=$?
+  ko "informerd survived the $1 tests (exit status $rc)" "$(tail -n 20 "$work/informerd.log")"
+  start_informerd || { ko "informerd restarts" "$(tail -n 20 "$work/informerd.log")"; finish; exit 1; }
+}
+if start_informerd; then ok "informerd serves configmaps at $ADDR"
+else ko "informerd serves configmaps at $ADDR" "$(tail -n 20 "$work/informerd.log")"; finish; exit 1; fi
 
 export INFORMERD_TEST_ADDR="$ADDR" INFORMERD_TEST_KUBECONFIG="$KUBECONFIG_E2E" INFORMERD_TEST_BIN="$BIN"
 
@@ -149,12 +159,14 @@ step "Python client tests"
 (cd "$ROOT/clients/python" && "$py" -m pytest -q -p no:cacheprovider --junitxml="$work/python.xml") \
   >"$work/python.log" 2>&1
 record "Python client" "$work/python.xml" xml "$work/python.log"
+survived Python
 
 # 5b. Go.
 step "Go client tests"
 (cd "$ROOT/clients/go" && go test -count=1 -json ./...) >"$work/go.json" 2>"$work/go.log"
 grep -h '"Output"' "$work/go.json" | "$py" -c 'import json,sys; [sys.stdout.write(json.loads(l)["Output"]) for l in sys.stdin]' >>"$work/go.log"
 record "Go client" "$work/go.json" go "$work/go.log"
+survived Go
 
 # 5c. C++.
 step "C++ client tests"
@@ -162,7 +174,5 @@ step "C++ client tests"
 record "C++ client (unit)" "$work/cpp-unit.xml" xml "$work/cpp-unit.log"
 "$CPP_TESTS/informerd_client_e2e_test" --gtest_output="xml:$work/cpp-e2e.xml" >"$work/cpp-e2e.log" 2>&1
 record "C++ client (end to end)" "$work/cpp-e2e.xml" xml "$work/cpp-e2e.log"
-
-kill -0 "$informerd_pid" 2>/dev/null && ok "informerd still running after the tests" \
-  || ko "informerd still running after the tests" "$(tail -n 20 "$work/informerd.log")"
+survived C++
 finish

@@ -370,7 +370,11 @@ class Informer:
                 held = self.store._get(key)
                 if held is not None and not _rv_newer(rv, held[0]):
                     return
-                obj = decode(ev.object)
+                try:
+                    obj = decode(ev.object)
+                except ValueError:
+                    _log.exception("informerd sent an undecodable object %s; dropped", key)
+                    return
                 self.store._put(key, rv, obj)
                 initial = not self._synced.is_set()
                 for r in self._handlers:
@@ -384,11 +388,12 @@ class Informer:
                 if held is None:
                     return
                 self.store._remove(key)
-                arg: Union[KubeObject, DeletedFinalStateUnknown]
-                if ev.final_state_unknown:
-                    arg = DeletedFinalStateUnknown(key, held[1])
-                else:
-                    arg = decode(ev.object)
+                arg: Union[KubeObject, DeletedFinalStateUnknown] = DeletedFinalStateUnknown(key, held[1])
+                if not ev.final_state_unknown:
+                    try:
+                        arg = decode(ev.object)
+                    except ValueError:
+                        pass  # the tombstone with the last state held says as much
                 for r in self._handlers:
                     self._call_handler(r.handler.on_delete, arg)
             elif ev.type == pb.EVENT_TYPE_SYNCED:

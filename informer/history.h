@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -46,6 +47,14 @@ class EventHistory {
   // Assigns the next seq to `event` and appends it, evicting the oldest past the bounds.
   // Returns the seq. Called by the informer only.
   uint64_t Append(HistoryEvent event);
+  // As Append, but does not call the listeners: the informer appends while holding its own
+  // lock (store and history change as one cut) and calls NotifyListeners once released.
+  uint64_t AppendWithoutNotify(HistoryEvent event);
+  // Calls every listener once, on this thread. Call it with no lock held.
+  void NotifyListeners();
+  // Drops every retained event (an informer's Stop frees its history, I9); seq numbering
+  // continues from last_seq().
+  void Clear();
 
   // Seq of the newest event (0 when none was ever appended).
   uint64_t last_seq() const;
@@ -68,7 +77,8 @@ class EventHistory {
   using ListenerId = uint64_t;
   // Registers `on_append`, called after every Append. Returns an id for RemoveListener.
   ListenerId AddListener(std::function<void()> on_append);
-  // After it returns, the listener is not running and will not be called again.
+  // After it returns, the listener is not running and will not be called again (called from
+  // inside that listener, it returns without waiting for itself).
   void RemoveListener(ListenerId id);
 
   // Count and bytes currently held, for metrics.
@@ -82,8 +92,16 @@ class EventHistory {
   std::deque<HistoryEvent> events_ ABSL_GUARDED_BY(mu_);
   uint64_t last_seq_ ABSL_GUARDED_BY(mu_) = 0;
   size_t bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  // Evicts the oldest events past the bounds, always keeping the newest.
+  void EvictLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  struct Listener {
+    std::function<void()> on_append;
+    int running = 0;  // calls in progress; guarded by listeners_mu_
+  };
   absl::Mutex listeners_mu_;
-  absl::flat_hash_map<ListenerId, std::function<void()>> listeners_ ABSL_GUARDED_BY(listeners_mu_);
+  absl::flat_hash_map<ListenerId, std::shared_ptr<Listener>> listeners_
+      ABSL_GUARDED_BY(listeners_mu_);
   ListenerId next_listener_id_ ABSL_GUARDED_BY(listeners_mu_) = 1;
 };
 

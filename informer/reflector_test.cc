@@ -1,0 +1,426 @@
+#include "informer/reflector.h"
+
+#include <algorithm>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "informer/api_status.h"
+#include "informer/testing/fake_clock.h"
+#include "informer/testing/fake_lister_watcher.h"
+#include "informer/testing/objects.h"
+
+namespace informer {
+namespace {
+
+using ::informer::testing::Eventually;
+using ::informer::testing::FakeClock;
+using ::informer::testing::FakeListerWatcher;
+using ::informer::testing::MakeObject;
+using ::testing::ElementsAre;
+
+ResourceInfo Pods() {
+  ResourceInfo info;
+  info.gvr = {"", "v1", "pods"};
+  info.kind = "Pod";
+  return info;
+}
+
+// Applies what the reflector sends to a map and records each call.
+class RecordingStore : public ReflectorStore {
+ public:
+  void Add(ObjectPtr object) override { Apply("add", object); }
+  void Update(ObjectPtr object) override { Apply("update", object); }
+  void Delete(ObjectPtr object) override {
+    absl::MutexLock lock(&mu_);
+    calls_.push_back(absl::StrCat("delete ", object->key(), "@", object->meta().resource_version));
+    objects_.erase(object->key());
+  }
+  void Replace(std::vector<ObjectPtr> objects, std::string rv) override {
+    absl::MutexLock lock(&mu_);
+    calls_.push_back(absl::StrCat("replace ", objects.size(), "@", rv));
+    objects_.clear();
+    for (const ObjectPtr& object : objects)
+      objects_[object->key()] = object->meta().resource_version;
+  }
+  void Bookmark(std::string rv) override {
+    absl::MutexLock lock(&mu_);
+    calls_.push_back("bookmark " + rv);
+  }
+
+  std::vector<std::string> calls() const {
+    absl::MutexLock lock(&mu_);
+    return calls_;
+  }
+  // key -> RV.
+  std::map<std::string, std::string> objects() const {
+    absl::MutexLock lock(&mu_);
+    return objects_;
+  }
+  size_t call_count() const {
+    absl::MutexLock lock(&mu_);
+    return calls_.size();
+  }
+
+ private:
+  void Apply(const char* what, const ObjectPtr& object) {
+    absl::MutexLock lock(&mu_);
+    calls_.push_back(absl::StrCat(what, " ", object->key(), "@", object->meta().resource_version));
+    objects_[object->key()] = object->meta().resource_version;
+  }
+
+  mutable absl::Mutex mu_;
+  std::vector<std::string> calls_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::string> objects_ ABSL_GUARDED_BY(mu_);
+};
+
+std::map<std::string, std::string> Truth(const FakeListerWatcher& fake) {
+  std::map<std::string, std::string> truth;
+  for (const auto& [key, object] : fake.Objects()) truth[key] = object->meta().resource_version;
+  return truth;
+}
+
+class ReflectorTest : public ::testing::Test {
+ protected:
+  ReflectorTest() {
+    config_.clock = &clock_;
+    config_.seed = 7;
+    config_.options.backoff.jitter = 0;
+    config_.on_attempt = [this](const absl::Status& status) {
+      absl::MutexLock lock(&attempts_mu_);
+      attempts_.push_back(status);
+    };
+  }
+  ~ReflectorTest() override {
+    if (reflector_ != nullptr) reflector_->Stop();
+  }
+
+  void Start() {
+    reflector_ = std::make_unique<Reflector>(fake_, &decoder_, &store_, config_);
+    reflector_->Start();
+  }
+  // Waits for the reflector to sleep in a backoff, checks the delay, and wakes it.
+  void ExpectBackoffAndWake(absl::Duration delay) {
+    ASSERT_TRUE(clock_.WaitForSleepers(1));
+    EXPECT_THAT(clock_.SleeperDelays(), ElementsAre(delay));
+    clock_.AdvanceToNextDeadline();
+  }
+  std::vector<absl::Status> attempts() {
+    absl::MutexLock lock(&attempts_mu_);
+    return attempts_;
+  }
+
+  FakeClock clock_;
+  std::shared_ptr<FakeListerWatcher> fake_ = std::make_shared<FakeListerWatcher>();
+  ObjectDecoder decoder_{Pods(), {}};
+  RecordingStore store_;
+  ReflectorConfig config_;
+  std::unique_ptr<Reflector> reflector_;
+  absl::Mutex attempts_mu_;
+  std::vector<absl::Status> attempts_ ABSL_GUARDED_BY(attempts_mu_);
+};
+
+TEST_F(ReflectorTest, R1_InitialListUsesRvZeroThenR2WatchesFromTheListsRv) {
+  fake_->Add(MakeObject("ns", "a", ""));
+  fake_->Add(MakeObject("ns", "b", ""));
+  config_.label_selector = "app=web";
+  config_.field_selector = "spec.nodeName=n1";
+  Start();
+  ASSERT_TRUE(fake_->WaitForOpenWatches(1));
+  std::vector<ListOptions> lists = fake_->list_calls();
+  ASSERT_EQ(lists.size(), 1u);
+  EXPECT_EQ(lists[0].resource_version, "0");
+  EXPECT_EQ(lists[0].limit, 500);
+  EXPECT_EQ(lists[0].label_selector, "app=web");
+  EXPECT_EQ(lists[0].field_selector, "spec.nodeName=n1");
+  EXPECT_THAT(store_.calls(), ElementsAre("replace 2@3"));
+
+  std::vector<ListOptions> watches = fake_->watch_calls();
+  ASSERT_EQ(watches.size(), 1u);
+  EXPECT_EQ(watches[0].resource_version, "3");
+  EXPECT_TRUE(watches[0].allow_watch_bookmarks);
+  EXPECT_FALSE(watches[0].send_initial_events);
+  EXPECT_EQ(watches[0].label_selector, "app=web");
+  EXPECT_GE(watches[0].timeout_seconds, 300);
+  EXPECT_LE(watches[0].timeout_seconds, 600);
+  EXPECT_EQ(reflector_->LastSyncResourceVersion(), "3");
+}
+
+TEST_F(ReflectorTest, R1_PagesWithLimitAndContinueWhenTheServerPages) {
+  fake_->set_watch_cache_ignores_limit(false);
+  for (int i = 0; i < 5; ++i) fake_->Add(MakeObject("ns", absl::StrCat("o", i), ""));
+  config_.options.page_size = 2;
+  Start();
+  ASSERT_TRUE(fake_->WaitForOpenWatches(1));
+  std::vector<ListOptions> lists = fake_->list_calls();
+  ASSERT_EQ(lists.size(), 3u);
+  EXPECT_EQ(lists[0].limit, 2);
+  EXPECT_TRUE(lists[0].continue_token.empty());
+  for (int i = 1; i < 3; ++i) {
+    EXPECT_FALSE(lists[i].continue_token.empty());
+    EXPECT_EQ(lists[i].resource_version, "");  // the token carries the RV
+    EXPECT_EQ(lists[i].limit, 2);
+  }
+  EXPECT_THAT(store_.calls(), ElementsAre("replace 5@6"));  // one Replace for all pages
+  EXPECT_EQ(reflector_->stats().lists, 1u);
+}
+
+TEST_F(ReflectorTest, R1_ExpiredContinueTokenRelistsFromQuorum) {
+  fake_->set_watch_cache_ignores_limit(false);
+  for (int i = 0; i < 3; ++i) fake_->Add(MakeObject("ns", absl::StrCat("o", i), ""));
+  config_.options.page_size = 1;
+  bool compacted = false;
+  fake_->SetListHook([&](const ListOptions& options) {
+    if (!options.continue_token.empty() && !compacted) {
+      compacted = true;
+      fake_->Add(MakeObject("ns", "late", ""));
+      fake_->Compact();
+    }
+  });
+  Start();
+  ExpectBackoffAndWake(absl::Milliseconds(800));
+  ASSERT_TRUE(fake_->WaitForOpenWatches(1));
+  std::vector<ListOptions> lists = fake_->list_calls();
+  ASSERT_GE(lists.size(), 3u);
+  EXPECT_EQ(lists[0].resource_version, "0");
+  EXPECT_FALSE(lists[1].continue_token.empty());
+  EXPECT_EQ(lists[2].resource_version, "");
+  EXPECT_TRUE(lists[2].continue_token.empty());
+  EXPECT_EQ(store_.objects(), Truth(*fake_));
+  EXPECT_THAT(store_.calls(), ElementsAre("replace 4@5"));
+}
+
+TEST_F(ReflectorTest, R1_R4_ExpiredWatchRelistsWithAQuorumRead) {
+  fake_->Add(MakeObject("ns", "a", ""));
+  fake_->FailNextWatch(ApiStatusToStatus(ApiStatus{410, "Expired", "too old resource version"}));
+  Start();
+  ExpectBackoffAndWake(absl::Milliseconds(800));
+  ASSERT_TRUE(fake_->WaitForOpenWatches(1));
+  std::vector<ListOptions> lists = fake_->list_calls();
+  ASSERT_EQ(lists.size(), 2u);
+  EXPECT_EQ(lists[0].resource_version, "0");
+  EXPECT_EQ(lists[1].resource_version, "");
+  InformerStats stats = reflector_->stats();
+  EXPECT_EQ(stats.lists, 2u);
+  EXPECT_EQ(stats.relists, 1u);
+  EXPECT_EQ(stats.errors, 1u);
+}
+
+TEST_F(ReflectorTest, R2_WatchTimeoutIsRandomBetweenMinAndTwiceMin) {
+  config_.options.min_watch_timeout = absl::Seconds(100);
+  Start();
+  for (int i = 0; i < 6; ++i) {
+    ASSERT_TRUE(fake_->WaitForOpenWatches(1));
+    fake_->Add(MakeObject("ns", absl::StrCat("o", i), ""));
+    ASSERT_TRUE(Eventually([&] { return store_.objects().size() == static_cast<size_t>(i + 1); }));
+    fake_->EndWatches();
+    ASSERT_TRUE(fake_->WaitForWatchCalls(i + 2));
+  }
+  std::set<int64_t> timeouts;
+  for (const ListOptions& watch : fake_->watch_calls()) {
+    EXPECT_GE(watch.timeout_seconds, 100);
+    EXPECT_LE(watch.timeout_seconds, 200);
+    timeouts.insert(watch.timeout_seconds);
+  }
+  EXPECT_GT(timeouts.size(), 1u);
+}
+
+TEST_F(ReflectorTest, R2_EndedWatchRewatchesFromTheLastRvWithoutRelist) {
+  Start();
+  ASSERT_TRUE(fake_->WaitForOpenWatches(1));
+  ObjectPtr added = fake_->Add(MakeObject("ns", "a", ""));
+  ASSERT_TRUE(Eventually([&] { return store_.objects().size() == 1; }));
+  fake_->EndWatches();
+  ASSERT_TRUE(fake_->WaitForWatchCalls(2));
+  EXPECT_EQ(fake_->watch_calls()[1].resource_version, added->meta().resource_version);
+  EXPECT_EQ(fake_->list_calls().size(), 1u);
+  EXPECT_EQ(clock_.total_sleeps(), 0u);  // a normal end re-watches at once
+  EXPECT_EQ(reflector_->stats().watch_restarts, 1u);
+}
+
+TEST_F(ReflectorTest, R3_BookmarksAdvanceTheLastRvWithoutChangingObjects) {
+  fake_->Add(MakeObject("ns", "a", ""));
+  Start();
+  ASSERT_TRUE(fake_->WaitForOpenWatches(1));
+  fake_->BumpRevision(5);  // writes to other resources
+  fake_->SendBookmark();
+  ASSERT_TRUE(Eventually([&] { return reflector_->LastSyncResourceVersion() == "7"; }));
+  EXPECT_THAT(store_.calls(), ElementsAre("replace 1@2", "bookmark 7"));
+  EXPECT_EQ(store_.objects(), Truth(*fake_));
+  fake_->EndWatches();
+  ASSERT_TRUE(fake_->WaitForWatchCalls(2));
+  EXPECT_EQ(fake_->watch_calls()[1].resource_version, "7");
+  InformerStats stats = reflector_->stats();
+  EXPECT_EQ(stats.bookmarks, 1u);
+  EXPECT_EQ(stats.events, 1u);
+}
+
+TEST_F(ReflectorTest, R4_BrokenWatchRewatchesFromTheLastRvAfterABackoff) {
+  Start();
+  ASSERT_TRUE(fake_->WaitForOpenWatches(1));
+  ObjectPtr added = fake_->Add(MakeObject("ns", "a", ""));
+  ASSERT_TRUE(Eventually([&] { return store_.objects().size() == 1; }));
+  fake_->BreakWatches();
+  ExpectBackoffAndWake(absl::Milliseconds(800));
+  ASSERT_TRUE(fake_->WaitForOpenWatches(1));
+  EXPECT_EQ(fake_->watch_calls()[1].resource_version, added->meta().resource_version);
+  EXPECT_EQ(fake_->list_calls().size(), 1u);
+  // The new watch opened (reported right after the fake registered it).
+  // LIST ok, WATCH ok, the break, the new WATCH ok.
+  ASSERT_TRUE(Eventually([&] { return attempts().size() == 4; }));
+  EXPECT_EQ(attempts()[2].code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(attempts()[3].code(), absl::StatusCode::kOk);
+}
+
+TEST_F(ReflectorTest, R4_WatchRefusedForAnotherReasonRewatchesWithoutRelist) {
+  fake_->FailNextWatch(ApiStatusToStatus(ApiStatus{500, "InternalError", "etcd leader change"}));
+  Start();
+  ExpectBackoffAndWake(absl::Milliseconds(800));
+  ASSERT_TRUE(fake_->WaitForOpenWatches(1));
+  EXPECT_EQ(fake_->list_calls().size(), 1u);
+  ASSERT_EQ(fake_->watch_calls().size(), 2u);
+  EXPECT_EQ(fake_->watch_calls()[1].resource_version, fake_->watch_calls()[0].resource_version);
+}
+
+TEST_F(ReflectorTest, R5_FailingListsBackOffExponentiallyAndNeverSpin) {
+  for (int i = 0; i < 3; ++i) fake_->FailNextList(absl::UnavailableError("apiserver down"));
+  Start();
+  ExpectBackoffAndWake(absl::Milliseconds(800));
+  ExpectBackoffAndWake(absl::Milliseconds(1600));
+  ExpectBackoffAndWake(absl::Milliseconds(3200));
+  ASSERT_TRUE(fake_->WaitForOpenWatches(1));
+  EXPECT_EQ(fake_->list_calls().size(), 4u);
+  EXPECT_EQ(clock_.total_sleeps(), 3u);  // one sleep per failure, no extra attempts
+  // The first LIST failure was not expired: the retries still ask the watch cache.
+  EXPECT_EQ(fake_->list_calls()[3].resource_version, "0");
+  EXPECT_EQ(reflector_->stats().errors, 3u);
+}
+
+TEST_F(ReflectorTest, R5_AWatchThatEndsAtOnceWithoutEventsBacksOff) {
+  Start();
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(fake_->WaitForOpenWatches(1));
+    fake_->EndWatches();
+    ASSERT_TRUE(clock_.WaitForSleepers(1));
+    clock_.AdvanceToNextDeadline();
+  }
+  EXPECT_EQ(clock_.total_sleeps(), 3u);
+  EXPECT_EQ(fake_->list_calls().size(), 1u);
+}
+
+TEST_F(ReflectorTest, R6_ErrorEventWith410Relists) {
+  fake_->Add(MakeObject("ns", "a", ""));
+  Start();
+  ASSERT_TRUE(fake_->WaitForOpenWatches(1));
+  fake_->SendError(ApiStatus{410, "Expired", "too old resource version: 2 (5)"});
+  ExpectBackoffAndWake(absl::Milliseconds(800));
+  ASSERT_TRUE(fake_->WaitForOpenWatches(1));
+  ASSERT_EQ(fake_->list_calls().size(), 2u);
+  EXPECT_EQ(fake_->list_calls()[1].resource_version, "");
+}
+
+TEST_F(ReflectorTest, R6_ErrorEventWithAnotherStatusRewatchesWithoutRelist) {
+  fake_->Add(MakeObject("ns", "a", ""));
+  Start();
+  ASSERT_TRUE(fake_->WaitForOpenWatches(1));
+  fake_->SendError(ApiStatus{500, "InternalError", "boom"});
+  ExpectBackoffAndWake(absl::Milliseconds(800));
+  ASSERT_TRUE(fake_->WaitForOpenWatches(1));
+  EXPECT_EQ(fake_->list_calls().size(), 1u);
+  EXPECT_EQ(fake_->watch_calls()[1].resource_version, "2");
+  std::vector<absl::Status> seen = attempts();
+  EXPECT_TRUE(std::any_of(seen.begin(), seen.end(), [](const absl::Status& s) {
+    return s.code() == absl::StatusCode::kInternal;
+  }));
+}
+
+TEST_F(ReflectorTest, R7_StreamingListReplacesAtTheInitialEventsEndBookmarkAndKeepsWatching) {
+  fake_->set_streaming_list_supported(true);
+  fake_->Add(MakeObject("ns", "a", ""));
+  fake_->Add(MakeObject("ns", "b", ""));
+  config_.options.use_streaming_list = true;
+  Start();
+  ASSERT_TRUE(Eventually([&] { return store_.call_count() == 1; }));
+  EXPECT_THAT(store_.calls(), ElementsAre("replace 2@3"));
+  EXPECT_TRUE(fake_->list_calls().empty());
+  std::vector<ListOptions> watches = fake_->watch_calls();
+  ASSERT_EQ(watches.size(), 1u);
+  EXPECT_TRUE(watches[0].send_initial_events);
+  EXPECT_EQ(watches[0].resource_version_match, "NotOlderThan");
+  EXPECT_EQ(watches[0].resource_version, "");
+  EXPECT_TRUE(watches[0].allow_watch_bookmarks);
+  // The same stream carries on as the watch.
+  fake_->Add(MakeObject("ns", "c", ""));
+  ASSERT_TRUE(Eventually([&] { return store_.objects().size() == 3; }));
+  EXPECT_EQ(fake_->watch_calls().size(), 1u);
+  EXPECT_EQ(reflector_->LastSyncResourceVersion(), "4");
+}
+
+TEST_F(ReflectorTest, R7_FallsBackToListWhenTheServerRefusesStreaming) {
+  fake_->Add(MakeObject("ns", "a", ""));
+  config_.options.use_streaming_list = true;
+  Start();
+  ASSERT_TRUE(fake_->WaitForOpenWatches(1));
+  EXPECT_EQ(fake_->list_calls().size(), 1u);
+  std::vector<ListOptions> watches = fake_->watch_calls();
+  ASSERT_EQ(watches.size(), 2u);
+  EXPECT_TRUE(watches[0].send_initial_events);
+  EXPECT_FALSE(watches[1].send_initial_events);
+  EXPECT_EQ(watches[1].resource_version, "2");
+  EXPECT_THAT(store_.calls(), ElementsAre("replace 1@2"));
+  EXPECT_EQ(clock_.total_sleeps(), 0u);
+}
+
+TEST_F(ReflectorTest, R8_ChangesWhileTheWatchIsDownArriveAfterTheRewatch) {
+  for (int i = 0; i < 4; ++i) fake_->Add(MakeObject("ns", absl::StrCat("o", i), ""));
+  Start();
+  ASSERT_TRUE(fake_->WaitForOpenWatches(1));
+  fake_->BreakWatches();
+  ASSERT_TRUE(clock_.WaitForSleepers(1));
+  // While disconnected.
+  fake_->Update(MakeObject("ns", "o1", ""));
+  fake_->Delete("ns/o2");
+  fake_->Add(MakeObject("ns", "o9", ""));
+  clock_.AdvanceToNextDeadline();
+  ASSERT_TRUE(Eventually([&] { return store_.objects() == Truth(*fake_); }));
+  EXPECT_EQ(fake_->list_calls().size(), 1u);
+}
+
+TEST_F(ReflectorTest, StopInterruptsABlockedWatchWithin100ms) {
+  config_.clock = nullptr;  // real time
+  Start();
+  ASSERT_TRUE(fake_->WaitForOpenWatches(1));
+  const absl::Time start = absl::Now();
+  reflector_->Stop();
+  EXPECT_LT(absl::Now() - start, absl::Milliseconds(100));
+  EXPECT_EQ(fake_->open_watches(), 0);
+}
+
+TEST_F(ReflectorTest, StopInterruptsABackoffSleepWithin100ms) {
+  fake_->FailNextList(absl::UnavailableError("down"));
+  Start();
+  ASSERT_TRUE(clock_.WaitForSleepers(1));
+  const absl::Time start = absl::Now();
+  reflector_->Stop();
+  EXPECT_LT(absl::Now() - start, absl::Milliseconds(100));
+  EXPECT_EQ(fake_->list_calls().size(), 1u);
+}
+
+TEST_F(ReflectorTest, AttemptsReportFailuresThenRecovery) {
+  fake_->FailNextList(ApiStatusToStatus(ApiStatus{403, "Forbidden", "pods is forbidden"}));
+  Start();
+  ExpectBackoffAndWake(absl::Milliseconds(800));
+  ASSERT_TRUE(Eventually([&] { return attempts().size() >= 3; }));
+  std::vector<absl::Status> seen = attempts();
+  EXPECT_EQ(seen[0].code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(seen[1].code(), absl::StatusCode::kOk);  // the LIST
+  EXPECT_EQ(seen[2].code(), absl::StatusCode::kOk);  // the WATCH
+}
+
+}  // namespace
+}  // namespace informer

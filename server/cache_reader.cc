@@ -93,7 +93,8 @@ void CacheReader::List(const ListQuery& query, const CallContext& context,
   if (!query.page_token.empty()) {
     return done(pager_->Next(key, query.page_token, query.limit, absl::Now()));
   }
-  WhenFresh(target->resource, query.min_resource_version, context,
+  const CachedResource resource = target->resource;  // the lambda below takes `target`
+  WhenFresh(resource, query.min_resource_version, context,
             [this, target = *std::move(target), key = std::move(key), limit = query.limit,
              done = std::move(done)](absl::Status fresh) mutable {
               if (!fresh.ok()) return done(fresh);
@@ -117,8 +118,9 @@ void CacheReader::ByIndex(const ListQuery& query, const CallContext& context,
   if (!query.page_token.empty()) {
     return done(pager_->Next(key, query.page_token, query.limit, absl::Now()));
   }
+  const CachedResource resource = target->resource;  // the lambda below takes `target`
   WhenFresh(
-      target->resource, query.min_resource_version, context,
+      resource, query.min_resource_version, context,
       [this, target = *std::move(target), key = std::move(key), query,
        done = std::move(done)](absl::Status fresh) mutable {
         if (!fresh.ok()) return done(fresh);
@@ -150,8 +152,9 @@ void CacheReader::Get(const GetQuery& query, const CallContext& context,
     return done(absl::InvalidArgumentError(
         absl::StrCat(info.gvr.ToString(), " is cluster-scoped; leave namespace empty")));
   }
+  const CachedResource cached = *resource;  // the lambda below takes `resource`
   WhenFresh(
-      *resource, query.min_resource_version, context,
+      cached, query.min_resource_version, context,
       [resource = *std::move(resource), query, done = std::move(done)](absl::Status fresh) mutable {
         if (!fresh.ok()) return done(fresh);
         const std::string key = ObjectKey(query.namespace_name, query.name);

@@ -86,6 +86,7 @@ absl::StatusOr<std::unique_ptr<Subscription>> Subscription::Create(
     subscription->StartFromCut(cuts);
     return subscription;
   }
+  const EventHistory& history = subscription->informer_->history();
   uint64_t number = 0;
   if (!absl::SimpleAtoi(rv, &number)) {
     return absl::InvalidArgumentError(absl::StrCat("resource_version \"", rv,
@@ -97,6 +98,7 @@ absl::StatusOr<std::unique_ptr<Subscription>> Subscription::Create(
   subscription->delivered_rv_ = rv;
   subscription->newest_read_ = number;
   subscription->skip_through_ = number;
+  subscription->catch_up_seq_ = history.last_seq();
   return subscription;
 }
 
@@ -389,11 +391,15 @@ absl::StatusOr<bool> Subscription::Next(absl::Time now, SubscriptionEvent* event
           "initial objects were all sent");
     }
     *event = initial_[initial_next_++];
+    if (initial_done()) catch_up_seq_ = informer_->history().last_seq();
     Sent(now, event);
     return true;
   }
   for (;;) {
-    if (pending_.size() > limits_.hard_limit) {
+    if (!caught_up_ && pending_.empty() && unread_.empty() && cursor_ >= catch_up_seq_) {
+      caught_up_ = true;
+    }
+    if (caught_up_ && pending_.size() > limits_.hard_limit) {
       return Exhausted(absl::StrCat(pending_.size(), " events wait to be sent after coalescing (",
                                     "limit ", limits_.hard_limit, ")"));
     }

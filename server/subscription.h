@@ -38,7 +38,8 @@ struct SubscriberLimits {
   size_t soft_limit = 1000;
   // More events than this waiting to be sent after coalescing, the subscription ends with
   // ResourceExhausted. Coalescing keeps at most about one event per object, so a fast
-  // subscriber survives bursts (a relist) while a stalled one is ended.
+  // subscriber survives bursts (a relist) while a stalled one is ended. Not applied while a
+  // subscriber catches up with the backlog it started with (see Subscription).
   size_t hard_limit = 10000;
   // History changes read per step while not coalescing.
   size_t batch_size = 128;
@@ -146,6 +147,12 @@ class Subscription {
   size_t initial_next_ = 0;
 
   uint64_t cursor_ = 0;  // history seq of the last change read
+  // The subscriber is catching up with the backlog it started with (a resume's replay, or the
+  // changes made while its initial objects were sent) until it has read through this seq and
+  // sent everything read; the hard limit applies only after that, so a subscriber that keeps
+  // up can always resume however far behind it restarts (the ring still bounds it).
+  uint64_t catch_up_seq_ = 0;
+  bool caught_up_ = false;
   // Changes with versions up to this are skipped: the client resumed from it and holds them.
   uint64_t skip_through_ = 0;
   uint64_t newest_read_ = 0;  // the newest version among the changes processed

@@ -479,6 +479,28 @@ TEST_F(SubscriptionTest, PastTheHardLimitTheSubscriptionEndsResourceExhaustedAnd
   EXPECT_EQ(view, Truth());
 }
 
+TEST_F(SubscriptionTest, ResumedSubscriberIsNotEndedForTheBacklogItStartsWith) {
+  limits_.soft_limit = 2;
+  limits_.hard_limit = 3;
+  Start();
+  const std::string start = AddPod("start");
+  for (int i = 0; i < 10; ++i) AddPod(absl::StrCat("p", i));  // 10 keys behind, past the limit
+  WaitApplied();
+  SubscriptionRequest request;
+  request.resource_version = start;
+  absl::StatusOr<std::unique_ptr<Subscription>> subscription = Subscribe(request);
+  ASSERT_TRUE(subscription.ok()) << subscription.status();
+  View view = {{"ns/start", start}};
+  for (const SubscriptionEvent& event : Drain(**subscription)) Apply(event, &view);
+  EXPECT_EQ(view, Truth());
+  // Caught up, the limit applies again.
+  for (int i = 0; i < 10; ++i) AddPod(absl::StrCat("q", i));
+  WaitApplied();
+  SubscriptionEvent event;
+  EXPECT_EQ((*subscription)->Next(now_, &event).status().code(),
+            absl::StatusCode::kResourceExhausted);
+}
+
 TEST_F(SubscriptionTest, SubscriberThatFellOutOfTheRingEndsResourceExhausted) {
   options_.history.max_events = 4;
   limits_.soft_limit = 1000;

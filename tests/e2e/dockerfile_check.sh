@@ -211,12 +211,13 @@ here_cmd="${build_run//$docker_build_dir/$here_build}"
 here_cmd="${here_cmd%%&&*}"
 case "$mode" in
   full)
-    echo "    running here: $here_cmd (log: $here_build.log)"
-    if (cd "$root" && bash -c "$here_cmd") >"$here_build.log" 2>&1; then
+    mkdir -p "$here_build"
+    echo "    running here: $here_cmd (log: $here_build/dockerfile_check.log)"
+    if (cd "$root" && bash -c "$here_cmd") >"$here_build/dockerfile_check.log" 2>&1; then
       pass "the Dockerfile's build command builds here"
       binary="$here_build/server/informerd"
     else
-      fail "the Dockerfile's build command builds here"; tail -20 "$here_build.log" | sed 's/^/    /'
+      fail "the Dockerfile's build command builds here"; tail -20 "$here_build/dockerfile_check.log" | sed 's/^/    /'
     fi ;;
   configure)
     check "the Dockerfile's CMake configuration configures here" \
@@ -266,23 +267,25 @@ check "ENTRYPOINT is informerd" test "$entrypoint" = /usr/local/bin/informerd
 check "runs as the non-root uid 65532" grep -qx '65532\(:65532\)\?' <<<"$(dockerfile instr final USER)"
 mapfile -t cmd_args < <(dockerfile exec-args final CMD)
 listen_port="$(printf '%s\n' "${cmd_args[@]}" | sed -n 's/^--listen=.*:\([0-9]*\)$/\1/p')"
-metrics_port="$(printf '%s\n' "${cmd_args[@]}" | sed -n 's/^--metrics-listen=.*:\([0-9]*\)$/\1/p')"
+metrics_port="$(printf '%s\n' "${cmd_args[@]}" | sed -n 's/^--metrics[-_]listen=.*:\([0-9]*\)$/\1/p')"
 exposed="$(dockerfile instr final EXPOSE | tr ' ' '\n')"
 check "EXPOSE has the gRPC port of CMD --listen (${listen_port:-none})" \
   grep -qx "${listen_port:-x}" <<<"$exposed"
-check "EXPOSE has the metrics port of CMD --metrics-listen (${metrics_port:-none})" \
+check "EXPOSE has the metrics port of CMD --metrics_listen (${metrics_port:-none})" \
   grep -qx "${metrics_port:-x}" <<<"$exposed"
 health="$(dockerfile exec-args final HEALTHCHECK)"
 check "HEALTHCHECK probes the gRPC port" grep -q -- "-addr=127.0.0.1:$listen_port" <<<"$health"
 check "HEALTHCHECK's probe is the one the probe stage installs" \
   grep -q "$(dockerfile instr final COPY | awk '/--from=probe/ {print $3}')" <<<"$health"
-if [ -x "$binary" ] && help="$("$binary" --help 2>&1)"; then
+# (--help exits 1, as Abseil's flags do.)
+help="$([ -x "$binary" ] && "$binary" --help 2>&1)"
+if grep -q -- '--listen' <<<"$help"; then
   unknown=()
   flags_in_use="$( { printf '%s\n' "${cmd_args[@]}"
                    yaml docker-compose.yml 'doc["services"]["informerd"]["command"]'
                    yaml deploy/deployment.yaml \
                      'doc["spec"]["template"]["spec"]["containers"][0]["args"]'; } |
-                  sed -n 's/^\(--[a-z0-9-]*\).*/\1/p' | sort -u)"
+                  sed -n 's/^\(--[a-z0-9_-]*\).*/\1/p' | sort -u)"
   for f in $flags_in_use; do grep -q -- "$f\b" <<<"$help" || unknown+=("$f"); done
   check "every flag in Dockerfile CMD, compose and the Deployment is in informerd --help" \
     test ${#unknown[@]} -eq 0

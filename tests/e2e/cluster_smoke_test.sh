@@ -11,17 +11,6 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 source "$ROOT/scripts/lib.sh"
 
 pass=0 fail=0
-ok() { pass=$((pass + 1)); printf 'PASS %s\n' "$1"; }
-ko() { fail=$((fail + 1)); printf 'FAIL %s\n' "$1"; [[ -n ${2:-} ]] && printf '%s\n' "$2" | sed 's/^/     /' | head -n 20; }
-finish() {
-  printf '%d passed, %d failed\n' "$pass" "$fail"
-  [[ $fail == 0 ]]
-}
-
-cluster_build >&2 || { ko "build testcluster and kubectl"; finish; exit 1; }
-KUBECTL="$CLUSTER_BIN/kubectl"
-TESTCLUSTER="$CLUSTER_BIN/testcluster"
-
 own_dir=""
 cleanup() {
   if [[ -n $own_dir ]]; then
@@ -29,6 +18,19 @@ cleanup() {
   fi
 }
 trap cleanup EXIT
+ok() { pass=$((pass + 1)); printf 'PASS %s\n' "$1"; }
+ko() { fail=$((fail + 1)); printf 'FAIL %s\n' "$1"; [[ -n ${2:-} ]] && printf '%s\n' "$2" | sed 's/^/     /' | head -n 20; }
+finish() {
+  cleanup; own_dir=""   # stop our own cluster first: the summary is the last line
+  printf '%d passed, %d failed\n' "$pass" "$fail"
+  [[ $fail == 0 ]]
+}
+
+# (in a subshell first: cluster_build dies on failure, and we want the summary)
+( cluster_build ) >&2 || { ko "build testcluster and kubectl"; finish; exit 1; }
+cluster_build
+KUBECTL="$CLUSTER_BIN/kubectl"
+TESTCLUSTER="$CLUSTER_BIN/testcluster"
 
 if [[ -z ${INFORMERD_TEST_KUBECONFIG_ADMIN:-} ]]; then
   own_dir="$(mktemp -d "${TMPDIR:-/tmp}/informerd-smoke.XXXXXX")"
@@ -51,6 +53,7 @@ CA="$(mktemp)"; ka config view --raw --minify -o jsonpath='{.clusters[0].cluster
 ATOKEN="$(ka config view --raw --minify -o jsonpath='{.users[0].user.token}')"
 RTOKEN="$(kr config view --raw --minify -o jsonpath='{.users[0].user.token}')"
 trap 'rm -f "$CA"; cleanup' EXIT
+trap 'exit 130' INT TERM
 # curl_api TOKEN PATH -> body in $body, status in $code
 curl_api() {
   local out; out="$(curl -sS --max-time 20 --cacert "$CA" -H "Authorization: Bearer $1" -w '\n%{http_code}' "$SERVER$2" 2>&1)"

@@ -190,12 +190,7 @@ absl::Status Reflector::ListAll(const std::string& resource_version) {
 
 absl::Status Reflector::StreamingList(std::shared_ptr<WatchStream>* stream, bool* refused) {
   *refused = false;
-  {
-    absl::MutexLock lock(&mu_);
-    ++stats_.lists;
-    ++stats_.watches;
-    if (listed_once_) ++stats_.relists;
-  }
+  CountStat(&InformerStats::watches);
   ListOptions options = BaseOptions();
   options.send_initial_events = true;
   options.resource_version_match = "NotOlderThan";
@@ -207,6 +202,12 @@ absl::Status Reflector::StreamingList(std::shared_ptr<WatchStream>* stream, bool
     // A server without streaming lists rejects the parameters; LIST instead (R7).
     *refused = true;
     return opened.status();
+  }
+  {
+    // A refused attempt is not a list; the LIST it falls back to counts instead.
+    absl::MutexLock lock(&mu_);
+    ++stats_.lists;
+    if (listed_once_) ++stats_.relists;
   }
   std::shared_ptr<WatchStream> watch(std::move(*opened));
   SetCurrentWatch(watch);

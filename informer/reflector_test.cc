@@ -374,6 +374,10 @@ TEST_F(ReflectorTest, R7_FallsBackToListWhenTheServerRefusesStreaming) {
   EXPECT_EQ(watches[1].resource_version, "2");
   EXPECT_THAT(store_.calls(), ElementsAre("replace 1@2"));
   EXPECT_EQ(clock_.total_sleeps(), 0u);
+  InformerStats stats = reflector_->stats();
+  EXPECT_EQ(stats.lists, 1u);  // the refused streaming attempt is not a list
+  EXPECT_EQ(stats.watches, 2u);
+  EXPECT_EQ(stats.relists, 0u);
 }
 
 TEST_F(ReflectorTest, R8_ChangesWhileTheWatchIsDownArriveAfterTheRewatch) {

@@ -44,7 +44,7 @@ struct InformerStats {
   uint64_t watch_restarts = 0;  // re-watches after an end or error, without relist
   uint64_t events = 0;          // watch events received (bookmarks included)
   uint64_t bookmarks = 0;
-  uint64_t errors = 0;          // failed LIST/WATCH calls
+  uint64_t errors = 0;  // failed LIST/WATCH calls
 };
 
 // The cache as one consistent cut: every object with the history position it reflects.
@@ -72,7 +72,8 @@ class SharedIndexInformer {
   // stopped.
   absl::Status Run();
   // Ends every thread (blocking until they have exited), stops handler delivery and frees
-  // the cache and history (I9). Idempotent.
+  // the cache and history (I9). Idempotent. May be called from a ResourceEventHandler, but
+  // not from a history listener or the watch error handler (they run on threads it joins).
   void Stop();
   bool IsStopped() const;
 

@@ -101,7 +101,7 @@ struct FakeListerWatcher::Core {
   std::vector<std::shared_ptr<StreamState>> streams ABSL_GUARDED_BY(mu);  // open ones
   std::deque<absl::Status> list_failures ABSL_GUARDED_BY(mu);
   std::deque<absl::Status> watch_failures ABSL_GUARDED_BY(mu);
-  bool streaming = false ABSL_GUARDED_BY(mu);
+  bool streaming ABSL_GUARDED_BY(mu) = false;
   bool ignores_limit ABSL_GUARDED_BY(mu) = true;
   bool expired_as_event ABSL_GUARDED_BY(mu) = false;
   std::function<void(const ListOptions&)> list_hook ABSL_GUARDED_BY(mu);

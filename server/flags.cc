@@ -42,7 +42,8 @@ ABSL_FLAG(std::string, field_selector, "",
 ABSL_FLAG(std::vector<std::string>, index, {},
           "extra indexes for ByIndex, comma-separated RESOURCE=SPEC where SPEC is label:KEY or "
           "field:PATH, optionally NAME=label:KEY (e.g. pods=field:spec.nodeName,"
-          "pods=app=label:app); a RESOURCE of * indexes every resource");
+          "pods=app=label:app); a RESOURCE of * indexes every resource. Give them all in one "
+          "--index: a repeated flag replaces the earlier one");
 ABSL_FLAG(absl::Duration, resync, absl::ZeroDuration(),
           "resync period of every informer (client-go's), 0 = never");
 ABSL_FLAG(bool, strip_managed_fields, true,

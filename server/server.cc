@@ -316,12 +316,15 @@ void InformerServer::Shutdown() {
   SetServing(false);
   if (monitor_.joinable()) monitor_.join();
   if (service_ != nullptr) service_->Shutdown(config_.shutdown_grace);
+  Log(LogLevel::kDebug, "streams ended");
   if (server_ != nullptr) {
     server_->Shutdown(absl::ToChronoTime(absl::Now() + config_.shutdown_grace));
     server_->Wait();
   }
+  Log(LogLevel::kDebug, "gRPC server stopped");
   if (metrics_http_ != nullptr) metrics_http_->Stop();
   factory_.Shutdown();
+  Log(LogLevel::kDebug, "informers stopped");
   Log(LogLevel::kInfo, "stopped");
   absl::MutexLock lock(&mu_);
   shut_down_ = true;

@@ -15,19 +15,32 @@ constexpr char kApiStatusPayload[] = "type.informerd.dev/kubernetes.Status";
 
 absl::StatusCode CodeForHttp(int http_code) {
   switch (http_code) {
-    case 400: return absl::StatusCode::kInvalidArgument;
-    case 401: return absl::StatusCode::kUnauthenticated;
-    case 403: return absl::StatusCode::kPermissionDenied;
-    case 404: return absl::StatusCode::kNotFound;
-    case 405: return absl::StatusCode::kUnimplemented;
-    case 409: return absl::StatusCode::kAborted;
-    case 410: return absl::StatusCode::kOutOfRange;
-    case 422: return absl::StatusCode::kInvalidArgument;
-    case 429: return absl::StatusCode::kResourceExhausted;
-    case 500: return absl::StatusCode::kInternal;
-    case 501: return absl::StatusCode::kUnimplemented;
-    case 503: return absl::StatusCode::kUnavailable;
-    case 504: return absl::StatusCode::kDeadlineExceeded;
+    case 400:
+      return absl::StatusCode::kInvalidArgument;
+    case 401:
+      return absl::StatusCode::kUnauthenticated;
+    case 403:
+      return absl::StatusCode::kPermissionDenied;
+    case 404:
+      return absl::StatusCode::kNotFound;
+    case 405:
+      return absl::StatusCode::kUnimplemented;
+    case 409:
+      return absl::StatusCode::kAborted;
+    case 410:
+      return absl::StatusCode::kOutOfRange;
+    case 422:
+      return absl::StatusCode::kInvalidArgument;
+    case 429:
+      return absl::StatusCode::kResourceExhausted;
+    case 500:
+      return absl::StatusCode::kInternal;
+    case 501:
+      return absl::StatusCode::kUnimplemented;
+    case 503:
+      return absl::StatusCode::kUnavailable;
+    case 504:
+      return absl::StatusCode::kDeadlineExceeded;
     default:
       if (http_code >= 500) return absl::StatusCode::kUnavailable;
       if (http_code >= 400) return absl::StatusCode::kFailedPrecondition;
@@ -38,14 +51,14 @@ absl::StatusCode CodeForHttp(int http_code) {
 }  // namespace
 
 absl::Status ApiStatusToStatus(const ApiStatus& api_status) {
-  std::string message = absl::StrCat("kubernetes API: ", api_status.code,
-                                     api_status.reason.empty() ? "" : " ", api_status.reason,
-                                     api_status.message.empty() ? "" : ": ", api_status.message);
+  std::string message =
+      absl::StrCat("kubernetes API: ", api_status.code, api_status.reason.empty() ? "" : " ",
+                   api_status.reason, api_status.message.empty() ? "" : ": ", api_status.message);
   absl::Status status(CodeForHttp(api_status.code), message);
   // Payload: "<code>\n<reason>\n<message>".
-  status.SetPayload(kApiStatusPayload,
-                    absl::Cord(absl::StrCat(api_status.code, "\n", api_status.reason, "\n",
-                                            api_status.message)));
+  status.SetPayload(
+      kApiStatusPayload,
+      absl::Cord(absl::StrCat(api_status.code, "\n", api_status.reason, "\n", api_status.message)));
   return status;
 }
 

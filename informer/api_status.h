@@ -12,9 +12,9 @@ namespace informer {
 
 // A decoded `{"kind":"Status",...}` body, or the HTTP status of a failed request.
 struct ApiStatus {
-  int code = 0;        // HTTP status code, e.g. 410
-  std::string reason;  // "Expired", "Gone", "NotFound", "Forbidden", ...
-  std::string message; // the server's human-readable message
+  int code = 0;         // HTTP status code, e.g. 410
+  std::string reason;   // "Expired", "Gone", "NotFound", "Forbidden", ...
+  std::string message;  // the server's human-readable message
 };
 
 // Converts an API error into an absl::Status whose code follows the HTTP code

@@ -13,7 +13,7 @@ struct BackoffOptions {
   absl::Duration initial = absl::Milliseconds(800);
   absl::Duration max = absl::Seconds(30);
   double factor = 2.0;
-  double jitter = 1.0;                         // delay *= 1 + jitter * rand[0,1)
+  double jitter = 1.0;                            // delay *= 1 + jitter * rand[0,1)
   absl::Duration reset_after = absl::Minutes(2);  // healthy this long: back to `initial`
 };
 

@@ -10,10 +10,10 @@
 #define INFORMER_CONCAT_(a, b) INFORMER_CONCAT_INNER_(a, b)
 
 // Returns from the current function when `expr` (an absl::Status) is not OK.
-#define RETURN_IF_ERROR(expr)                                 \
-  do {                                                        \
-    const ::absl::Status informer_status_ = (expr);           \
-    if (!informer_status_.ok()) return informer_status_;      \
+#define RETURN_IF_ERROR(expr)                            \
+  do {                                                   \
+    const ::absl::Status informer_status_ = (expr);      \
+    if (!informer_status_.ok()) return informer_status_; \
   } while (0)
 
 // `ASSIGN_OR_RETURN(auto x, StatusOrExpr());` declares x or returns the error.

@@ -210,7 +210,7 @@ TEST_F(ClientE2ETest, ListGetByIndex) {
 // informerd is killed while changes flow; ConfigMaps change while it is down; after it is back
 // the informer converges to the API server's truth, and what changed while it was down arrives
 // as exactly one add, update or tombstone delete each; unchanged objects produce no call.
-TEST_F(ClientE2ETest, ServerRestartMidStreamResumes) {
+TEST_F(ClientE2ETest, R8_ServerRestartMidStreamResumes) {
   if (env_.bin.empty()) GTEST_SKIP() << "set INFORMERD_TEST_BIN to run the restart test";
   char dir_template[] = "/tmp/informerd-cpp-e2e-XXXXXX";
   ASSERT_NE(mkdtemp(dir_template), nullptr);

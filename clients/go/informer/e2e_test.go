@@ -269,11 +269,11 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// TestE2EServerRestartMidStreamResumes kills informerd while changes flow, changes objects
+// TestE2E_R8_ServerRestartMidStreamResumes kills informerd while changes flow, changes objects
 // while it is down, starts it again and checks that the informer converges to the API server's
 // truth with each change delivered once: what changed while it was down arrives as exactly one
 // add, update or tombstone delete, and objects that did not change produce no call.
-func TestE2EServerRestartMidStreamResumes(t *testing.T) {
+func TestE2E_R8_ServerRestartMidStreamResumes(t *testing.T) {
 	env := e2etest.Require(t)
 	srv := env.StartServer(t)
 	kube := env.Kube(t)

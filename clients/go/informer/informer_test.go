@@ -91,7 +91,7 @@ func run(t *testing.T, c *Client, h *recorder) *Informer {
 	return inf
 }
 
-func TestFreshSubscriptionSyncsThenFollowsLiveEvents(t *testing.T) {
+func TestI2_FreshSubscriptionSyncsThenFollowsLiveEvents(t *testing.T) {
 	fake, c := startFake(t)
 	h := &recorder{}
 	inf := run(t, c, h)
@@ -116,7 +116,7 @@ func TestFreshSubscriptionSyncsThenFollowsLiveEvents(t *testing.T) {
 	}
 }
 
-func TestReconnectResubscribesWithKnownObjectsAndDeliversOnlyTheDifference(t *testing.T) {
+func TestR8_ReconnectResubscribesWithKnownObjectsAndDeliversOnlyTheDifference(t *testing.T) {
 	fake, c := startFake(t)
 	h := &recorder{}
 	inf := run(t, c, h)
@@ -141,7 +141,7 @@ func TestReconnectResubscribesWithKnownObjectsAndDeliversOnlyTheDifference(t *te
 	}
 }
 
-func TestResourceExhaustedResumesFromTheTrailerResourceVersion(t *testing.T) {
+func TestR8_ResourceExhaustedResumesFromTheTrailerResourceVersion(t *testing.T) {
 	fake, c := startFake(t)
 	h := &recorder{}
 	run(t, c, h)
@@ -168,7 +168,7 @@ func TestResourceExhaustedResumesFromTheTrailerResourceVersion(t *testing.T) {
 	equalCalls(t, h.waitCalls(t, 3), []string{"add ns/a 5 true", "update ns/a 5->11", "update ns/a 11->12"})
 }
 
-func TestResourceExhaustedBeforeSyncedStartsFromKnownObjects(t *testing.T) {
+func TestR8_ResourceExhaustedBeforeSyncedStartsFromKnownObjects(t *testing.T) {
 	fake, c := startFake(t)
 	run(t, c, &recorder{})
 	fake.nextRequest(t)
@@ -183,7 +183,7 @@ func TestResourceExhaustedBeforeSyncedStartsFromKnownObjects(t *testing.T) {
 	}
 }
 
-func TestStatesTheStoreAlreadyHoldsAreNotRepeated(t *testing.T) {
+func TestR8_StatesTheStoreAlreadyHoldsAreNotRepeated(t *testing.T) {
 	fake, c := startFake(t)
 	h := &recorder{}
 	run(t, c, h)
@@ -197,7 +197,7 @@ func TestStatesTheStoreAlreadyHoldsAreNotRepeated(t *testing.T) {
 	equalCalls(t, h.waitCalls(t, 2), []string{"add ns/a 5 true", "update ns/a 5->12"})
 }
 
-func TestHandlerAddedAfterSyncGetsTheStoreFirst(t *testing.T) {
+func TestI3_HandlerAddedAfterSyncGetsTheStoreFirst(t *testing.T) {
 	fake, c := startFake(t)
 	inf := run(t, c, nil)
 	fake.nextRequest(t)
@@ -223,7 +223,7 @@ func TestHandlerAddedAfterSyncGetsTheStoreFirst(t *testing.T) {
 	}
 }
 
-func TestRemovedHandlerGetsNoMoreCalls(t *testing.T) {
+func TestI6_RemovedHandlerGetsNoMoreCalls(t *testing.T) {
 	fake, c := startFake(t)
 	h1, h2 := &recorder{}, &recorder{}
 	inf := run(t, c, h1)
@@ -245,7 +245,7 @@ func TestRemovedHandlerGetsNoMoreCalls(t *testing.T) {
 	equalCalls(t, h2.waitCalls(t, 1), []string{"add ns/a 5 true"})
 }
 
-func TestFailuresBackOffExponentially(t *testing.T) {
+func TestR5_FailuresBackOffExponentially(t *testing.T) {
 	fake, c := startFake(t)
 	inf := New(c, "configmaps", Options{InitialBackoff: 8 * time.Millisecond, MaxBackoff: 32 * time.Millisecond, OnError: func(error) {}})
 	ctx, cancel := context.WithCancel(context.Background())

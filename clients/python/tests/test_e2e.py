@@ -152,7 +152,7 @@ def test_list_get_by_index(env: Env, core: Any, namespace: str) -> None:
         assert [n for n in by_ns if n != "kube-root-ca.crt"] == ["x1", "x2", "x3"]
 
 
-def test_server_restart_mid_stream_resumes(env: Env, core: Any, namespace: str, own_server: Server, follow: Any) -> None:
+def test_r8_server_restart_mid_stream_resumes(env: Env, core: Any, namespace: str, own_server: Server, follow: Any) -> None:
     """informerd is killed while changes flow; objects change while it is down; after it is back
     the informer converges to the API server's truth, and what changed while it was down arrives
     as exactly one add, update or tombstone delete each; unchanged objects produce no call."""

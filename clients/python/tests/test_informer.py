@@ -80,7 +80,7 @@ def informer_of(rec: Recorder) -> Informer:
     return inf
 
 
-def test_fresh_subscription_syncs_then_follows_live_events(fake: Fake, run: Recorder) -> None:
+def test_i2_fresh_subscription_syncs_then_follows_live_events(fake: Fake, run: Recorder) -> None:
     req = fake.servicer.next_request()
     assert (req.resource, req.namespace, req.resource_version, dict(req.known_objects)) == ("configmaps", "ns", "", {})
     fake.servicer.scripts.put(
@@ -109,7 +109,7 @@ def test_fresh_subscription_syncs_then_follows_live_events(fake: Fake, run: Reco
     assert a is not None and a["data"] == {"k": "11"}
 
 
-def test_reconnect_resubscribes_with_known_objects_and_delivers_only_the_difference(fake: Fake, run: Recorder) -> None:
+def test_r8_reconnect_resubscribes_with_known_objects_and_delivers_only_the_difference(fake: Fake, run: Recorder) -> None:
     fake.servicer.next_request()
     fake.servicer.scripts.put(
         send(
@@ -150,7 +150,7 @@ def test_reconnect_resubscribes_with_known_objects_and_delivers_only_the_differe
     assert (s.fresh_starts, s.known_objects_starts, s.resource_version_starts) == (1, 1, 0)
 
 
-def test_resource_exhausted_resumes_from_the_trailer_then_out_of_range_uses_known_objects(
+def test_r8_resource_exhausted_resumes_from_the_trailer_then_out_of_range_uses_known_objects(
     fake: Fake, run: Recorder
 ) -> None:
     fake.servicer.next_request()
@@ -172,14 +172,14 @@ def test_resource_exhausted_resumes_from_the_trailer_then_out_of_range_uses_know
     assert run.wait(3) == ["add ns/a 5 True", "update ns/a 5->11", "update ns/a 11->12"]
 
 
-def test_resource_exhausted_before_synced_starts_from_known_objects(fake: Fake, run: Recorder) -> None:
+def test_r8_resource_exhausted_before_synced_starts_from_known_objects(fake: Fake, run: Recorder) -> None:
     fake.servicer.next_request()
     fake.servicer.scripts.put(send(ev(ADDED, obj("ns", "a", "5")), end=grpc.StatusCode.RESOURCE_EXHAUSTED, trailer="3"))
     req = fake.servicer.next_request()
     assert (req.resource_version, dict(req.known_objects)) == ("", {"ns/a": "5"})
 
 
-def test_states_the_store_already_holds_are_not_repeated(fake: Fake, run: Recorder) -> None:
+def test_r8_states_the_store_already_holds_are_not_repeated(fake: Fake, run: Recorder) -> None:
     fake.servicer.next_request()
     fake.servicer.scripts.put(send(ev(ADDED, obj("ns", "a", "5")), ev(SYNCED, rv="10"), end=grpc.StatusCode.UNAVAILABLE))
     fake.servicer.next_request()
@@ -197,7 +197,7 @@ def test_states_the_store_already_holds_are_not_repeated(fake: Fake, run: Record
     assert len(run.calls) == 2
 
 
-def test_handler_added_after_sync_gets_the_store_first(fake: Fake) -> None:
+def test_i3_handler_added_after_sync_gets_the_store_first(fake: Fake) -> None:
     inf = Informer(fake.client, "configmaps", on_error=lambda e: None)
     release = threading.Event()
 
@@ -220,7 +220,7 @@ def test_handler_added_after_sync_gets_the_store_first(fake: Fake) -> None:
         assert reg.has_synced()
 
 
-def test_function_handlers_and_removal(fake: Fake) -> None:
+def test_i6_function_handlers_and_removal(fake: Fake) -> None:
     inf = Informer(fake.client, "configmaps", on_error=lambda e: None)
     seen: List[str] = []
     step = threading.Event()
@@ -259,7 +259,7 @@ def test_a_failing_handler_does_not_stop_the_informer(fake: Fake) -> None:
         assert rec.wait(2) == ["add ns/a 5 True", "add ns/b 6 False"]
 
 
-def test_failures_back_off_exponentially(fake: Fake) -> None:
+def test_r5_failures_back_off_exponentially(fake: Fake) -> None:
     errors: List[InformerdError] = []
     inf = Informer(fake.client, "configmaps", initial_backoff=0.008, max_backoff=0.032, on_error=errors.append)
     at: List[float] = []

@@ -15,7 +15,7 @@
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 source "$root/scripts/lib.sh"
-cd "$root"
+cd "$root" || exit 1
 
 passed=0
 failed=0
@@ -200,6 +200,22 @@ for denied in "list secrets -A" "get secrets -n informerd" "list pods -A" "creat
   # shellcheck disable=SC2086
   check "the ServiceAccount may not $denied" test "$(can $denied)" = no
 done
+
+echo "== docker-compose's RBAC step (the rbac service's apply, here)"
+# compose runs `kubectl apply` of these two files as admin; its informerd is the token user
+# `informerd`, which must end up with exactly the ServiceAccount's rights.
+if scripts/compose-kubeconfig "$tmp/compose" >/dev/null 2>&1; then
+  check "compose's RBAC files apply" "$kubectl" apply -f deploy/clusterrole.yaml \
+    -f "$tmp/compose/rbac.yaml"
+  check "compose's informerd user may list configmaps" \
+    test "$("$kubectl" auth can-i list configmaps -A --as=informerd 2>/dev/null)" = yes
+  check "compose's informerd user may watch namespaces" \
+    test "$("$kubectl" auth can-i watch namespaces --as=informerd 2>/dev/null)" = yes
+  check "compose's informerd user may not list secrets" \
+    test "$("$kubectl" auth can-i list secrets -A --as=informerd 2>/dev/null)" = no
+else
+  fail "scripts/compose-kubeconfig generates the compose directory"
+fi
 
 echo "== informerd in-cluster"
 if [ ! -x "$informerd" ]; then

@@ -19,7 +19,7 @@
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 source "$root/scripts/lib.sh"
-cd "$root"
+cd "$root" || exit 1
 
 passed=0
 failed=0
@@ -144,7 +144,13 @@ tool_from_pypi() {
 }
 
 # (The output is read whole: grep -q would close the pipe early, failing it under pipefail.)
-apt_exists() { [[ "$(apt-cache show --no-all-versions "$1" 2>/dev/null)" == *"Package: $1"* ]]; }
+# apt_missing PKG...: prints the packages Debian does not have (one apt-cache call for all).
+apt_missing() {
+  local known
+  known="$(apt-cache show --no-all-versions "$@" 2>/dev/null | sed -n 's/^Package: //p')"
+  local p
+  for p in "$@"; do grep -qx -- "$p" <<<"$known" || echo "$p"; done
+}
 
 echo "== Dockerfile: stages"
 stages="$(dockerfile stages)"
@@ -188,8 +194,7 @@ sort -u -o "$tmp/docker-pkgs" "$tmp/docker-pkgs"
 check "scripts/setup names Debian packages ($(wc -l <"$tmp/setup-pkgs"))" test -s "$tmp/setup-pkgs"
 check "build stage installs exactly scripts/setup's Debian packages" \
   diff "$tmp/setup-pkgs" "$tmp/docker-pkgs"
-missing=()
-for p in $(cat "$tmp/docker-pkgs"); do apt_exists "$p" || missing+=("$p"); done
+mapfile -t missing < <(xargs -a "$tmp/docker-pkgs" bash -c "$(declare -f apt_missing); apt_missing \"\$@\"" _)
 check "every build-stage package exists in Debian 12 (apt-cache show)" test ${#missing[@]} -eq 0
 ((${#missing[@]})) && echo "    missing: ${missing[*]}"
 
@@ -231,8 +236,7 @@ echo "== Dockerfile: runtime libraries cover ldd $binary"
 mapfile -t runtime_pkgs < <(dockerfile apt final | grep .)
 echo "    runtime packages: ${runtime_pkgs[*]}"
 check "runtime stage installs packages" test ${#runtime_pkgs[@]} -gt 0
-missing=()
-for p in "${runtime_pkgs[@]}"; do apt_exists "$p" || missing+=("$p"); done
+mapfile -t missing < <(apt_missing "${runtime_pkgs[@]}")
 check "every runtime package exists in Debian 12 (apt-cache show)" test ${#missing[@]} -eq 0
 ((${#missing[@]})) && echo "    missing: ${missing[*]}"
 if [ -x "$binary" ]; then
@@ -242,11 +246,19 @@ if [ -x "$binary" ]; then
     grep -v '^ ' | sed 's/:.*//' | sort -u >"$tmp/closure"
   ldd "$binary" >"$tmp/ldd" 2>&1
   check "ldd finds every library" bash -c "! grep -q 'not found' '$tmp/ldd'"
+  awk '$2 == "=>" && $3 ~ /^\// {print $1, $3}' "$tmp/ldd" >"$tmp/libs"
+  # Which package owns each library: one dpkg -S over every spelling of every path (with and
+  # without /usr, as merged-/usr systems register either; and the symlink's target).
+  while read -r so path; do
+    printf '%s\n' "$path" "${path#/usr}" "/usr$path" "$(readlink -f "$path")"
+  done <"$tmp/libs" | sort -u | xargs dpkg -S 2>/dev/null |
+    sed -n 's/^\([^:,]*\)[^ ]* \(\/.*\)$/\2 \1/p' >"$tmp/owners"
   uncovered=()
   while read -r so path; do
     pkg=""
     for candidate in "$path" "${path#/usr}" "/usr$path" "$(readlink -f "$path")"; do
-      pkg="$(dpkg -S "$candidate" 2>/dev/null | head -1 | cut -d: -f1)" && [ -n "$pkg" ] && break
+      pkg="$(awk -v p="$candidate" '$1 == p {print $2; exit}' "$tmp/owners")"
+      [ -n "$pkg" ] && break
     done
     if [ -z "$pkg" ]; then
       uncovered+=("$so(no package)")
@@ -254,7 +266,7 @@ if [ -x "$binary" ]; then
       uncovered+=("$so($pkg)")
     fi
     printf '    %-40s %s\n' "$so" "${pkg:-?}"
-  done < <(awk '$2 == "=>" && $3 ~ /^\// {print $1, $3}' "$tmp/ldd")
+  done <"$tmp/libs"
   check "every library ldd lists comes with the runtime packages" test ${#uncovered[@]} -eq 0
   ((${#uncovered[@]})) && echo "    not covered: ${uncovered[*]}"
 else
@@ -366,13 +378,23 @@ for san in DNS:kube-apiserver DNS:localhost 'IP Address:127.0.0.1'; do
 done
 check "the SA public key matches the SA signing key" \
   diff <(openssl pkey -in "$pki/sa.key" -pubout) "$pki/sa.pub"
-kubectl_bin="$root/scripts/kubectl"
-[ -x "$kubectl_bin" ] || kubectl_bin="$(command -v kubectl || true)"
-for kc in informerd admin host; do
-  if [ -n "$kubectl_bin" ]; then
-    check "$kc.kubeconfig loads (kubectl config view)" \
-      "$kubectl_bin" config view --kubeconfig "$pki/$kc.kubeconfig" -o name
-  fi
+# Each kubeconfig: its current context's cluster has the CA embedded and the server compose (or
+# the host) reaches, its user's token is one the apiserver's token file knows as that user.
+for kc in informerd:kube-apiserver:6443 admin:kube-apiserver:6443 host:127.0.0.1:6443; do
+  IFS=: read -r name host port <<<"$kc"
+  user="$name"; [ "$name" = host ] && user=admin
+  check "$name.kubeconfig: server https://$host:$port, the CA, $user's token" "$yaml_py" - \
+    "$pki/$name.kubeconfig" "$pki" "https://$host:$port" "$user" <<'PY'
+import base64, sys, yaml
+kc, pki, server, user = yaml.safe_load(open(sys.argv[1])), sys.argv[2], sys.argv[3], sys.argv[4]
+ctx = next(c["context"] for c in kc["contexts"] if c["name"] == kc["current-context"])
+cluster = next(c["cluster"] for c in kc["clusters"] if c["name"] == ctx["cluster"])
+auth = next(u["user"] for u in kc["users"] if u["name"] == ctx["user"])
+tokens = {line.split(",")[0]: line.split(",")[1] for line in open(f"{pki}/tokens.csv")}
+assert cluster["server"] == server, cluster["server"]
+assert base64.b64decode(cluster["certificate-authority-data"]) == open(f"{pki}/ca.crt", "rb").read()
+assert tokens.get(auth["token"]) == user, "token not in tokens.csv as " + user
+PY
 done
 mounted="$( { yaml docker-compose.yml \
   '[a for s in doc["services"].values() for a in (s.get("command") or []) + (s.get("entrypoint") or [])]'

@@ -382,7 +382,7 @@ check "the SA public key matches the SA signing key" \
 # the host) reaches, its user's token is one the apiserver's token file knows as that user.
 for kc in informerd:kube-apiserver:6443 admin:kube-apiserver:6443 host:127.0.0.1:6443; do
   IFS=: read -r name host port <<<"$kc"
-  user="$name"; [ "$name" = host ] && user=admin
+  user="$name"; [ "$name" = host ] && user="admin"
   check "$name.kubeconfig: server https://$host:$port, the CA, $user's token" "$yaml_py" - \
     "$pki/$name.kubeconfig" "$pki" "https://$host:$port" "$user" <<'PY'
 import base64, sys, yaml

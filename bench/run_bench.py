@@ -36,7 +36,7 @@ SIZES = {
     "fanout_pods": (100, 100),
     "fanout_counts": ([1, 10, 100, 1000], [1, 10, 100, 1000]),
     "fanout_rate": (1_000, 1_000),
-    "fanout_seconds": (10, 3),
+    "fanout_seconds": (5, 3),
 }
 
 
@@ -278,7 +278,7 @@ def workload_serving(cfg, out, cluster):
                 else:
                     cmd = [cfg.benchgo, "fanout", "--kubeconfig", cluster.kubeconfig,
                            "--namespace", fan_ns, "--informers", str(n), "--expect-stamped",
-                           str(writes), "--timeout", f"{fsecs + 300}s"]
+                           str(writes), "--timeout", f"{fsecs + 180}s"]
                 client = Background(cmd, stderr_path=os.path.join(cfg.tmp, f"fan-{side}-{n}.log"))
                 try:
                     client.wait_for("subscribed", 300)
@@ -586,8 +586,9 @@ them comes from `bench/analysis.md`.
 {analysis}"""
     with open(path, "w") as f:
         f.write(doc)
-    with open(os.path.join(cfg.tmp, "results.json"), "w") as f:
-        json.dump(out, f, indent=1)
+    for p in (os.path.join(cfg.tmp, "results.json"), cfg.results):
+        with open(p, "w") as f:
+            json.dump(out, f, indent=1)
 
 
 class Config:
@@ -603,6 +604,9 @@ def main():
                     help="comma-separated workloads to run")
     ap.add_argument("--doc", default=os.path.join(ROOT, "docs", "benchmarks.md"))
     ap.add_argument("--command", default="scripts/bench")
+    ap.add_argument("--merge", action="store_true",
+                    help="start from the previous run's results (build dir's bench/results.json), "
+                         "so a run of some workloads keeps the others in the document")
     a = ap.parse_args()
     cfg = Config()
     cfg.quick = a.quick
@@ -616,7 +620,12 @@ def main():
     cfg.k8s_version = ""
     cfg.tmp = tempfile.mkdtemp(prefix="informerd-bench-")
     only = set(a.only.split(","))
+    cfg.results = os.path.join(a.build_dir, "bench", "results.json")
     out = {}
+    if a.merge and os.path.exists(cfg.results):
+        with open(cfg.results) as f:
+            out = json.load(f)
+        cfg.k8s_version = out.get("k8s_version", "")
     log(f"scratch and logs in {cfg.tmp}")
     errors = []
 
@@ -633,7 +642,7 @@ def main():
         cluster = None
         try:
             cluster = Cluster(cfg)
-            cfg.k8s_version = cluster.version
+            cfg.k8s_version = out["k8s_version"] = cluster.version
             if "cluster" in only:
                 attempt("cluster", workload_cluster, cluster)
             if "serving" in only:
@@ -658,7 +667,7 @@ def main():
         body += "\n### Failures in this run\n\n" + "\n".join(f"- {e}" for e in errors) + "\n"
     print("\n## Targets\n\n" + targets(cfg, out) + "\n\n" + body)
     write_doc(cfg, out, body, a.doc)
-    log(f"wrote {a.doc}; raw results in {cfg.tmp}/results.json")
+    log(f"wrote {a.doc}; raw results in {cfg.results}")
     return 1 if errors else 0
 
 

@@ -183,6 +183,11 @@ void InformerServiceImpl::Shutdown(absl::Duration grace) {
   hub_.Shutdown(grace);
 }
 
+void InformerServiceImpl::RecordCut(const SharedIndexInformer& informer) {
+  InformerSnapshot cut = informer.Snapshot();
+  cuts_.Record(&informer, cut.resource_version, cut.history_seq);
+}
+
 std::vector<SubscriberLag> InformerServiceImpl::SubscriberLags() const { return hub_.Lags(); }
 
 size_t InformerServiceImpl::subscriber_count() const { return hub_.size(); }

@@ -62,6 +62,10 @@ class InformerServiceImpl final : public informer::v1::InformerService::Callback
   // Shutdown. Idempotent.
   void Shutdown(absl::Duration grace);
 
+  // Records `informer`'s current cut (a snapshot) as a resume position: call it once the
+  // informer has synced, so a client's resourceVersion from before any change can be placed.
+  void RecordCut(const SharedIndexInformer& informer);
+
   // The lag of every open stream (for metrics).
   std::vector<SubscriberLag> SubscriberLags() const;
   // Open Subscribe streams.

@@ -399,8 +399,8 @@ TEST_F(ServiceTest, BadRequestsGetTheRightCodeAndAnActionableMessage) {
                 "label_selector"},
            Case{request("pods", "", "", "spec.nodeName"), grpc::StatusCode::INVALID_ARGUMENT,
                 "field_selector"},
-           Case{request("widgets", "", "", ""), grpc::StatusCode::INVALID_ARGUMENT, "not cached"},
-           Case{request("secrets", "", "", ""), grpc::StatusCode::INVALID_ARGUMENT, "pods.v1"},
+           Case{request("widgets", "", "", ""), grpc::StatusCode::NOT_FOUND, "not cached"},
+           Case{request("secrets", "", "", ""), grpc::StatusCode::NOT_FOUND, "pods.v1"},
            Case{request("nodes", "default", "", ""), grpc::StatusCode::INVALID_ARGUMENT,
                 "cluster-scoped"},
            Case{request("pods", "", "", "", 100000), grpc::StatusCode::INVALID_ARGUMENT, "limit"},
@@ -854,7 +854,7 @@ TEST_F(ServiceTest, SubscribeBadRequestsEndAtOnceWithTheRightCode) {
   EXPECT_EQ(status_of(bad_selector).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   pb::SubscribeRequest unknown;
   unknown.set_resource("widgets");
-  EXPECT_EQ(status_of(unknown).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_EQ(status_of(unknown).error_code(), grpc::StatusCode::NOT_FOUND);
   pb::SubscribeRequest not_a_version;
   not_a_version.set_resource("pods");
   not_a_version.set_resource_version("yesterday");

@@ -79,7 +79,7 @@ absl::StatusOr<CachedResource> ResourceRegistry::Resolve(absl::string_view raw_n
     for (const CachedResource& resource : resources_) {
       cached.push_back(resource.info.gvr.ToString());
     }
-    return absl::InvalidArgumentError(
+    return absl::NotFoundError(
         absl::StrCat("resource \"", raw_name, "\" is not cached by this informerd (cached: ",
                      cached.empty() ? "none" : absl::StrJoin(cached, ", "),
                      "); name one of those, or add it to the server's --resources"));

@@ -80,12 +80,12 @@ TEST_F(ResourceRegistryTest, AmbiguousNameIsInvalidArgumentListingTheChoices) {
   EXPECT_THAT(widgets.status().message(), HasSubstr("ambiguous"));
 }
 
-TEST_F(ResourceRegistryTest, UncachedResourceIsInvalidArgumentListingWhatIsCached) {
+TEST_F(ResourceRegistryTest, UncachedResourceIsNotFoundListingWhatIsCached) {
   absl::StatusOr<CachedResource> resolved = registry_.Resolve("secrets");
-  EXPECT_EQ(resolved.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(resolved.status().code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(resolved.status().message(), HasSubstr("not cached"));
   EXPECT_THAT(resolved.status().message(), HasSubstr("deployments.v1.apps"));
-  EXPECT_EQ(Resolve("deployments.batch"), "INVALID_ARGUMENT");
+  EXPECT_EQ(Resolve("deployments.batch"), "NOT_FOUND");
   EXPECT_EQ(Resolve(""), "INVALID_ARGUMENT");
 }
 

@@ -233,6 +233,14 @@ absl::Status Subscription::StartFromResourceVersion(uint64_t rv, const CutRegist
     }
     if (absl::IsOutOfRange(status)) continue;  // evicted while scanning: again
     if (!status.ok()) return status;
+    if (after < first) {
+      // No change retained and no cut recorded at or below `rv`: nothing tells whether the
+      // informer's first LIST came after it.
+      return absl::OutOfRangeError(
+          absl::StrCat("resourceVersion ", rv, " of ", resource,
+                       " cannot be placed in the server's history (it holds no change since then); "
+                       "resubscribe without resource_version (fresh) or with known_objects"));
+    }
     cursor_ = after;  // nothing newer: the client is up to date
     return absl::OkStatus();
   }

@@ -245,6 +245,25 @@ TEST_F(SubscriptionTest, ResourceVersionOlderThanTheHistoryRingIsOutOfRange) {
   EXPECT_THAT(subscription.status().message(), HasSubstr("resubscribe"));
 }
 
+TEST_F(SubscriptionTest, VersionFromBeforeTheInformersFirstListIsOutOfRangeUnlessACutCoversIt) {
+  AddPod("a");
+  fake_->BumpRevision(10);  // other resources moved etcd's revision on
+  Start();
+  // No change since the LIST: nothing places an old version but a recorded cut.
+  SubscriptionRequest request;
+  request.resource_version = "1";
+  EXPECT_EQ(Subscribe(request).status().code(), absl::StatusCode::kOutOfRange);
+  InformerSnapshot cut = informer_->Snapshot();
+  cuts_.Record(informer_.get(), cut.resource_version, cut.history_seq);
+  EXPECT_EQ(Subscribe(request).status().code(), absl::StatusCode::kOutOfRange);
+  request.resource_version = cut.resource_version;
+  absl::StatusOr<std::unique_ptr<Subscription>> at_cut = Subscribe(request);
+  ASSERT_TRUE(at_cut.ok()) << at_cut.status();
+  AddPod("b");
+  WaitApplied();
+  EXPECT_THAT(Described(Drain(**at_cut)), ElementsAre("ADDED ns/b"));
+}
+
 TEST_F(SubscriptionTest, ResourceVersionThatIsNotANumberIsInvalidArgument) {
   Start();
   SubscriptionRequest request;

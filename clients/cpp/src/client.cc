@@ -30,8 +30,9 @@ absl::Status FromGrpcStatus(const grpc::Status& status) {
 
 std::shared_ptr<Client> Client::Connect(const std::string& target) {
   grpc::ChannelArguments args;
+  // Not GRPC_ARG_MIN_RECONNECT_BACKOFF_MS: gRPC also uses it as the connect timeout, and a
+  // server busy starting up would then never finish its handshake in time.
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
   return std::make_shared<Client>(
       grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args));

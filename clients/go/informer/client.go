@@ -83,8 +83,8 @@ func (c *Client) ListResources(ctx context.Context) ([]*informerv1.ResourceStatu
 
 // List returns every cached object of resource matching opts, sorted by key, from one
 // consistent snapshot, and that snapshot's resourceVersion. Errors are gRPC statuses (see
-// informer.v1): InvalidArgument for an unknown resource or a bad selector, Unavailable while the
-// resource is not synced.
+// informer.v1): NotFound for a resource informerd does not cache, InvalidArgument for a bad
+// selector, Unavailable while the resource is not synced.
 func (c *Client) List(ctx context.Context, resource string, opts ListOptions) ([]*Object, string, error) {
 	for attempt := 0; ; attempt++ {
 		var out []*Object

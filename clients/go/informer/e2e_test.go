@@ -230,8 +230,8 @@ func TestE2EListGetByIndex(t *testing.T) {
 	if _, err := c.Get(ctx, "cm", ns, "missing"); status.Code(err) != codes.NotFound {
 		t.Fatalf("Get missing = %v, want NotFound", err)
 	}
-	if _, _, err := c.List(ctx, "no-such-resource", informer.ListOptions{}); status.Code(err) != codes.InvalidArgument {
-		t.Fatalf("List unknown = %v, want InvalidArgument", err)
+	if _, _, err := c.List(ctx, "no-such-resource", informer.ListOptions{}); status.Code(err) != codes.NotFound {
+		t.Fatalf("List unknown = %v, want NotFound", err)
 	}
 	res, err := c.ListResources(ctx)
 	if err != nil || len(res) == 0 {

@@ -290,10 +290,10 @@ func TestListFetchesEveryPageAndRestartsAnExpiredSnapshot(t *testing.T) {
 		t.Errorf("List calls = %d, want 4 (page 1, aborted page 2, page 1, page 2)", calls)
 	}
 	fake.list = func(*informerv1.ListRequest) (*informerv1.ListResponse, error) {
-		return nil, status.Error(codes.InvalidArgument, "unknown resource")
+		return nil, status.Error(codes.InvalidArgument, "bad selector")
 	}
-	if _, _, err := c.List(context.Background(), "nope", ListOptions{}); status.Code(err) != codes.InvalidArgument {
-		t.Errorf("List of unknown resource: %v, want InvalidArgument", err)
+	if _, _, err := c.List(context.Background(), "pods", ListOptions{LabelSelector: "a in (b"}); status.Code(err) != codes.InvalidArgument {
+		t.Errorf("List with a bad selector: %v, want InvalidArgument", err)
 	}
 }
 

@@ -143,9 +143,10 @@ def test_list_get_by_index(env: Env, core: Any, namespace: str) -> None:
         assert names(listed.items) == ["x1", "x3"] and listed.resource_version
         with pytest.raises(NotFound):
             client.get("cm", namespace, "missing")
-        with pytest.raises(InformerdError) as e:
+        with pytest.raises(NotFound) as e:
             client.list("no-such-resource")
-        assert e.value.code == grpc.StatusCode.INVALID_ARGUMENT
+        assert e.value.code == grpc.StatusCode.NOT_FOUND
+        assert "is not cached by this informerd" in str(e.value)
         cms = [r for r in client.list_resources() if r.resource == "configmaps"]
         assert cms and "namespace" in cms[0].index_names
         by_ns = names(client.by_index("configmaps", "namespace", namespace))

@@ -294,9 +294,9 @@ def test_list_fetches_every_page_and_restarts_an_expired_snapshot(fake: Fake) ->
     assert calls == ["", "p2", "", "p2"]
 
     def invalid(req: pb.ListRequest, ctx: grpc.ServicerContext) -> pb.ListResponse:
-        ctx.abort(grpc.StatusCode.INVALID_ARGUMENT, "unknown resource")
+        ctx.abort(grpc.StatusCode.INVALID_ARGUMENT, "bad selector")
 
     fake.servicer.list_handler = invalid
     with pytest.raises(InformerdError) as e:
-        fake.client.list("nope")
+        fake.client.list("pods", label_selector="a in (b")
     assert e.value.code == grpc.StatusCode.INVALID_ARGUMENT

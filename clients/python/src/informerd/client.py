@@ -15,10 +15,10 @@ from informerd.v1 import informer_pb2_grpc as pb_grpc
 KubeObject = Dict[str, Any]
 
 # Channel options of the channels Client makes: a restarted informerd is noticed within about
-# 2 s (gRPC's default reconnect backoff grows to 120 s).
+# 2 s (gRPC's default reconnect backoff grows to 120 s). Not grpc.min_reconnect_backoff_ms: gRPC
+# also uses it as the connect timeout, which a server busy starting up could miss.
 DEFAULT_CHANNEL_OPTIONS: Tuple[Tuple[str, int], ...] = (
     ("grpc.initial_reconnect_backoff_ms", 100),
-    ("grpc.min_reconnect_backoff_ms", 100),
     ("grpc.max_reconnect_backoff_ms", 2000),
 )
 
@@ -120,8 +120,9 @@ class Client:
         min_resource_version: str = "",
     ) -> ObjectList:
         """Every cached object of `resource` (kubectl-style name) matching the filters, sorted by
-        key, from one snapshot (all pages fetched). Raises InformerdError: INVALID_ARGUMENT for an
-        unknown resource or a bad selector, UNAVAILABLE while not synced."""
+        key, from one snapshot (all pages fetched). Raises NotFound for a resource informerd does not
+        cache, InformerdError with INVALID_ARGUMENT for a bad selector, UNAVAILABLE while not
+        synced."""
         for attempt in range(_MAX_LIST_RESTARTS + 1):
             req = pb.ListRequest(
                 resource=resource,

@@ -33,8 +33,9 @@ class InformerServiceStub(object):
     (`deployments.apps`) or by version and group (`deployments.v1.apps`); custom resources alike
     (`widgets.example.com`). Only resources informerd caches can be read: ListResources says
     which. Errors every RPC may return:
-    INVALID_ARGUMENT  the resource is unknown or not cached (the message lists what is), a
-    selector does not parse (the message shows where), or a field is malformed.
+    NOT_FOUND         the resource is unknown or not cached (the message lists what is).
+    INVALID_ARGUMENT  the resource name is ambiguous (the message lists the choices), a selector
+    does not parse (the message shows where), or a field is malformed.
     UNAVAILABLE       the resource has not finished its initial sync yet; retry with backoff.
     DEADLINE_EXCEEDED min_resource_version was not reached before the call's deadline.
     CANCELLED         the server is shutting down, or the client cancelled.
@@ -81,8 +82,9 @@ class InformerServiceServicer(object):
     (`deployments.apps`) or by version and group (`deployments.v1.apps`); custom resources alike
     (`widgets.example.com`). Only resources informerd caches can be read: ListResources says
     which. Errors every RPC may return:
-    INVALID_ARGUMENT  the resource is unknown or not cached (the message lists what is), a
-    selector does not parse (the message shows where), or a field is malformed.
+    NOT_FOUND         the resource is unknown or not cached (the message lists what is).
+    INVALID_ARGUMENT  the resource name is ambiguous (the message lists the choices), a selector
+    does not parse (the message shows where), or a field is malformed.
     UNAVAILABLE       the resource has not finished its initial sync yet; retry with backoff.
     DEADLINE_EXCEEDED min_resource_version was not reached before the call's deadline.
     CANCELLED         the server is shutting down, or the client cancelled.
@@ -217,8 +219,9 @@ class InformerService(object):
     (`deployments.apps`) or by version and group (`deployments.v1.apps`); custom resources alike
     (`widgets.example.com`). Only resources informerd caches can be read: ListResources says
     which. Errors every RPC may return:
-    INVALID_ARGUMENT  the resource is unknown or not cached (the message lists what is), a
-    selector does not parse (the message shows where), or a field is malformed.
+    NOT_FOUND         the resource is unknown or not cached (the message lists what is).
+    INVALID_ARGUMENT  the resource name is ambiguous (the message lists the choices), a selector
+    does not parse (the message shows where), or a field is malformed.
     UNAVAILABLE       the resource has not finished its initial sync yet; retry with backoff.
     DEADLINE_EXCEEDED min_resource_version was not reached before the call's deadline.
     CANCELLED         the server is shutting down, or the client cancelled.

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/notification.h"
 #include "informer/api_status.h"
 #include "informer/object.h"
 #include "informer/object_decoder.h"
@@ -27,6 +28,9 @@ struct ListOptions {
   bool allow_watch_bookmarks = false;  // WATCH
   int64_t timeout_seconds = 0;         // WATCH: server-side timeout; 0 = server default
   bool send_initial_events = false;    // WATCH: streaming list (R7)
+  // LIST: once notified, an in-flight LIST fails with Cancelled within about a second (the
+  // Reflector passes its stop signal, so Stop is not held up by a slow or hung LIST). Not owned.
+  const absl::Notification* cancel = nullptr;
 };
 
 // One page of a LIST.

@@ -162,6 +162,7 @@ absl::Status Reflector::ListAll(const std::string& resource_version) {
   ListOptions options = BaseOptions();
   options.resource_version = resource_version;
   options.limit = config_.options.page_size;
+  options.cancel = &stop_;  // Stop need not wait for a slow LIST
   std::vector<ObjectPtr> items;
   std::string list_rv;
   for (;;) {

@@ -74,9 +74,9 @@ class Reflector {
 
   // Starts the list/watch loop on its own thread. Does nothing when started or stopped.
   void Start();
-  // Ends the loop: a sleeping backoff or a blocked WATCH returns at once (a LIST in flight
-  // cannot be interrupted; it is dropped when it returns). Blocks until the thread exited.
-  // Idempotent.
+  // Ends the loop: a sleeping backoff or a blocked WATCH returns at once, a LIST in flight
+  // within about a second (through ListOptions::cancel; its pages are dropped). Blocks until
+  // the thread exited. Idempotent.
   void Stop();
 
   // The RV of the newest LIST or watch event seen, bookmarks included (R3); "" before any.

@@ -1,6 +1,7 @@
 #include "informer/reflector.h"
 
 #include <algorithm>
+#include <atomic>
 #include <map>
 #include <set>
 #include <string>
@@ -8,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "informer/api_status.h"
@@ -403,6 +405,25 @@ TEST_F(ReflectorTest, StopInterruptsABlockedWatchWithin100ms) {
   reflector_->Stop();
   EXPECT_LT(absl::Now() - start, absl::Milliseconds(100));
   EXPECT_EQ(fake_->open_watches(), 0);
+}
+
+TEST_F(ReflectorTest, StopCancelsAListInFlight) {
+  config_.clock = nullptr;  // real time
+  absl::Notification list_started;
+  std::atomic<bool> cancel_seen{false};
+  // A LIST that hangs, as against an unresponsive API server, until its cancel fires.
+  fake_->SetListHook([&](const ListOptions& options) {
+    list_started.Notify();
+    if (options.cancel == nullptr) return;
+    cancel_seen = options.cancel->WaitForNotificationWithTimeout(absl::Seconds(10));
+  });
+  Start();
+  ASSERT_TRUE(list_started.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  const absl::Time start = absl::Now();
+  reflector_->Stop();
+  EXPECT_LT(absl::Now() - start, absl::Seconds(1));
+  EXPECT_TRUE(cancel_seen);
+  EXPECT_THAT(store_.calls(), ElementsAre());  // the cancelled LIST's page is dropped
 }
 
 TEST_F(ReflectorTest, StopInterruptsABackoffSleepWithin100ms) {

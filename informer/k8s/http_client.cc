@@ -142,6 +142,11 @@ size_t OnHeader(char* data, size_t size, size_t count, void* user) {
   return size * count;
 }
 
+// libcurl's progress callback: a non-zero return aborts the transfer (CURLE_ABORTED_BY_CALLBACK).
+int AbortWhenCancelled(void* cancel, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  return static_cast<const absl::Notification*>(cancel)->HasBeenNotified() ? 1 : 0;
+}
+
 absl::Status TransportError(CURLcode code, const Transfer& transfer, const HttpRequest& request,
                             const std::string& url) {
   std::string detail = transfer.error[0] != '\0' ? transfer.error : curl_easy_strerror(code);
@@ -326,6 +331,9 @@ class HttpClient::Impl {
   absl::StatusOr<HttpResponse> Do(const HttpRequest& request) {
     const std::string url = UrlFor(request);
     for (int attempt = 0;; ++attempt) {
+      if (request.cancel != nullptr && request.cancel->HasBeenNotified()) {
+        return absl::CancelledError(absl::StrCat(request.method, " ", url, ": cancelled"));
+      }
       absl::StatusOr<Credentials> credentials = auth_.Get();
       if (!credentials.ok()) return credentials.status();
       CURL* easy = Borrow();
@@ -491,6 +499,11 @@ class HttpClient::Impl {
     curl_easy_setopt(easy, CURLOPT_WRITEDATA, transfer);
     curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, &OnHeader);
     curl_easy_setopt(easy, CURLOPT_HEADERDATA, transfer);
+    if (request.cancel != nullptr) {
+      curl_easy_setopt(easy, CURLOPT_NOPROGRESS, 0L);
+      curl_easy_setopt(easy, CURLOPT_XFERINFOFUNCTION, &AbortWhenCancelled);
+      curl_easy_setopt(easy, CURLOPT_XFERINFODATA, const_cast<absl::Notification*>(request.cancel));
+    }
   }
 
   const RestConfig config_;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "informer/k8s/auth.h"
 #include "informer/k8s/config.h"
@@ -38,6 +39,10 @@ struct HttpRequest {
   std::string content_type;  // of `body`
   // 0 = HttpOptions::request_timeout for Do(), no limit for OpenStream().
   absl::Duration timeout = absl::ZeroDuration();
+  // Do(): once notified, the request stops with Cancelled within about a second (libcurl's
+  // progress callback runs at least once a second while a transfer is idle). Not owned; must
+  // outlive the call. Streams have HttpStream::Cancel instead.
+  const absl::Notification* cancel = nullptr;
 };
 
 // A complete response, whatever its status code.

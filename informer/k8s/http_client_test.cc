@@ -151,6 +151,30 @@ TEST(HttpClientTest, RequestTimeoutIsDeadlineExceeded) {
   EXPECT_LT(absl::Now() - start, absl::Seconds(2));
 }
 
+TEST(HttpClientTest, CancelStopsAnUnansweredRequestWithinASecond) {
+  auto server = StartServer([](const TestRequest&, TestConnection* connection) {
+    connection->WaitForClientClose(absl::Seconds(10));  // never answers
+  });
+  auto client = MakeClient(PlainConfig(*server));
+  absl::Notification cancel;
+  HttpRequest request = Get("/api/v1/pods");
+  request.cancel = &cancel;
+  std::thread canceller([&] {
+    absl::SleepFor(absl::Milliseconds(100));
+    cancel.Notify();
+  });
+  const absl::Time start = absl::Now();
+  absl::StatusOr<HttpResponse> response = client->Do(request);
+  const absl::Duration took = absl::Now() - start;
+  canceller.join();
+  EXPECT_EQ(response.status().code(), absl::StatusCode::kCancelled);
+  EXPECT_LT(took, absl::Milliseconds(1600));  // libcurl checks about once a second when idle
+  // An already cancelled request is not sent at all.
+  const size_t sent = server->requests().size();
+  EXPECT_EQ(client->Do(request).status().code(), absl::StatusCode::kCancelled);
+  EXPECT_EQ(server->requests().size(), sent);
+}
+
 TEST(HttpClientTest, MalformedServerUrlIsInvalidArgument) {
   RestConfig config;
   config.server = "ftp://example.com";
@@ -231,7 +255,8 @@ TEST(HttpClientTest, ClientCertificateIsPresented) {
 }
 
 TEST(HttpClientTest, UnauthorizedRefreshesTheTokenFileAndRetriesOnce) {
-  const std::string token_file = testing::MakeTempDir() + "/token";
+  const testing::TempDir temp_dir;
+  const std::string token_file = temp_dir.path() + "/token";
   testing::WriteFile(token_file, "old");
   auto server = StartServer([](const TestRequest& request, TestConnection* connection) {
     if (request.Header("authorization") == "Bearer new") {

@@ -182,6 +182,7 @@ absl::StatusOr<ListPage> RestClient::List(absl::string_view path, const ListOpti
   HttpRequest request;
   request.path = std::string(path);
   request.query = ListQuery(options, /*watch=*/false);
+  request.cancel = options.cancel;
   absl::StatusOr<HttpResponse> response = Do(request);
   if (!response.ok()) return response.status();
 

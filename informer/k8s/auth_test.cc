@@ -21,9 +21,9 @@ namespace informer {
 namespace k8s {
 namespace {
 
-using ::informer::k8s::testing::MakeTempDir;
 using ::informer::k8s::testing::ReadFile;
 using ::informer::k8s::testing::ReadTestdata;
+using ::informer::k8s::testing::TempDir;
 using ::informer::k8s::testing::TestdataPath;
 using ::informer::k8s::testing::WriteFile;
 using ::testing::HasSubstr;
@@ -84,7 +84,8 @@ TEST(AuthTest, NoCredentialsIsAnonymous) {
 }
 
 TEST(AuthTest, TokenFileIsReReadOncePerPeriodAndWinsOverStaticToken) {
-  const std::string dir = MakeTempDir();
+  const TempDir temp_dir;
+  const std::string& dir = temp_dir.path();
   WriteFile(dir + "/token", "first\n");
   RestConfig config;
   config.bearer_token = "static";
@@ -103,7 +104,8 @@ TEST(AuthTest, TokenFileIsReReadOncePerPeriodAndWinsOverStaticToken) {
 }
 
 TEST(AuthTest, UnreadableTokenFileKeepsTheLastGoodToken) {
-  const std::string dir = MakeTempDir();
+  const TempDir temp_dir;
+  const std::string& dir = temp_dir.path();
   WriteFile(dir + "/token", "good");
   RestConfig config;
   config.bearer_token_file = dir + "/token";
@@ -127,7 +129,8 @@ TEST(AuthTest, TokenFileNeverReadableIsAnError) {
 }
 
 TEST(AuthTest, UnauthorizedForcesTheTokenFileToBeReadAgain) {
-  const std::string dir = MakeTempDir();
+  const TempDir temp_dir;
+  const std::string& dir = temp_dir.path();
   WriteFile(dir + "/token", "old");
   RestConfig config;
   config.bearer_token_file = dir + "/token";
@@ -146,7 +149,8 @@ TEST(AuthTest, UnauthorizedForcesTheTokenFileToBeReadAgain) {
 }
 
 TEST(AuthTest, ExecPluginTokenIsCachedUntilItsExpiration) {
-  const std::string dir = MakeTempDir();
+  const TempDir temp_dir;
+  const std::string& dir = temp_dir.path();
   FakeClock clock;
   RestConfig config = ExecConfigWith(
       {{"PLUGIN_COUNT_FILE", dir + "/count"},
@@ -167,7 +171,8 @@ TEST(AuthTest, ExecPluginTokenIsCachedUntilItsExpiration) {
 }
 
 TEST(AuthTest, ExecPluginWithoutExpirationRunsOnceUntilUnauthorized) {
-  const std::string dir = MakeTempDir();
+  const TempDir temp_dir;
+  const std::string& dir = temp_dir.path();
   RestConfig config = ExecConfigWith({{"PLUGIN_COUNT_FILE", dir + "/count"}});
   Authenticator auth(config);
   absl::StatusOr<Credentials> first = auth.Get();
@@ -179,7 +184,8 @@ TEST(AuthTest, ExecPluginWithoutExpirationRunsOnceUntilUnauthorized) {
 }
 
 TEST(AuthTest, ExecInfoCarriesApiVersionNonInteractiveAndClusterInfo) {
-  const std::string dir = MakeTempDir();
+  const TempDir temp_dir;
+  const std::string& dir = temp_dir.path();
   RestConfig config = ExecConfigWith({{"PLUGIN_INFO_FILE", dir + "/info"}});
   config.exec->provide_cluster_info = true;
   ASSERT_TRUE(RunExecPlugin(config, absl::Seconds(10)).ok());

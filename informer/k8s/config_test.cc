@@ -19,8 +19,8 @@ namespace informer {
 namespace k8s {
 namespace {
 
-using ::informer::k8s::testing::MakeTempDir;
 using ::informer::k8s::testing::ReadTestdata;
+using ::informer::k8s::testing::TempDir;
 using ::informer::k8s::testing::TestdataPath;
 using ::informer::k8s::testing::WriteFile;
 using ::testing::ElementsAre;
@@ -79,7 +79,8 @@ TEST(ConfigTest, TokenFileIsReadAndKeptForRotation) {
 }
 
 TEST(ConfigTest, MissingTokenFileIsNotFoundNamingIt) {
-  std::string dir = MakeTempDir();
+  const TempDir temp_dir;
+  const std::string& dir = temp_dir.path();
   WriteFile(dir + "/config", Kubeconfig("    server: https://x\n", "    tokenFile: gone\n"));
   absl::StatusOr<RestConfig> config = LoadRestConfig(WithKubeconfig(dir + "/config"));
   EXPECT_EQ(config.status().code(), absl::StatusCode::kNotFound);
@@ -173,7 +174,8 @@ TEST(ConfigTest, ContextOverrideUsesEntriesFromEveryMergedFile) {
 }
 
 TEST(ConfigTest, DefaultsToHomeKubeConfig) {
-  std::string home = MakeTempDir();
+  const TempDir temp_dir;
+  const std::string& home = temp_dir.path();
   ASSERT_EQ(mkdir((home + "/.kube").c_str(), 0700), 0);
   WriteFile(home + "/.kube/config",
             Kubeconfig("    server: https://home.example.com\n", "    token: home\n"));
@@ -251,7 +253,8 @@ TEST(ConfigTest, MalformedYamlIsInvalidArgumentWithPosition) {
 }
 
 TEST(ConfigTest, MalformedFileInKubeconfigListIsInvalidArgumentNamingTheFile) {
-  std::string dir = MakeTempDir();
+  const TempDir temp_dir;
+  const std::string& dir = temp_dir.path();
   WriteFile(dir + "/bad", "clusters: {not: a list}\n");
   LoadOptions options;
   options.getenv = Env({{"KUBECONFIG", dir + "/bad"}});
@@ -361,7 +364,8 @@ TEST(ConfigTest, ServerWithoutSchemeGetsHttpsWhenTlsIsConfigured) {
 }
 
 TEST(ConfigTest, EmptyKubeconfigFileFallsBackToInCluster) {
-  std::string dir = MakeTempDir();
+  const TempDir temp_dir;
+  const std::string& dir = temp_dir.path();
   WriteFile(dir + "/empty", "");
   WriteFile(dir + "/token", "pod-token\n");
   LoadOptions options;
@@ -380,7 +384,8 @@ TEST(ConfigTest, EmptyKubeconfigFileFallsBackToInCluster) {
 }
 
 TEST(ConfigTest, InClusterReadsTokenCaAndNamespace) {
-  std::string dir = MakeTempDir();
+  const TempDir temp_dir;
+  const std::string& dir = temp_dir.path();
   WriteFile(dir + "/token", "pod-token\n");
   WriteFile(dir + "/ca.crt", ReadTestdata("tls/ca.crt"));
   WriteFile(dir + "/namespace", "kube-system\n");
@@ -404,7 +409,8 @@ TEST(ConfigTest, InClusterOutsideAPodOrWithoutTokenIsNotFound) {
   EXPECT_EQ(config.status().code(), absl::StatusCode::kNotFound);
   EXPECT_THAT(std::string(config.status().message()), HasSubstr("KUBERNETES_SERVICE_HOST"));
 
-  options.service_account_dir = MakeTempDir();
+  const TempDir empty_dir;
+  options.service_account_dir = empty_dir.path();
   options.getenv =
       Env({{"KUBERNETES_SERVICE_HOST", "10.0.0.1"}, {"KUBERNETES_SERVICE_PORT", "443"}});
   config = InClusterConfig(options);

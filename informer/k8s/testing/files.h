@@ -4,9 +4,11 @@
 
 #include <stdlib.h>
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <system_error>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
@@ -16,12 +18,29 @@ namespace informer {
 namespace k8s {
 namespace testing {
 
-// A fresh, empty directory under the test's temp dir.
-inline std::string MakeTempDir(absl::string_view prefix = "k8s_test") {
-  std::string pattern = absl::StrCat(::testing::TempDir(), "/", prefix, "_XXXXXX");
-  EXPECT_NE(mkdtemp(pattern.data()), nullptr) << pattern;
-  return pattern;
-}
+// A fresh, empty directory under the test's temp dir, removed with everything in it when the
+// object goes out of scope (so tests leave nothing behind in /tmp).
+class TempDir {
+ public:
+  // Creates the directory, named `<prefix>_XXXXXX`; an error fails the current test.
+  explicit TempDir(absl::string_view prefix = "k8s_test")
+      : path_(absl::StrCat(::testing::TempDir(), "/", prefix, "_XXXXXX")) {
+    EXPECT_NE(mkdtemp(path_.data()), nullptr) << path_;
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  // Removes the directory and its contents; errors are ignored.
+  ~TempDir() {
+    std::error_code ignored;
+    std::filesystem::remove_all(path_, ignored);
+  }
+
+  // The directory's absolute path, without a trailing slash.
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
 
 // Replaces the content of `path`.
 inline void WriteFile(const std::string& path, absl::string_view content) {

@@ -187,7 +187,7 @@ TEST_F(ClientE2ETest, ListGetByIndex) {
   EXPECT_FALSE(list->resource_version.empty());
 
   EXPECT_EQ(client->Get("cm", kube_->ns(), "missing").status().code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(client->List("no-such-resource").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(client->List("no-such-resource").status().code(), absl::StatusCode::kNotFound);
 
   auto resources = client->ListResources();
   ASSERT_TRUE(resources.ok()) << resources.status();

@@ -426,7 +426,7 @@ TEST_F(InformerTest, ListFetchesEveryPageAndRestartsAnExpiredSnapshot) {
   EXPECT_THAT(tokens, ElementsAre("", "p2", "", "p2"));
 
   fake_.list_ = [](const informer::v1::ListRequest&, informer::v1::ListResponse*) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "unknown resource");
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "bad selector");
   };
   EXPECT_EQ(client_->List("nope").status().code(), absl::StatusCode::kInvalidArgument);
 }

@@ -38,9 +38,9 @@ struct ObjectList {
 absl::Status FromGrpcStatus(const grpc::Status& status);
 
 // Reads informerd's caches; informers subscribe through it. Errors are the service's status
-// codes (see informer.v1): InvalidArgument for an unknown resource or bad selector, Unavailable
-// while a resource is not synced, NotFound from Get, DeadlineExceeded when min_resource_version
-// was not reached in time.
+// codes (see informer.v1): NotFound for a resource informerd does not cache or an object Get
+// cannot find, InvalidArgument for a bad selector, Unavailable while a resource is not synced,
+// DeadlineExceeded when min_resource_version was not reached in time.
 //
 // Thread-safety: every method may be called from any thread, concurrently.
 class Client {

@@ -1,5 +1,6 @@
 #include "informer/history.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/numbers.h"
@@ -37,9 +38,29 @@ uint64_t EventHistory::AppendWithoutNotify(HistoryEvent event) {
   return last_seq_;
 }
 
+size_t EventHistory::ByteLimitLocked() const {
+  if (options_.cache_fraction <= 0) return options_.max_bytes;
+  const double share = options_.cache_fraction * static_cast<double>(cache_bytes_);
+  const size_t proportional = share >= static_cast<double>(options_.max_bytes)
+                                  ? options_.max_bytes
+                                  : static_cast<size_t>(share);
+  return std::min(options_.max_bytes, std::max(options_.min_bytes, proportional));
+}
+
+size_t EventHistory::byte_limit() const {
+  absl::MutexLock lock(&mu_);
+  return ByteLimitLocked();
+}
+
+void EventHistory::SetCacheBytes(size_t cache_bytes) {
+  absl::MutexLock lock(&mu_);
+  cache_bytes_ = cache_bytes;
+  EvictLocked();
+}
+
 void EventHistory::EvictLocked() {
-  while (events_.size() > 1 &&
-         (events_.size() > options_.max_events || bytes_ > options_.max_bytes)) {
+  const size_t byte_limit = ByteLimitLocked();
+  while (events_.size() > 1 && (events_.size() > options_.max_events || bytes_ > byte_limit)) {
     bytes_ -= EventBytes(events_.front());
     events_.pop_front();
   }

@@ -30,10 +30,21 @@ struct HistoryEvent {
   bool final_state_unknown = false;  // kDeleted inferred by a relist (a tombstone, K2)
 };
 
-// Bounds of the ring: the oldest events go when either limit is passed.
+// Bounds of the ring: the oldest events go when any limit is passed. Bytes are counted by
+// Object::ApproximateBytes of object + old_object, including objects the cache also holds, so
+// the ring's own memory is at most its count.
+//
+// By default the byte bound follows the cache, as the kube-apiserver's watch cache sizes
+// itself by what it holds: the ring keeps at most `cache_fraction` of the cache's bytes (told
+// by EventHistory::SetCacheBytes), but never less than `min_bytes`, so a small cache still
+// gets a useful resume window; `max_events` and `max_bytes` cap it in every case.
 struct HistoryOptions {
   size_t max_events = 100000;
-  size_t max_bytes = size_t{256} << 20;  // by Object::ApproximateBytes of object + old_object
+  size_t max_bytes = size_t{256} << 20;
+  // Share of the cache's bytes the ring may hold; 0 = no proportional bound (only the caps).
+  double cache_fraction = 0.25;
+  // Floor of the proportional bound (still capped by max_bytes).
+  size_t min_bytes = size_t{16} << 20;
 };
 
 // A bounded, append-only ring of HistoryEvents.
@@ -52,6 +63,13 @@ class EventHistory {
   uint64_t AppendWithoutNotify(HistoryEvent event);
   // Calls every listener once, on this thread. Call it with no lock held.
   void NotifyListeners();
+  // Tells the ring how many bytes the cache it serves holds now (Store::ApproximateBytes), for
+  // the proportional bound, and evicts the oldest events past the resulting bound. Called by
+  // the informer after each change to the store; before any call the cache counts as empty.
+  void SetCacheBytes(size_t cache_bytes);
+  // The byte bound in force now: min(max_bytes, max(min_bytes, cache_fraction × cache bytes)),
+  // or max_bytes when cache_fraction is 0.
+  size_t byte_limit() const;
   // Drops every retained event (an informer's Stop frees its history, I9); seq numbering
   // continues from last_seq().
   void Clear();
@@ -92,6 +110,8 @@ class EventHistory {
   std::deque<HistoryEvent> events_ ABSL_GUARDED_BY(mu_);
   uint64_t last_seq_ ABSL_GUARDED_BY(mu_) = 0;
   size_t bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t cache_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t ByteLimitLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Evicts the oldest events past the bounds, always keeping the newest.
   void EvictLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 

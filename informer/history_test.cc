@@ -65,6 +65,90 @@ TEST(EventHistoryTest, EvictsTheOldestPastTheByteBoundButKeepsTheNewest) {
   EXPECT_EQ(tiny.first_seq(), 2u);
 }
 
+// Events that all point at one object of about 64 KiB: the ring counts each event's bytes,
+// so a few hundred events exercise byte bounds of MiBs without allocating them.
+class ProportionalBoundTest : public ::testing::Test {
+ protected:
+  HistoryEvent BigEvent(uint64_t rv) {
+    HistoryEvent event;
+    event.object = big_;
+    event.resource_version = absl::StrCat(rv);
+    return event;
+  }
+  size_t one() const { return big_->ApproximateBytes() + sizeof(HistoryEvent) + 8; }
+  // Appends `n` events and returns the ring's bytes.
+  size_t Fill(EventHistory* history, int n) {
+    for (int i = 0; i < n; ++i) history->Append(BigEvent(100 + i));
+    return history->bytes();
+  }
+
+  const ObjectPtr big_ =
+      MakeObject("ns", "big", "1", {},
+                 absl::StrCat(R"("data":{"blob":")", std::string(64 << 10, 'x'), R"("})"));
+  static constexpr size_t kMiB = size_t{1} << 20;
+};
+
+TEST_F(ProportionalBoundTest, DefaultRingHoldsAQuarterOfTheCacheBytes) {
+  EventHistory history;  // default options
+  history.SetCacheBytes(400 * kMiB);
+  EXPECT_EQ(history.byte_limit(), 100 * kMiB);
+  // 3000 × 64 KiB = 188 MiB offered: under the old fixed 256 MiB bound all of it stayed.
+  const size_t bytes = Fill(&history, 3000);
+  EXPECT_LE(bytes, 100 * kMiB);
+  EXPECT_GT(bytes, 100 * kMiB - one());
+  EXPECT_LT(history.size(), 3000u);
+  EXPECT_EQ(history.last_seq(), 3000u);
+}
+
+TEST_F(ProportionalBoundTest, SmallCacheStillGetsTheSixteenMiBFloor) {
+  EventHistory history;
+  history.SetCacheBytes(1 * kMiB);  // a quarter would be 256 KiB: too short a window
+  EXPECT_EQ(history.byte_limit(), 16 * kMiB);
+  const size_t bytes = Fill(&history, 1000);  // 63 MiB offered
+  EXPECT_LE(bytes, 16 * kMiB);
+  EXPECT_GT(bytes, 16 * kMiB - one());
+}
+
+TEST_F(ProportionalBoundTest, ShrinkingCacheEvictsWithoutWaitingForAnAppend) {
+  EventHistory history;
+  history.SetCacheBytes(400 * kMiB);
+  ASSERT_GT(Fill(&history, 1000), 60 * kMiB);
+  const uint64_t first_before = history.first_seq();
+  history.SetCacheBytes(40 * kMiB);  // a quarter is 10 MiB; the floor 16 MiB wins
+  EXPECT_LE(history.bytes(), 16 * kMiB);
+  EXPECT_GT(history.first_seq(), first_before);
+  EXPECT_EQ(history.last_seq(), 1000u);
+  EXPECT_GE(history.size(), 1u);
+}
+
+TEST_F(ProportionalBoundTest, AbsoluteCapsStillBoundALargeCache) {
+  EventHistory by_bytes(HistoryOptions{1000, 2 * kMiB});
+  by_bytes.SetCacheBytes(size_t{64} << 30);  // a quarter of 64 GiB is far above the cap
+  EXPECT_EQ(by_bytes.byte_limit(), 2 * kMiB);
+  EXPECT_LE(Fill(&by_bytes, 100), 2 * kMiB);
+
+  EventHistory by_count(HistoryOptions{10, size_t{1} << 30});
+  by_count.SetCacheBytes(size_t{64} << 30);
+  Fill(&by_count, 100);
+  EXPECT_EQ(by_count.size(), 10u);
+}
+
+TEST_F(ProportionalBoundTest, ZeroFractionKeepsOnlyTheFixedBounds) {
+  HistoryOptions options;
+  options.cache_fraction = 0;
+  EventHistory history(options);
+  history.SetCacheBytes(1 * kMiB);
+  EXPECT_EQ(history.byte_limit(), options.max_bytes);
+  Fill(&history, 500);  // 31 MiB: above the floor, below the 256 MiB cap
+  EXPECT_EQ(history.size(), 500u);
+}
+
+TEST_F(ProportionalBoundTest, FloorAboveTheCapIsCappedByMaxBytes) {
+  EventHistory history(HistoryOptions{1000, 4 * kMiB});  // min_bytes 16 MiB > max_bytes
+  history.SetCacheBytes(0);
+  EXPECT_EQ(history.byte_limit(), 4 * kMiB);
+}
+
 TEST(EventHistoryTest, ReadAfterReturnsLaterEventsInOrderUpToTheLimit) {
   EventHistory history;
   for (int i = 0; i < 5; ++i) history.Append(Event(absl::StrCat("o", i), 10 + i));

@@ -195,8 +195,7 @@ class SharedIndexInformer::Impl {
         event.object = ObjectOf(delta.object);
         event.resource_version = delta.resource_version;
         event.final_state_unknown = std::holds_alternative<DeletedFinalStateUnknown>(delta.object);
-        history_.AppendWithoutNotify(std::move(event));
-        history_dirty_ = true;
+        AppendLocked(std::move(event));
         processor_.Distribute(HandlerNotification::Delete(delta.object), /*is_sync=*/false);
         continue;
       }
@@ -215,8 +214,7 @@ class SharedIndexInformer::Impl {
           event.object = object;
           event.old_object = old;
           event.resource_version = delta.resource_version;
-          history_.AppendWithoutNotify(std::move(event));
-          history_dirty_ = true;
+          AppendLocked(std::move(event));
         }
         // As client-go: only handlers due for a resync see those (I5).
         const bool is_sync =
@@ -228,13 +226,20 @@ class SharedIndexInformer::Impl {
         event.type = EventType::kAdded;
         event.object = object;
         event.resource_version = delta.resource_version;
-        history_.AppendWithoutNotify(std::move(event));
-        history_dirty_ = true;
+        AppendLocked(std::move(event));
         processor_.Distribute(HandlerNotification::Add(object, is_in_initial_list),
                               /*is_sync=*/false);
       }
     }
     return absl::OkStatus();
+  }
+
+  // Appends a change the store just took to the history, after telling the history the
+  // cache's new size so the ring's proportional bound follows it (HistoryOptions).
+  void AppendLocked(HistoryEvent event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(cut_mu_) {
+    history_.SetCacheBytes(store_.ApproximateBytes());
+    history_.AppendWithoutNotify(std::move(event));
+    history_dirty_ = true;
   }
 
   // The FIFO drained: the cache now reflects `rv` (U5). Runs with the FIFO's lock held.

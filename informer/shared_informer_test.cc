@@ -406,6 +406,33 @@ TEST_F(SharedInformerTest, U6_LastErrorAndTheWatchErrorHandlerNameTheCause) {
   EXPECT_EQ(informer_->stats().errors, 2u);
 }
 
+TEST_F(SharedInformerTest, HistoryHoldsAQuarterOfTheCacheBytesAsTheCacheChanges) {
+  options_.history.min_bytes = 0;  // small objects: let the quarter itself be the bound
+  const std::string payload = absl::StrCat(R"("data":{"blob":")", std::string(1024, 'x'), R"("})");
+  for (int i = 0; i < 40; ++i) fake_->Add(MakeObject("ns", absl::StrCat("o", i), "", {}, payload));
+  RunAndSync();
+  ASSERT_TRUE(fake_->WaitForOpenWatches(1));
+  for (int round = 0; round < 3; ++round) {
+    for (int i = 0; i < 40; ++i) {
+      fake_->Update(MakeObject("ns", absl::StrCat("o", i), "", {}, payload));
+    }
+  }
+  ASSERT_TRUE(Converged());
+  ASSERT_TRUE(Eventually([&] { return informer_->history().last_seq() == 40u + 120u; }));
+
+  size_t cache_bytes = 0;
+  for (const ObjectPtr& object : informer_->store().List())
+    cache_bytes += object->ApproximateBytes();
+  EXPECT_EQ(informer_->store().ApproximateBytes(), cache_bytes);
+  // A kModified event counts its object and old_object: two Pods of about 1.3 KiB.
+  const size_t one_event = 2 * informer_->store().GetByKey("ns/o0")->ApproximateBytes() + 256;
+  const size_t history_bytes = informer_->history().bytes();
+  EXPECT_EQ(informer_->history().byte_limit(), cache_bytes / 4);
+  EXPECT_LE(history_bytes, cache_bytes / 4);
+  EXPECT_GT(history_bytes + one_event, cache_bytes / 4);  // filled up to the bound, not below
+  EXPECT_LT(informer_->history().size(), 160u);
+}
+
 TEST_F(SharedInformerTest, SnapshotIsOneConsistentCutOfStoreAndHistory) {
   for (int i = 0; i < 20; ++i) fake_->Add(MakeObject("ns", absl::StrCat("o", i), ""));
   RunAndSync();

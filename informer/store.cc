@@ -87,6 +87,7 @@ void Store::Delete(absl::string_view key) {
 ObjectPtr Store::UpsertLocked(ObjectPtr object) {
   const std::string& key = object->key();
   auto it = items_.find(key);
+  bytes_ += object->ApproximateBytes();
   if (it == items_.end()) {
     IndexLocked(key, nullptr, object.get());
     items_.emplace(key, std::move(object));
@@ -94,6 +95,7 @@ ObjectPtr Store::UpsertLocked(ObjectPtr object) {
   }
   IndexLocked(key, it->second.get(), object.get());
   std::swap(it->second, object);
+  bytes_ -= object->ApproximateBytes();
   return object;
 }
 
@@ -101,6 +103,7 @@ ObjectPtr Store::DeleteLocked(absl::string_view key) {
   auto it = items_.find(std::string(key));
   if (it == items_.end()) return nullptr;
   ObjectPtr removed = std::move(it->second);
+  bytes_ -= removed->ApproximateBytes();
   IndexLocked(it->first, removed.get(), nullptr);
   items_.erase(it);
   return removed;
@@ -159,6 +162,11 @@ size_t Store::Size() const {
   return items_.size();
 }
 
+size_t Store::ApproximateBytes() const {
+  absl::ReaderMutexLock lock(&mu_);
+  return bytes_;
+}
+
 void Store::Replace(std::vector<ObjectPtr> objects) {
   // Build the new content without the lock, so readers are blocked only for the swap.
   Indexers indexers;
@@ -175,12 +183,15 @@ void Store::Replace(std::vector<ObjectPtr> objects) {
     items[std::move(key)] = std::move(object);  // a repeated key: the later object wins
   }
   Indices indices = BuildIndices(indexers, items);
+  size_t bytes = 0;
+  for (const auto& [key, object] : items) bytes += object->ApproximateBytes();
   {
     absl::MutexLock lock(&mu_);
     // AddIndexers ran meanwhile: the indexes built above miss the new ones.
     if (generation != indexers_generation_) indices = BuildIndices(indexers_, items);
     items_.swap(items);
     indices_.swap(indices);
+    bytes_ = bytes;
   }
   // The old content is freed here, outside the lock.
 }

@@ -57,6 +57,9 @@ class Store {
   // Every key, sorted.
   std::vector<std::string> ListKeys() const;
   size_t Size() const;
+  // Sum of Object::ApproximateBytes over the stored objects (the objects only, not keys or
+  // indexes), kept up to date by every change; for metrics and the history's bound.
+  size_t ApproximateBytes() const;
 
   // Swaps the whole content for `objects` atomically and rebuilds every index (S2).
   void Replace(std::vector<ObjectPtr> objects);
@@ -102,6 +105,7 @@ class Store {
 
   mutable absl::Mutex mu_;
   absl::btree_map<std::string, ObjectPtr> items_ ABSL_GUARDED_BY(mu_);
+  size_t bytes_ ABSL_GUARDED_BY(mu_) = 0;  // see ApproximateBytes
   Indexers indexers_ ABSL_GUARDED_BY(mu_);
   // index name -> index value -> keys
   absl::flat_hash_map<std::string, IndexValues> indices_ ABSL_GUARDED_BY(mu_);

@@ -419,5 +419,30 @@ TEST(StoreTest, S7_ReadersNeverSeeHalfAppliedUpdates) {
   EXPECT_EQ(Keys(store.ByIndex(kNamespaceIndex, "ns")), store.ListKeys());
 }
 
+TEST(StoreTest, ApproximateBytesIsTheSumOverStoredObjectsThroughEveryChange) {
+  Store store;
+  auto sum = [&store] {
+    size_t bytes = 0;
+    for (const ObjectPtr& object : store.List()) bytes += object->ApproximateBytes();
+    return bytes;
+  };
+  EXPECT_EQ(store.ApproximateBytes(), 0u);
+  store.Add(MakeObject("ns", "a", "1"));
+  store.Add(MakeObject("ns", "b", "1", {{"app", "web"}}));
+  EXPECT_GT(store.ApproximateBytes(), 0u);
+  EXPECT_EQ(store.ApproximateBytes(), sum());
+  const size_t before = store.ApproximateBytes();
+  store.Update(MakeObject("ns", "a", "2", {{"app", "a-much-longer-label-value"}}));
+  EXPECT_GT(store.ApproximateBytes(), before);
+  EXPECT_EQ(store.ApproximateBytes(), sum());
+  store.Delete("ns/b");
+  store.Delete("ns/missing");
+  EXPECT_EQ(store.ApproximateBytes(), sum());
+  store.Replace({MakeObject("ns", "c", "3"), MakeObject("ns", "d", "3")});
+  EXPECT_EQ(store.ApproximateBytes(), sum());
+  store.Replace({});
+  EXPECT_EQ(store.ApproximateBytes(), 0u);
+}
+
 }  // namespace
 }  // namespace informer

@@ -178,6 +178,12 @@ absl::Status ApplyKey(const std::string& key, const YAML::Node& value, ServerCon
   if (key == "strip_managed_fields") return set_bool(&config->strip_managed_fields);
   if (key == "history_size") return set_count(&config->history.max_events);
   if (key == "history_bytes") return set_count(&config->history.max_bytes);
+  if (key == "history_cache_percent") {
+    uint64_t percent = 0;
+    if (absl::Status s = set_count(&percent); !s.ok()) return s;
+    config->history.cache_fraction = static_cast<double>(percent) / 100;
+    return absl::OkStatus();
+  }
   if (key == "subscriber_soft_limit") return set_count(&config->subscribers.soft_limit);
   if (key == "subscriber_hard_limit") return set_count(&config->subscribers.hard_limit);
   if (key == "bookmark_interval") return set_duration(&config->subscribers.bookmark_interval);
@@ -262,11 +268,16 @@ absl::Status ApplyConfigYaml(absl::string_view yaml, ServerConfig* config) {
   if (root.IsNull()) return absl::OkStatus();
   if (!root.IsMap()) return absl::InvalidArgumentError("config must be a YAML map of settings");
   try {
+    bool history_bound_given = false;
+    bool history_percent_given = false;
     for (const auto& entry : root) {
-      if (absl::Status s = ApplyKey(entry.first.as<std::string>(), entry.second, config); !s.ok()) {
-        return s;
-      }
+      const std::string key = entry.first.as<std::string>();
+      if (absl::Status s = ApplyKey(key, entry.second, config); !s.ok()) return s;
+      history_bound_given |= key == "history_size" || key == "history_bytes";
+      history_percent_given |= key == "history_cache_percent";
     }
+    // As the flags: fixed history bounds given without a percentage are the ones in force.
+    if (history_bound_given && !history_percent_given) config->history.cache_fraction = 0;
   } catch (const YAML::Exception& e) {
     return absl::InvalidArgumentError(absl::StrCat("config: ", e.what()));
   }

@@ -16,6 +16,8 @@ ABSL_DECLARE_FLAG(std::vector<std::string>, resources);
 ABSL_DECLARE_FLAG(std::vector<std::string>, index);
 ABSL_DECLARE_FLAG(uint64_t, subscriber_hard_limit);
 ABSL_DECLARE_FLAG(std::string, namespace);
+ABSL_DECLARE_FLAG(uint64_t, history_bytes);
+ABSL_DECLARE_FLAG(uint64_t, history_cache_percent);
 
 namespace informer {
 namespace server {
@@ -216,6 +218,32 @@ TEST(FlagsTest, MissingConfigFileIsNotFound) {
   absl::SetFlag(&FLAGS_config, "/nonexistent/informerd.yaml");
   EXPECT_EQ(ConfigFromFlags({"config"}).status().code(), absl::StatusCode::kNotFound);
   absl::SetFlag(&FLAGS_config, "");
+}
+
+TEST(ConfigTest, HistoryFollowsTheCacheByDefaultAndFixedBoundsGivenOverrideIt) {
+  ServerConfig defaults;
+  EXPECT_DOUBLE_EQ(defaults.history.cache_fraction, 0.25);
+
+  ServerConfig fixed;  // history_bytes alone: that bound, not a share of the cache
+  ASSERT_TRUE(ApplyConfigYaml("history_bytes: 1048576\n", &fixed).ok());
+  EXPECT_EQ(fixed.history.max_bytes, 1048576u);
+  EXPECT_DOUBLE_EQ(fixed.history.cache_fraction, 0);
+
+  ServerConfig both;  // a percentage given too is kept, in either order
+  ASSERT_TRUE(ApplyConfigYaml("history_cache_percent: 10\nhistory_size: 500\n", &both).ok());
+  EXPECT_EQ(both.history.max_events, 500u);
+  EXPECT_DOUBLE_EQ(both.history.cache_fraction, 0.10);
+
+  absl::SetFlag(&FLAGS_config, "");
+  absl::SetFlag(&FLAGS_history_bytes, 4096);
+  absl::StatusOr<ServerConfig> flag_bytes = ConfigFromFlags({"history_bytes"});
+  ASSERT_TRUE(flag_bytes.ok()) << flag_bytes.status();
+  EXPECT_EQ(flag_bytes->history.max_bytes, 4096u);
+  EXPECT_DOUBLE_EQ(flag_bytes->history.cache_fraction, 0);
+  absl::SetFlag(&FLAGS_history_cache_percent, 50);
+  absl::StatusOr<ServerConfig> flag_percent = ConfigFromFlags({"history_cache_percent"});
+  ASSERT_TRUE(flag_percent.ok()) << flag_percent.status();
+  EXPECT_DOUBLE_EQ(flag_percent->history.cache_fraction, 0.5);
 }
 
 }  // namespace

@@ -51,9 +51,14 @@ ABSL_FLAG(bool, strip_managed_fields, true,
 
 // History and subscribers.
 ABSL_FLAG(uint64_t, history_size, 100000,
-          "changes kept per resource for subscribers resuming by resourceVersion");
+          "changes kept per resource at most for subscribers resuming by resourceVersion");
 ABSL_FLAG(uint64_t, history_bytes, uint64_t{256} << 20,
           "bytes kept per resource in that history at most");
+ABSL_FLAG(uint64_t, history_cache_percent, 25,
+          "by default the history of a resource holds at most this percentage of the bytes of "
+          "its cache (but at least 16 MiB), within --history_size and --history_bytes; 0 = "
+          "only those two bounds. Giving --history_size or --history_bytes without this flag "
+          "sets it to 0, so the bounds given are the ones in force");
 ABSL_FLAG(uint64_t, subscriber_soft_limit, 1000,
           "changes a subscriber may be behind before its pending changes are coalesced per "
           "object (latest state wins, deletions kept)");
@@ -186,6 +191,12 @@ absl::StatusOr<ServerConfig> ConfigFromFlags(const absl::flat_hash_set<std::stri
   }
   if (is_given("history_size")) config.history.max_events = absl::GetFlag(FLAGS_history_size);
   if (is_given("history_bytes")) config.history.max_bytes = absl::GetFlag(FLAGS_history_bytes);
+  if (is_given("history_cache_percent")) {
+    config.history.cache_fraction =
+        static_cast<double>(absl::GetFlag(FLAGS_history_cache_percent)) / 100;
+  } else if (is_given("history_size") || is_given("history_bytes")) {
+    config.history.cache_fraction = 0;
+  }
   if (is_given("subscriber_soft_limit")) {
     config.subscribers.soft_limit = absl::GetFlag(FLAGS_subscriber_soft_limit);
   }

@@ -22,6 +22,7 @@
 #include "informer/k8s/json_util.h"
 #include "informer/k8s/rest_client.h"
 #include "informer/k8s/rest_lister_watcher.h"
+#include "informer/k8s/testing/files.h"
 #include "informer/shared_informer.h"
 #include "rapidjson/document.h"
 #include "tests/e2e/cluster.h"
@@ -369,7 +370,8 @@ TEST_F(K8sE2ETest, TransportOptionsWorkAgainstTheRealServer) {
   EXPECT_EQ((*http)->Do(version).status().code(), absl::StatusCode::kUnavailable);
 
   // The same token, from a file and from an exec plugin.
-  const std::string token_file = absl::StrCat(::testing::TempDir(), "/e2e-token-", run_);
+  const k8s::testing::TempDir token_dir("k8s_e2e_token");
+  const std::string token_file = token_dir.path() + "/token";
   {
     FILE* file = std::fopen(token_file.c_str(), "w");
     ASSERT_NE(file, nullptr);
@@ -400,7 +402,6 @@ TEST_F(K8sE2ETest, TransportOptionsWorkAgainstTheRealServer) {
   ASSERT_TRUE(client.ok());
   EXPECT_EQ((*client)->Get("/api/v1/namespaces/default").status().code(),
             absl::StatusCode::kUnauthenticated);
-  std::remove(token_file.c_str());
 }
 
 TEST_F(K8sE2ETest, DiscoveryFindsConfigMapsNamespacesAndDeployments) {

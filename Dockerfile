@@ -4,19 +4,13 @@
 #   docker build -t informerd:0.1.0 .
 # tests/e2e/dockerfile_check.sh checks this file's steps against this machine (no engine needed).
 
-# --- build: the same Debian packages and the same scripts/build as a developer machine -------
+# --- build: `scripts/setup --deb-only` and `scripts/build`, as on a developer machine --------
 FROM debian:12 AS build
 SHELL ["/bin/bash", "-o", "pipefail", "-c"]
-# One source of truth for the package list: the DEB_PACKAGES array in scripts/setup. The rest of
-# setup (Go tools, the Python venv) is for tests and clients and is not needed here.
-COPY scripts/setup /src/scripts/setup
-# Versions are Debian 12's; pinning them would break the build at each security update.
-# hadolint ignore=DL3008
-RUN eval "$(sed -n '/^DEB_PACKAGES=(/,/^)/p' /src/scripts/setup)" \
-    && test "${#DEB_PACKAGES[@]}" -gt 0 \
-    && apt-get update -q \
-    && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${DEB_PACKAGES[@]}" \
-    && rm -rf /var/lib/apt/lists/*
+# The package list has one home: `scripts/setup --deb-only` installs what scripts/build needs
+# (Debian 12's versions; no Go, Python or test tooling).
+COPY scripts/setup scripts/lib.sh /src/scripts/
+RUN /src/scripts/setup --deb-only && rm -rf /var/lib/apt/lists/*
 COPY . /src
 WORKDIR /src
 RUN INFORMERD_BUILD=/src/build CMAKE_BUILD_TYPE=Release scripts/build -DINFORMERD_BUILD_TESTS=OFF

@@ -299,13 +299,12 @@ else
 fi
 
 # The probe the image's HEALTHCHECK runs, at the Dockerfile's version (gRPC's C++ health service
-# is not in the reflection data grpcurl needs).
+# is not in the reflection data grpcurl needs); scripts/setup installs it.
 probe_module="$(grep -o 'github.com/grpc-ecosystem/grpc-health-probe@v[0-9.]*' Dockerfile)"
 probe="$INFORMERD_TOOLS/bin/grpc-health-probe"
-if [ ! -x "$probe" ] && [ -n "$probe_module" ]; then
-  GOTOOLCHAIN=local CGO_ENABLED=0 GOBIN="$INFORMERD_TOOLS/bin" go install "$probe_module" \
-    >"$tmp/probe-install.log" 2>&1
-fi
+check "scripts/setup installs the Dockerfile's probe (${probe_module:-none in the Dockerfile})" \
+  grep -qF "install_go_tool grpc-health-probe ${probe_module:-?}" scripts/setup
+check "grpc-health-probe is installed ($probe: run scripts/setup)" test -x "$probe"
 health=""
 for _ in $(seq 1 120); do
   health="$("$probe" -addr=127.0.0.1:"$grpc_port" -connect-timeout=2s -rpc-timeout=2s 2>&1)"

@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <fstream>
+#include <iterator>
 #include <string>
 
 #include "absl/flags/declare.h"
@@ -122,6 +123,30 @@ TEST(ConfigTest, YamlSetsEveryKeyIncludingPerResourceSettings) {
   ASSERT_EQ(pods.indexes.size(), 1u);
   EXPECT_EQ(pods.indexes[0].name, "node");
   EXPECT_TRUE(ValidateConfig(config).ok()) << ValidateConfig(config);
+}
+
+TEST(ConfigTest, TheDocumentedExampleIsValid) {
+  std::ifstream doc(INFORMERD_SOURCE_DIR "/docs/configuration.md");
+  ASSERT_TRUE(doc.good()) << "docs/configuration.md is missing";
+  const std::string text((std::istreambuf_iterator<char>(doc)), std::istreambuf_iterator<char>());
+  const size_t begin = text.find("```yaml\n");
+  ASSERT_NE(begin, std::string::npos) << "docs/configuration.md has no yaml block";
+  const size_t body = begin + 8;
+  const size_t end = text.find("```", body);
+  ASSERT_NE(end, std::string::npos);
+  ServerConfig config;
+  const absl::Status applied = ApplyConfigYaml(text.substr(body, end - body), &config);
+  ASSERT_TRUE(applied.ok()) << applied;
+  EXPECT_TRUE(ValidateConfig(config).ok()) << ValidateConfig(config);
+  // Spot checks that the example says what its comments say.
+  EXPECT_THAT(config.listen, ElementsAre("127.0.0.1:50051", "unix:/run/informerd/grpc.sock"));
+  ASSERT_EQ(config.resources.size(), 3u);
+  EXPECT_EQ(config.resources[2].name, "pods");
+  EXPECT_EQ(config.resources[2].namespace_name.value(), "default");
+  ASSERT_EQ(config.resources[2].indexes.size(), 2u);
+  EXPECT_EQ(config.resources[2].indexes[0].name, "node");
+  EXPECT_DOUBLE_EQ(config.history.cache_fraction, 0.25);
+  EXPECT_EQ(config.subscribers.hard_limit, 10000u);
 }
 
 TEST(ConfigTest, MistakesAreInvalidArgumentNamingTheKey) {

@@ -18,6 +18,7 @@ check "scripts/demo exits 0" test "$rc" -eq 0
 check "subscriber printed ADDED events" grep -q 'EVENT_TYPE_ADDED .*demo-' "$out"
 check "subscriber printed MODIFIED events" grep -q 'EVENT_TYPE_MODIFIED .*demo-' "$out"
 check "subscriber printed DELETED events" grep -q 'EVENT_TYPE_DELETED .*demo-' "$out"
+check "events show the object's resourceVersion" grep -Eq 'EVENT_TYPE_MODIFIED .*demo-.* rv=[0-9]+ ' "$out"
 if ((failed)); then echo "--- scripts/demo output ---"; tail -n 60 "$out"; fi
 echo "$passed passed, $failed failed"
 ((failed == 0))

@@ -3,12 +3,14 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
+#include <filesystem>
 #include <map>
 #include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -214,6 +216,8 @@ TEST_F(ClientE2ETest, R8_ServerRestartMidStreamResumes) {
   if (env_.bin.empty()) GTEST_SKIP() << "set INFORMERD_TEST_BIN to run the restart test";
   char dir_template[] = "/tmp/informerd-cpp-e2e-XXXXXX";
   ASSERT_NE(mkdtemp(dir_template), nullptr);
+  // Declared before the server, so it runs after the server stopped (its socket is inside).
+  absl::Cleanup remove_dir = [&dir_template] { std::filesystem::remove_all(dir_template); };
   ServerProcess server(env_, dir_template);
   ASSERT_TRUE(server.Start().ok());
   for (int i = 0; i < 6; ++i) {

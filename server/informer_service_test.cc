@@ -864,6 +864,9 @@ TEST_F(ServiceTest, SubscribeBadRequestsEndAtOnceWithTheRightCode) {
 TEST_F(ServiceTest, SlowSubscriberGetsCoalescedLatestStates) {
   config_.subscribers.soft_limit = 2;
   config_.subscribers.hard_limit = 1000;
+  // The ring's fixed caps only: 60 changes of 256 KiB pass the default proportional bound
+  // (16 MiB here), and a subscriber the ring left behind is ended, not coalesced.
+  config_.history.cache_fraction = 0;
   auto pods = Fake(kPods);
   StartServer();
   auto context = Context(absl::Seconds(60));
@@ -901,6 +904,7 @@ TEST_F(ServiceTest, SlowSubscriberGetsCoalescedLatestStates) {
 }
 
 TEST_F(ServiceTest, SubscriberPastTheHardLimitEndsResourceExhaustedAndResumesWithoutLoss) {
+  config_.history.cache_fraction = 0;  // the resume must find its position in the ring
   config_.subscribers.soft_limit = 2;
   config_.subscribers.hard_limit = 4;
   auto pods = Fake(kPods);

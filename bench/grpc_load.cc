@@ -223,6 +223,7 @@ class Subscriber : public grpc::ClientReadReactor<informer::v1::SubscribeRespons
     if (!ok) return;  // OnDone follows
     const absl::Time now = absl::Now();
     ++events_;
+    bytes_ += static_cast<int64_t>(response_.object().json().size());
     if (response_.type() == informer::v1::EVENT_TYPE_SYNCED) synced_->fetch_add(1);
     if (response_.type() == informer::v1::EVENT_TYPE_MODIFIED) {
       const std::string& json = response_.object().json();
@@ -253,6 +254,7 @@ class Subscriber : public grpc::ClientReadReactor<informer::v1::SubscribeRespons
     return mu_.AwaitWithTimeout(absl::Condition(&done_), timeout);
   }
   int64_t events() const { return events_; }
+  int64_t bytes() const { return bytes_; }
   int64_t stamped() const { return stamped_; }
   grpc::Status status() {
     absl::MutexLock lock(&mu_);
@@ -269,6 +271,7 @@ class Subscriber : public grpc::ClientReadReactor<informer::v1::SubscribeRespons
   std::atomic<int>* finished_;
   // Touched only by OnReadDone, which gRPC runs serially for one stream.
   std::atomic<int64_t> events_{0};
+  std::atomic<int64_t> bytes_{0};  // object JSON received
   std::atomic<int64_t> stamped_{0};
   std::string last_stamp_;
   absl::Mutex mu_;
@@ -306,12 +309,13 @@ int RunSubscribe() {
     absl::SleepFor(absl::Milliseconds(5));
   }
   first_done = absl::Now();
-  int64_t events = 0, stamped = 0;
+  int64_t events = 0, stamped = 0, bytes = 0;
   for (auto& s : subscribers) s->Cancel();
   int errors = 0;
   for (auto& s : subscribers) {
     s->WaitDone(absl::Seconds(10));
     events += s->events();
+    bytes += s->bytes();
     stamped += s->stamped();
     grpc::Status status = s->status();
     if (!status.ok() && status.error_code() != grpc::StatusCode::CANCELLED) ++errors;
@@ -328,6 +332,7 @@ int RunSubscribe() {
       .Add("stream_errors", errors)
       .Add("events", events)
       .Add("stamped_received", stamped)
+      .Add("json_bytes_received", bytes)
       .Add("seconds", elapsed)
       .Add("stamped_per_s", elapsed > 0 ? static_cast<double>(stamped) / elapsed : 0.0)
       .Add("client_cpu_s", bench::CpuSeconds() - cpu0)

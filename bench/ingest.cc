@@ -194,6 +194,8 @@ int main(int argc, char** argv) {
   const informer::InformerStats stats = informer->stats();
   const int64_t history_events = static_cast<int64_t>(informer->history().size());
   const int64_t history_bytes = static_cast<int64_t>(informer->history().bytes());
+  const int64_t history_byte_limit = static_cast<int64_t>(informer->history().byte_limit());
+  const int64_t cache_bytes = static_cast<int64_t>(informer->store().ApproximateBytes());
   informer->Stop();
 
   bench::JsonLine line;
@@ -212,6 +214,8 @@ int main(int argc, char** argv) {
       .Add("rss_settled_bytes", rss_settled)
       .Add("history_events", history_events)
       .Add("history_bytes", history_bytes)
+      .Add("history_byte_limit", history_byte_limit)
+      .Add("cache_bytes", cache_bytes)
       .Add("lists", stats.lists)
       .Add("relists", stats.relists)
       .Add("watches", stats.watches)

@@ -31,6 +31,8 @@ SIZES = {
     "latency_writes": (1_000, 300),
     "latency_rate": (100, 50),
     "get_qps": (10_000, 10_000),
+    # Get at lower rates too, to show where the shared machine's knee is.
+    "get_sweep_qps": ([1_000, 2_500, 5_000], [1_000, 2_500, 5_000]),
     "list_qps": (1_000, 500),
     "serve_seconds": (20, 5),
     "fanout_pods": (100, 100),
@@ -182,7 +184,7 @@ class Cluster:
             raise RuntimeError(f"cluster-up failed: {p.stderr[-2000:]}")
         env = {}
         for line in p.stdout.splitlines():
-            m = re.match(r"^([A-Z_]+)='?([^']*)'?$", line.strip())
+            m = re.match(r"^([A-Z0-9_]+)='?([^']*)'?$", line.strip())
             if m:
                 env[m.group(1)] = m.group(2)
         self.kubeconfig = env["KUBECONFIG"]
@@ -257,13 +259,15 @@ def workload_serving(cfg, out, cluster):
     try:
         wait_healthy(metrics_port, 300)
         out["serving"] = {}
-        for mode, qps in (("get", cfg.size("get_qps")), ("list", cfg.size("list_qps"))):
+        calls = [(f"get@{q}", "get", q) for q in cfg.size("get_sweep_qps")]
+        calls += [("get", "get", cfg.size("get_qps")), ("list", "list", cfg.size("list_qps"))]
+        for key, mode, qps in calls:
             cpu0 = proc_cpu(server.proc.pid)
             r = last(run([cfg.load, "--target", target, "--mode", mode, "--qps", str(qps),
                           "--duration", f"{secs}s"], timeout=secs + 120))
             r["server_cpu_s"] = proc_cpu(server.proc.pid) - cpu0
-            out["serving"][mode] = r
-            log(f"{mode}: {r['achieved_qps']:.0f}/s, p99 {r['latency'].get('p99_ms', 0):.2f} ms")
+            out["serving"][key] = r
+            log(f"{key}: {r['achieved_qps']:.0f}/s, p99 {r['latency'].get('p99_ms', 0):.2f} ms")
 
         rate, fsecs = cfg.size("fanout_rate"), cfg.size("fanout_seconds")
         writes = rate * fsecs
@@ -342,6 +346,12 @@ def ratio(a, b):
     return f"{a / b:.2f}×"
 
 
+def per_call(cpu_s, calls):
+    if cpu_s is None or not calls:
+        return "–"
+    return f"{cpu_s / calls * 1e6:,.0f} µs"
+
+
 def get(d, *path):
     for p in path:
         if not isinstance(d, dict) or p not in d:
@@ -398,6 +408,23 @@ def report(cfg, out):
                          "managedFields-stripping transform):\n")
             parts.append(table(["", "/ client-go", "/ client-go+strip"], rows))
             parts.append("")
+        hist = []
+        for name in ("informerd", "informerd-no-history", "informerd-keep-mf"):
+            r = ing.get(name)
+            if not r or "cache_bytes" not in r:
+                continue
+            hist.append([name, fmt(r["cache_bytes"] / 2**20, " MiB"),
+                         fmt(r.get("history_events")),
+                         fmt(r.get("history_bytes", 0) / 2**20, " MiB"),
+                         fmt(r.get("history_byte_limit", 0) / 2**20, " MiB")])
+        if hist:
+            parts.append("The cache and the EventHistory ring at the end, as informerd counts them "
+                         "(`Object::ApproximateBytes`; the ring counts each event's object and "
+                         "old_object, also those the cache shares, so its real extra memory is at "
+                         "most its count):\n")
+            parts.append(table(["side", "cache bytes", "ring events", "ring bytes",
+                                "ring byte bound"], hist))
+            parts.append("")
 
     cl = out.get("cluster")
     if cl:
@@ -436,17 +463,23 @@ def report(cfg, out):
                      "start); Get by random name in `informerd-bench`, List with namespace + "
                      "`app=` selector.\n")
         rows = []
-        for mode in ("get", "list"):
-            r = sv.get(mode)
+        keys = [k for k in sv if k.startswith("get@")]
+        keys.sort(key=lambda k: int(k.split("@")[1]))
+        for key in keys + ["get", "list"]:
+            r = sv.get(key)
             if not r:
                 continue
+            mode = "list" if key == "list" else "get"
             lat = r["latency"]
             rows.append([mode, fmt(r["target_qps"]), fmt(r["achieved_qps"]),
                          fmt(lat.get("p50_ms"), " ms"), fmt(lat.get("p99_ms"), " ms"),
                          fmt(r.get("objects_per_call")) if mode == "list" else "1",
-                         f"{r['failed']} / {r['shed']}", fmt(r.get("server_cpu_s"), " s")])
+                         f"{r['failed']} / {r['shed']}",
+                         per_call(r.get("server_cpu_s"), r.get("ok")),
+                         per_call(r.get("client_cpu_s"), r.get("ok"))])
         parts.append(table(["call", "target QPS", "achieved QPS", "p50", "p99", "objects / call",
-                            "failed / shed", "informerd CPU"], rows))
+                            "failed / shed", "informerd CPU / call",
+                            "load client CPU / call"], rows))
         parts.append("")
     fo = out.get("fanout")
     if fo:
@@ -464,18 +497,24 @@ def report(cfg, out):
                 if not r:
                     continue
                 if "error" in r:
-                    rows.append([str(n), side, "failed: " + r["error"][:80], "", "", "", "", "", ""])
+                    rows.append([str(n), side, "failed: " + r["error"][:80], "", "", "", "", "", "",
+                                 "", ""])
                     continue
                 lat = r["latency"]
+                mbps = "–"
+                if r.get("json_bytes_received") and r.get("seconds"):
+                    mbps = fmt(r["json_bytes_received"] / r["seconds"] / 1e6, " MB/s")
                 rows.append([str(n), side, fmt(lat.get("p50_ms"), " ms"),
-                             fmt(lat.get("p99_ms"), " ms"), fmt(r.get("stamped_per_s")),
+                             fmt(lat.get("p99_ms"), " ms"), fmt(r.get("stamped_per_s")), mbps,
                              fmt(get(r, "writer", "achieved_rate")),
                              fmt(r.get("apiserver_cpu_s"), " s"),
                              fmt(r.get("apiserver_pod_watches")),
-                             fmt(r.get("informerd_cpu_s", r.get("client_cpu_s")), " s")])
+                             fmt(r.get("informerd_cpu_s"), " s"),
+                             fmt(r.get("client_cpu_s"), " s")])
         parts.append(table(["subscribers", "side", "write→receipt p50", "p99",
-                            "receipts / s", "writes / s achieved", "API server CPU",
-                            "API server Pod watches", "informerd (or client-go) CPU"], rows))
+                            "receipts / s", "JSON received", "writes / s achieved", "API server CPU",
+                            "API server Pod watches", "informerd CPU",
+                            "subscribers' CPU (informerd_load or client-go)"], rows))
         parts.append("")
 
     mc = out.get("micro")
@@ -558,21 +597,32 @@ def versions(cfg):
     ]
 
 
-def write_doc(cfg, out, body, path):
+def write_doc(cfg, out, body, path, meta=None):
+    """Writes the document; `meta` (command, date, load, machine, versions) defaults to now."""
     analysis_path = os.path.join(ROOT, "bench", "analysis.md")
     analysis = open(analysis_path).read() if os.path.exists(analysis_path) else ""
-    date = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    load = os.getloadavg()
+    if meta is None:
+        meta = {
+            "command": cfg.command,
+            "size": "quick" if cfg.quick else "full",
+            "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "load": os.getloadavg()[0],
+            "machine": machine(),
+            "versions": versions(cfg),
+        }
+    out["meta"] = meta
     doc = f"""# Benchmarks: informerd against client-go
 
-Measured in one run on one machine by `{cfg.command}` ({'quick' if cfg.quick else 'full'} size),
-{date}. Regenerate with `scripts/bench` (full, about an hour) or `scripts/bench --quick`
-(a few minutes); the sections between the generated markers are rewritten, the analysis after
-them comes from `bench/analysis.md`.
+Measured on one machine by `{meta['command']}` ({meta['size']} size), {meta['date']}; with
+`--merge`, workloads not run then keep the results of the previous run. Regenerate with
+`scripts/bench` (full, about an hour) or `scripts/bench --quick` (a few minutes); the sections
+between the generated markers are rewritten, the analysis after them comes from
+`bench/analysis.md`.
 
-- Machine: {machine()}; load average at the end {load[0]:.2f} (the machine is shared: numbers
-  from a busy machine are noisy, ratios less so since both sides run in the same conditions).
-""" + "".join(f"- {v}\n" for v in versions(cfg)) + f"""
+- Machine: {meta['machine']}; load average at the end {meta['load']:.2f} (the machine is shared:
+  numbers from a busy machine are noisy, ratios less so since both sides run in the same
+  conditions).
+""" + "".join(f"- {v}\n" for v in meta["versions"]) + f"""
 <!-- generated results: begin -->
 ## Targets
 
@@ -607,6 +657,9 @@ def main():
     ap.add_argument("--merge", action="store_true",
                     help="start from the previous run's results (build dir's bench/results.json), "
                          "so a run of some workloads keeps the others in the document")
+    ap.add_argument("--report-only", action="store_true",
+                    help="run nothing: rewrite the document from the previous run's results "
+                         "(e.g. after editing bench/analysis.md)")
     a = ap.parse_args()
     cfg = Config()
     cfg.quick = a.quick
@@ -626,6 +679,16 @@ def main():
         with open(cfg.results) as f:
             out = json.load(f)
         cfg.k8s_version = out.get("k8s_version", "")
+    if a.report_only:
+        with open(cfg.results) as f:
+            out = json.load(f)
+        quick = get(out, "meta", "size") == "quick" if get(out, "meta") else a.quick
+        cfg.quick = quick
+        cfg.size = lambda k: SIZES[k][1 if quick else 0]
+        cfg.k8s_version = out.get("k8s_version", "")
+        write_doc(cfg, out, report(cfg, out), a.doc, out.get("meta"))
+        log(f"rewrote {a.doc} from {cfg.results}")
+        return 0
     log(f"scratch and logs in {cfg.tmp}")
     errors = []
 

@@ -8,17 +8,12 @@ out="$(mktemp)"
 trap 'rm -f "$out"' EXIT
 "$root/scripts/demo" --duration "${DEMO_SECONDS:-25}" >"$out" 2>&1
 rc=$?
-passed=0 failed=0
-check() {  # name, then a command that must succeed
-  local name="$1"; shift
-  if "$@"; then passed=$((passed + 1)); echo "ok   $name"
-  else failed=$((failed + 1)); echo "FAIL $name"; fi
-}
+# shellcheck source=tests/e2e/checks.sh
+source "$root/tests/e2e/checks.sh"
 check "scripts/demo exits 0" test "$rc" -eq 0
 check "subscriber printed ADDED events" grep -q 'EVENT_TYPE_ADDED .*demo-' "$out"
 check "subscriber printed MODIFIED events" grep -q 'EVENT_TYPE_MODIFIED .*demo-' "$out"
 check "subscriber printed DELETED events" grep -q 'EVENT_TYPE_DELETED .*demo-' "$out"
 check "events show the object's resourceVersion" grep -Eq 'EVENT_TYPE_MODIFIED .*demo-.* rv=[0-9]+ ' "$out"
 if ((failed)); then echo "--- scripts/demo output ---"; tail -n 60 "$out"; fi
-echo "$passed passed, $failed failed"
-((failed == 0))
+summarize

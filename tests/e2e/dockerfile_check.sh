@@ -27,17 +27,8 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 source "$root/scripts/lib.sh"
 cd "$root" || exit 1
 
-passed=0
-failed=0
-skipped=0
-pass() { passed=$((passed + 1)); printf 'PASS %s\n' "$*"; }
-fail() { failed=$((failed + 1)); printf 'FAIL %s\n' "$*"; }
-skip() { skipped=$((skipped + 1)); printf 'SKIP %s\n' "$*"; }
-check() {  # check "name" command...: pass when the command succeeds
-  local name="$1"; shift
-  local out
-  if out="$("$@" 2>&1)"; then pass "$name"; else fail "$name"; printf '%s\n' "$out" | sed 's/^/    /'; fi
-}
+# shellcheck source=tests/e2e/checks.sh
+source "$(dirname "${BASH_SOURCE[0]}")/checks.sh"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 
@@ -540,10 +531,4 @@ check "a rerun keeps the keys, certificates and tokens" \
   test "$before" = "$(sha256sum "$pki"/*.crt "$pki"/*.key "$pki/tokens.csv")"
 check "tokens are distinct" test "$(cut -d, -f1 "$pki/tokens.csv" | sort -u | wc -l)" = 2
 
-echo
-if ((skipped)); then
-  echo "$passed passed, $failed failed, $skipped skipped"
-else
-  echo "$passed passed, $failed failed"
-fi
-((failed == 0))
+summarize

@@ -34,15 +34,8 @@ kubectl -n informerd rollout status deploy/informerd | tests/e2e/deploy_test.sh 
 # (The loopback cluster has no nodes, so no pod ever starts: deploy_test runs the pod's command
 # with its service account and checks what its readiness probe checks, gRPC health SERVING.)
 
-passed=0
-failed=0
-pass() { passed=$((passed + 1)); printf 'PASS %s\n' "$*"; }
-fail() { failed=$((failed + 1)); printf 'FAIL %s\n' "$*"; }
-check() {  # check "name" command...: pass when the command succeeds, else show its output
-  local name="$1"; shift
-  local out
-  if out="$("$@" 2>&1)"; then pass "$name"; else fail "$name"; printf '%s\n' "$out" | sed 's/^/    /'; fi
-}
+# shellcheck source=tests/e2e/checks.sh
+source "$(dirname "${BASH_SOURCE[0]}")/checks.sh"
 
 tmp="$(mktemp -d "${TMPDIR:-/tmp}/informerd-readme.XXXXXX")"
 informerd_pid=""
@@ -243,6 +236,4 @@ else
   fail "informerd --help runs ($informerd: run scripts/build)"
 fi
 
-echo
-echo "$passed passed, $failed failed"
-((failed == 0))
+summarize

@@ -6,12 +6,16 @@
 //   --mode=list       the same with List (namespace + "app" label selector, one page)
 //   --mode=subscribe  --subscribers streams on the resource; measures write -> receipt latency
 //                     from the bench.informerd.io/written-at annotation the writer stamps,
-//                     until each stream saw --expect_stamped stamped events or --duration ends
+//                     until each stream saw --expect_stamped stamped events or --duration ends;
+//                     with --select_own, stream i selects only the i-th Pod (metadata.name field
+//                     selector in its namespace), as a controller watching its own objects would
 //
 // Prints one JSON result line (see bench/bench_util.h).
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <cstdio>
+#include <map>
 #include <memory>
 #include <random>
 #include <string>
@@ -41,6 +45,8 @@ ABSL_FLAG(int, max_in_flight, 2000, "get/list: calls outstanding at most (then c
 ABSL_FLAG(int, channels, 4, "gRPC channels (connections) to spread calls or streams over");
 ABSL_FLAG(int, subscribers, 1, "subscribe: streams");
 ABSL_FLAG(int64_t, expect_stamped, 0, "subscribe: stamped events each stream should receive");
+ABSL_FLAG(bool, select_own, false,
+          "subscribe: stream i selects only the i-th object of a List (metadata.name=...)");
 ABSL_FLAG(std::string, ready_file, "",
           "subscribe: created once every stream has its initial SYNCED event");
 
@@ -83,6 +89,7 @@ class Samples {
 // Names of the pods and "app" label values to query, read once with List.
 struct Targets {
   std::vector<std::string> names;
+  std::vector<std::string> namespaces;  // of names[i]
   std::vector<std::string> apps;
 };
 
@@ -105,6 +112,7 @@ absl::StatusOr<Targets> LoadTargets(InformerService::Stub& stub) {
     }
     for (const auto& object : response.objects()) {
       targets.names.push_back(object.name());
+      targets.namespaces.push_back(object.namespace_());
       // The app label is the name minus the ReplicaSet hash and pod suffix.
       absl::string_view name = object.name();
       size_t cut = name.rfind('-');
@@ -209,11 +217,19 @@ int RunUnary(bool list) {
 // One Subscribe stream: counts events and measures stamp -> receipt latency.
 class Subscriber : public grpc::ClientReadReactor<informer::v1::SubscribeResponse> {
  public:
+  // Subscribes to the resource in --namespace_name, or with a non-empty `own_name` only to that
+  // object (in `own_namespace`).
   Subscriber(InformerService::Stub* stub, Samples* samples, int64_t expect_stamped,
-             std::atomic<int>* synced, std::atomic<int>* finished)
+             std::atomic<int>* synced, std::atomic<int>* finished,
+             const std::string& own_namespace = "", const std::string& own_name = "")
       : samples_(samples), expect_stamped_(expect_stamped), synced_(synced), finished_(finished) {
     request_.set_resource(absl::GetFlag(FLAGS_resource));
-    request_.set_namespace_(absl::GetFlag(FLAGS_namespace_name));
+    if (own_name.empty()) {
+      request_.set_namespace_(absl::GetFlag(FLAGS_namespace_name));
+    } else {
+      request_.set_namespace_(own_namespace);
+      request_.set_field_selector(absl::StrCat("metadata.name=", own_name));
+    }
     stub->async()->Subscribe(&context_, &request_, this);
     StartRead(&response_);
     StartCall();
@@ -235,6 +251,9 @@ class Subscriber : public grpc::ClientReadReactor<informer::v1::SubscribeRespons
         if (absl::SimpleAtoi(rest, &ns) && std::to_string(ns) != last_stamp_) {
           last_stamp_ = std::to_string(ns);
           samples_->Add(now - absl::FromUnixNanos(ns));
+          const int64_t at_ns = absl::ToUnixNanos(now);
+          if (first_stamped_ns_ == 0) first_stamped_ns_ = at_ns;
+          last_stamped_ns_ = at_ns;
           if (++stamped_ == expect_stamped_) finished_->fetch_add(1);
         }
       }
@@ -256,6 +275,9 @@ class Subscriber : public grpc::ClientReadReactor<informer::v1::SubscribeRespons
   int64_t events() const { return events_; }
   int64_t bytes() const { return bytes_; }
   int64_t stamped() const { return stamped_; }
+  // Unix ns of the first and last stamped receipt (0 if none).
+  int64_t first_stamped_ns() const { return first_stamped_ns_; }
+  int64_t last_stamped_ns() const { return last_stamped_ns_; }
   grpc::Status status() {
     absl::MutexLock lock(&mu_);
     return status_;
@@ -273,6 +295,8 @@ class Subscriber : public grpc::ClientReadReactor<informer::v1::SubscribeRespons
   std::atomic<int64_t> events_{0};
   std::atomic<int64_t> bytes_{0};  // object JSON received
   std::atomic<int64_t> stamped_{0};
+  std::atomic<int64_t> first_stamped_ns_{0};
+  std::atomic<int64_t> last_stamped_ns_{0};
   std::string last_stamp_;
   absl::Mutex mu_;
   bool done_ ABSL_GUARDED_BY(mu_) = false;
@@ -285,13 +309,28 @@ int RunSubscribe() {
   auto channels = MakeChannels(std::min(n, absl::GetFlag(FLAGS_channels)));
   std::vector<std::unique_ptr<InformerService::Stub>> stubs;
   for (const auto& channel : channels) stubs.push_back(InformerService::NewStub(channel));
+  Targets own;
+  if (absl::GetFlag(FLAGS_select_own)) {
+    absl::StatusOr<Targets> targets = LoadTargets(*stubs[0]);
+    if (!targets.ok()) {
+      std::fprintf(stderr, "informerd_load: %s\n", targets.status().ToString().c_str());
+      return 1;
+    }
+    if (targets->names.size() < static_cast<size_t>(n)) {
+      std::fprintf(stderr, "informerd_load: --select_own needs %d objects, found %zu\n", n,
+                   targets->names.size());
+      return 1;
+    }
+    own = *std::move(targets);
+  }
   Samples samples;
   std::atomic<int> synced{0}, finished{0};
   std::vector<std::unique_ptr<Subscriber>> subscribers;
   const double cpu0 = bench::CpuSeconds();
   for (int i = 0; i < n; ++i) {
-    subscribers.push_back(std::make_unique<Subscriber>(stubs[i % stubs.size()].get(), &samples,
-                                                       expect, &synced, &finished));
+    subscribers.push_back(std::make_unique<Subscriber>(
+        stubs[i % stubs.size()].get(), &samples, expect, &synced, &finished,
+        own.names.empty() ? "" : own.namespaces[i], own.names.empty() ? "" : own.names[i]));
   }
   const absl::Time deadline = absl::Now() + absl::GetFlag(FLAGS_duration);
   while (synced.load() < n && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(5));
@@ -310,31 +349,51 @@ int RunSubscribe() {
   }
   first_done = absl::Now();
   int64_t events = 0, stamped = 0, bytes = 0;
+  int64_t first_ns = 0, last_ns = 0;  // stamped receipts, over every stream
   for (auto& s : subscribers) s->Cancel();
   int errors = 0;
+  std::map<int, int> error_codes;  // stream errors by gRPC code
+  std::string first_error;
   for (auto& s : subscribers) {
     s->WaitDone(absl::Seconds(10));
     events += s->events();
     bytes += s->bytes();
     stamped += s->stamped();
+    if (s->first_stamped_ns() != 0 && (first_ns == 0 || s->first_stamped_ns() < first_ns)) {
+      first_ns = s->first_stamped_ns();
+    }
+    last_ns = std::max(last_ns, s->last_stamped_ns());
     grpc::Status status = s->status();
-    if (!status.ok() && status.error_code() != grpc::StatusCode::CANCELLED) ++errors;
+    if (!status.ok() && status.error_code() != grpc::StatusCode::CANCELLED) {
+      ++errors;
+      ++error_codes[status.error_code()];
+      if (first_error.empty()) first_error = status.error_message();
+    }
   }
   std::vector<absl::Duration> latencies = samples.Take();
   const double elapsed = absl::ToDoubleSeconds(first_done - start);
+  std::string codes;
+  for (const auto& [code, count] : error_codes) {
+    absl::StrAppend(&codes, codes.empty() ? "" : ",", code, ":", count);
+  }
   bench::JsonLine()
       .Add("event", "result")
       .Add("mode", "subscribe")
       .Add("subscribers", n)
+      .Add("select_own", absl::GetFlag(FLAGS_select_own))
       .Add("channels", static_cast<int>(channels.size()))
       .Add("synced", synced.load())
       .Add("complete", finished.load())
       .Add("stream_errors", errors)
+      .Add("stream_error_codes", codes)  // "code:count,..."
+      .Add("first_stream_error", first_error)
       .Add("events", events)
       .Add("stamped_received", stamped)
       .Add("json_bytes_received", bytes)
       .Add("seconds", elapsed)
       .Add("stamped_per_s", elapsed > 0 ? static_cast<double>(stamped) / elapsed : 0.0)
+      // From the first stamped receipt to the last: the delivery rate while changes flowed.
+      .Add("stamped_window_s", static_cast<double>(last_ns - first_ns) / 1e9)
       .Add("client_cpu_s", bench::CpuSeconds() - cpu0)
       .AddRaw("latency", bench::LatencyJson(&latencies))
       .Print();

@@ -1,6 +1,7 @@
 // Command benchgo is the Go half of informerd's benchmarks (see docs/benchmarks.md):
 //
-//	benchgo replay    serve a generated LIST+WATCH stream of Pods on 127.0.0.1 at full speed
+//	benchgo replay    serve a generated LIST+WATCH stream of Pods on 127.0.0.1 at full speed,
+//	                  or (--paced) modifications at a requested pace (Subscribe fan-out)
 //	benchgo clientgo  a client-go SharedIndexInformer measuring ingest, sync, memory, latency
 //	benchgo populate  create generated Pods in a real API server (workload 2)
 //	benchgo write     patch Pods at a fixed rate, stamping the write time (workloads 2 and 3)

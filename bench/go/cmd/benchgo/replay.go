@@ -22,8 +22,11 @@ import (
 
 // replayServer serves one pre-generated Stream as the API server's /api/v1/pods: paged LIST of
 // the snapshot, WATCH of the modifications (also as a streaming list with sendInitialEvents),
-// at full speed, the same bytes to every client.
+// at full speed, the same bytes to every client; or, with --paced, modifications made at a
+// requested pace (see pacer). Minimal discovery (/api, /apis, /api/v1) lets informerd itself
+// resolve "pods" against it.
 type replayServer struct {
+	pacer    *pacer // nil unless --paced
 	stream   *podgen.Stream
 	events   []byte // every event as a watch line, concatenated
 	offsets  []int  // events[offsets[k]:offsets[k+1]] is event k
@@ -45,12 +48,16 @@ func runReplay(args []string) error {
 	kubeconfig := fs.String("kubeconfig-out", "", "write a kubeconfig for the server here")
 	maxHold := fs.Duration("max-hold", 10*time.Minute, "longest a finished watch is held open")
 	lifetime := fs.Duration("lifetime", 2*time.Hour, "exit after this long")
+	paced := fs.Bool("paced", false, "serve modifications only when POST /bench/pace asks (--events is ignored)")
 	fs.Parse(args)
 	if host, _, err := net.SplitHostPort(*addr); err != nil || !net.ParseIP(host).IsLoopback() {
 		return fmt.Errorf("--addr %q must be a loopback address", *addr)
 	}
 
 	start := time.Now()
+	if *paced {
+		*events = 0
+	}
 	s := &replayServer{stream: podgen.NewStream(podgen.StreamOptions{Seed: *seed, Objects: *objects, Events: *events}), maxHold: *maxHold}
 	s.offsets = make([]int, 0, len(s.stream.Events)+1)
 	for _, e := range s.stream.Events {
@@ -59,6 +66,13 @@ func runReplay(args []string) error {
 	}
 	s.offsets = append(s.offsets, len(s.events))
 	s.lastRV = s.stream.BaseRV + uint64(len(s.stream.Events))
+	if *paced {
+		p, err := newPacer(s.stream)
+		if err != nil {
+			return err
+		}
+		s.pacer = p
+	}
 	listBytes := 0
 	for _, it := range s.stream.Items {
 		listBytes += len(it)
@@ -78,6 +92,12 @@ func runReplay(args []string) error {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/api/v1/pods", s.pods)
 	mux.HandleFunc("/bench/info", s.info)
+	if s.pacer != nil {
+		mux.HandleFunc("/bench/pace", s.pacer.pace)
+	}
+	mux.HandleFunc("/api", staticJSON(`{"kind":"APIVersions","versions":["v1"],"serverAddressByClientCIDRs":[]}`))
+	mux.HandleFunc("/apis", staticJSON(`{"kind":"APIGroupList","apiVersion":"v1","groups":[]}`))
+	mux.HandleFunc("/api/v1", staticJSON(`{"kind":"APIResourceList","groupVersion":"v1","resources":[{"name":"pods","singularName":"pod","namespaced":true,"kind":"Pod","verbs":["get","list","watch"],"shortNames":["po"]}]}`))
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeStatus(w, http.StatusNotFound, "NotFound", "the replay server serves only /api/v1/pods")
 	})
@@ -127,6 +147,14 @@ current-context: replay
 	return os.WriteFile(path, []byte(cfg), 0o600)
 }
 
+// staticJSON serves a fixed discovery document.
+func staticJSON(body string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(body))
+	}
+}
+
 func writeStatus(w http.ResponseWriter, code int, reason, message string) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
@@ -156,24 +184,28 @@ func (s *replayServer) pods(w http.ResponseWriter, r *http.Request) {
 func (s *replayServer) list(w http.ResponseWriter, r *http.Request) {
 	s.lists.Add(1)
 	q := r.URL.Query()
+	listRV, items := s.stream.BaseRV, s.stream.Items
+	if s.pacer != nil {
+		listRV, items = s.pacer.snapshot()
+	}
 	from := 0
 	if c := q.Get("continue"); c != "" {
 		n, err := strconv.Atoi(strings.TrimPrefix(c, "o:"))
-		if err != nil || !strings.HasPrefix(c, "o:") || n < 0 || n > len(s.stream.Items) {
+		if err != nil || !strings.HasPrefix(c, "o:") || n < 0 || n > len(items) {
 			writeStatus(w, http.StatusBadRequest, "BadRequest", "invalid continue token")
 			return
 		}
 		from = n
 	}
-	to := len(s.stream.Items)
+	to := len(items)
 	if l, _ := strconv.Atoi(q.Get("limit")); l > 0 && from+l < to {
 		to = from + l
 	}
 	w.Header().Set("Content-Type", "application/json")
 	bw := bufio.NewWriterSize(w, 1<<20)
-	fmt.Fprintf(bw, `{"kind":"PodList","apiVersion":"v1","metadata":{"resourceVersion":"%d"`, s.stream.BaseRV)
-	if to < len(s.stream.Items) {
-		fmt.Fprintf(bw, `,"continue":"o:%d","remainingItemCount":%d`, to, len(s.stream.Items)-to)
+	fmt.Fprintf(bw, `{"kind":"PodList","apiVersion":"v1","metadata":{"resourceVersion":"%d"`, listRV)
+	if to < len(items) {
+		fmt.Fprintf(bw, `,"continue":"o:%d","remainingItemCount":%d`, to, len(items)-to)
 	}
 	bw.WriteString(`},"items":[`)
 	n := 0
@@ -181,8 +213,8 @@ func (s *replayServer) list(w http.ResponseWriter, r *http.Request) {
 		if i > from {
 			bw.WriteByte(',')
 		}
-		bw.Write(s.stream.Items[i])
-		n += len(s.stream.Items[i]) + 1
+		bw.Write(items[i])
+		n += len(items[i]) + 1
 	}
 	bw.WriteString("]}\n")
 	bw.Flush()
@@ -204,6 +236,10 @@ func (s *replayServer) watch(w http.ResponseWriter, r *http.Request) {
 	hold := s.maxHold
 	if t, err := strconv.Atoi(q.Get("timeoutSeconds")); err == nil && t > 0 && time.Duration(t)*time.Second < hold {
 		hold = time.Duration(t) * time.Second
+	}
+	if s.pacer != nil {
+		s.pacer.watch(s, w, r, hold)
+		return
 	}
 	flusher, _ := w.(http.Flusher)
 	write := func(b []byte) bool {

@@ -399,6 +399,10 @@ TEST_F(SubscriptionTest, DeletedCarriesTheLastKnownState) {
 }
 
 TEST_F(SubscriptionTest, RelistDeletionArrivesAsDeletedWithFinalStateUnknown) {
+  // The watch must stay down while the test deletes and compacts (microseconds); with the
+  // fixture's 1 ms backoff a loaded machine could re-watch first and see a plain DELETED.
+  options_.reflector.backoff.initial = absl::Milliseconds(250);
+  options_.reflector.backoff.max = absl::Milliseconds(250);
   AddPod("a");
   AddPod("b");
   Start();

@@ -875,7 +875,7 @@ TEST_F(ServiceTest, SlowSubscriberGetsCoalescedLatestStates) {
   auto reader = stub_->Subscribe(context.get(), request);
   View view;
   for (const auto& event : ReadThrough(reader.get(), pb::EVENT_TYPE_SYNCED)) Apply(event, &view);
-  // The subscriber reads nothing while 3 objects change 20 times each (5 MiB each round):
+  // The subscriber reads nothing while 3 objects change 20 times each (768 KiB each round):
   // the transport's window fills, so the server sees it fall behind.
   for (int round = 0; round < 20; ++round) {
     for (const char* name : {"a", "b", "c"}) {

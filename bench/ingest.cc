@@ -119,6 +119,8 @@ int Fail(const std::string& message) {
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
+  // As informerd's main does in Release builds (see server/main.cc).
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   const absl::Time deadline = absl::Now() + absl::GetFlag(FLAGS_timeout);
 
   informer::k8s::LoadOptions load;

@@ -16,6 +16,12 @@ size_t EventBytes(const HistoryEvent& event) {
   return bytes;
 }
 
+// The metadata.name of the object `event` changes (listeners of one name are woken by it).
+const std::string& NameOf(const HistoryEvent& event) {
+  static const std::string* const kNone = new std::string();
+  return event.object == nullptr ? *kNone : event.object->meta().name;
+}
+
 // The listener running on this thread, so it may remove itself without waiting for itself.
 thread_local const void* running_listener = nullptr;
 
@@ -32,10 +38,27 @@ uint64_t EventHistory::Append(HistoryEvent event) {
 uint64_t EventHistory::AppendWithoutNotify(HistoryEvent event) {
   absl::MutexLock lock(&mu_);
   event.seq = ++last_seq_;
+  last_seq_mirror_.store(last_seq_, std::memory_order_release);
+  if (!absl::SimpleAtoi(event.resource_version, &event.version)) event.version = 0;
+  if (!routes_.empty()) unnotified_names_.push_back(NameOf(event));
   bytes_ += EventBytes(event);
   events_.push_back(std::move(event));
   EvictLocked();
   return last_seq_;
+}
+
+void EventHistory::NoteGoneLocked(const HistoryEvent& event) {
+  if (routes_.empty()) return;
+  auto it = routes_.find(NameOf(event));
+  if (it != routes_.end()) it->second.evicted_through = event.seq;
+}
+
+uint64_t EventHistory::EvictedThrough(absl::string_view name) const {
+  absl::MutexLock lock(&mu_);
+  auto it = routes_.find(name);
+  // No listener of that name: every change before the ring counts as one it wanted.
+  if (it == routes_.end()) return events_.empty() ? last_seq_ : events_.front().seq - 1;
+  return it->second.evicted_through;
 }
 
 size_t EventHistory::ByteLimitLocked() const {
@@ -62,18 +85,46 @@ void EventHistory::EvictLocked() {
   const size_t byte_limit = ByteLimitLocked();
   while (events_.size() > 1 && (events_.size() > options_.max_events || bytes_ > byte_limit)) {
     bytes_ -= EventBytes(events_.front());
+    NoteGoneLocked(events_.front());
     events_.pop_front();
   }
 }
 
 void EventHistory::NotifyListeners() {
+  std::vector<std::string> names;
+  bool sweep = false;
+  {
+    absl::MutexLock lock(&mu_);
+    names.swap(unnotified_names_);
+    // Often enough that a listener of one name, called only now, reads the changes to other
+    // names before they leave the ring (it has the other three quarters to do it).
+    const uint64_t sweep_every = std::max<uint64_t>(1, events_.size() / 4);
+    if (last_seq_ - last_sweep_seq_ >= sweep_every) {
+      sweep = true;
+      last_sweep_seq_ = last_seq_;
+    }
+  }
   std::vector<std::shared_ptr<Listener>> listeners;
   {
     absl::MutexLock lock(&listeners_mu_);
-    listeners.reserve(listeners_.size());
-    for (auto& [id, listener] : listeners_) {
+    auto take = [&listeners](const std::shared_ptr<Listener>& listener) {
       ++listener->running;
       listeners.push_back(listener);
+    };
+    if (sweep) {
+      listeners.reserve(listeners_.size());
+      for (auto& [id, listener] : listeners_) take(listener);
+    } else {
+      for (auto& [id, listener] : every_append_) take(listener);
+      if (!names.empty() && !by_name_.empty()) {
+        std::sort(names.begin(), names.end());
+        names.erase(std::unique(names.begin(), names.end()), names.end());
+        for (const std::string& name : names) {
+          auto it = by_name_.find(name);
+          if (it == by_name_.end()) continue;
+          for (auto& [id, listener] : it->second) take(listener);
+        }
+      }
     }
   }
   for (const std::shared_ptr<Listener>& listener : listeners) {
@@ -88,15 +139,13 @@ void EventHistory::NotifyListeners() {
 
 void EventHistory::Clear() {
   absl::MutexLock lock(&mu_);
+  for (const HistoryEvent& event : events_) NoteGoneLocked(event);
   events_.clear();
   events_.shrink_to_fit();
   bytes_ = 0;
 }
 
-uint64_t EventHistory::last_seq() const {
-  absl::MutexLock lock(&mu_);
-  return last_seq_;
-}
+uint64_t EventHistory::last_seq() const { return last_seq_mirror_.load(std::memory_order_acquire); }
 
 uint64_t EventHistory::first_seq() const {
   absl::MutexLock lock(&mu_);
@@ -134,20 +183,35 @@ absl::StatusOr<uint64_t> EventHistory::SeqForResourceVersion(absl::string_view r
   // `wanted` is where it stands: an exact match, or (for a bookmark's RV, newer than events
   // of this resource) the newest such event.
   for (auto it = events_.rbegin(); it != events_.rend(); ++it) {
-    uint64_t event_rv = 0;
-    if (!absl::SimpleAtoi(it->resource_version, &event_rv)) continue;
-    if (event_rv <= wanted) return it->seq;
+    if (it->version == 0) continue;  // not a number
+    if (it->version <= wanted) return it->seq;
   }
   return absl::OutOfRangeError(absl::StrCat("resourceVersion ", rv,
                                             " is older than the oldest retained event (",
                                             events_.front().resource_version, "); resubscribe"));
 }
 
-EventHistory::ListenerId EventHistory::AddListener(std::function<void()> on_append) {
+EventHistory::ListenerId EventHistory::AddListener(std::function<void()> on_append,
+                                                   std::string only_name) {
+  if (!only_name.empty()) {
+    // Before the listener can be called, so its reader never misses an eviction.
+    absl::MutexLock lock(&mu_);
+    auto [route, inserted] = routes_.try_emplace(only_name);
+    if (inserted) {
+      route->second.evicted_through = events_.empty() ? last_seq_ : events_.front().seq - 1;
+    }
+    ++route->second.listeners;
+  }
   absl::MutexLock lock(&listeners_mu_);
   const ListenerId id = next_listener_id_++;
   auto listener = std::make_shared<Listener>();
   listener->on_append = std::move(on_append);
+  listener->only_name = std::move(only_name);
+  if (listener->only_name.empty()) {
+    every_append_.emplace(id, listener);
+  } else {
+    by_name_[listener->only_name].emplace(id, listener);
+  }
   listeners_.emplace(id, std::move(listener));
   return id;
 }
@@ -158,6 +222,16 @@ void EventHistory::RemoveListener(ListenerId id) {
   if (it == listeners_.end()) return;
   std::shared_ptr<Listener> listener = std::move(it->second);
   listeners_.erase(it);
+  if (listener->only_name.empty()) {
+    every_append_.erase(id);
+  } else {
+    auto named = by_name_.find(listener->only_name);
+    named->second.erase(id);
+    if (named->second.empty()) by_name_.erase(named);
+    absl::MutexLock route_lock(&mu_);
+    auto route = routes_.find(listener->only_name);
+    if (--route->second.listeners == 0) routes_.erase(route);
+  }
   // A listener removing itself is one of the running calls; do not wait for it.
   const int self = running_listener == listener.get() ? 1 : 0;
   auto idle = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(listeners_mu_) {

@@ -2,6 +2,7 @@
 #ifndef INFORMER_HISTORY_H_
 #define INFORMER_HISTORY_H_
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -27,6 +28,9 @@ struct HistoryEvent {
   // The resourceVersion this event brings the cache to: the object's RV for watch events, the
   // LIST's RV for changes a relist inferred (including tombstoned deletes).
   std::string resource_version;
+  // resource_version as a number, parsed once by Append (0 when it is not a number), so
+  // readers comparing positions do not parse it per reader.
+  uint64_t version = 0;
   bool final_state_unknown = false;  // kDeleted inferred by a relist (a tombstone, K2)
 };
 
@@ -48,6 +52,12 @@ struct HistoryOptions {
 };
 
 // A bounded, append-only ring of HistoryEvents.
+//
+// Listeners are told of appends so readers need not poll. A listener registered for one
+// object name (a subscriber whose selector fixes metadata.name) is called only after appends
+// that change an object of that name, plus a sweep once every quarter of the ring's length of
+// appends, so a reader woken by it reads past the other changes before they leave the ring;
+// with hundreds of such readers each append wakes one instead of all.
 //
 // Thread-safety: all methods may be called from any thread. Listeners are called after each
 // Append, on the appending thread, with no lock held; they must not block.
@@ -74,7 +84,7 @@ class EventHistory {
   // continues from last_seq().
   void Clear();
 
-  // Seq of the newest event (0 when none was ever appended).
+  // Seq of the newest event (0 when none was ever appended). Lock-free.
   uint64_t last_seq() const;
   // Seq of the oldest retained event (last_seq()+1 when empty).
   uint64_t first_seq() const;
@@ -92,9 +102,17 @@ class EventHistory {
   // this resource could have produced (not a number).
   absl::StatusOr<uint64_t> SeqForResourceVersion(absl::string_view rv) const;
 
+  // The seq of the newest event evicted (or cleared) that changed an object named `name`, for
+  // a reader registered with that name (AddListener): a reader whose position is at or past it
+  // lost nothing it wanted when the ring moved past it. Changes evicted before the first such
+  // listener registered all count (the seq before the oldest retained event at that time).
+  uint64_t EvictedThrough(absl::string_view name) const;
+
   using ListenerId = uint64_t;
-  // Registers `on_append`, called after every Append. Returns an id for RemoveListener.
-  ListenerId AddListener(std::function<void()> on_append);
+  // Registers `on_append`, called after every Append, or with `only_name` non-empty only after
+  // appends that change an object of that metadata.name and at every sweep (see the class
+  // comment). Returns an id for RemoveListener.
+  ListenerId AddListener(std::function<void()> on_append, std::string only_name = "");
   // After it returns, the listener is not running and will not be called again (called from
   // inside that listener, it returns without waiting for itself).
   void RemoveListener(ListenerId id);
@@ -109,19 +127,38 @@ class EventHistory {
   mutable absl::Mutex mu_;
   std::deque<HistoryEvent> events_ ABSL_GUARDED_BY(mu_);
   uint64_t last_seq_ ABSL_GUARDED_BY(mu_) = 0;
+  std::atomic<uint64_t> last_seq_mirror_{0};  // last_seq_, for lock-free last_seq()
   size_t bytes_ ABSL_GUARDED_BY(mu_) = 0;
   size_t cache_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   size_t ByteLimitLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Evicts the oldest events past the bounds, always keeping the newest.
   void EvictLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Records that `event` leaves the ring, for EvictedThrough.
+  void NoteGoneLocked(const HistoryEvent& event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  // Per name some listener is registered for: how many, and EvictedThrough's answer.
+  struct Route {
+    int listeners = 0;
+    uint64_t evicted_through = 0;
+  };
+  absl::flat_hash_map<std::string, Route> routes_ ABSL_GUARDED_BY(mu_);
+  // Names changed by appends not yet notified (recorded only while routes_ is not empty).
+  std::vector<std::string> unnotified_names_ ABSL_GUARDED_BY(mu_);
+  uint64_t last_sweep_seq_ ABSL_GUARDED_BY(mu_) = 0;
 
   struct Listener {
     std::function<void()> on_append;
-    int running = 0;  // calls in progress; guarded by listeners_mu_
+    std::string only_name;  // empty: every append
+    int running = 0;        // calls in progress; guarded by listeners_mu_
   };
   absl::Mutex listeners_mu_;
   absl::flat_hash_map<ListenerId, std::shared_ptr<Listener>> listeners_
       ABSL_GUARDED_BY(listeners_mu_);
+  // The listeners of every append, and those of one name, by name (subsets of listeners_).
+  absl::flat_hash_map<ListenerId, std::shared_ptr<Listener>> every_append_
+      ABSL_GUARDED_BY(listeners_mu_);
+  absl::flat_hash_map<std::string, absl::flat_hash_map<ListenerId, std::shared_ptr<Listener>>>
+      by_name_ ABSL_GUARDED_BY(listeners_mu_);
   ListenerId next_listener_id_ ABSL_GUARDED_BY(listeners_mu_) = 1;
 };
 

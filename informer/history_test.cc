@@ -1,6 +1,8 @@
 #include "informer/history.h"
 
 #include <atomic>
+#include <map>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -299,6 +301,97 @@ TEST(EventHistoryTest, ClearDropsEventsButKeepsNumbering) {
   EXPECT_EQ(history.first_seq(), 3u);
   std::vector<HistoryEvent> out;
   EXPECT_EQ(history.ReadAfter(0, 10, &out).code(), absl::StatusCode::kOutOfRange);
+}
+
+TEST(EventHistoryTest, AppendParsesTheResourceVersionOnce) {
+  EventHistory history;
+  history.Append(Event("a", 42));
+  HistoryEvent not_a_number = Event("b", 1);
+  not_a_number.resource_version = "x1";
+  history.Append(std::move(not_a_number));
+  std::vector<HistoryEvent> out;
+  ASSERT_TRUE(history.ReadAfter(0, 10, &out).ok());
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].version, 42u);
+  EXPECT_EQ(out[1].version, 0u);
+}
+
+// Appends changes to other names until `named_calls` grows: a sweep has just happened.
+void AppendUntilASweep(EventHistory* history, const int* named_calls) {
+  const int before = *named_calls;
+  for (int i = 0; i < 10000 && *named_calls == before; ++i) {
+    history->Append(Event(absl::StrCat("sweep", i), 1000000 + history->last_seq()));
+  }
+  ASSERT_GT(*named_calls, before) << "no sweep within 10000 appends";
+}
+
+TEST(EventHistoryTest, ANamedListenerIsCalledOnlyForItsNameAndEveryQuarterRing) {
+  // 40 events retained: a sweep (every listener called) is due every 10 appends.
+  EventHistory history(HistoryOptions{40, size_t{1} << 30, 0});
+  for (int i = 0; i < 40; ++i) history.Append(Event(absl::StrCat("filler", i), 100 + i));
+  int every = 0;
+  int named = 0;
+  history.AddListener([&] { ++every; });
+  history.AddListener([&] { ++named; }, "mine");
+  AppendUntilASweep(&history, &named);
+  every = 0;
+  named = 0;
+  for (int i = 0; i < 9; ++i) history.Append(Event(absl::StrCat("other", i), 200 + i));
+  EXPECT_EQ(every, 9);
+  EXPECT_EQ(named, 0);  // no change to "mine", no sweep yet
+  history.Append(Event("mine", 300));
+  EXPECT_EQ(named, 1);  // "mine" changed (and a sweep was due): called once
+  history.Append(Event("mine", 301));
+  EXPECT_EQ(named, 2);
+  for (int i = 0; i < 8; ++i) history.Append(Event(absl::StrCat("other", i), 400 + i));
+  EXPECT_EQ(named, 2);
+  history.Append(Event("other", 500));  // ten appends since the last sweep
+  EXPECT_EQ(named, 3);
+  EXPECT_EQ(every, 20);
+}
+
+TEST(EventHistoryTest, NamedListenersOfTheNamesChangedAreCalledOncePerNotify) {
+  EventHistory history(HistoryOptions{1000, size_t{1} << 30, 0});
+  for (int i = 0; i < 1000; ++i) history.Append(Event(absl::StrCat("filler", i), 100 + i));
+  std::map<std::string, int> calls;
+  for (const char* name : {"a", "b", "c"}) {
+    history.AddListener([&calls, name] { ++calls[name]; }, name);
+  }
+  AppendUntilASweep(&history, &calls["b"]);
+  calls.clear();
+  history.AppendWithoutNotify(Event("a", 2000000));
+  history.AppendWithoutNotify(Event("a", 2000001));
+  history.AppendWithoutNotify(Event("c", 2000002));
+  history.NotifyListeners();
+  EXPECT_THAT(calls, ::testing::ElementsAre(::testing::Pair("a", 1), ::testing::Pair("c", 1)));
+}
+
+TEST(EventHistoryTest, EvictedThroughTracksTheNewestEvictedChangeOfAName) {
+  EventHistory history(HistoryOptions{3, size_t{1} << 30, 0});
+  history.Append(Event("a", 10));  // seq 1
+  history.Append(Event("b", 11));  // seq 2
+  // No listener of "a": everything before the ring counts (none evicted yet).
+  EXPECT_EQ(history.EvictedThrough("a"), 0u);
+  const EventHistory::ListenerId id = history.AddListener([] {}, "a");
+  EXPECT_EQ(history.EvictedThrough("a"), 0u);
+  history.Append(Event("c", 12));  // seq 3
+  history.Append(Event("c", 13));  // seq 4: evicts seq 1 ("a")
+  EXPECT_EQ(history.EvictedThrough("a"), 1u);
+  history.Append(Event("c", 14));  // seq 5: evicts seq 2 ("b")
+  history.Append(Event("a", 15));  // seq 6: evicts seq 3 ("c")
+  EXPECT_EQ(history.EvictedThrough("a"), 1u);
+  history.Append(Event("c", 16));  // seq 7
+  history.Append(Event("c", 17));  // seq 8
+  history.Append(Event("c", 18));  // seq 9: evicts seq 6 ("a")
+  EXPECT_EQ(history.EvictedThrough("a"), 6u);
+  history.RemoveListener(id);
+  // Unregistered names answer conservatively: everything before the oldest retained event.
+  EXPECT_EQ(history.EvictedThrough("a"), 6u);
+  history.AddListener([] {}, "b");
+  EXPECT_EQ(history.EvictedThrough("b"), 6u);
+  history.Clear();
+  EXPECT_EQ(history.EvictedThrough("b"), 6u);  // none of b's changes were cleared
+  EXPECT_EQ(history.EvictedThrough("a"), 9u);
 }
 
 }  // namespace

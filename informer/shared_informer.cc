@@ -71,6 +71,7 @@ class SharedIndexInformer::Impl {
       absl::MutexLock lock(&cut_mu_);
       if (stopped_) return;
       stopped_ = true;
+      stopped_mirror_.store(true, std::memory_order_release);
     }
     stop_.Notify();
     reflector_->Stop();
@@ -91,10 +92,7 @@ class SharedIndexInformer::Impl {
     history_.Clear();
   }
 
-  bool IsStopped() const {
-    absl::MutexLock lock(&cut_mu_);
-    return stopped_;
-  }
+  bool IsStopped() const { return stopped_mirror_.load(std::memory_order_acquire); }
 
   bool HasSynced() const { return fifo_->HasSynced(); }
 
@@ -112,6 +110,11 @@ class SharedIndexInformer::Impl {
     if (!absl::SimpleAtoi(rv, &wanted)) {
       return absl::InvalidArgumentError(
           absl::StrCat("resourceVersion \"", rv, "\" is not a number"));
+    }
+    // Every subscriber asks this after each step; most often it is already true.
+    if (!stopped_mirror_.load(std::memory_order_acquire) &&
+        reflected_rv_mirror_.load(std::memory_order_acquire) >= wanted) {
+      return absl::OkStatus();
     }
     absl::MutexLock lock(&cut_mu_);
     auto done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(cut_mu_) {
@@ -249,6 +252,7 @@ class SharedIndexInformer::Impl {
     absl::MutexLock lock(&cut_mu_);
     if (number > reflected_rv_number_) {
       reflected_rv_number_ = number;
+      reflected_rv_mirror_.store(number, std::memory_order_release);
       reflected_rv_ = rv;
     }
     // An empty first list syncs without anything to pop; record it here too.
@@ -317,6 +321,9 @@ class SharedIndexInformer::Impl {
   bool synced_ ABSL_GUARDED_BY(cut_mu_) = false;
   std::string reflected_rv_ ABSL_GUARDED_BY(cut_mu_);
   uint64_t reflected_rv_number_ ABSL_GUARDED_BY(cut_mu_) = 0;
+  // Copies of stopped_ and reflected_rv_number_ written under cut_mu_, for lock-free readers.
+  std::atomic<bool> stopped_mirror_{false};
+  std::atomic<uint64_t> reflected_rv_mirror_{0};
 
   mutable absl::Mutex error_mu_;
   absl::Status last_error_ ABSL_GUARDED_BY(error_mu_);

@@ -833,6 +833,29 @@ TEST_F(ServiceTest, SubscribeFilteredSeesObjectsEnterAndLeaveTheSelector) {
   context->TryCancel();
 }
 
+TEST_F(ServiceTest, SubscriberOfOneNameKeepsItsStreamWhileOtherChangesPassTheRing) {
+  // Its stream is woken only by changes to its name and by sweeps; changes to other names
+  // leaving the ring before it reads them must not end it.
+  config_.history.max_events = 8;
+  config_.history.cache_fraction = 0;
+  auto pods = Fake(kPods);
+  pods->Add(MakeObject("ns", "mine", "0"));
+  StartServer();
+  auto context = Context();
+  pb::SubscribeRequest request;
+  request.set_resource("pods");
+  request.set_field_selector("metadata.name=mine");
+  auto reader = stub_->Subscribe(context.get(), request);
+  EXPECT_THAT(Described(ReadThrough(reader.get(), pb::EVENT_TYPE_SYNCED)),
+              ElementsAre("ADDED ns/mine", "SYNCED"));
+  for (int i = 0; i < 200; ++i) pods->Add(MakeObject("ns", absl::StrCat("other", i), "0"));
+  ObjectPtr changed = pods->Update(MakeObject("ns", "mine", "0", {{"v", "1"}}));
+  std::vector<pb::SubscribeResponse> events = ReadN(reader.get(), 1);
+  ASSERT_THAT(Described(events), ElementsAre("MODIFIED ns/mine"));
+  EXPECT_EQ(events[0].resource_version(), changed->meta().resource_version);
+  context->TryCancel();
+}
+
 TEST_F(ServiceTest, SubscribeBadRequestsEndAtOnceWithTheRightCode) {
   StartServer();
   auto status_of = [&](pb::SubscribeRequest request) {

@@ -8,6 +8,7 @@
 #include "absl/flags/parse.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
 #include "informer/k8s/config.h"
 #include "informer/k8s/discovery.h"
 #include "informer/k8s/rest_client.h"
@@ -66,6 +67,12 @@ LogLevel LevelOf(const std::string& name) {
 }
 
 int Run(int argc, char** argv) {
+#ifdef NDEBUG
+  // Debian's Abseil is built without NDEBUG, so every Mutex acquisition also updates its
+  // deadlock detector's lock graph: ~10 % of a busy server's CPU (docs/benchmarks.md). Release
+  // builds turn it off; Debug and sanitizer builds, and every test binary, keep it.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+#endif
   // SIGTERM/SIGINT go to one thread that shuts down; block them before any thread starts.
   sigset_t signals;
   sigemptyset(&signals);

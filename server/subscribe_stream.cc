@@ -49,7 +49,8 @@ SubscribeStream::SubscribeStream(StreamHub* hub, grpc::CallbackServerContext* co
 SubscribeStream::~SubscribeStream() { hub_->Destroyed(); }
 
 void SubscribeStream::Start() {
-  listener_ = MutableHistory(*informer_).AddListener([this] { Wake(); });
+  listener_ =
+      MutableHistory(*informer_).AddListener([this] { Wake(); }, subscription_->only_name());
   {
     absl::MutexLock lock(&mu_);
     busy_ = true;

@@ -1,6 +1,7 @@
 #include "server/subscription.h"
 
 #include <algorithm>
+#include <limits>
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
@@ -13,10 +14,14 @@ namespace informer {
 namespace server {
 namespace {
 
-uint64_t VersionOf(const HistoryEvent& change) {
-  uint64_t rv = 0;
-  if (!absl::SimpleAtoi(change.resource_version, &rv)) return 0;
-  return rv;
+uint64_t VersionOf(const HistoryEvent& change) { return change.version; }
+
+// The one metadata.name every object the filter matches has, or "" when it allows several.
+std::string OnlyNameOf(const ObjectFilter& filter) {
+  for (const FieldSelector::Requirement& requirement : filter.fields.requirements()) {
+    if (requirement.equals && requirement.path == "metadata.name") return requirement.value;
+  }
+  return "";
 }
 
 // An object holding only the identity of a key the subscriber knows but the cache no longer
@@ -60,7 +65,10 @@ ObjectPtr KeyOnlyObject(const ResourceInfo& resource, absl::string_view key,
 
 Subscription::Subscription(std::shared_ptr<SharedIndexInformer> informer,
                            SubscriptionRequest request, SubscriberLimits limits)
-    : informer_(std::move(informer)), request_(std::move(request)), limits_(limits) {}
+    : informer_(std::move(informer)),
+      request_(std::move(request)),
+      limits_(limits),
+      only_name_(OnlyNameOf(request_.filter)) {}
 
 absl::StatusOr<std::unique_ptr<Subscription>> Subscription::Create(
     std::shared_ptr<SharedIndexInformer> informer, SubscriptionRequest request,
@@ -255,9 +263,7 @@ void Subscription::Advance(const HistoryEvent& change) {
 
 void Subscription::UpdatePosition() {
   if (newest_read_ == 0) return;
-  for (const HistoryEvent& ahead : unread_) {
-    if (VersionOf(ahead) <= newest_read_) return;
-  }
+  if (!unread_.empty() && unread_min_version_.front() <= newest_read_) return;
   if (cursor_ < informer_->history().last_seq()) return;  // unknown what follows
   const std::string candidate = absl::StrCat(newest_read_);
   if (candidate == position_rv_) return;
@@ -266,15 +272,40 @@ void Subscription::UpdatePosition() {
   position_rv_ = candidate;
 }
 
+bool Subscription::SkipEvictedUnconcerned() {
+  if (only_name_.empty()) return false;
+  const EventHistory& history = informer_->history();
+  const uint64_t first = history.first_seq();
+  if (history.EvictedThrough(only_name_) > cursor_) return false;
+  if (first > cursor_ + 1) cursor_ = first - 1;
+  return true;
+}
+
 absl::Status Subscription::Read(size_t max, std::vector<HistoryEvent>* out) {
   const size_t before = out->size();
   absl::Status status = informer_->history().ReadAfter(cursor_, max, out);
+  // The ring may move on between the skip and the read; a few tries settle it.
+  for (int attempt = 0; attempt < 3 && absl::IsOutOfRange(status); ++attempt) {
+    if (!SkipEvictedUnconcerned()) break;
+    status = informer_->history().ReadAfter(cursor_, max, out);
+  }
   if (absl::IsOutOfRange(status)) {
     return Exhausted("the changes it has not received yet have left the server's history ring");
   }
   if (!status.ok()) return status;
   if (out->size() > before) cursor_ = out->back().seq;
   return absl::OkStatus();
+}
+
+void Subscription::SetUnread(std::vector<HistoryEvent> changes) {
+  unread_.clear();
+  unread_min_version_.clear();
+  uint64_t min_version = std::numeric_limits<uint64_t>::max();
+  for (auto it = changes.rbegin(); it != changes.rend(); ++it) {
+    min_version = std::min(min_version, VersionOf(*it));
+    unread_min_version_.push_front(min_version);
+  }
+  for (HistoryEvent& change : changes) unread_.push_back(std::move(change));
 }
 
 void Subscription::Coalesce(const std::vector<HistoryEvent>& changes) {
@@ -341,22 +372,32 @@ absl::StatusOr<bool> Subscription::Refill() {
   const uint64_t backlog = (last_seq > cursor_ ? last_seq - cursor_ : 0) + unread_.size();
   if (backlog == 0) return false;
   if (backlog + pending_.size() > limits_.soft_limit) {
-    // Behind: take everything there is and keep only the latest state per key.
+    // Behind in the history: take everything there is.
     std::vector<HistoryEvent> changes(std::make_move_iterator(unread_.begin()),
                                       std::make_move_iterator(unread_.end()));
     unread_.clear();
+    unread_min_version_.clear();
     if (absl::Status s = Read(backlog, &changes); !s.ok()) return s;
-    Coalesce(changes);
-    return true;
+    // The soft limit counts what the subscriber would be sent: one whose selector matches few
+    // objects skips most changes and is not behind. Past it, keep only the latest state per key.
+    size_t sends = 0;
+    SubscriptionEvent scratch;
+    for (const HistoryEvent& change : changes) sends += Translate(change, &scratch) ? 1 : 0;
+    if (sends + pending_.size() > limits_.soft_limit) {
+      Coalesce(changes);
+      return true;
+    }
+    SetUnread(std::move(changes));
   }
   if (unread_.empty()) {
     std::vector<HistoryEvent> changes;
     if (absl::Status s = Read(limits_.batch_size, &changes); !s.ok()) return s;
-    for (HistoryEvent& change : changes) unread_.push_back(std::move(change));
-    if (unread_.empty()) return false;
+    if (changes.empty()) return false;
+    SetUnread(std::move(changes));
   }
   HistoryEvent change = std::move(unread_.front());
   unread_.pop_front();
+  unread_min_version_.pop_front();
   SubscriptionEvent event;
   const bool sends = Translate(change, &event);
   Advance(change);
@@ -393,7 +434,7 @@ absl::StatusOr<bool> Subscription::Next(absl::Time now, SubscriptionEvent* event
                                                " is no longer cached (informer stopped)"));
   }
   if (!initial_done()) {
-    if (informer_->history().first_seq() > cursor_ + 1) {
+    if (informer_->history().first_seq() > cursor_ + 1 && !SkipEvictedUnconcerned()) {
       return Exhausted(
           "the changes since its initial snapshot left the server's history ring before the "
           "initial objects were all sent");

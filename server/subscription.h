@@ -103,6 +103,9 @@ class Subscription {
   // threads, which copy them after each Next.
   uint64_t cursor() const { return cursor_; }
   size_t buffered() const { return unread_.size() + pending_.size(); }
+  // The metadata.name every object the subscriber can be sent has (its field selector fixes
+  // it), or "": its stream need be woken only by changes to that name (EventHistory).
+  const std::string& only_name() const { return only_name_; }
   // Whether every initial object (and SYNCED) has been returned.
   bool initial_done() const { return initial_next_ >= initial_.size(); }
   const SubscriptionStats& stats() const { return stats_; }
@@ -131,9 +134,14 @@ class Subscription {
   // Translates `changes` and merges them into pending_ per key (latest state wins, deletions
   // kept).
   void Coalesce(const std::vector<HistoryEvent>& changes);
-  // Reads up to `max` changes after cursor_ into `out`; ResourceExhausted when they left the
-  // ring.
+  // Reads up to `max` changes after cursor_ into `out`; ResourceExhausted when changes it
+  // wanted left the ring.
   absl::Status Read(size_t max, std::vector<HistoryEvent>* out);
+  // With only_name_ set and no change to that name evicted after cursor_: moves cursor_ past
+  // the evicted changes (none concerned the subscriber) and returns true.
+  bool SkipEvictedUnconcerned();
+  // Replaces unread_ with `changes` (and their suffix minimum versions).
+  void SetUnread(std::vector<HistoryEvent> changes);
   absl::Status Exhausted(absl::string_view why) const;
   // Marks `event` as returned at `now`.
   void Sent(absl::Time now, SubscriptionEvent* event);
@@ -141,6 +149,7 @@ class Subscription {
   std::shared_ptr<SharedIndexInformer> informer_;
   const SubscriptionRequest request_;
   const SubscriberLimits limits_;
+  const std::string only_name_;  // see only_name()
 
   // The initial objects (and the final SYNCED), returned first.
   std::vector<SubscriptionEvent> initial_;
@@ -158,8 +167,10 @@ class Subscription {
   uint64_t newest_read_ = 0;  // the newest version among the changes processed
   std::string position_rv_;   // the position once everything read so far is delivered
   std::string delivered_rv_;  // the position of the last event returned
-  // History read but not yet translated (non-coalescing steps).
+  // History read but not yet translated (non-coalescing steps), and per entry the smallest
+  // version from it to the end (UpdatePosition asks whether any older one is still unread).
   std::deque<HistoryEvent> unread_;
+  std::deque<uint64_t> unread_min_version_;
   // Translated events ready to return.
   std::deque<SubscriptionEvent> pending_;
   absl::Time last_sent_;

@@ -540,6 +540,65 @@ TEST_F(SubscriptionTest, SubscriberThatFellOutOfTheRingEndsResourceExhausted) {
   EXPECT_THAT(next.status().message(), HasSubstr("history ring"));
 }
 
+TEST_F(SubscriptionTest, SelectiveSubscriberIsNotCoalescedForChangesItWouldNotBeSent) {
+  limits_.soft_limit = 5;
+  AddPod("mine");
+  Start();
+  SubscriptionRequest request;
+  request.filter.fields = *FieldSelector::Parse("metadata.name=mine");
+  absl::StatusOr<std::unique_ptr<Subscription>> subscription = Subscribe(std::move(request));
+  ASSERT_TRUE(subscription.ok());
+  EXPECT_EQ((*subscription)->only_name(), "mine");
+  EXPECT_THAT(Described(Drain(**subscription)), ElementsAre("ADDED ns/mine", "SYNCED"));
+  // 20 changes behind in the history, past the soft limit, but only two for this subscriber.
+  for (int i = 0; i < 10; ++i) AddPod(absl::StrCat("other", i));
+  const std::string first = UpdatePod("mine", {{"v", "1"}});
+  for (int i = 0; i < 8; ++i) UpdatePod(absl::StrCat("other", i), {{"v", "1"}});
+  const std::string second = UpdatePod("mine", {{"v", "2"}});
+  WaitApplied();
+  std::vector<SubscriptionEvent> events = Drain(**subscription);
+  EXPECT_THAT(Described(events), ElementsAre("MODIFIED ns/mine", "MODIFIED ns/mine"));
+  for (const SubscriptionEvent& event : events) EXPECT_FALSE(event.coalesced);
+  EXPECT_EQ(events[0].object->meta().resource_version, first);
+  EXPECT_EQ(events[1].object->meta().resource_version, second);
+  EXPECT_EQ((*subscription)->stats().coalesce_rounds, 0u);
+}
+
+TEST_F(SubscriptionTest, NamedSubscriberOutlivesTheRingUntilAChangeOfItsNameLeavesIt) {
+  options_.history.max_events = 4;
+  limits_.soft_limit = 1000;
+  limits_.hard_limit = 1000;
+  AddPod("mine");
+  Start();
+  SubscriptionRequest request;
+  request.filter.fields = *FieldSelector::Parse("metadata.name=mine");
+  absl::StatusOr<std::unique_ptr<Subscription>> subscription = Subscribe(std::move(request));
+  ASSERT_TRUE(subscription.ok());
+  Drain(**subscription);
+  // As its stream does: a listener of that name makes the ring track that name's evictions.
+  auto& history = const_cast<EventHistory&>(informer_->history());
+  const EventHistory::ListenerId listener = history.AddListener([] {}, "mine");
+  for (int i = 0; i < 10; ++i) AddPod(absl::StrCat("p", i));
+  WaitApplied();
+  SubscriptionEvent event;
+  absl::StatusOr<bool> next = (*subscription)->Next(now_, &event);
+  ASSERT_TRUE(next.ok()) << next.status();  // what left the ring was not for it
+  EXPECT_FALSE(*next);
+  const std::string rv = UpdatePod("mine", {{"v", "1"}});
+  WaitApplied();
+  std::vector<SubscriptionEvent> events = Drain(**subscription);
+  ASSERT_THAT(Described(events), ElementsAre("MODIFIED ns/mine"));
+  EXPECT_EQ(events[0].object->meta().resource_version, rv);
+  // A change of its name that leaves the ring unread ends it, as it ends any subscriber.
+  UpdatePod("mine", {{"v", "2"}});
+  for (int i = 0; i < 10; ++i) AddPod(absl::StrCat("q", i));
+  WaitApplied();
+  next = (*subscription)->Next(now_, &event);
+  EXPECT_EQ(next.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(next.status().message(), HasSubstr("history ring"));
+  history.RemoveListener(listener);
+}
+
 TEST_F(SubscriptionTest, BookmarkAfterTheIntervalCarriesThePositionEvenWhenNothingMatches) {
   Start();
   SubscriptionRequest request;

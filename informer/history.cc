@@ -92,17 +92,9 @@ void EventHistory::EvictLocked() {
 
 void EventHistory::NotifyListeners() {
   std::vector<std::string> names;
-  bool sweep = false;
   {
     absl::MutexLock lock(&mu_);
     names.swap(unnotified_names_);
-    // Often enough that a listener of one name, called only now, reads the changes to other
-    // names before they leave the ring (it has the other three quarters to do it).
-    const uint64_t sweep_every = std::max<uint64_t>(1, events_.size() / 4);
-    if (last_seq_ - last_sweep_seq_ >= sweep_every) {
-      sweep = true;
-      last_sweep_seq_ = last_seq_;
-    }
   }
   std::vector<std::shared_ptr<Listener>> listeners;
   {
@@ -111,19 +103,14 @@ void EventHistory::NotifyListeners() {
       ++listener->running;
       listeners.push_back(listener);
     };
-    if (sweep) {
-      listeners.reserve(listeners_.size());
-      for (auto& [id, listener] : listeners_) take(listener);
-    } else {
-      for (auto& [id, listener] : every_append_) take(listener);
-      if (!names.empty() && !by_name_.empty()) {
-        std::sort(names.begin(), names.end());
-        names.erase(std::unique(names.begin(), names.end()), names.end());
-        for (const std::string& name : names) {
-          auto it = by_name_.find(name);
-          if (it == by_name_.end()) continue;
-          for (auto& [id, listener] : it->second) take(listener);
-        }
+    for (auto& [id, listener] : every_append_) take(listener);
+    if (!names.empty() && !by_name_.empty()) {
+      std::sort(names.begin(), names.end());
+      names.erase(std::unique(names.begin(), names.end()), names.end());
+      for (const std::string& name : names) {
+        auto it = by_name_.find(name);
+        if (it == by_name_.end()) continue;
+        for (auto& [id, listener] : it->second) take(listener);
       }
     }
   }
@@ -152,9 +139,7 @@ uint64_t EventHistory::first_seq() const {
   return events_.empty() ? last_seq_ + 1 : events_.front().seq;
 }
 
-absl::Status EventHistory::ReadAfter(uint64_t after_seq, size_t max_events,
-                                     std::vector<HistoryEvent>* out) const {
-  absl::MutexLock lock(&mu_);
+absl::StatusOr<size_t> EventHistory::IndexAfterLocked(uint64_t after_seq) const {
   if (after_seq > last_seq_) {
     return absl::OutOfRangeError(absl::StrCat("history position ", after_seq,
                                               " is past the newest event ", last_seq_,
@@ -165,11 +150,38 @@ absl::Status EventHistory::ReadAfter(uint64_t after_seq, size_t max_events,
     return absl::OutOfRangeError(absl::StrCat(
         "events after ", after_seq, " were evicted (oldest retained: ", first, "); resubscribe"));
   }
-  size_t index = after_seq + 1 - first;
-  for (size_t n = 0; index < events_.size() && n < max_events; ++index, ++n) {
-    out->push_back(events_[index]);
+  return after_seq + 1 - first;
+}
+
+absl::Status EventHistory::ReadAfter(uint64_t after_seq, size_t max_events,
+                                     std::vector<HistoryEvent>* out) const {
+  absl::MutexLock lock(&mu_);
+  absl::StatusOr<size_t> index = IndexAfterLocked(after_seq);
+  if (!index.ok()) return index.status();
+  for (size_t i = *index, n = 0; i < events_.size() && n < max_events; ++i, ++n) {
+    out->push_back(events_[i]);
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<EventHistory::NamedRead> EventHistory::ReadNamedAfter(
+    uint64_t after_seq, size_t max_scan, absl::string_view name,
+    std::vector<HistoryEvent>* out) const {
+  absl::MutexLock lock(&mu_);
+  absl::StatusOr<size_t> index = IndexAfterLocked(after_seq);
+  if (!index.ok()) return index.status();
+  NamedRead read;
+  read.through_seq = after_seq;
+  for (size_t i = *index, n = 0; i < events_.size() && n < max_scan; ++i, ++n) {
+    const HistoryEvent& event = events_[i];
+    read.through_seq = event.seq;
+    if (NameOf(event) == name) {
+      out->push_back(event);
+    } else {
+      read.max_skipped_version = std::max(read.max_skipped_version, event.version);
+    }
+  }
+  return read;
 }
 
 absl::StatusOr<uint64_t> EventHistory::SeqForResourceVersion(absl::string_view rv) const {

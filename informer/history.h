@@ -55,9 +55,9 @@ struct HistoryOptions {
 //
 // Listeners are told of appends so readers need not poll. A listener registered for one
 // object name (a subscriber whose selector fixes metadata.name) is called only after appends
-// that change an object of that name, plus a sweep once every quarter of the ring's length of
-// appends, so a reader woken by it reads past the other changes before they leave the ring;
-// with hundreds of such readers each append wakes one instead of all.
+// that change an object of that name: with a thousand such readers an append wakes one, not a
+// thousand. Such a reader skips the other changes when it next reads (ReadNamedAfter), and
+// EvictedThrough tells it whether any change of its name left the ring before it read it.
 //
 // Thread-safety: all methods may be called from any thread. Listeners are called after each
 // Append, on the appending thread, with no lock held; they must not block.
@@ -89,6 +89,17 @@ class EventHistory {
   // Seq of the oldest retained event (last_seq()+1 when empty).
   uint64_t first_seq() const;
 
+  // What ReadNamedAfter looked at besides the events it returned.
+  struct NamedRead {
+    uint64_t through_seq = 0;          // the seq of the last event looked at
+    uint64_t max_skipped_version = 0;  // the largest version among the events not returned
+  };
+  // As ReadAfter, but looks at up to `max_scan` events and appends to `out` only those that
+  // change an object named `name`; the others are skipped without being copied.
+  absl::StatusOr<NamedRead> ReadNamedAfter(uint64_t after_seq, size_t max_scan,
+                                           absl::string_view name,
+                                           std::vector<HistoryEvent>* out) const;
+
   // Appends to `out` the events with seq > `after_seq`, at most `max_events`, in order.
   // OutOfRange when events after `after_seq` were already evicted (the reader is too far
   // behind, "resubscribe"). `after_seq` may equal last_seq() (then nothing is appended).
@@ -110,8 +121,7 @@ class EventHistory {
 
   using ListenerId = uint64_t;
   // Registers `on_append`, called after every Append, or with `only_name` non-empty only after
-  // appends that change an object of that metadata.name and at every sweep (see the class
-  // comment). Returns an id for RemoveListener.
+  // appends that change an object of that metadata.name. Returns an id for RemoveListener.
   ListenerId AddListener(std::function<void()> on_append, std::string only_name = "");
   // After it returns, the listener is not running and will not be called again (called from
   // inside that listener, it returns without waiting for itself).
@@ -144,7 +154,9 @@ class EventHistory {
   absl::flat_hash_map<std::string, Route> routes_ ABSL_GUARDED_BY(mu_);
   // Names changed by appends not yet notified (recorded only while routes_ is not empty).
   std::vector<std::string> unnotified_names_ ABSL_GUARDED_BY(mu_);
-  uint64_t last_sweep_seq_ ABSL_GUARDED_BY(mu_) = 0;
+  // The index in events_ of the first event after `after_seq`, or an error (see ReadAfter).
+  absl::StatusOr<size_t> IndexAfterLocked(uint64_t after_seq) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   struct Listener {
     std::function<void()> on_append;

@@ -316,54 +316,65 @@ TEST(EventHistoryTest, AppendParsesTheResourceVersionOnce) {
   EXPECT_EQ(out[1].version, 0u);
 }
 
-// Appends changes to other names until `named_calls` grows: a sweep has just happened.
-void AppendUntilASweep(EventHistory* history, const int* named_calls) {
-  const int before = *named_calls;
-  for (int i = 0; i < 10000 && *named_calls == before; ++i) {
-    history->Append(Event(absl::StrCat("sweep", i), 1000000 + history->last_seq()));
-  }
-  ASSERT_GT(*named_calls, before) << "no sweep within 10000 appends";
-}
-
-TEST(EventHistoryTest, ANamedListenerIsCalledOnlyForItsNameAndEveryQuarterRing) {
-  // 40 events retained: a sweep (every listener called) is due every 10 appends.
-  EventHistory history(HistoryOptions{40, size_t{1} << 30, 0});
-  for (int i = 0; i < 40; ++i) history.Append(Event(absl::StrCat("filler", i), 100 + i));
+TEST(EventHistoryTest, ANamedListenerIsCalledOnlyForChangesToItsName) {
+  EventHistory history(HistoryOptions{4, size_t{1} << 30, 0});
   int every = 0;
   int named = 0;
   history.AddListener([&] { ++every; });
   history.AddListener([&] { ++named; }, "mine");
-  AppendUntilASweep(&history, &named);
-  every = 0;
-  named = 0;
-  for (int i = 0; i < 9; ++i) history.Append(Event(absl::StrCat("other", i), 200 + i));
-  EXPECT_EQ(every, 9);
-  EXPECT_EQ(named, 0);  // no change to "mine", no sweep yet
-  history.Append(Event("mine", 300));
-  EXPECT_EQ(named, 1);  // "mine" changed (and a sweep was due): called once
-  history.Append(Event("mine", 301));
-  EXPECT_EQ(named, 2);
-  for (int i = 0; i < 8; ++i) history.Append(Event(absl::StrCat("other", i), 400 + i));
-  EXPECT_EQ(named, 2);
-  history.Append(Event("other", 500));  // ten appends since the last sweep
-  EXPECT_EQ(named, 3);
+  for (int i = 0; i < 20; ++i) history.Append(Event(absl::StrCat("other", i), 200 + i));
   EXPECT_EQ(every, 20);
+  EXPECT_EQ(named, 0);  // however far the ring moves on
+  history.Append(Event("mine", 300));
+  history.Append(Event("mine", 301, EventType::kDeleted));
+  EXPECT_EQ(named, 2);
+  EXPECT_EQ(every, 22);
 }
 
 TEST(EventHistoryTest, NamedListenersOfTheNamesChangedAreCalledOncePerNotify) {
-  EventHistory history(HistoryOptions{1000, size_t{1} << 30, 0});
-  for (int i = 0; i < 1000; ++i) history.Append(Event(absl::StrCat("filler", i), 100 + i));
+  EventHistory history;
   std::map<std::string, int> calls;
   for (const char* name : {"a", "b", "c"}) {
     history.AddListener([&calls, name] { ++calls[name]; }, name);
   }
-  AppendUntilASweep(&history, &calls["b"]);
-  calls.clear();
-  history.AppendWithoutNotify(Event("a", 2000000));
-  history.AppendWithoutNotify(Event("a", 2000001));
-  history.AppendWithoutNotify(Event("c", 2000002));
+  history.AppendWithoutNotify(Event("a", 10));
+  history.AppendWithoutNotify(Event("a", 11));
+  history.AppendWithoutNotify(Event("c", 12));
+  history.AppendWithoutNotify(Event("d", 13));
   history.NotifyListeners();
   EXPECT_THAT(calls, ::testing::ElementsAre(::testing::Pair("a", 1), ::testing::Pair("c", 1)));
+}
+
+TEST(EventHistoryTest, ReadNamedAfterReturnsOnlyThatNameAndWhatItSkipped) {
+  EventHistory history;
+  history.Append(Event("a", 10));     // seq 1
+  history.Append(Event("mine", 11));  // seq 2
+  history.Append(Event("b", 12));     // seq 3
+  history.Append(Event("mine", 13));  // seq 4
+  history.Append(Event("c", 14));     // seq 5
+  std::vector<HistoryEvent> out;
+  absl::StatusOr<EventHistory::NamedRead> read = history.ReadNamedAfter(1, 100, "mine", &out);
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_THAT(Seqs(out), ::testing::ElementsAre(2, 4));
+  EXPECT_EQ(read->through_seq, 5u);
+  EXPECT_EQ(read->max_skipped_version, 14u);
+  out.clear();
+  read = history.ReadNamedAfter(1, 2, "mine", &out);  // looks at seqs 2 and 3 only
+  ASSERT_TRUE(read.ok());
+  EXPECT_THAT(Seqs(out), ::testing::ElementsAre(2));
+  EXPECT_EQ(read->through_seq, 3u);
+  EXPECT_EQ(read->max_skipped_version, 12u);
+  out.clear();
+  read = history.ReadNamedAfter(5, 100, "mine", &out);  // nothing new
+  ASSERT_TRUE(read.ok());
+  EXPECT_TRUE(out.empty());
+  EXPECT_EQ(read->through_seq, 5u);
+  EXPECT_EQ(read->max_skipped_version, 0u);
+  EXPECT_EQ(history.ReadNamedAfter(6, 100, "mine", &out).status().code(),
+            absl::StatusCode::kOutOfRange);
+  EventHistory small(HistoryOptions{2, size_t{1} << 30, 0});
+  for (int i = 0; i < 4; ++i) small.Append(Event("x", 20 + i));
+  EXPECT_EQ(small.ReadNamedAfter(0, 100, "x", &out).status().code(), absl::StatusCode::kOutOfRange);
 }
 
 TEST(EventHistoryTest, EvictedThroughTracksTheNewestEvictedChangeOfAName) {

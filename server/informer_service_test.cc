@@ -834,7 +834,7 @@ TEST_F(ServiceTest, SubscribeFilteredSeesObjectsEnterAndLeaveTheSelector) {
 }
 
 TEST_F(ServiceTest, SubscriberOfOneNameKeepsItsStreamWhileOtherChangesPassTheRing) {
-  // Its stream is woken only by changes to its name and by sweeps; changes to other names
+  // Its stream is woken only by changes to its name; changes to other names
   // leaving the ring before it reads them must not end it.
   config_.history.max_events = 8;
   config_.history.cache_fraction = 0;

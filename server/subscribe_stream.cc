@@ -40,7 +40,8 @@ SubscribeStream::SubscribeStream(StreamHub* hub, grpc::CallbackServerContext* co
       subscription_(std::move(subscription)),
       counters_(counters),
       informer_(subscription_->informer_shared()),
-      resource_(informer_->resource().gvr.ToString()) {
+      resource_(informer_->resource().gvr.ToString()),
+      only_name_(subscription_->only_name()) {
   cursor_.store(subscription_->cursor());
   counters_->subscribers.fetch_add(1);
   counters_->subscriptions_total.fetch_add(1);
@@ -49,8 +50,7 @@ SubscribeStream::SubscribeStream(StreamHub* hub, grpc::CallbackServerContext* co
 SubscribeStream::~SubscribeStream() { hub_->Destroyed(); }
 
 void SubscribeStream::Start() {
-  listener_ =
-      MutableHistory(*informer_).AddListener([this] { Wake(); }, subscription_->only_name());
+  listener_ = MutableHistory(*informer_).AddListener([this] { Wake(); }, only_name_);
   {
     absl::MutexLock lock(&mu_);
     busy_ = true;
@@ -94,7 +94,18 @@ void SubscribeStream::Terminate(absl::Status status) {
   Wake();
 }
 
+bool SubscribeStream::DueForTick(absl::Time now) const {
+  return informer_->IsStopped() ||
+         now >= absl::FromUnixNanos(next_bookmark_unix_nanos_.load(std::memory_order_relaxed));
+}
+
 uint64_t SubscribeStream::Lag() const {
+  if (!only_name_.empty()) {
+    // Woken by every change to its name, an idle stream of one name has nothing due: the
+    // changes after its cursor are to other names (it skips them when next woken).
+    absl::MutexLock lock(&mu_);
+    if (!busy_ && !queued_) return buffered_.load();
+  }
   const uint64_t last_seq = informer_->IsStopped() ? 0 : informer_->history().last_seq();
   const uint64_t cursor = cursor_.load();
   return (last_seq > cursor ? last_seq - cursor : 0) + buffered_.load();
@@ -114,6 +125,8 @@ void SubscribeStream::Pump() {
     const SubscriptionStats& stats = subscription_->stats();
     cursor_.store(subscription_->cursor());
     buffered_.store(subscription_->buffered());
+    next_bookmark_unix_nanos_.store(absl::ToUnixNanos(subscription_->next_bookmark()),
+                                    std::memory_order_relaxed);
     if (stats.coalesce_rounds > 0 && !coalescing_) {
       coalescing_ = true;
       counters_->coalesced_subscribers.fetch_add(1);
@@ -238,8 +251,9 @@ void StreamHub::Ticker() {
       auto stopped = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopped_; };
       if (mu_.AwaitWithTimeout(absl::Condition(&stopped), tick_)) return;
     }
+    const absl::Time now = absl::Now();
     for (SubscribeStream* stream : RefAll()) {
-      stream->Wake();
+      if (stream->DueForTick(now)) stream->Wake();
       stream->Unref();
     }
   }

@@ -26,9 +26,11 @@ class StreamHub;
 
 // One Subscribe call: a ServerWriteReactor with one write in flight. It computes the next
 // event (Subscription::Next) when its previous write is done or when woken by a history append
-// or the bookmark tick; when nothing is due it sleeps without a thread. Finish is called
-// exactly once, by whichever pump sees the end (error, Terminate, cancel); the object deletes
-// itself when gRPC is done with it (OnDone) and no hub thread holds it.
+// (for a subscriber of one name, an append changing that name) or the bookmark tick (only
+// streams with a bookmark due);
+// when nothing is due it sleeps without a thread. Finish is called exactly once, by whichever pump
+// sees the end (error, Terminate, cancel); the object deletes itself when gRPC is done with it
+// (OnDone) and no hub thread holds it.
 //
 // Thread-safety: Wake and Terminate may be called from any thread; the rest is gRPC's.
 class SubscribeStream : public grpc::ServerWriteReactor<informer::v1::SubscribeResponse> {
@@ -41,6 +43,9 @@ class SubscribeStream : public grpc::ServerWriteReactor<informer::v1::SubscribeR
   void Wake();
   // Ends the stream with `status` once the write in flight (if any) is done.
   void Terminate(absl::Status status);
+  // Whether the bookmark tick should wake it: a bookmark is due by `now`, or its informer
+  // stopped (the stream must end). Other streams have nothing to do until woken otherwise.
+  bool DueForTick(absl::Time now) const;
   // History changes and events not yet delivered (for the lag metric).
   uint64_t Lag() const;
   const std::string& resource() const { return resource_; }
@@ -72,6 +77,9 @@ class SubscribeStream : public grpc::ServerWriteReactor<informer::v1::SubscribeR
   SubscriberCounters* const counters_;
   const std::shared_ptr<SharedIndexInformer> informer_;
   const std::string resource_;
+  // The one metadata.name the subscriber can be sent (Subscription::only_name), or "": then
+  // it is woken only by changes to that name.
+  const std::string only_name_;
   EventHistory::ListenerId listener_ = 0;
   informer::v1::SubscribeResponse response_;  // the write in flight
   bool coalescing_ = false;                   // busy_ holder only: for the counter
@@ -85,6 +93,7 @@ class SubscribeStream : public grpc::ServerWriteReactor<informer::v1::SubscribeR
   // Copied from the subscription after each step, for Lag() on other threads.
   std::atomic<uint64_t> cursor_{0};
   std::atomic<uint64_t> buffered_{0};
+  std::atomic<int64_t> next_bookmark_unix_nanos_{0};  // Subscription::next_bookmark()
 };
 
 // Owns the open streams and the threads that pump woken ones and tick bookmarks.
@@ -92,8 +101,8 @@ class SubscribeStream : public grpc::ServerWriteReactor<informer::v1::SubscribeR
 // Thread-safety: every method may be called from any thread.
 class StreamHub {
  public:
-  // `threads` pump woken streams; every `tick` each idle stream is woken so it can send a due
-  // bookmark.
+  // `threads` pump woken streams; every `tick` each stream with a bookmark due (or whose
+  // informer stopped) is woken.
   StreamHub(int threads, absl::Duration tick);
   // Shuts down.
   ~StreamHub();

@@ -367,7 +367,36 @@ void Subscription::Coalesce(const std::vector<HistoryEvent>& changes) {
   if (!pending_.empty()) pending_.back().resource_version = position_rv_;
 }
 
+absl::Status Subscription::ReadOwnName() {
+  // Bounds how long one scan holds the history's lock (appends wait for it).
+  constexpr size_t kMaxScan = 4096;
+  const EventHistory& history = informer_->history();
+  std::vector<HistoryEvent> mine;
+  absl::StatusOr<EventHistory::NamedRead> read;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    mine.clear();
+    read = history.ReadNamedAfter(cursor_, kMaxScan, only_name_, &mine);
+    if (read.ok() || !absl::IsOutOfRange(read.status()) || !SkipEvictedUnconcerned()) break;
+  }
+  if (!read.ok()) {
+    if (absl::IsOutOfRange(read.status())) {
+      return Exhausted("the changes it has not received yet have left the server's history ring");
+    }
+    return read.status();
+  }
+  // The changes skipped are read: none concerns the subscriber.
+  if (read->max_skipped_version > newest_read_) newest_read_ = read->max_skipped_version;
+  cursor_ = read->through_seq;
+  if (!mine.empty()) SetUnread(std::move(mine));
+  return absl::OkStatus();
+}
+
 absl::StatusOr<bool> Subscription::Refill() {
+  if (!only_name_.empty()) {
+    while (unread_.empty() && cursor_ < informer_->history().last_seq()) {
+      if (absl::Status s = ReadOwnName(); !s.ok()) return s;
+    }
+  }
   const uint64_t last_seq = informer_->history().last_seq();
   const uint64_t backlog = (last_seq > cursor_ ? last_seq - cursor_ : 0) + unread_.size();
   if (backlog == 0) return false;

@@ -109,6 +109,8 @@ class Subscription {
   // Whether every initial object (and SYNCED) has been returned.
   bool initial_done() const { return initial_next_ >= initial_.size(); }
   const SubscriptionStats& stats() const { return stats_; }
+  // When Next will send a bookmark if nothing else is sent before (as of the last Next).
+  absl::Time next_bookmark() const { return last_sent_ + limits_.bookmark_interval; }
   const std::shared_ptr<SharedIndexInformer>& informer_shared() const { return informer_; }
 
  private:
@@ -140,6 +142,9 @@ class Subscription {
   // With only_name_ set and no change to that name evicted after cursor_: moves cursor_ past
   // the evicted changes (none concerned the subscriber) and returns true.
   bool SkipEvictedUnconcerned();
+  // For a subscription of one name, with unread_ empty: reads on from cursor_, skipping under
+  // the history's lock the changes to other names, and queues its name's changes in unread_.
+  absl::Status ReadOwnName();
   // Replaces unread_ with `changes` (and their suffix minimum versions).
   void SetUnread(std::vector<HistoryEvent> changes);
   absl::Status Exhausted(absl::string_view why) const;

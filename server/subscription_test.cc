@@ -540,29 +540,42 @@ TEST_F(SubscriptionTest, SubscriberThatFellOutOfTheRingEndsResourceExhausted) {
   EXPECT_THAT(next.status().message(), HasSubstr("history ring"));
 }
 
-TEST_F(SubscriptionTest, SelectiveSubscriberIsNotCoalescedForChangesItWouldNotBeSent) {
+// One subscriber per kind of selector: a label selector (it reads every change) and a
+// metadata.name selector (it skips the other names' changes without translating them).
+class SelectiveSubscriberTest : public SubscriptionTest,
+                                public ::testing::WithParamInterface<bool> {};
+
+TEST_P(SelectiveSubscriberTest, IsNotCoalescedForChangesItWouldNotBeSent) {
+  const bool by_name = GetParam();
   limits_.soft_limit = 5;
-  AddPod("mine");
+  AddPod("mine", {{"app", "mine"}});
   Start();
   SubscriptionRequest request;
-  request.filter.fields = *FieldSelector::Parse("metadata.name=mine");
+  if (by_name) {
+    request.filter.fields = *FieldSelector::Parse("metadata.name=mine");
+  } else {
+    request.filter.labels = *LabelSelector::Parse("app=mine");
+  }
   absl::StatusOr<std::unique_ptr<Subscription>> subscription = Subscribe(std::move(request));
   ASSERT_TRUE(subscription.ok());
-  EXPECT_EQ((*subscription)->only_name(), "mine");
+  EXPECT_EQ((*subscription)->only_name(), by_name ? "mine" : "");
   EXPECT_THAT(Described(Drain(**subscription)), ElementsAre("ADDED ns/mine", "SYNCED"));
   // 20 changes behind in the history, past the soft limit, but only two for this subscriber.
   for (int i = 0; i < 10; ++i) AddPod(absl::StrCat("other", i));
-  const std::string first = UpdatePod("mine", {{"v", "1"}});
+  const std::string first = UpdatePod("mine", {{"app", "mine"}, {"v", "1"}});
   for (int i = 0; i < 8; ++i) UpdatePod(absl::StrCat("other", i), {{"v", "1"}});
-  const std::string second = UpdatePod("mine", {{"v", "2"}});
+  const std::string second = UpdatePod("mine", {{"app", "mine"}, {"v", "2"}});
   WaitApplied();
   std::vector<SubscriptionEvent> events = Drain(**subscription);
-  EXPECT_THAT(Described(events), ElementsAre("MODIFIED ns/mine", "MODIFIED ns/mine"));
+  ASSERT_THAT(Described(events), ElementsAre("MODIFIED ns/mine", "MODIFIED ns/mine"));
   for (const SubscriptionEvent& event : events) EXPECT_FALSE(event.coalesced);
   EXPECT_EQ(events[0].object->meta().resource_version, first);
   EXPECT_EQ(events[1].object->meta().resource_version, second);
   EXPECT_EQ((*subscription)->stats().coalesce_rounds, 0u);
+  EXPECT_EQ((*subscription)->Lag(), 0u);
 }
+
+INSTANTIATE_TEST_SUITE_P(LabelOrName, SelectiveSubscriberTest, ::testing::Bool());
 
 TEST_F(SubscriptionTest, NamedSubscriberOutlivesTheRingUntilAChangeOfItsNameLeavesIt) {
   options_.history.max_events = 4;

@@ -404,6 +404,9 @@ int RunSubscribe() {
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
+  // The load client shares the cores with informerd; as informerd's Release main does, skip
+  // Abseil's per-lock deadlock detection (Debian's Abseil is built with it on).
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   const std::string mode = absl::GetFlag(FLAGS_mode);
   if (mode == "get") return RunUnary(false);
   if (mode == "list") return RunUnary(true);

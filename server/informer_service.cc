@@ -152,9 +152,16 @@ grpc::ServerUnaryReactor* InformerServiceImpl::ByIndex(grpc::CallbackServerConte
   return reactor;
 }
 
-grpc::ServerWriteReactor<pb::SubscribeResponse>* InformerServiceImpl::Subscribe(
-    grpc::CallbackServerContext* context, const pb::SubscribeRequest* request) {
+grpc::ServerWriteReactor<grpc::ByteBuffer>* InformerServiceImpl::Subscribe(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* raw_request) {
   if (shutting_down_.load()) return FinishedSubscribe(ToGrpcStatus(ShuttingDown()));
+  pb::SubscribeRequest parsed;
+  grpc::ByteBuffer request_bytes(*raw_request);  // Deserialize consumes its buffer
+  if (!grpc::SerializationTraits<pb::SubscribeRequest>::Deserialize(&request_bytes, &parsed).ok()) {
+    return FinishedSubscribe(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                          "the request is not an informer.v1.SubscribeRequest"));
+  }
+  const pb::SubscribeRequest* request = &parsed;
   absl::StatusOr<ResolvedTarget> target =
       reader_.Resolve(TargetOf(request->resource(), request->namespace_(),
                                request->label_selector(), request->field_selector()));

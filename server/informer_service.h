@@ -31,11 +31,21 @@ struct ServiceOptions {
   absl::Duration bookmark_tick = absl::Seconds(1);
 };
 
-// The callback-API service. Unary calls answer on the calling gRPC thread or, when they wait
-// for min_resource_version, from the waiter's thread; streams are SubscribeStreams.
+// The callback-API service with Subscribe as a raw (ByteBuffer) method, so each object
+// version is serialised once for all the streams that send it (wire.h); the wire format is
+// informer.v1's either way.
+using InformerServiceBase = informer::v1::InformerService::WithCallbackMethod_ListResources<
+    informer::v1::InformerService::WithCallbackMethod_List<
+        informer::v1::InformerService::WithCallbackMethod_Get<
+            informer::v1::InformerService::WithCallbackMethod_ByIndex<
+                informer::v1::InformerService::WithRawCallbackMethod_Subscribe<
+                    informer::v1::InformerService::Service>>>>>;
+
+// The service. Unary calls answer on the calling gRPC thread or, when they wait for
+// min_resource_version, from the waiter's thread; streams are SubscribeStreams.
 //
 // Thread-safety: gRPC calls it from any thread; Shutdown from any thread, once.
-class InformerServiceImpl final : public informer::v1::InformerService::CallbackService {
+class InformerServiceImpl final : public InformerServiceBase {
  public:
   // `registry` and `metrics` must outlive the service.
   InformerServiceImpl(const ResourceRegistry* registry, Metrics* metrics,
@@ -54,8 +64,9 @@ class InformerServiceImpl final : public informer::v1::InformerService::Callback
   grpc::ServerUnaryReactor* ByIndex(grpc::CallbackServerContext* context,
                                     const informer::v1::ByIndexRequest* request,
                                     informer::v1::ByIndexResponse* response) override;
-  grpc::ServerWriteReactor<informer::v1::SubscribeResponse>* Subscribe(
-      grpc::CallbackServerContext* context, const informer::v1::SubscribeRequest* request) override;
+  // `request` is a serialised informer.v1.SubscribeRequest.
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* Subscribe(grpc::CallbackServerContext* context,
+                                                        const grpc::ByteBuffer* request) override;
 
   // Ends every stream and pending wait with UNAVAILABLE ("shutting down") and refuses new
   // calls; waits up to `grace` for the streams to be finished. Call before grpc::Server's

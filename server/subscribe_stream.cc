@@ -3,7 +3,6 @@
 #include <utility>
 
 #include "absl/time/clock.h"
-#include "server/convert.h"
 #include "server/grpc_status.h"
 
 namespace informer {
@@ -13,7 +12,7 @@ namespace {
 // Trailing metadata of a stream that ended early: where to resume from.
 constexpr char kResumeMetadata[] = "informer-resume-resource-version";
 
-class FinishedReactor : public grpc::ServerWriteReactor<informer::v1::SubscribeResponse> {
+class FinishedReactor : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
   explicit FinishedReactor(const grpc::Status& status) { Finish(status); }
   void OnDone() override { delete this; }
@@ -27,8 +26,7 @@ EventHistory& MutableHistory(const SharedIndexInformer& informer) {
 
 }  // namespace
 
-grpc::ServerWriteReactor<informer::v1::SubscribeResponse>* FinishedSubscribe(
-    const grpc::Status& status) {
+grpc::ServerWriteReactor<grpc::ByteBuffer>* FinishedSubscribe(const grpc::Status& status) {
   return new FinishedReactor(status);
 }
 
@@ -136,7 +134,7 @@ void SubscribeStream::Pump() {
       return FinishOnce(next.status());
     }
     if (*next) {
-      ToProto(event, &response_);
+      response_ = EncodeSubscribeResponse(event, hub_->wire_cache());
       counters_->events_out.fetch_add(1, std::memory_order_relaxed);
       StartWrite(&response_);  // busy_ stays set until OnWriteDone
       return;
@@ -178,7 +176,7 @@ StreamHub::StreamHub(int threads, absl::Duration tick) : tick_(tick) {
 
 StreamHub::~StreamHub() { Shutdown(absl::ZeroDuration()); }
 
-grpc::ServerWriteReactor<informer::v1::SubscribeResponse>* StreamHub::Open(
+grpc::ServerWriteReactor<grpc::ByteBuffer>* StreamHub::Open(
     grpc::CallbackServerContext* context, std::unique_ptr<Subscription> subscription,
     SubscriberCounters* counters) {
   auto* stream = new SubscribeStream(this, context, std::move(subscription), counters);

@@ -18,6 +18,7 @@
 #include "informer/v1/informer.grpc.pb.h"
 #include "server/metrics.h"
 #include "server/subscription.h"
+#include "server/wire.h"
 
 namespace informer {
 namespace server {
@@ -33,7 +34,7 @@ class StreamHub;
 // (OnDone) and no hub thread holds it.
 //
 // Thread-safety: Wake and Terminate may be called from any thread; the rest is gRPC's.
-class SubscribeStream : public grpc::ServerWriteReactor<informer::v1::SubscribeResponse> {
+class SubscribeStream : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
   SubscribeStream(StreamHub* hub, grpc::CallbackServerContext* context,
                   std::unique_ptr<Subscription> subscription, SubscriberCounters* counters);
@@ -81,8 +82,8 @@ class SubscribeStream : public grpc::ServerWriteReactor<informer::v1::SubscribeR
   // it is woken only by changes to that name.
   const std::string only_name_;
   EventHistory::ListenerId listener_ = 0;
-  informer::v1::SubscribeResponse response_;  // the write in flight
-  bool coalescing_ = false;                   // busy_ holder only: for the counter
+  grpc::ByteBuffer response_;  // the write in flight: a SubscribeResponse (wire.h)
+  bool coalescing_ = false;    // busy_ holder only: for the counter
 
   mutable absl::Mutex mu_;
   bool busy_ ABSL_GUARDED_BY(mu_) = false;    // a pump runs, a write is in flight, or finished
@@ -109,9 +110,9 @@ class StreamHub {
 
   // Opens a stream over `subscription`; returns the reactor to hand to gRPC. After Shutdown the
   // stream ends at once with Unavailable.
-  grpc::ServerWriteReactor<informer::v1::SubscribeResponse>* Open(
-      grpc::CallbackServerContext* context, std::unique_ptr<Subscription> subscription,
-      SubscriberCounters* counters);
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* Open(grpc::CallbackServerContext* context,
+                                                   std::unique_ptr<Subscription> subscription,
+                                                   SubscriberCounters* counters);
 
   // Ends every stream with Unavailable ("shutting down") and waits up to `grace` for gRPC to
   // be done with them; then stops the threads. Idempotent.
@@ -121,6 +122,8 @@ class StreamHub {
   std::vector<SubscriberLag> Lags() const;
   // Streams open now.
   size_t size() const;
+  // The serialised objects the streams share.
+  ObjectWireCache* wire_cache() { return &wire_cache_; }
 
  private:
   friend class SubscribeStream;
@@ -135,6 +138,7 @@ class StreamHub {
   std::vector<SubscribeStream*> RefAll() const;
 
   const absl::Duration tick_;
+  ObjectWireCache wire_cache_;
   mutable absl::Mutex mu_;
   absl::flat_hash_set<SubscribeStream*> streams_ ABSL_GUARDED_BY(mu_);
   std::deque<SubscribeStream*> queue_ ABSL_GUARDED_BY(mu_);
@@ -145,8 +149,7 @@ class StreamHub {
 };
 
 // A reactor that only finishes with `status` (for calls refused before they start).
-grpc::ServerWriteReactor<informer::v1::SubscribeResponse>* FinishedSubscribe(
-    const grpc::Status& status);
+grpc::ServerWriteReactor<grpc::ByteBuffer>* FinishedSubscribe(const grpc::Status& status);
 
 }  // namespace server
 }  // namespace informer

@@ -236,6 +236,24 @@ class ServiceTest : public ::testing::Test {
     return context;
   }
 
+  // A Subscribe call in progress: its context (to cancel it) and its reader.
+  struct PodStream {
+    std::unique_ptr<grpc::ClientContext> context;
+    std::unique_ptr<grpc::ClientReader<pb::SubscribeResponse>> reader;
+  };
+  // Opens a Subscribe of pods; `label_selector` and `field_selector` may be empty.
+  PodStream SubscribePods(const std::string& label_selector = "",
+                          const std::string& field_selector = "") {
+    PodStream stream;
+    stream.context = Context();
+    pb::SubscribeRequest request;
+    request.set_resource("pods");
+    request.set_label_selector(label_selector);
+    request.set_field_selector(field_selector);
+    stream.reader = stub_->Subscribe(stream.context.get(), request);
+    return stream;
+  }
+
   // Reads events until (and including) the first of `type`.
   std::vector<pb::SubscribeResponse> ReadThrough(grpc::ClientReader<pb::SubscribeResponse>* reader,
                                                  pb::EventType type) {
@@ -716,18 +734,16 @@ TEST_F(ServiceTest, SubscribeFreshSendsTheCutThenSyncedThenLiveEvents) {
   auto pods = Fake(kPods);
   pods->Add(MakeObject("ns", "a", "0"));
   StartServer();
-  auto context = Context();
-  pb::SubscribeRequest request;
-  request.set_resource("pods");
-  auto reader = stub_->Subscribe(context.get(), request);
-  std::vector<pb::SubscribeResponse> initial = ReadThrough(reader.get(), pb::EVENT_TYPE_SYNCED);
+  PodStream stream = SubscribePods();
+  std::vector<pb::SubscribeResponse> initial =
+      ReadThrough(stream.reader.get(), pb::EVENT_TYPE_SYNCED);
   EXPECT_THAT(Described(initial), ElementsAre("ADDED ns/a", "SYNCED"));
   EXPECT_EQ(initial[1].resource_version(), absl::StrCat(pods->revision()));
   ObjectPtr b = pods->Add(MakeObject("ns", "b", "0"));
   pods->Update(MakeObject("ns", "a", "0", {{"v", "2"}}));
-  std::vector<pb::SubscribeResponse> live = ReadN(reader.get(), 2);
+  std::vector<pb::SubscribeResponse> live = ReadN(stream.reader.get(), 2);
   EXPECT_THAT(Described(live), UnorderedElementsAre("ADDED ns/b", "MODIFIED ns/a"));
-  context->TryCancel();
+  stream.context->TryCancel();
 }
 
 TEST_F(ServiceTest, SubscribeResumedByResourceVersionReplaysOnlyWhatFollows) {
@@ -841,19 +857,15 @@ TEST_F(ServiceTest, SubscriberOfOneNameKeepsItsStreamWhileOtherChangesPassTheRin
   auto pods = Fake(kPods);
   pods->Add(MakeObject("ns", "mine", "0"));
   StartServer();
-  auto context = Context();
-  pb::SubscribeRequest request;
-  request.set_resource("pods");
-  request.set_field_selector("metadata.name=mine");
-  auto reader = stub_->Subscribe(context.get(), request);
-  EXPECT_THAT(Described(ReadThrough(reader.get(), pb::EVENT_TYPE_SYNCED)),
+  PodStream stream = SubscribePods("", "metadata.name=mine");
+  EXPECT_THAT(Described(ReadThrough(stream.reader.get(), pb::EVENT_TYPE_SYNCED)),
               ElementsAre("ADDED ns/mine", "SYNCED"));
   for (int i = 0; i < 200; ++i) pods->Add(MakeObject("ns", absl::StrCat("other", i), "0"));
   ObjectPtr changed = pods->Update(MakeObject("ns", "mine", "0", {{"v", "1"}}));
-  std::vector<pb::SubscribeResponse> events = ReadN(reader.get(), 1);
+  std::vector<pb::SubscribeResponse> events = ReadN(stream.reader.get(), 1);
   ASSERT_THAT(Described(events), ElementsAre("MODIFIED ns/mine"));
-  EXPECT_EQ(events[0].resource_version(), changed->meta().resource_version);
-  context->TryCancel();
+  EXPECT_EQ(events[0].object().resource_version(), changed->meta().resource_version);
+  stream.context->TryCancel();
 }
 
 TEST_F(ServiceTest, SubscribeBadRequestsEndAtOnceWithTheRightCode) {
@@ -972,22 +984,19 @@ TEST_F(ServiceTest, BookmarksReachSubscribersWhoseFilterMatchesNothing) {
   config_.subscribers.bookmark_interval = absl::Milliseconds(200);
   auto pods = Fake(kPods);
   StartServer();
-  auto context = Context();
-  pb::SubscribeRequest request;
-  request.set_resource("pods");
-  request.set_label_selector("app=none");
-  auto reader = stub_->Subscribe(context.get(), request);
-  ReadThrough(reader.get(), pb::EVENT_TYPE_SYNCED);
+  PodStream stream = SubscribePods("app=none");
+  ReadThrough(stream.reader.get(), pb::EVENT_TYPE_SYNCED);
   ObjectPtr a = pods->Add(MakeObject("ns", "a", "0"));
-  std::vector<pb::SubscribeResponse> events = ReadThrough(reader.get(), pb::EVENT_TYPE_BOOKMARK);
+  std::vector<pb::SubscribeResponse> events =
+      ReadThrough(stream.reader.get(), pb::EVENT_TYPE_BOOKMARK);
   ASSERT_FALSE(events.empty());
   EXPECT_THAT(Described(events), ElementsAre("BOOKMARK"));
   // It may take a second bookmark for the position to cover the change.
   while (events.back().resource_version() != a->meta().resource_version) {
-    events = ReadThrough(reader.get(), pb::EVENT_TYPE_BOOKMARK);
+    events = ReadThrough(stream.reader.get(), pb::EVENT_TYPE_BOOKMARK);
     ASSERT_FALSE(events.empty());
   }
-  context->TryCancel();
+  stream.context->TryCancel();
 }
 
 TEST_F(ServiceTest, ShutdownEndsStreamsWithUnavailable) {

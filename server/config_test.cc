@@ -24,6 +24,13 @@ namespace informer {
 namespace server {
 namespace {
 
+// A resource to cache, by its kubectl-style name, with every other setting at its default.
+ResourceConfig Named(const std::string& name) {
+  ResourceConfig config;
+  config.name = name;
+  return config;
+}
+
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
@@ -176,7 +183,7 @@ TEST(ConfigTest, MistakesAreInvalidArgumentNamingTheKey) {
 TEST(ConfigTest, ValidationSaysWhatToChange) {
   ServerConfig config;
   EXPECT_THAT(ValidateConfig(config).message(), HasSubstr("--resources"));
-  config.resources.push_back(ResourceConfig{"pods"});
+  config.resources.push_back(Named("pods"));
   EXPECT_TRUE(ValidateConfig(config).ok());
   ServerConfig limits = config;
   limits.subscribers.soft_limit = 100;

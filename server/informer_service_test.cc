@@ -32,6 +32,13 @@ namespace informer {
 namespace server {
 namespace {
 
+// A resource to cache, by its kubectl-style name, with every other setting at its default.
+ResourceConfig Named(const std::string& name) {
+  ResourceConfig config;
+  config.name = name;
+  return config;
+}
+
 namespace pb = ::informer::v1;
 using ::informer::testing::Eventually;
 using ::informer::testing::FakeListerWatcher;
@@ -172,10 +179,10 @@ class ServiceTest : public ::testing::Test {
     config_.metrics_listen = "127.0.0.1:0";
     config_.sync_timeout = absl::Seconds(30);
     config_.shutdown_grace = absl::Seconds(2);
-    ResourceConfig pods{"pods"};
+    ResourceConfig pods = Named("pods");
     pods.indexes.push_back(*ParseIndexSpec("node=field:spec.nodeName"));
     pods.indexes.push_back(*ParseIndexSpec("label:app"));
-    config_.resources = {pods, ResourceConfig{"deployments.apps"}, ResourceConfig{"nodes"}};
+    config_.resources = {pods, Named("deployments.apps"), Named("nodes")};
   }
   ~ServiceTest() override {
     if (server_ != nullptr) server_->Shutdown();
@@ -198,7 +205,9 @@ class ServiceTest : public ::testing::Test {
     channel_ = grpc::CreateChannel(absl::StrCat("127.0.0.1:", server_->grpc_port()),
                                    grpc::InsecureChannelCredentials());
     stub_ = pb::InformerService::NewStub(channel_);
-    if (wait_for_sync) ASSERT_TRUE(Eventually([&] { return server_->AllSynced(); }));
+    if (wait_for_sync) {
+      ASSERT_TRUE(Eventually([&] { return server_->AllSynced(); }));
+    }
   }
 
   std::shared_ptr<SharedIndexInformer> InformerOf(const std::string& name) {
@@ -574,7 +583,7 @@ TEST_F(ServiceTest, ByIndexReturnsTheObjectsOfOneValueNarrowedBySelectors) {
 
 TEST_F(ServiceTest, U6_NotSyncedResourceIsUnavailableAndTheLogNamesWhyAndHealthWaits) {
   config_.sync_timeout = absl::Milliseconds(200);
-  config_.resources.push_back(ResourceConfig{"secrets"});
+  config_.resources.push_back(Named("secrets"));
   for (int i = 0; i < 50; ++i) {
     Fake(kSecrets)->FailNextList(absl::PermissionDeniedError(
         "secrets is forbidden: User \"informerd\" cannot list resource \"secrets\""));
@@ -610,7 +619,7 @@ TEST_F(ServiceTest, U6_NotSyncedResourceIsUnavailableAndTheLogNamesWhyAndHealthW
 }
 
 TEST_F(ServiceTest, ResourceTheApiServerDoesNotServeYetIsRetriedAndNamedInTheLog) {
-  config_.resources.push_back(ResourceConfig{"widgets.example.com"});
+  config_.resources.push_back(Named("widgets.example.com"));
   ::testing::internal::CaptureStderr();
   StartServer(/*wait_for_sync=*/false);
   const std::string log = ::testing::internal::GetCapturedStderr();
@@ -652,7 +661,7 @@ int HealthStatus(grpc::Channel* channel, const std::string& service) {
 
 TEST_F(ServiceTest, HealthIsServingOnlyOnceEveryResourceSynced) {
   auto secrets = Fake(kSecrets);
-  config_.resources.push_back(ResourceConfig{"secrets"});
+  config_.resources.push_back(Named("secrets"));
   secrets->FailNextList(absl::UnavailableError("apiserver down"));
   StartServer(/*wait_for_sync=*/false);
   EXPECT_EQ(HealthStatus(channel_.get(), ""), 2);  // NOT_SERVING

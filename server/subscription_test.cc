@@ -422,7 +422,9 @@ TEST_F(SubscriptionTest, RelistDeletionArrivesAsDeletedWithFinalStateUnknown) {
   for (const SubscriptionEvent& event : events) Apply(event, &view);
   ASSERT_THAT(Described(events), ::testing::Contains("DELETED ns/a"));
   for (const SubscriptionEvent& event : events) {
-    if (event.type == Type::kDeleted) EXPECT_TRUE(event.final_state_unknown);
+    if (event.type == Type::kDeleted) {
+      EXPECT_TRUE(event.final_state_unknown);
+    }
   }
   EXPECT_EQ(view.count("ns/a"), 0u);
 }

@@ -400,12 +400,11 @@ absl::StatusOr<bool> Subscription::Refill() {
   const uint64_t last_seq = informer_->history().last_seq();
   const uint64_t backlog = (last_seq > cursor_ ? last_seq - cursor_ : 0) + unread_.size();
   if (backlog == 0) return false;
-  if (backlog + pending_.size() > limits_.soft_limit) {
+  // Changes already in unread_ were screened when read; the next look is once they are done,
+  // so a long backlog is screened once, not once per change.
+  if (unread_.empty() && backlog + pending_.size() > limits_.soft_limit) {
     // Behind in the history: take everything there is.
-    std::vector<HistoryEvent> changes(std::make_move_iterator(unread_.begin()),
-                                      std::make_move_iterator(unread_.end()));
-    unread_.clear();
-    unread_min_version_.clear();
+    std::vector<HistoryEvent> changes;
     if (absl::Status s = Read(backlog, &changes); !s.ok()) return s;
     // The soft limit counts what the subscriber would be sent: one whose selector matches few
     // objects skips most changes and is not behind. Past it, keep only the latest state per key.

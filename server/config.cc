@@ -176,6 +176,7 @@ absl::Status ApplyKey(const std::string& key, const YAML::Node& value, ServerCon
     return absl::OkStatus();
   }
   if (key == "strip_managed_fields") return set_bool(&config->strip_managed_fields);
+  if (key == "streaming_list") return set_bool(&config->streaming_list);
   if (key == "history_size") return set_count(&config->history.max_events);
   if (key == "history_bytes") return set_count(&config->history.max_bytes);
   if (key == "history_cache_percent") {

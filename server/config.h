@@ -71,6 +71,9 @@ struct ServerConfig {
   std::vector<IndexSpec> indexes;
   // Remove metadata.managedFields from cached objects (U3).
   bool strip_managed_fields = true;
+  // List with a streaming list (WATCH with sendInitialEvents), falling back to LIST by
+  // client-go's rules, as client-go v0.36 does by default (R16).
+  bool streaming_list = true;
 
   // The history ring of each resource, for resuming subscribers.
   HistoryOptions history;

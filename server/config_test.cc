@@ -75,6 +75,7 @@ label_selector: "tier!=test"
 resync: 10m
 indexes: ["label:app"]
 strip_managed_fields: false
+streaming_list: false
 history_size: 500
 history_bytes: 1048576
 subscriber_soft_limit: 10
@@ -108,6 +109,7 @@ TEST(ConfigTest, YamlSetsEveryKeyIncludingPerResourceSettings) {
   EXPECT_EQ(config.resync, absl::Minutes(10));
   ASSERT_EQ(config.indexes.size(), 1u);
   EXPECT_FALSE(config.strip_managed_fields);
+  EXPECT_FALSE(config.streaming_list);
   EXPECT_EQ(config.history.max_events, 500u);
   EXPECT_EQ(config.history.max_bytes, 1048576u);
   EXPECT_EQ(config.subscribers.soft_limit, 10u);

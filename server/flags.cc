@@ -48,6 +48,9 @@ ABSL_FLAG(absl::Duration, resync, absl::ZeroDuration(),
           "resync period of every informer (client-go's), 0 = never");
 ABSL_FLAG(bool, strip_managed_fields, true,
           "remove metadata.managedFields from cached objects (they are often half an object)");
+ABSL_FLAG(bool, streaming_list, true,
+          "list with a streaming list (a WATCH with sendInitialEvents, as client-go v0.36 by "
+          "default), falling back to LIST when the API server refuses it; false = always LIST");
 
 // History and subscribers.
 ABSL_FLAG(uint64_t, history_size, 100000,
@@ -189,6 +192,7 @@ absl::StatusOr<ServerConfig> ConfigFromFlags(const absl::flat_hash_set<std::stri
   if (is_given("strip_managed_fields")) {
     config.strip_managed_fields = absl::GetFlag(FLAGS_strip_managed_fields);
   }
+  if (is_given("streaming_list")) config.streaming_list = absl::GetFlag(FLAGS_streaming_list);
   if (is_given("history_size")) config.history.max_events = absl::GetFlag(FLAGS_history_size);
   if (is_given("history_bytes")) config.history.max_bytes = absl::GetFlag(FLAGS_history_bytes);
   if (is_given("history_cache_percent")) {

@@ -8,6 +8,7 @@
 #include <utility>
 
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 
 namespace informer {
 namespace server {
@@ -20,6 +21,11 @@ using LogField = std::pair<absl::string_view, std::string>;
 // Writes one log line (thread-safe; lines never interleave). Lines below the minimum level are
 // dropped.
 void Log(LogLevel level, absl::string_view message, std::initializer_list<LogField> fields = {});
+// The same with fields built at run time.
+void Log(LogLevel level, absl::string_view message, absl::Span<const LogField> fields);
+
+// Routes the core's log lines (informer/logging.h: the reflector's recoveries) to Log.
+void InstallCoreLogSink();
 
 // Lines below `level` are dropped; the default is kInfo.
 void SetMinLogLevel(LogLevel level);
@@ -30,6 +36,8 @@ void SetLogJson(bool json);
 // The line Log would write, without the trailing newline (for tests).
 std::string FormatLogLine(LogLevel level, absl::string_view message,
                           std::initializer_list<LogField> fields, bool json);
+std::string FormatLogLine(LogLevel level, absl::string_view message,
+                          absl::Span<const LogField> fields, bool json);
 
 }  // namespace server
 }  // namespace informer

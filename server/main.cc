@@ -99,6 +99,7 @@ int Run(int argc, char** argv) {
   }
   SetLogJson(config->log_format == "json");
   SetMinLogLevel(LevelOf(config->log_level));
+  InstallCoreLogSink();
 
   absl::StatusOr<k8s::RestConfig> rest_config;
   if (config->in_cluster) {

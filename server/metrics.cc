@@ -152,6 +152,12 @@ std::string Metrics::Render() const {
                  [](const InformerRow& r) { return static_cast<double>(r.stats.watch_restarts); });
   informer_gauge("informerd_apiserver_errors_total", "counter", "Failed LIST or WATCH calls.",
                  [](const InformerRow& r) { return static_cast<double>(r.stats.errors); });
+  informer_gauge("informerd_backoffs_total", "counter",
+                 "Waits before retrying a LIST or WATCH (each logged with its cause).",
+                 [](const InformerRow& r) { return static_cast<double>(r.stats.backoffs); });
+  informer_gauge("informerd_watch_expired_total", "counter",
+                 "WATCHes answered 410 Gone / Expired (each relists).",
+                 [](const InformerRow& r) { return static_cast<double>(r.stats.expired); });
 
   // Subscriber series.
   std::map<std::string, std::pair<uint64_t, uint64_t>> lag;  // resource -> (max, sum)

@@ -27,6 +27,7 @@ FactoryOptions FactoryOptionsOf(const ServerConfig& config) {
   options.default_resync = config.resync;
   if (!config.strip_managed_fields) options.transforms.clear();
   options.history = config.history;
+  options.reflector.use_streaming_list = config.streaming_list;
   return options;
 }
 

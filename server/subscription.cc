@@ -436,6 +436,8 @@ absl::Status Subscription::Exhausted(absl::string_view why, bool ring_moved) {
 
 void Subscription::Sent(absl::Time now, SubscriptionEvent* event) {
   last_sent_ = now;
+  // An event that repeats the delivered position leaves its group open (see the class comment).
+  group_closed_ = event->resource_version != delivered_rv_ || event->object == nullptr;
   if (!event->resource_version.empty()) delivered_rv_ = event->resource_version;
   ++stats_.events_sent;
 }
@@ -472,7 +474,9 @@ absl::StatusOr<bool> Subscription::Next(absl::Time now, SubscriptionEvent* event
     if (!caught_up_ && pending_.empty() && unread_.empty() && cursor_ >= catch_up_seq_) {
       caught_up_ = true;
     }
-    if (caught_up_ && pending_.size() > limits_.hard_limit) {
+    // Only between groups, so the position it names is complete: inside a group the rest of
+    // the group is sent first.
+    if (caught_up_ && group_closed_ && pending_.size() > limits_.hard_limit) {
       return Exhausted(absl::StrCat(pending_.size(), " events wait to be sent after coalescing (",
                                     "limit ", limits_.hard_limit, ")"),
                        /*ring_moved=*/false);

@@ -191,6 +191,7 @@ class Subscription {
   std::string read_rv_;
   std::string tail_rv_;
   std::string delivered_rv_;  // the position of the last event returned
+  bool group_closed_ = true;  // the last event returned closed its group
   // History read but not yet translated, in history order.
   std::deque<HistoryEvent> unread_;
   // Translated events ready to return.

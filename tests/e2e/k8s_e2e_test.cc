@@ -62,7 +62,10 @@ class ControlledStream : public WatchStream {
   absl::StatusOr<std::optional<WatchEvent>> Next() override {
     absl::StatusOr<std::optional<WatchEvent>> event = inner_->Next();
     absl::MutexLock lock(&control_->mu);
-    if (control_->broken) return absl::UnavailableError("e2e: watch connection broken by the test");
+    if (control_->broken) {
+      return WithTransportFault(absl::UnavailableError("e2e: watch connection broken by the test"),
+                                TransportFault::kConnectionLost);
+    }
     return event;
   }
 
@@ -630,7 +633,7 @@ TEST_F(K8sE2ETest, P1_I1_InformersOfBuiltinsAndANewCrdConvergeWithTheServer) {
 
 // R4, R8: a watch that breaks mid-stream is resumed from the last RV, with no relist, and
 // nothing that changed while it was down is lost.
-TEST_F(K8sE2ETest, R8_BrokenWatchResumesWithoutLosingChanges) {
+TEST_F(K8sE2ETest, R8_R14_ALostWatchConnectionResumesWithoutLosingChanges) {
   std::unique_ptr<k8s::Discovery> discovery = NewDiscovery();
   StartFactory();
   std::shared_ptr<SharedIndexInformer> informer = ConfigMapInformer(*discovery);
@@ -639,6 +642,10 @@ TEST_F(K8sE2ETest, R8_BrokenWatchResumesWithoutLosingChanges) {
   ASSERT_TRUE(CreateConfigMap("keep", "v0").ok());
   ASSERT_TRUE(CreateConfigMap("doomed", "v0").ok());
   StartAndSync();
+  ASSERT_TRUE(Converges(*informer, *admin_, ConfigMapsPath()));
+  // A watch that breaks within a second of opening, before any event, backs off and relists
+  // (R12); one that has delivered an event re-watches at once (R14).
+  ASSERT_TRUE(CreateConfigMap("seen-by-the-watch", "v0").ok());
   ASSERT_TRUE(Converges(*informer, *admin_, ConfigMapsPath()));
   const InformerStats before = informer->stats();
 
@@ -655,7 +662,7 @@ TEST_F(K8sE2ETest, R8_BrokenWatchResumesWithoutLosingChanges) {
   EXPECT_TRUE(handler->Deleted(absl::StrCat(namespace_, "/doomed")));
   EXPECT_TRUE(handler->Added(absl::StrCat(namespace_, "/born-while-down")));
   const InformerStats after = informer->stats();
-  EXPECT_EQ(after.relists, before.relists) << "a broken watch must not force a relist (R4)";
+  EXPECT_EQ(after.relists, before.relists) << "a lost connection must not force a relist (R14)";
   EXPECT_GT(after.watches, before.watches);
 }
 
@@ -673,6 +680,10 @@ TEST_F(K8sE2ETest, R4_R6_ExpiredWatchRelistsAndLosesNoDelete) {
   ASSERT_TRUE(CreateConfigMap("stays", "v0").ok());
   ASSERT_TRUE(CreateConfigMap("goes", "v0").ok());
   StartAndSync();
+  ASSERT_TRUE(Converges(*informer, *admin_, ConfigMapsPath()));
+  // A watch that breaks within a second of opening, before any event, backs off and relists
+  // (R12); one that has delivered an event re-watches at once (R14).
+  ASSERT_TRUE(CreateConfigMap("seen-by-the-watch", "v0").ok());
   ASSERT_TRUE(Converges(*informer, *admin_, ConfigMapsPath()));
   const InformerStats before = informer->stats();
 

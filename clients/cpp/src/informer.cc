@@ -240,6 +240,10 @@ Informer::Outcome Informer::Subscribe(const std::string& resume_rv) {
   const auto& trailers = ctx.GetServerTrailingMetadata();
   if (auto it = trailers.find(kResumeTrailer); it != trailers.end() && it->second.size() > 0) {
     out.resume_rv = std::string(it->second.data(), it->second.size());
+  } else if (out.status.code() == absl::StatusCode::kResourceExhausted) {
+    // Ended without a position: its position left the server's history ring, so a resume by
+    // resourceVersion would only get OUT_OF_RANGE. Resume with known_objects instead.
+    out.resume_rv.clear();
   }
   if (!positioned) out.resume_rv.clear();
   return out;

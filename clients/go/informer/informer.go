@@ -266,6 +266,10 @@ func (inf *Informer) subscribe(ctx context.Context, resumeRV string) subscribeRe
 			res.err = err
 			if v := stream.Trailer().Get(resumeTrailer); len(v) > 0 && v[0] != "" {
 				res.resumeRV = v[0]
+			} else if status.Code(err) == codes.ResourceExhausted {
+				// Ended without a position: it left the server's history ring, so a resume by
+				// resource_version would only get OUT_OF_RANGE. Resume with known_objects.
+				res.resumeRV = ""
 			}
 			if !positioned {
 				res.resumeRV = ""

@@ -1025,12 +1025,13 @@ type SubscribeResponse struct {
 	// The position the stream has fully delivered once this event is processed: pass it as
 	// SubscribeRequest.resource_version to resume after it with nothing lost or repeated. Empty
 	// on the initial objects of a fresh or known_objects start (no position is complete before
-	// SYNCED, which carries the cut's resourceVersion). It may equal that of the previous event,
-	// e.g. within a group of coalesced changes, whose position advances at its last event.
+	// SYNCED, which carries the cut's resourceVersion). Equal to that of the previous event
+	// inside a group (a relist's changes, or coalesced ones), whose position advances at its
+	// last event; see InformerService.Subscribe.
 	ResourceVersion string `protobuf:"bytes,4,opt,name=resource_version,json=resourceVersion,proto3" json:"resource_version,omitempty"`
 	// DELETED only: the server did not see the deletion itself (it was inferred by a relist, or
-	// from known_objects). `object` is the last state known; for known_objects deletions of keys
-	// no longer cached it holds only namespace, name and the client's resourceVersion.
+	// from known_objects). `object` is the last state known; for known_objects deletions it holds
+	// only namespace, name and the client's resourceVersion.
 	FinalStateUnknown bool `protobuf:"varint,5,opt,name=final_state_unknown,json=finalStateUnknown,proto3" json:"final_state_unknown,omitempty"`
 	// Set on the events of a group of coalesced changes (the subscriber had fallen behind):
 	// intermediate states of these objects were skipped.

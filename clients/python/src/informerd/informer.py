@@ -352,9 +352,16 @@ class Informer:
         except grpc.RpcError as e:
             err = _error(e)
             call_err: grpc.Call = e  # type: ignore[assignment]
+            trailer = ""
             for key, value in call_err.trailing_metadata() or ():
-                if key == RESUME_TRAILER and value and positioned:
-                    rv = value.decode() if isinstance(value, bytes) else value
+                if key == RESUME_TRAILER and value:
+                    trailer = value.decode() if isinstance(value, bytes) else value
+            if trailer:
+                rv = trailer
+            elif err.code == grpc.StatusCode.RESOURCE_EXHAUSTED:
+                # Ended without a position: it left the server's history ring, so a resume by
+                # resourceVersion would only get OUT_OF_RANGE. Resume with known_objects.
+                rv = ""
         finally:
             with self._lock:
                 self._call = None

@@ -133,22 +133,36 @@ class InformerServiceServicer(object):
         """Follows the changes of one resource, filtered by namespace and selectors.
 
         The version contract. Every SubscribeResponse carries `resource_version`: the position the
-        stream has fully delivered. A client that passes it back in SubscribeRequest.resource_version
-        gets exactly the changes after it, none lost and none repeated. Where the stream starts:
+        stream has fully delivered once the event is applied. A client that passes it back in
+        SubscribeRequest.resource_version gets exactly the changes after it, none lost and none
+        repeated, from this server or from any other informerd that follows the same API server
+        (positions are the API server's resourceVersions; changes are served in their order).
+
+        Groups. An event that carries the same resource_version as the event before it belongs to
+        a group, which the next event with a newer resource_version closes (that event is the
+        group's last): the changes of one relist (they share the list's resourceVersion), or a
+        group of coalesced changes (below). A client applies a group as one step when it closes.
+        If the stream ends inside a group, it resumes from the last closed position and receives
+        the whole group again (the client libraries buffer groups for this). A BOOKMARK never
+        arrives inside a group. Where the stream starts:
 
         1. Fresh (neither resource_version nor known_objects set): every currently matching object
         as an EVENT_TYPE_ADDED event, all from one consistent cut of the cache, then one
         EVENT_TYPE_SYNCED event carrying the cut's resourceVersion, then live events from that
         cut on. Nothing is lost or repeated between the cut and the live events.
         2. From a resourceVersion (resource_version set): only the changes after it, replayed from
-        the server's history ring and then live; no SYNCED event. A resourceVersion older than
-        the ring ends the call at once with OUT_OF_RANGE ("too old, resubscribe", as the API
-        server's 410 Gone): resubscribe fresh or with known_objects.
+        the server's history ring and then live; no SYNCED event. The call ends at once with
+        OUT_OF_RANGE ("too old, resubscribe", as the API server's 410 Gone) when the ring cannot
+        place it: changes after it have left the ring, it is older than this server's first
+        list, or it falls inside a relist of this server (its cache jumped over it): resubscribe
+        with known_objects. A version newer than this server has seen (from a replica that is
+        ahead) is accepted: the changes up to it are skipped as they arrive.
         3. From the objects the client holds (known_objects set: key -> resourceVersion, as delta
         xDS): from one consistent cut, EVENT_TYPE_ADDED for matching objects the client lacks,
         EVENT_TYPE_MODIFIED for those whose resourceVersion differs (without old_object: the
         server may not have the client's version), EVENT_TYPE_DELETED for known keys that no
-        longer exist or no longer match (final_state_unknown set), then SYNCED and live events.
+        longer exist or no longer match (final_state_unknown set; the object holds only the key
+        and the client's resourceVersion, never the cached object), then SYNCED and live events.
         Unchanged objects are not sent, so a reconnecting controller need not relist.
 
         Live events: ADDED, MODIFIED (old_object set when include_old_object is), DELETED (with the
@@ -156,20 +170,28 @@ class InformerServiceServicer(object):
         subscriber whose filter matches nothing can still resume from a recent version. Selectors
         are evaluated on both the old and the new state of each change, as the API server's
         filtered watch does: an object that starts matching arrives as ADDED, one that stops
-        matching as DELETED (carrying its new, non-matching state).
+        matching as DELETED (carrying its new, non-matching state). The subscriber is never sent a
+        MODIFIED or DELETED for an object it does not hold, nor an ADDED for one it holds.
 
         Slow subscribers: each subscriber may fall behind the cache by a bounded number of events.
-        Past the soft limit its pending changes are coalesced per object (the latest state wins;
-        deletions are always delivered), so it sees fewer intermediate states but the same final
-        ones. Past the hard limit the stream ends with RESOURCE_EXHAUSTED; the message and the
-        trailing metadata `informer-resume-resource-version` carry the last position delivered, so
-        the client resumes from it without loss. A slow subscriber never slows the cache or others.
+        Past the soft limit its pending changes are coalesced per object into one group (the latest
+        state wins; deletions of objects it holds are delivered; an object created and deleted
+        within the group is not sent at all), so it sees fewer intermediate states but the same
+        final ones; the group's events carry the position delivered before it, its last event the
+        position after it. Past the hard limit the stream ends, between groups, with
+        RESOURCE_EXHAUSTED; the message and the trailing metadata
+        `informer-resume-resource-version` carry the last position delivered, so the client resumes
+        from it without loss. When the subscriber fell so far behind that its position left the
+        history ring, the trailer is absent and the message says to resubscribe with known_objects.
+        A slow subscriber never slows the cache or others.
 
         Errors: INVALID_ARGUMENT (see the service, plus: both resource_version and known_objects
-        set, or a resource_version that is not a number), OUT_OF_RANGE (resource_version too old:
-        resubscribe), RESOURCE_EXHAUSTED (too slow: resume from the last resource_version
-        received), UNAVAILABLE (not synced yet, or the resource stopped), CANCELLED (the server is
-        shutting down: reconnect to another replica or retry).
+        set, or a resource_version that is not a number), OUT_OF_RANGE (resource_version cannot be
+        placed: resubscribe with known_objects; also ends a stream resumed from a replica that was
+        ahead when this server then relists across that position), RESOURCE_EXHAUSTED (too slow:
+        resume from the trailer's resource_version, or with known_objects when it is absent),
+        UNAVAILABLE (not synced yet, or the resource stopped), CANCELLED (the server is shutting
+        down: reconnect to another replica or retry).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

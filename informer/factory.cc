@@ -100,12 +100,9 @@ absl::btree_map<GroupVersionResource, bool> SharedInformerFactory::WaitForCacheS
   {
     absl::MutexLock lock(&mu_);
     for (const auto& [gvr, informer] : informers_) {
-      // One not started cannot sync: report it as not synced rather than wait for it.
-      if (started_.contains(gvr)) {
-        informers.emplace_back(gvr, informer);
-      } else {
-        synced[gvr] = false;
-      }
+      // Only started informers are reported, as client-go (P6): one not started cannot
+      // sync, and waiting for it would only run into the deadline.
+      if (started_.contains(gvr)) informers.emplace_back(gvr, informer);
     }
   }
   for (const auto& [gvr, informer] : informers) synced[gvr] = informer->WaitForSync(deadline);

@@ -69,7 +69,8 @@ class SharedInformerFactory {
 
   // Runs the informers not yet started; safe to call again (P2).
   void Start();
-  // Per resource: whether it synced before `timeout` (P3).
+  // Per started resource: whether it synced before `timeout` (P3); informers not started are
+  // not in the answer (P6).
   absl::btree_map<GroupVersionResource, bool> WaitForCacheSync(absl::Duration timeout);
   // Stops every informer and waits for them (P5). Idempotent.
   void Shutdown();

@@ -122,7 +122,7 @@ TEST(ProcessorTest, I5_ResyncGoesOnlyToHandlersWhoseOwnPeriodIsDue) {
   EXPECT_EQ(never->call_count(), 1u);
 }
 
-TEST(ProcessorTest, I6_RemovedHandlerGetsNothingMoreAndOthersCarryOn) {
+TEST(ProcessorTest, I6_I17_RemovedHandlerGetsNothingMoreAndOthersCarryOn) {
   auto removed = std::make_shared<RecordingHandler>();
   auto kept = std::make_shared<RecordingHandler>();
   SharedProcessor processor;

@@ -381,6 +381,21 @@ TEST_F(ReflectorTest, R5_FailingListsBackOffExponentiallyAndNeverSpin) {
   EXPECT_EQ(reflector_->stats().errors, 3u);
 }
 
+TEST_F(ReflectorTest, R11_RelistsAtAnRvPageOnlyWhenTheServerPagedTheFirstList) {
+  fake_->set_watch_cache_ignores_limit(false);  // the watch cache is off: RV "0" pages
+  for (int i = 0; i < 3; ++i) fake_->Add(MakeObject("ns", absl::StrCat("o", i), ""));
+  config_.options.page_size = 2;
+  Start();
+  ASSERT_TRUE(fake_->WaitForOpenWatches(1));
+  fake_->SendError(ApiStatus{410, "Expired", "too old resource version"});
+  ExpectBackoffAndWake(absl::Milliseconds(800));
+  ASSERT_TRUE(fake_->WaitForOpenWatches(1));
+  std::vector<ListOptions> lists = fake_->list_calls();
+  ASSERT_GE(lists.size(), 3u);
+  EXPECT_EQ(lists[2].resource_version, "4");
+  EXPECT_EQ(lists[2].limit, 2);  // paged, since the server pages
+}
+
 TEST_F(ReflectorTest, R12_AVeryShortWatchBacksOffAndRelists) {
   Start();
   for (int i = 0; i < 3; ++i) {

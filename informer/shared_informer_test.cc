@@ -131,7 +131,7 @@ TEST_F(SharedInformerTest, I1_I2_WatchEventsReachStoreHandlersAndHistory) {
   EXPECT_FALSE(events[3].final_state_unknown);
 }
 
-TEST_F(SharedInformerTest, F8_ABurstAcrossObjectsReachesHandlersAndHistoryInServerOrder) {
+TEST_F(SharedInformerTest, F8_I16_ABurstAcrossObjectsReachesHandlersAndHistoryInServerOrder) {
   Make();
   auto handler = AddHandler();
   RunAndSync();
@@ -269,6 +269,38 @@ TEST_F(SharedInformerTest, I5_I11_HandlersResyncAtTheirOwnPeriodOrTheInformers) 
   EXPECT_EQ(informer_->history().last_seq(), 1u);  // a resync changes nothing
 }
 
+TEST_F(SharedInformerTest, I13_ADeleteOfAnObjectTheCacheNeverHeldStillReachesHandlers) {
+  Make();
+  auto handler = AddHandler();
+  RunAndSync();
+  ASSERT_TRUE(fake_->WaitForOpenWatches(1));
+  fake_->EmitEvent(WatchEventType::kDeleted, MakeObject("ns", "never-seen", "9"));
+  ASSERT_TRUE(handler->WaitForCalls(1));
+  EXPECT_THAT(handler->calls(), ElementsAre("delete ns/never-seen@9"));
+  // Subscribers never held it: nothing for the history.
+  EXPECT_EQ(informer_->history().last_seq(), 0u);
+}
+
+TEST_F(SharedInformerTest, I14_AnUpdateThatKeepsTheResourceVersionCountsAsASync) {
+  options_.clock = &clock_;
+  options_.resync_period = absl::Hours(1);
+  fake_->Add(MakeObject("ns", "a", ""));
+  Make();
+  auto due = AddHandler(absl::Seconds(1));  // lowers the check period to 1 s
+  auto not_due = AddHandler(absl::Hours(1));
+  RunAndSync();
+  ASSERT_TRUE(due->WaitForCalls(1));
+  ASSERT_TRUE(not_due->WaitForCalls(1));
+  ASSERT_TRUE(clock_.WaitForSleepers(1));
+  clock_.Advance(absl::Seconds(1));   // the check: only `due` is due
+  ASSERT_TRUE(due->WaitForCalls(2));  // its resync
+  // A MODIFIED that carries the resourceVersion the cache holds: a sync, whatever its type.
+  fake_->EmitEvent(WatchEventType::kModified, fake_->Objects().at("ns/a"));
+  ASSERT_TRUE(due->WaitForCalls(3));
+  absl::SleepFor(absl::Milliseconds(20));
+  EXPECT_EQ(not_due->call_count(), 1u);
+}
+
 TEST_F(SharedInformerTest, I12_AnInformerCreatedWithResyncZeroNeverResyncs) {
   options_.clock = &clock_;
   fake_->Add(MakeObject("ns", "a", ""));
@@ -301,7 +333,7 @@ TEST_F(SharedInformerTest, I12_PeriodsBelowOneSecondCountAsOneSecond) {
   ASSERT_TRUE(fast->WaitForCalls(2));
 }
 
-TEST_F(SharedInformerTest, I6_RemovedHandlerStopsGettingEventsOthersDoNot) {
+TEST_F(SharedInformerTest, I6_I17_RemovedHandlerStopsGettingEventsOthersDoNot) {
   fake_->Add(MakeObject("ns", "a", ""));
   Make();
   auto removed = AddHandler();
@@ -370,7 +402,7 @@ TEST_F(SharedInformerTest, I8_HandlersAndTheStoreShareOneImmutableObject) {
   static_assert(std::is_same_v<ObjectPtr, std::shared_ptr<const Object>>);
 }
 
-TEST_F(SharedInformerTest, I9_StopEndsEveryThreadAndFreesTheCache) {
+TEST_F(SharedInformerTest, I9_U2_StopEndsEveryThreadAndFreesTheCache) {
   for (int i = 0; i < 10; ++i) fake_->Add(MakeObject("ns", absl::StrCat("o", i), ""));
   Make();
   auto handler = AddHandler();

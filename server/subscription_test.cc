@@ -488,7 +488,7 @@ TEST_F(SubscriptionTest, RelistDeletionArrivesAsDeletedWithFinalStateUnknown) {
   EXPECT_EQ(view.count("ns/a"), 0u);
 }
 
-TEST_F(SubscriptionTest, SlowSubscriberGetsLatestStatePerKeyWithDeletionsKept) {
+TEST_F(SubscriptionTest, U4_SlowSubscriberGetsLatestStatePerKeyWithDeletionsKept) {
   limits_.soft_limit = 5;
   AddPod("a");
   AddPod("b");

@@ -416,6 +416,11 @@ void FakeListerWatcher::SendBookmark() {
   }
 }
 
+void FakeListerWatcher::EmitEvent(WatchEventType type, ObjectPtr object) {
+  absl::MutexLock lock(&core_->mu);
+  for (const auto& stream : core_->streams) stream->pending.push_back(Pending{type, object, {}});
+}
+
 void FakeListerWatcher::FailNextList(absl::Status status) {
   absl::MutexLock lock(&core_->mu);
   core_->list_failures.push_back(std::move(status));

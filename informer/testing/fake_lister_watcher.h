@@ -80,6 +80,9 @@ class FakeListerWatcher : public ListerWatcher {
   void SendError(ApiStatus status);
   // A BOOKMARK at the current revision to watches that allowed bookmarks.
   void SendBookmark();
+  // Sends `object` as a `type` event on every open watch without changing the fake's truth
+  // (e.g. a DELETED for an object no cache held, I13, or a MODIFIED at the same RV, I14).
+  void EmitEvent(WatchEventType type, ObjectPtr object);
 
   // --- Scripted failures: the next List / Watch calls fail with these, in order.
   void FailNextList(absl::Status status);

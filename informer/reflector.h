@@ -23,7 +23,7 @@
 
 namespace informer {
 
-// Where a Reflector puts what it sees (client-go's reflector store; the DeltaFifo in an
+// Where a Reflector puts what it sees (client-go's reflector store; the RealFifo in an
 // informer). Calls come from the reflector's thread, in the order the server sent them.
 class ReflectorStore {
  public:

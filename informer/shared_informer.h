@@ -59,7 +59,7 @@ struct InformerSnapshot {
 };
 
 // Keeps a Store of one resource equal to the API server's state and tells handlers of each
-// change, as client-go's SharedIndexInformer: Reflector -> DeltaFIFO -> Store -> handlers,
+// change, as client-go's SharedIndexInformer: Reflector -> RealFifo -> Store -> handlers,
 // plus an EventHistory of applied changes.
 //
 // Thread-safety: every method may be called from any thread. Objects handed out are shared

@@ -92,12 +92,17 @@ class Tracker:
         self.state = {}  # key -> object rv
         self.pos = None  # last closed position (int), None before the first
         self.violations = []
-        # (position, state dict, stream, event index, closing event description, replica)
+        # (position, state dict, stream description, event index, closing event description)
         self.snapshots = []
         self.events = 0
         self.streams = 0
         self.coalesced_events = 0
         self.discarded_groups = 0
+        self.stream_log = []  # one dict per stream: how it started and ended
+        # Every event as (stream, index, type, position, key, object rv, uid, app label,
+        # final_state_unknown, coalesced), for the run's report; None = not recorded.
+        self.record = []
+        self.stream_desc = ""
         self._group = []
         self._prev = None
         self._mode = None
@@ -111,14 +116,22 @@ class Tracker:
         self.streams += 1
         self._mode = mode
         self._replica = replica
+        self.stream_desc = "%d(%s%s on %s)" % (
+            self.streams, mode, " from %s" % resume_rv if mode == "rv" else "", replica)
+        self.stream_log.append({"stream": self.streams, "mode": mode, "replica": replica,
+                                "resume_rv": resume_rv, "first_event": self.events + 1,
+                                "held": len(self.state), "position": self.pos})
         self._group = []
         self._stream_events = 0
         self._in_initial = mode in ("fresh", "known")
         self._prev = int(resume_rv) if mode == "rv" else None
 
-    def end(self):
-        """The stream ended (any cause): an open group is discarded. Returns its size."""
+    def end(self, how=""):
+        """The stream ended (`how`: client cut or the status): an open group is discarded.
+        Returns its size."""
         n = len(self._group)
+        self.stream_log[-1].update(end=how, events=self._stream_events, discarded=n,
+                                   position_after=self.pos)
         if n:
             self.discarded_groups += 1
         self._group = []
@@ -133,6 +146,10 @@ class Tracker:
         self._stream_events += 1
         ev = Event(self.events, resp)
         ev.sidx = self._stream_events
+        if self.record is not None:
+            self.record.append((self.streams, ev.index, TYPE_NAMES.get(ev.type, ev.type), ev.rv,
+                                ev.key, ev.orv, ev.uid, ev.labels.get("app"), ev.fsu,
+                                ev.coalesced))
         if ev.coalesced:
             self.coalesced_events += 1
         if ev.type == SYNCED:
@@ -191,8 +208,9 @@ class Tracker:
             self.state = state
         self._group = []
         self.pos = position
-        self.snapshots.append((position, self.state, self.streams, closing.index,
-                               closing.describe(), self._replica))
+        self.snapshots.append((position, self.state, self.stream_desc,
+                               "%d(#%d in stream)" % (closing.index, closing.sidx),
+                               closing.describe()))
 
     def _apply(self, state, ev, initial):
         held = ev.key in state
@@ -224,6 +242,6 @@ class Tracker:
 
     def _violate(self, kind, ev, expected, got, detail=""):
         self.violations.append(Violation(
-            kind, self.name, "%d(%s,%s)" % (self.streams, self._mode, self._replica),
+            kind, self.name, self.stream_desc,
             "%d(#%d in stream)" % (ev.index, ev.sidx), ev.key, expected, got,
             detail))

@@ -38,7 +38,6 @@ class Witness:
         self.rewatches = 0  # the watch ended cleanly and was reopened from the last version
         self.error = None
         self._stop = False
-        self._resp = None
         self._thread = None
 
     def start(self):
@@ -54,13 +53,9 @@ class Witness:
         self._thread.start()
 
     def stop(self):
+        """Stops recording. The watch's thread is a daemon blocked in a read: it is left to
+        the process's exit (closing the response from here would block on that read)."""
         self._stop = True
-        resp = self._resp
-        if resp is not None:
-            try:
-                resp.close()
-            except Exception:  # noqa: BLE001 - closing a dead response
-                pass
 
     def wait_past(self, rv, timeout):
         """Waits until the watch has passed `rv`. Returns whether it has."""
@@ -77,10 +72,10 @@ class Witness:
         rv = self.initial_rv
         while not self._stop:
             try:
-                self._resp = self._api.list_config_map_for_all_namespaces(
+                resp = self._api.list_config_map_for_all_namespaces(
                     watch=True, resource_version=str(rv), allow_watch_bookmarks=True,
                     timeout_seconds=3600, _preload_content=False)
-                for line in iter_resp_lines(self._resp):
+                for line in iter_resp_lines(resp):
                     if not line:
                         continue
                     ev = json.loads(line)

@@ -73,11 +73,13 @@ class Replica:
     def __init__(self, name, binary, kubeconfig, flags, work_dir):
         self.name = name
         self._cmd = [binary, "--kubeconfig=" + kubeconfig, "--listen=127.0.0.1:0",
-                     "--metrics_listen=", "--resources=configmaps", "--log_format=json",
+                     "--metrics_listen=127.0.0.1:0", "--resources=configmaps", "--log_format=json",
                      "--log_level=info"] + flags
         self.log_path = os.path.join(work_dir, "informerd-%s.log" % name)
         self.proc = None
         self.port = 0
+        self.metrics_port = 0
+        self.metrics_at_end = {}
         self.channel = None
         self.stub = None
 
@@ -92,9 +94,12 @@ class Replica:
             if time.monotonic() > deadline:
                 raise RuntimeError("informerd %s did not start; log %s" % (self.name, self.log_path))
             with open(self.log_path) as f:
-                m = re.search(r'"grpc_port":"?(\d+)', f.read())
+                text = f.read()
+            m = re.search(r'"grpc_port":"?(\d+)', text)
             if m:
                 self.port = int(m.group(1))
+                mm = re.search(r'"metrics_port":"?(\d+)', text)
+                self.metrics_port = int(mm.group(1)) if mm else 0
             else:
                 time.sleep(0.1)
         self.channel = grpc.insecure_channel("127.0.0.1:%d" % self.port)
@@ -107,6 +112,25 @@ class Replica:
                 if time.monotonic() > deadline:
                     raise RuntimeError("informerd %s never synced: %s" % (self.name, e))
                 time.sleep(0.2)
+
+    def metrics(self):
+        """informerd's counters of interest ({name: value}, summed over labels)."""
+        import urllib.request
+        out = collections.Counter()
+        if not self.metrics_port:
+            return out
+        try:
+            text = urllib.request.urlopen(
+                "http://127.0.0.1:%d/metrics" % self.metrics_port, timeout=10).read().decode()
+        except OSError as e:
+            return {"error": str(e)}
+        for line in text.splitlines():
+            m = re.match(r"informerd_(lists|relists|watches|watch_restarts|apiserver_errors|"
+                         r"coalesced_subscribers|terminated_subscribers)_total(\{[^}]*\})? "
+                         r"(\S+)", line)
+            if m:
+                out[m.group(1)] += float(m.group(3))
+        return dict(out)
 
     def pause(self):
         self.proc.send_signal(signal.SIGSTOP)
@@ -210,8 +234,9 @@ class Subscriber(threading.Thread):
         replica = self.replicas[0]
         last_code = None  # how the previous stream ended (None: client cut)
         while not self._halt.is_set():
-            if self.policy == "switch" or len(self.replicas) > 1:
-                replica = self.rng.choice(self.replicas)
+            if len(self.replicas) > 1 and self.rng.random() < 0.8:
+                # Mostly to the other replica.
+                replica = self.rng.choice([r for r in self.replicas if r is not replica])
             req = pb.SubscribeRequest(resource="configmaps", namespace=self.run_.namespace,
                                       label_selector=",".join(
                                           "%s=%s" % kv for kv in sorted(self.selector.items())))
@@ -303,6 +328,7 @@ class Run:
         self.results = []  # (name, ok, lines)
         self._stop_lister = threading.Event()
         self.ending = False  # the replicas are being stopped
+        self.catch_up_until = 0.0  # the paused replica catches up until then
 
     def note(self, what, *detail):
         with self.notes_lock:
@@ -357,14 +383,23 @@ class Run:
         lo, hi = max(1, ops // 10), max(2, ops * 9 // 10)
         pause_at = rng.randint(ops * 3 // 10, ops * 5 // 10)
         faults = collections.defaultdict(list)
-        for i in rng.sample(range(lo, hi), self.args.resets - 1):
+        # The random faults keep out of the pause and what follows it (below).
+        free = [i for i in range(lo, hi)
+                if not pause_at - 5 <= i <= pause_at + int(7.0 * self.args.rate)]
+        for i in rng.sample(free, self.args.resets - 1):
             faults[i].append("reset")
-        for i in rng.sample(range(lo, hi), self.args.compactions - 1):
+        for i in rng.sample(free, self.args.compactions - 1):
             faults[i].append("compact")
         faults[pause_at].append("pause")
-        # While paused: a compaction, then a reset, so informerd re-watches from an old version.
-        faults[pause_at + 20].append("compact")
-        faults[pause_at + 40].append("reset")
+        # informerd A resumes after 5 s (about 5 * rate operations) and catches up with the
+        # backlog its watch connection kept, while Lists race it. Then its API connections are
+        # blackholed, etcd is compacted, and the connections are reset, so it re-watches from
+        # a compacted version: 410, relist.
+        rate = self.args.rate
+        faults[pause_at + int(6.0 * rate)].append("blackhole")
+        faults[pause_at + int(6.5 * rate)].append("compact")
+        faults[pause_at + int(6.5 * rate) + 1].append("reset")
+        faults[pause_at + int(6.5 * rate) + 1].append("resume")
         return faults
 
     def workload(self, ops):
@@ -389,6 +424,12 @@ class Run:
                         (i, n, " (informerd paused)" if paused_until else ""))
                     if not paused_until:
                         measure_next = True
+                elif f == "blackhole":
+                    self.proxy.blackhole()
+                    log("op %d: API connections blackholed" % i)
+                elif f == "resume":
+                    self.proxy.resume()
+                    log("op %d: API connections forward again" % i)
                 elif f == "compact":
                     out = subprocess.run(shlex.split(self.args.compact), capture_output=True,
                                          text=True)
@@ -396,8 +437,14 @@ class Run:
                 elif f == "pause":
                     self.replicas[0].pause()
                     paused_until = time.monotonic() + 5
+                    # Lists that wait through the pause and race the catch-up after it.
+                    for k in range(2):
+                        threading.Thread(target=self._catch_up_lists, args=(
+                            paused_until + 15, random.Random("%d/catch-up/%d" % (self.seed, k))),
+                            daemon=True).start()
                     log("op %d: informerd %s SIGSTOP for 5 s" % (i, self.replicas[0].name))
             if paused_until and time.monotonic() >= paused_until:
+                self.catch_up_until = time.monotonic() + 15
                 self.replicas[0].cont()
                 paused_until = None
                 log("op %d: informerd %s SIGCONT" % (i, self.replicas[0].name))
@@ -477,10 +524,26 @@ class Run:
                     log("write at %d not visible after a reset: %s" % (rv, e.code()))
                 return
 
+    def _catch_up_lists(self, until, rng):
+        """Lists of the paused replica, back to back, until `until`: the first waits through
+        the pause; the others race its catch-up (backlog, relist) after SIGCONT."""
+        r = self.replicas[0]
+        while time.monotonic() < until and not self._stop_lister.is_set():
+            try:
+                rv, objs, problems = list_all(r.stub, self.namespace, 100, timeout=20)
+                self.lists.append((r.name, rv, objs, problems))
+            except grpc.RpcError as e:
+                self.note("list-error", e.code().name)
+            time.sleep(rng.uniform(0.0, 0.04))
+
     def lister(self):
         rng = random.Random("%d/lister" % self.seed)
-        while not self._stop_lister.wait(rng.uniform(0.5, 2.0)):
-            r = rng.choice(self.replicas)
+        while True:
+            # Often while the paused replica catches up after SIGCONT, else now and then.
+            catching_up = time.monotonic() < self.catch_up_until
+            if self._stop_lister.wait(0.1 if catching_up else rng.uniform(0.2, 1.0)):
+                return
+            r = self.replicas[0] if catching_up else rng.choice(self.replicas)
             try:
                 rv, objs, problems = list_all(r.stub, self.namespace, 10, rng=rng, timeout=10)
                 self.lists.append((r.name, rv, objs, problems))
@@ -534,6 +597,8 @@ class Run:
             s.stop()
         for s in subs:
             s.join(20)
+        for r in self.replicas:
+            r.metrics_at_end = r.metrics()
         final_lists = []
         for r in self.replicas:
             try:
@@ -691,6 +756,10 @@ class Run:
             len(self.witness.events), self.witness.rewatches, self.witness.initial_rv,
             self.witness.seen))
         print("    proxy: %s" % self.proxy.stats())
+        for r in self.replicas:
+            print("    informerd %s counters: %s" % (r.name, " ".join(
+                "%s=%s" % (k, int(v) if isinstance(v, float) else v)
+                for k, v in sorted(r.metrics_at_end.items()))))
         lat = sorted(self.reset_latency)
         waiting = self.reset_measures - len(lat)
         if lat:

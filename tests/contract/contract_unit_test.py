@@ -20,7 +20,9 @@ import pytest  # noqa: E402
 from informerd.v1 import informer_pb2 as pb  # noqa: E402
 
 import faultproxy  # noqa: E402
+from stream_contract import check_lists  # noqa: E402
 from tracker import Tracker  # noqa: E402
+from witness import Witness  # noqa: E402
 
 NS = "ns"
 
@@ -102,6 +104,22 @@ def test_known_start_keeps_held_objects_not_sent():
     t.on_event(ev(pb.EVENT_TYPE_ADDED, "", "b", "7"))
     t.on_event(ev(pb.EVENT_TYPE_SYNCED, "8"))
     assert t.state == {"ns/a": "5", "ns/b": "7"} and t.violations == []
+
+
+def test_list_check_catches_a_version_older_than_its_content():
+    w = Witness(None, NS)
+    w.initial_rv = 10
+    w.initial = {"ns/a": ("5", "u", {})}
+    w.events = [(12, "MODIFIED", "ns/a", "12", "u", {}), (13, "ADDED", "ns/b", "13", "u", {}),
+                (14, "DELETED", "ns/a", "14", "u", {})]
+    good = [("A", 11, {"ns/a": "5"}, []), ("A", 13, {"ns/a": "12", "ns/b": "13"}, []),
+            ("B", 20, {"ns/b": "13"}, [])]
+    assert check_lists(1, w, good) == []
+    # Objects at 13 and 14 under resource_version 12 (issue 13's third break).
+    bad = check_lists(1, w, [("A", 12, {"ns/b": "13"}, ["total_count 2 but 1 objects"])])
+    assert len(bad) == 2 and "total_count" in bad[0]
+    assert "resource_version 12" in bad[1] and "ns/a expected 12 got absent" in bad[1]
+    assert "ns/b expected absent got 13" in bad[1] and "seed=1" in bad[1]
 
 
 # --- fault proxy --------------------------------------------------------------------------

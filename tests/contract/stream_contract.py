@@ -328,6 +328,8 @@ class Run:
         self.results = []  # (name, ok, lines)
         self._stop_lister = threading.Event()
         self.ending = False  # the replicas are being stopped
+        # Padding in every ConfigMap: bigger objects make informerd's catch-up take longer.
+        self.pad = "p" * args.object_bytes
         self.catch_up_until = 0.0  # the paused replica catches up until then
 
     def note(self, what, *detail):
@@ -485,7 +487,8 @@ class Run:
             if app:
                 md["labels"] = {"app": app}
             body = self.api.create_namespaced_config_map(
-                self.namespace, {"metadata": md, "data": {"op": str(i)}}, _preload_content=False)
+                self.namespace, {"metadata": md, "data": {"op": str(i), "pad": self.pad}},
+                _preload_content=False)
             live[name] = app
         elif r < 0.5:
             body = self.api.patch_namespaced_config_map(
@@ -653,18 +656,7 @@ class Run:
                             "%s expected %s got %s" % d for d in diff[:4])),
                         "closing event " + closing))
         # Lists mid-run.
-        list_lines = []
-        cur = w.cursor()
-        for (replica, rv, objs, problems) in sorted(self.lists, key=lambda l: l[1]):
-            expected = {k: v[0] for k, v in cur.state_at(rv).items()}
-            for p in problems:
-                list_lines.append("seed=%d List on %s at %d: %s" % (seed, replica, rv, p))
-            if objs != expected:
-                diff = diff_states(expected, objs)
-                list_lines.append(
-                    "seed=%d List on %s: resource_version %d, %d keys differ from the API "
-                    "server's state at %d: %s" % (seed, replica, rv, len(diff), rv, "; ".join(
-                        "%s expected %s got %s" % d for d in diff[:4])))
+        list_lines = check_lists(seed, w, self.lists)
         self.results.append(("list-snapshots-equal-state-at-their-version (%d lists)" %
                              len(self.lists), not list_lines, list_lines))
 
@@ -797,6 +789,24 @@ class Run:
         return ok
 
 
+def check_lists(seed, witness, lists):
+    """Each List snapshot (replica, resource_version, {key: object rv}, problems) against the
+    witness's state at its resource_version. Returns one line per failure."""
+    lines = []
+    cur = witness.cursor()
+    for (replica, rv, objs, problems) in sorted(lists, key=lambda l: l[1]):
+        expected = {k: v[0] for k, v in cur.state_at(rv).items()}
+        for p in problems:
+            lines.append("seed=%d List on %s at %d: %s" % (seed, replica, rv, p))
+        if objs != expected:
+            diff = diff_states(expected, objs)
+            lines.append(
+                "seed=%d List on %s: resource_version %d, %d keys differ from the API "
+                "server's state at %d: %s" % (seed, replica, rv, len(diff), rv, "; ".join(
+                    "%s expected %s got %s" % d for d in diff[:4])))
+    return lines
+
+
 def diff_states(expected, got):
     """[(key, expected, got)] sorted by key; absent = 'absent'."""
     out = []
@@ -826,6 +836,8 @@ def main(argv):
     p.add_argument("--soft-limit", dest="soft_limit", type=int, default=40)
     p.add_argument("--hard-limit", dest="hard_limit", type=int, default=48)
     p.add_argument("--bookmark-interval", dest="bookmark_interval", default="1s")
+    p.add_argument("--object-bytes", dest="object_bytes", type=int, default=1024,
+                   help="padding bytes in each ConfigMap")
     p.add_argument("--settle", type=float, default=60,
                    help="seconds the subscribers get to reach the last write at the end")
     args = p.parse_args(argv)

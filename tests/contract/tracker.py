@@ -21,6 +21,7 @@ Thread-safety: none; one subscriber thread owns a Tracker.
 """
 
 import json
+import time
 
 from informerd.v1 import informer_pb2 as pb
 
@@ -100,7 +101,8 @@ class Tracker:
         self.discarded_groups = 0
         self.stream_log = []  # one dict per stream: how it started and ended
         # Every event as (stream, index, type, position, key, object rv, uid, app label,
-        # final_state_unknown, coalesced), for the run's report; None = not recorded.
+        # final_state_unknown, coalesced, wall-clock time), for the run's report; None = not
+        # recorded.
         self.record = []
         self.stream_desc = ""
         self._group = []
@@ -118,7 +120,8 @@ class Tracker:
         self._replica = replica
         self.stream_desc = "%d(%s%s on %s)" % (
             self.streams, mode, " from %s" % resume_rv if mode == "rv" else "", replica)
-        self.stream_log.append({"stream": self.streams, "mode": mode, "replica": replica,
+        self.stream_log.append({"stream": self.streams, "time": round(time.time(), 3),
+                                "mode": mode, "replica": replica,
                                 "resume_rv": resume_rv, "first_event": self.events + 1,
                                 "held": len(self.state), "position": self.pos})
         self._group = []
@@ -130,7 +133,8 @@ class Tracker:
         """The stream ended (`how`: client cut or the status): an open group is discarded.
         Returns its size."""
         n = len(self._group)
-        self.stream_log[-1].update(end=how, events=self._stream_events, discarded=n,
+        self.stream_log[-1].update(end=how, end_time=round(time.time(), 3),
+                                   events=self._stream_events, discarded=n,
                                    position_after=self.pos)
         if n:
             self.discarded_groups += 1
@@ -149,7 +153,7 @@ class Tracker:
         if self.record is not None:
             self.record.append((self.streams, ev.index, TYPE_NAMES.get(ev.type, ev.type), ev.rv,
                                 ev.key, ev.orv, ev.uid, ev.labels.get("app"), ev.fsu,
-                                ev.coalesced))
+                                ev.coalesced, round(time.time(), 3)))
         if ev.coalesced:
             self.coalesced_events += 1
         if ev.type == SYNCED:

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The short seeded run of the stream-contract differential test (tests/contract/), as
+# scripts/test runs it after the other end-to-end scripts: the tests of the test's own parts,
+# then one seed ($INFORMERD_CONTRACT_SEED, default 1) of a 50 s workload against two informerd
+# replicas ($INFORMERD_BIN, default build/server/informerd) behind the fault proxy, on the
+# cluster named by INFORMERD_TEST_KUBECONFIG / INFORMERD_TEST_CLUSTER_COMPACT (scripts/test
+# exports both). About 2-3 minutes. One line per check, then "N passed, N failed".
+set -uo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+source "$ROOT/scripts/lib.sh"
+source "$ROOT/tests/e2e/checks.sh"
+
+if [[ -z ${INFORMERD_TEST_KUBECONFIG:-} || -z ${INFORMERD_TEST_CLUSTER_COMPACT:-} ]]; then
+  echo "INFORMERD_TEST_KUBECONFIG and INFORMERD_TEST_CLUSTER_COMPACT must be set (scripts/test" \
+    "sets them; scripts/stream-contract starts its own cluster)" >&2
+  exit 2
+fi
+py="$INFORMERD_VENV/bin/python"
+work="$(mktemp -d "${TMPDIR:-/tmp}/informerd-contract-test.XXXXXX")"
+seed="${INFORMERD_CONTRACT_SEED:-1}"
+export INFORMERD_BIN="${INFORMERD_BIN:-$INFORMERD_BUILD/server/informerd}"
+
+check "contract test parts (tracker rules, fault proxy)" \
+  "$py" -m pytest -q -p no:cacheprovider "$ROOT/tests/contract/contract_unit_test.py"
+
+out="$("$py" "$ROOT/tests/contract/stream_contract.py" --seed "$seed" --duration 50 \
+  --replicas 2 --work-dir "$work" 2>"$work/run.log")"
+rc=$?
+while IFS= read -r line; do
+  case "$line" in
+    "PASS "*) pass "seed $seed: ${line#PASS }" ;;
+    "FAIL "*) fail "seed $seed: ${line#FAIL }" ;;
+    *) printf '%s\n' "$line" ;;
+  esac
+done <<<"$out"
+if ((rc != 0)) && ! grep -q '^FAIL ' <<<"$out"; then
+  fail "seed $seed: the run itself failed (exit $rc)"
+  tail -n 30 "$work/run.log" | sed 's/^/    /'
+fi
+echo "(run log and report: $work)"
+summarize

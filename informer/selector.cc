@@ -438,7 +438,27 @@ std::string EscapeFieldValue(absl::string_view value) {
 
 }  // namespace
 
-absl::StatusOr<LabelSelector> LabelSelector::Parse(absl::string_view text) {
+absl::Status CheckSelectorLimits(absl::string_view text, const SelectorLimits& limits,
+                                 absl::string_view what) {
+  if (text.size() > limits.max_bytes) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("the %s is %d bytes long, over the limit of %d bytes "
+                        "(--max_selector_bytes); select by fewer terms or by an index",
+                        what, text.size(), limits.max_bytes));
+  }
+  const size_t terms = static_cast<size_t>(std::count(text.begin(), text.end(), ',')) + 1;
+  if (terms > limits.max_terms) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("the %s has %d comma-separated terms, over the limit of %d "
+                        "(--max_selector_terms); select by fewer terms or by an index",
+                        what, terms, limits.max_terms));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<LabelSelector> LabelSelector::Parse(absl::string_view text,
+                                                   const SelectorLimits& limits) {
+  if (absl::Status s = CheckSelectorLimits(text, limits, "label selector"); !s.ok()) return s;
   absl::StatusOr<std::vector<Requirement>> requirements = LabelParser(text).Parse();
   if (!requirements.ok()) return requirements.status();
   LabelSelector selector;
@@ -479,7 +499,9 @@ std::string LabelSelector::ToString() const {
   return absl::StrJoin(parts, ",");
 }
 
-absl::StatusOr<FieldSelector> FieldSelector::Parse(absl::string_view text) {
+absl::StatusOr<FieldSelector> FieldSelector::Parse(absl::string_view text,
+                                                   const SelectorLimits& limits) {
+  if (absl::Status s = CheckSelectorLimits(text, limits, "field selector"); !s.ok()) return s;
   FieldSelector selector;
   size_t start = 0;
   while (start <= text.size()) {

@@ -364,5 +364,27 @@ TEST(ObjectTest, InvalidUtf8InAStringIsRefused) {
                   .ok());
 }
 
+// Numbers are converted exactly, whatever their form; found by fuzz_object_json: RapidJSON's own
+// full-precision conversion hit undefined behaviour on a long run of zeros.
+TEST(ObjectTest, NumbersKeepTheirValueThroughParsingAndWriting) {
+  absl::StatusOr<ObjectPtr> object = Object::FromJson(
+      R"({"metadata":{"name":"n"},"a":[0.0000000000000000000000000000000000000000,)"
+      R"(9007199254740993,18446744073709551615,-9223372036854775808,-0,-2147483649,)"
+      R"(4294967296,0.1,1.7976931348623157e308,5e-324,18446744073709551616,1.5E3]})",
+      "v1", "ConfigMap");
+  ASSERT_TRUE(object.ok()) << object.status();
+  EXPECT_THAT((*object)->json(),
+              HasSubstr(R"("a":[0.0,9007199254740993,18446744073709551615,-9223372036854775808,)"
+                        R"(0,-2147483649,4294967296,0.1,1.7976931348623157e308,5e-324,)"
+                        R"(18446744073709553000.0,1500.0])"));
+}
+
+TEST(ObjectTest, NumberTooBigForADoubleIsRefused) {
+  absl::StatusOr<ObjectPtr> object =
+      Object::FromJson(R"({"metadata":{"name":"n"},"a":1e400})", "v1", "ConfigMap");
+  EXPECT_EQ(object.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(object.status().message(), HasSubstr("too big to be stored in double"));
+}
+
 }  // namespace
 }  // namespace informer

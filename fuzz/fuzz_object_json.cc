@@ -4,11 +4,26 @@
 #include <cstdlib>
 #include <string>
 
+#include "informer/json.h"
 #include "informer/object.h"
+#include "rapidjson/document.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string json(reinterpret_cast<const char*>(data), size);
+  // Strings are checked to be UTF-8 after unescaping: invalid UTF-8 that RapidJSON's own check
+  // (raw bytes in strings) finds must be refused, and what is accepted is UTF-8 throughout.
+  rapidjson::Document reference;
+  reference.Parse<rapidjson::kParseValidateEncodingFlag | rapidjson::kParseIterativeFlag |
+                  rapidjson::kParseNumbersAsStringsFlag>(json.data(), json.size());
   absl::StatusOr<informer::ObjectPtr> object = informer::Object::FromJson(json, "v1", "Pod");
+  if (reference.GetParseError() == rapidjson::kParseErrorStringInvalidEncoding && object.ok()) {
+    std::fprintf(stderr, "invalid UTF-8 accepted\n");
+    std::abort();
+  }
+  if (object.ok() && !informer::IsValidUtf8((*object)->json())) {
+    std::fprintf(stderr, "an object's JSON is not UTF-8: %s\n", (*object)->json().c_str());
+    std::abort();
+  }
   if (!object.ok()) return 0;
   absl::StatusOr<informer::ObjectPtr> again = informer::Object::FromJson((*object)->json());
   if (!again.ok() || (*again)->json() != (*object)->json() || (*again)->key() != (*object)->key()) {

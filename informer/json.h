@@ -18,17 +18,19 @@ namespace informer {
 inline constexpr int kMaxJsonDepth = 10000;
 
 // Parses `json` into `document`: iteratively (the parser's stack is on the heap), with numbers
-// at full precision, strings checked to be valid UTF-8, and at most kMaxJsonDepth levels.
+// converted exactly, every string and key checked to be valid UTF-8 (after unescaping, so a
+// \u escape of a lone surrogate is refused too), and at most kMaxJsonDepth levels.
 // InvalidArgument naming the offset and the problem (the document is then null). Unlike
 // Document::Parse this sets no parse error in `document`: use the status.
 absl::Status ParseJson(absl::string_view json, rapidjson::Document* document);
 
 // ParseJson in situ: strings are unescaped inside `text`, which must stay alive and unchanged
 // while `document` is used. `text` must end in a NUL unless `stop_when_done`, which ends the
-// parse after the first complete value (the rest of `text` is not read). `parsed_bytes`, when
-// not null, receives where the parse stopped.
-absl::Status ParseJsonInsitu(char* text, rapidjson::Document* document, bool stop_when_done,
-                             size_t* parsed_bytes = nullptr);
+// parse after the first complete value (the rest of `text` is not read).
+absl::Status ParseJsonInsitu(char* text, rapidjson::Document* document, bool stop_when_done);
+
+// Whether `text` is valid UTF-8 (RFC 3629: shortest forms, no surrogates, at most U+10FFFF).
+bool IsValidUtf8(absl::string_view text);
 
 // The same for JSON that informerd wrote itself (an Object's json()), where numbers are wanted
 // as their original text: kParseNumbersAsStringsFlag. Iterative, capped as above.

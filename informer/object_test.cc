@@ -357,7 +357,7 @@ TEST(ObjectTest, InvalidUtf8InAStringIsRefused) {
   const std::string json = "{\"metadata\":{\"name\":\"x\"},\"data\":{\"k\":\"\xff\xfe\"}}";
   absl::StatusOr<ObjectPtr> object = Object::FromJson(json, "v1", "ConfigMap");
   EXPECT_EQ(object.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(object.status().message(), HasSubstr("Invalid encoding in string"));
+  EXPECT_THAT(object.status().message(), HasSubstr("invalid UTF-8"));
   // Valid multi-byte UTF-8 passes.
   EXPECT_TRUE(Object::FromJson("{\"metadata\":{\"name\":\"x\"},\"d\":\"gr\xc3\xbc\xc3\x9f\"}", "v1",
                                "ConfigMap")

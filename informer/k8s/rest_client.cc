@@ -189,7 +189,9 @@ absl::StatusOr<ListPage> RestClient::List(absl::string_view path, const ListOpti
 
   std::string& body = response->body;
   rapidjson::Document document;
-  if (absl::Status s = ParseJsonInsitu(&body[0], &document, /*stop_when_done=*/false); !s.ok()) {
+  if (absl::Status s = ParseJsonInsitu(&body[0], &document,
+                                       /*stop_when_done=*/false);
+      !s.ok()) {
     return absl::InvalidArgumentError(absl::StrCat("LIST ", path, ": ", s.message()));
   }
   if (!document.IsObject()) {

@@ -146,7 +146,8 @@ absl::Status WatchDecoder::DecodeFrame(size_t end, std::deque<WatchEvent>* out) 
   rapidjson::Document document;
   // In situ: strings are unescaped in the buffer itself (within this frame), and the parse
   // stops at the end of the frame's object, so the rest of the buffer is untouched.
-  if (absl::Status s = ParseJsonInsitu(&buffer_[frame_start_], &document, /*stop_when_done=*/true);
+  if (absl::Status s = ParseJsonInsitu(&buffer_[frame_start_], &document,
+                                       /*stop_when_done=*/true);
       !s.ok()) {
     return absl::InvalidArgumentError(
         absl::StrFormat("malformed watch event (%d bytes): %s", length, s.message()));

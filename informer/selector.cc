@@ -537,6 +537,11 @@ absl::StatusOr<FieldSelector> FieldSelector::Parse(absl::string_view text,
       absl::string_view path = absl::StripAsciiWhitespace(raw_path);
       const size_t path_pos = start + (path.empty() ? op_pos : (path.data() - term.data()));
       if (path.empty()) return FieldError(text, path_pos, "expected a field path");
+      // "a! =b" would print as "a!=b", which means something else (found by fuzz_selector).
+      if (path.back() == '!') {
+        return FieldError(text, path_pos + path.size() - 1,
+                          "'!' to be followed directly by '=' (a field path does not end in '!')");
+      }
       std::vector<FieldPathStep> steps;
       FieldPathError path_error;
       if (!ParseFieldPath(path, &steps, &path_error)) {

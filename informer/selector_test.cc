@@ -453,6 +453,16 @@ TEST(ObjectFilterTest, EachPartAloneMakesItSelective) {
   EXPECT_FALSE(by_fields.Matches(*MakeObject("any", "y", "1")));
 }
 
+// "a! =b" would print as "a!=b", a different selector; found by fuzz_selector.
+TEST(FieldSelectorTest, APathEndingInBangIsRefused) {
+  for (const char* text : {"a! =b", "a!\v=b", "spec.x ! = b"}) {
+    absl::StatusOr<FieldSelector> selector = FieldSelector::Parse(text);
+    EXPECT_EQ(selector.status().code(), absl::StatusCode::kInvalidArgument) << text;
+    EXPECT_THAT(selector.status().message(), HasSubstr("does not end in '!'")) << text;
+  }
+  EXPECT_TRUE(FieldSelector::Parse("a!=b").ok());
+}
+
 // --- Limits (issue 16): a hostile selector is refused before any term is parsed.
 
 // "k0=v,k1=v,...": `terms` valid terms, the last one broken when `break_last` (so a parse that

@@ -187,13 +187,15 @@ void MetricsHttpServer::Loop() {
 }
 
 void MetricsHttpServer::Refuse(int client) {
+  // Counted before the client can see the answer, so a test reading the counter after it
+  // finds it counted.
+  const uint64_t refused = refused_.fetch_add(1) + 1;
   // Best effort and without waiting: the accept thread must not block on a client.
   static constexpr absl::string_view kBusy =
       "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
       "Content-Length: 21\r\nConnection: close\r\n\r\ntoo many connections\n";
   (void)::send(client, kBusy.data(), kBusy.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
   ::close(client);
-  const uint64_t refused = refused_.fetch_add(1) + 1;
   const absl::Time now = absl::Now();
   if (now - last_refusal_log_ >= absl::Seconds(10)) {
     last_refusal_log_ = now;

@@ -6,7 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "informer/field_path.h"
-#include "rapidjson/error/en.h"
+#include "informer/json.h"
 #include "rapidjson/stringbuffer.h"
 #include "rapidjson/writer.h"
 
@@ -244,13 +244,9 @@ absl::StatusOr<std::shared_ptr<const Object>> Object::FromJsonValue(
 absl::StatusOr<std::shared_ptr<const Object>> Object::FromJson(
     absl::string_view json, absl::string_view default_api_version, absl::string_view default_kind) {
   rapidjson::Document document;
-  // Full precision, so a double written back out reads as the API server sent it.
-  document.Parse<rapidjson::kParseFullPrecisionFlag>(json.data(), json.size());
-  if (document.HasParseError()) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("malformed JSON at offset %d: %s", document.GetErrorOffset(),
-                        rapidjson::GetParseError_En(document.GetParseError())));
-  }
+  // Full precision, so a double written back out reads as the API server sent it; iterative,
+  // nesting-capped and UTF-8-checked, as for every JSON from outside.
+  if (absl::Status s = ParseJson(json, &document); !s.ok()) return s;
   return FromJsonValue(document, document.GetAllocator(), default_api_version, default_kind);
 }
 
@@ -283,8 +279,8 @@ std::vector<std::string> Object::FieldValues(absl::string_view path) const {
 
   // Numbers as their original text, so "1.0" stays "1.0" and large integers stay exact.
   rapidjson::Document document;
-  document.Parse<rapidjson::kParseNumbersAsStringsFlag>(json_.data(), json_.size());
-  if (document.HasParseError()) return values;  // json_ was written by RapidJSON; cannot happen
+  // json_ was written by RapidJSON from a capped parse: an error cannot happen.
+  if (!ParseJsonNumbersAsStrings(json_, &document).ok()) return values;
   CollectFieldValues(document, *steps, &values);
   return values;
 }

@@ -326,5 +326,65 @@ TEST(TestingObjectsTest, MakeObjectAndMakeConfigMapBuildWhatTheySay) {
   EXPECT_THAT(config_map->FieldValues("data.k"), ElementsAre("v"));
 }
 
+// --- Hostile JSON (issue 16): parsed iteratively, nesting capped as the API server caps it,
+// strings checked to be UTF-8.
+
+// An object with metadata.name and a member nested `depth` levels deep in total.
+std::string NestedObject(int depth) {
+  std::string json = R"({"metadata":{"name":"deep"},"spec":)";
+  for (int i = 2; i < depth; ++i) json += '[';
+  json += "1";
+  for (int i = 2; i < depth; ++i) json += ']';
+  json += '}';
+  return json;
+}
+
+TEST(ObjectTest, JsonAsDeepAsTheApiServerAllowsIsAccepted) {
+  // 10000 levels: the object, then 9999 more of arrays and the innermost value's array.
+  absl::StatusOr<ObjectPtr> object = Object::FromJson(NestedObject(10000 + 1), "v1", "ConfigMap");
+  ASSERT_TRUE(object.ok()) << object.status();
+  EXPECT_EQ((*object)->meta().name, "deep");
+}
+
+TEST(ObjectTest, JsonNestedDeeperThanTenThousandIsRefusedWithoutRecursion) {
+  // 100 000 levels: a recursive parser would need megabytes of stack.
+  absl::StatusOr<ObjectPtr> object = Object::FromJson(NestedObject(100000), "v1", "ConfigMap");
+  EXPECT_EQ(object.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(object.status().message(), HasSubstr("nested deeper than 10000 levels"));
+}
+
+TEST(ObjectTest, InvalidUtf8InAStringIsRefused) {
+  const std::string json = "{\"metadata\":{\"name\":\"x\"},\"data\":{\"k\":\"\xff\xfe\"}}";
+  absl::StatusOr<ObjectPtr> object = Object::FromJson(json, "v1", "ConfigMap");
+  EXPECT_EQ(object.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(object.status().message(), HasSubstr("invalid UTF-8"));
+  // Valid multi-byte UTF-8 passes.
+  EXPECT_TRUE(Object::FromJson("{\"metadata\":{\"name\":\"x\"},\"d\":\"gr\xc3\xbc\xc3\x9f\"}", "v1",
+                               "ConfigMap")
+                  .ok());
+}
+
+// Numbers are converted exactly, whatever their form; found by fuzz_object_json: RapidJSON's own
+// full-precision conversion hit undefined behaviour on a long run of zeros.
+TEST(ObjectTest, NumbersKeepTheirValueThroughParsingAndWriting) {
+  absl::StatusOr<ObjectPtr> object = Object::FromJson(
+      R"({"metadata":{"name":"n"},"a":[0.0000000000000000000000000000000000000000,)"
+      R"(9007199254740993,18446744073709551615,-9223372036854775808,-0,-2147483649,)"
+      R"(4294967296,0.1,1.7976931348623157e308,5e-324,18446744073709551616,1.5E3]})",
+      "v1", "ConfigMap");
+  ASSERT_TRUE(object.ok()) << object.status();
+  EXPECT_THAT((*object)->json(),
+              HasSubstr(R"("a":[0.0,9007199254740993,18446744073709551615,-9223372036854775808,)"
+                        R"(0,-2147483649,4294967296,0.1,1.7976931348623157e308,5e-324,)"
+                        R"(18446744073709553000.0,1500.0])"));
+}
+
+TEST(ObjectTest, NumberTooBigForADoubleIsRefused) {
+  absl::StatusOr<ObjectPtr> object =
+      Object::FromJson(R"({"metadata":{"name":"n"},"a":1e400})", "v1", "ConfigMap");
+  EXPECT_EQ(object.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(object.status().message(), HasSubstr("too big to be stored in double"));
+}
+
 }  // namespace
 }  // namespace informer

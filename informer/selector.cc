@@ -438,7 +438,27 @@ std::string EscapeFieldValue(absl::string_view value) {
 
 }  // namespace
 
-absl::StatusOr<LabelSelector> LabelSelector::Parse(absl::string_view text) {
+absl::Status CheckSelectorLimits(absl::string_view text, const SelectorLimits& limits,
+                                 absl::string_view what) {
+  if (text.size() > limits.max_bytes) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("the %s is %d bytes long, over the limit of %d bytes "
+                        "(--max_selector_bytes); select by fewer terms or by an index",
+                        what, text.size(), limits.max_bytes));
+  }
+  const size_t terms = static_cast<size_t>(std::count(text.begin(), text.end(), ',')) + 1;
+  if (terms > limits.max_terms) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("the %s has %d comma-separated terms, over the limit of %d "
+                        "(--max_selector_terms); select by fewer terms or by an index",
+                        what, terms, limits.max_terms));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<LabelSelector> LabelSelector::Parse(absl::string_view text,
+                                                   const SelectorLimits& limits) {
+  if (absl::Status s = CheckSelectorLimits(text, limits, "label selector"); !s.ok()) return s;
   absl::StatusOr<std::vector<Requirement>> requirements = LabelParser(text).Parse();
   if (!requirements.ok()) return requirements.status();
   LabelSelector selector;
@@ -479,7 +499,9 @@ std::string LabelSelector::ToString() const {
   return absl::StrJoin(parts, ",");
 }
 
-absl::StatusOr<FieldSelector> FieldSelector::Parse(absl::string_view text) {
+absl::StatusOr<FieldSelector> FieldSelector::Parse(absl::string_view text,
+                                                   const SelectorLimits& limits) {
+  if (absl::Status s = CheckSelectorLimits(text, limits, "field selector"); !s.ok()) return s;
   FieldSelector selector;
   size_t start = 0;
   while (start <= text.size()) {
@@ -515,6 +537,11 @@ absl::StatusOr<FieldSelector> FieldSelector::Parse(absl::string_view text) {
       absl::string_view path = absl::StripAsciiWhitespace(raw_path);
       const size_t path_pos = start + (path.empty() ? op_pos : (path.data() - term.data()));
       if (path.empty()) return FieldError(text, path_pos, "expected a field path");
+      // "a! =b" would print as "a!=b", which means something else (found by fuzz_selector).
+      if (path.back() == '!') {
+        return FieldError(text, path_pos + path.size() - 1,
+                          "'!' to be followed directly by '=' (a field path does not end in '!')");
+      }
       std::vector<FieldPathStep> steps;
       FieldPathError path_error;
       if (!ParseFieldPath(path, &steps, &path_error)) {

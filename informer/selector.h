@@ -2,6 +2,7 @@
 #ifndef INFORMER_SELECTOR_H_
 #define INFORMER_SELECTOR_H_
 
+#include <cstddef>
 #include <map>
 #include <string>
 #include <vector>
@@ -11,6 +12,23 @@
 #include "informer/object.h"
 
 namespace informer {
+
+// Caps on a selector's text, checked before any of it is parsed, so a hostile selector costs a
+// scan of its bytes at most. The defaults are far above what controllers send (kubectl and
+// client-go selectors are a few terms) and keep the per-object matching cost of a List or
+// Subscribe small.
+struct SelectorLimits {
+  // Longest selector text, in bytes (--max_selector_bytes).
+  size_t max_bytes = size_t{16} << 10;
+  // Most comma-separated terms, counting each value of an `in (...)` set as one
+  // (--max_selector_terms).
+  size_t max_terms = 256;
+};
+
+// InvalidArgument naming the limit and its flag when `text` breaks `limits`; `what` names the
+// selector ("label selector", "field selector"). Runs in time linear in the text's bytes.
+absl::Status CheckSelectorLimits(absl::string_view text, const SelectorLimits& limits,
+                                 absl::string_view what);
 
 // A label selector: `a=b,c==d,e!=f,g in (x,y),h notin (z),i,!j`, plus the set-based
 // comparison `k>1`/`k<1` that the API server accepts. The empty selector matches everything.
@@ -38,8 +56,10 @@ class LabelSelector {
   LabelSelector() = default;
 
   // Parses the syntax above. InvalidArgument with the position and what was expected on bad
-  // syntax or an invalid label key/value (per Kubernetes' validation rules).
-  static absl::StatusOr<LabelSelector> Parse(absl::string_view text);
+  // syntax or an invalid label key/value (per Kubernetes' validation rules), or when the text
+  // breaks `limits` (checked first).
+  static absl::StatusOr<LabelSelector> Parse(absl::string_view text,
+                                             const SelectorLimits& limits = SelectorLimits());
 
   bool Matches(const std::map<std::string, std::string>& labels) const;
   bool Matches(const Object& object) const { return Matches(object.meta().labels); }
@@ -69,8 +89,10 @@ class FieldSelector {
   // Matches everything.
   FieldSelector() = default;
 
-  // InvalidArgument with the position on bad syntax (e.g. a missing operator or an empty path).
-  static absl::StatusOr<FieldSelector> Parse(absl::string_view text);
+  // InvalidArgument with the position on bad syntax (e.g. a missing operator or an empty path),
+  // or when the text breaks `limits` (checked first).
+  static absl::StatusOr<FieldSelector> Parse(absl::string_view text,
+                                             const SelectorLimits& limits = SelectorLimits());
 
   bool Matches(const Object& object) const;
   bool Empty() const { return requirements_.empty(); }

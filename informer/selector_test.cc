@@ -1,5 +1,7 @@
 #include "informer/selector.h"
 
+#include <chrono>
+#include <cstdio>
 #include <random>
 #include <string>
 
@@ -449,6 +451,81 @@ TEST(ObjectFilterTest, EachPartAloneMakesItSelective) {
   EXPECT_FALSE(by_fields.MatchesEverything());
   EXPECT_TRUE(by_fields.Matches(*MakeObject("any", "x", "1")));
   EXPECT_FALSE(by_fields.Matches(*MakeObject("any", "y", "1")));
+}
+
+// "a! =b" would print as "a!=b", a different selector; found by fuzz_selector.
+TEST(FieldSelectorTest, APathEndingInBangIsRefused) {
+  for (const char* text : {"a! =b", "a!\v=b", "spec.x ! = b"}) {
+    absl::StatusOr<FieldSelector> selector = FieldSelector::Parse(text);
+    EXPECT_EQ(selector.status().code(), absl::StatusCode::kInvalidArgument) << text;
+    EXPECT_THAT(selector.status().message(), HasSubstr("does not end in '!'")) << text;
+  }
+  EXPECT_TRUE(FieldSelector::Parse("a!=b").ok());
+}
+
+// --- Limits (issue 16): a hostile selector is refused before any term is parsed.
+
+// "k0=v,k1=v,...": `terms` valid terms, the last one broken when `break_last` (so a parse that
+// ran before the limit check would report a syntax error instead).
+std::string ManyTerms(int terms, bool break_last) {
+  std::string text;
+  for (int i = 0; i < terms; ++i) {
+    if (i > 0) text += ',';
+    text += "k" + std::to_string(i) + "=v";
+  }
+  if (break_last) text += "(((";
+  return text;
+}
+
+TEST(SelectorLimitsTest, TenThousandTermsAreRefusedBeforeParsingAnyTerm) {
+  const std::string label_text = ManyTerms(10000, /*break_last=*/true);
+  std::string field_text = label_text;
+  SelectorLimits roomy;  // a length cap that lets the text through, to reach the term cap
+  roomy.max_bytes = size_t{1} << 20;
+  const auto start = std::chrono::steady_clock::now();
+  absl::StatusOr<LabelSelector> labels = LabelSelector::Parse(label_text, roomy);
+  const auto took = std::chrono::steady_clock::now() - start;
+  std::printf("10000-term label selector (%zu bytes) refused in %.1f us\n", label_text.size(),
+              std::chrono::duration<double, std::micro>(took).count());
+  // The limit's error, not the syntax error in the last term: no term was parsed.
+  EXPECT_EQ(labels.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(labels.status().message(), HasSubstr("10000 comma-separated terms"));
+  EXPECT_THAT(labels.status().message(), HasSubstr("limit of 256 (--max_selector_terms)"));
+  absl::StatusOr<FieldSelector> fields = FieldSelector::Parse(field_text, roomy);
+  EXPECT_EQ(fields.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(fields.status().message(), HasSubstr("--max_selector_terms"));
+}
+
+TEST(SelectorLimitsTest, DefaultLengthCapRefusesALongSelectorBeforeParsing) {
+  const std::string text = ManyTerms(10000, /*break_last=*/true);  // ~88 KB
+  const auto start = std::chrono::steady_clock::now();
+  absl::StatusOr<LabelSelector> labels = LabelSelector::Parse(text);
+  const auto took = std::chrono::steady_clock::now() - start;
+  std::printf("10000-term label selector refused by the default caps in %.1f us\n",
+              std::chrono::duration<double, std::micro>(took).count());
+  EXPECT_EQ(labels.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(labels.status().message(),
+              HasSubstr("over the limit of 16384 bytes (--max_selector_bytes)"));
+  EXPECT_EQ(FieldSelector::Parse(text).status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(SelectorLimitsTest, SetValuesCountAsTerms) {
+  SelectorLimits limits;
+  limits.max_terms = 3;
+  EXPECT_TRUE(LabelSelector::Parse("a in (x,y,z)", limits).ok());
+  absl::StatusOr<LabelSelector> over = LabelSelector::Parse("a in (w,x,y,z)", limits);
+  EXPECT_EQ(over.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(over.status().message(), HasSubstr("4 comma-separated terms, over the limit of 3"));
+}
+
+TEST(SelectorLimitsTest, SelectorsAtTheCapsParse) {
+  SelectorLimits limits;
+  const std::string text = ManyTerms(256, /*break_last=*/false);
+  ASSERT_LE(text.size(), limits.max_bytes);
+  absl::StatusOr<LabelSelector> labels = LabelSelector::Parse(text, limits);
+  ASSERT_TRUE(labels.ok()) << labels.status();
+  EXPECT_EQ(labels->requirements().size(), 256u);
+  EXPECT_TRUE(FieldSelector::Parse(text, limits).ok());
 }
 
 }  // namespace

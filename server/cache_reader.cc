@@ -10,6 +10,14 @@ namespace informer {
 namespace server {
 namespace {
 
+// The start of a selector for an error message: a long one (up to --max_selector_bytes, or
+// hostile) is not echoed whole.
+std::string QuoteStart(absl::string_view text) {
+  constexpr size_t kMaxQuoted = 200;
+  if (text.size() <= kMaxQuoted) return std::string(text);
+  return absl::StrCat(text.substr(0, kMaxQuoted), "...");
+}
+
 // Identifies a query for page tokens: equal for the pages of one list, different otherwise.
 std::string QueryKey(const ResolvedTarget& target, const ListQuery& query) {
   return absl::StrCat(target.resource.info.gvr.ToString(), "\n", target.filter.namespace_name, "\n",
@@ -37,8 +45,13 @@ absl::Status NotSyncedError(const SharedIndexInformer& informer) {
 }
 
 CacheReader::CacheReader(const ResourceRegistry* registry, Pager* pager,
-                         ResourceVersionWaiter* waiter, CutRegistry* cuts)
-    : registry_(registry), pager_(pager), waiter_(waiter), cuts_(cuts) {}
+                         ResourceVersionWaiter* waiter, CutRegistry* cuts,
+                         SelectorLimits selector_limits)
+    : registry_(registry),
+      pager_(pager),
+      waiter_(waiter),
+      cuts_(cuts),
+      selector_limits_(selector_limits) {}
 
 absl::StatusOr<ResolvedTarget> CacheReader::Resolve(const ReadTarget& target) const {
   absl::StatusOr<CachedResource> resource = registry_->Resolve(target.resource);
@@ -59,16 +72,18 @@ absl::StatusOr<ResolvedTarget> CacheReader::Resolve(const ReadTarget& target) co
     }
   }
   resolved.filter.namespace_name = target.namespace_name;
-  absl::StatusOr<LabelSelector> labels = LabelSelector::Parse(target.label_selector);
+  absl::StatusOr<LabelSelector> labels =
+      LabelSelector::Parse(target.label_selector, selector_limits_);
   if (!labels.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("label_selector \"", target.label_selector,
-                                                   "\": ", labels.status().message()));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "label_selector \"", QuoteStart(target.label_selector), "\": ", labels.status().message()));
   }
   resolved.filter.labels = *std::move(labels);
-  absl::StatusOr<FieldSelector> fields = FieldSelector::Parse(target.field_selector);
+  absl::StatusOr<FieldSelector> fields =
+      FieldSelector::Parse(target.field_selector, selector_limits_);
   if (!fields.ok()) {
-    return absl::InvalidArgumentError(absl::StrCat("field_selector \"", target.field_selector,
-                                                   "\": ", fields.status().message()));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "field_selector \"", QuoteStart(target.field_selector), "\": ", fields.status().message()));
   }
   resolved.filter.fields = *std::move(fields);
   return resolved;

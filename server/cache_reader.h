@@ -79,7 +79,7 @@ class CacheReader {
   // The pointers must outlive the reader. List snapshots are recorded in `cuts`, so a
   // Subscribe from a List's resourceVersion resumes exactly after it.
   CacheReader(const ResourceRegistry* registry, Pager* pager, ResourceVersionWaiter* waiter,
-              CutRegistry* cuts);
+              CutRegistry* cuts, SelectorLimits selector_limits = SelectorLimits());
 
   // Resolves the resource and parses the selectors. InvalidArgument for an unknown resource, a
   // bad selector (the message shows where), a namespace on a cluster-scoped resource or
@@ -113,6 +113,7 @@ class CacheReader {
   Pager* pager_;
   ResourceVersionWaiter* waiter_;
   CutRegistry* cuts_;
+  const SelectorLimits selector_limits_;
 };
 
 // The Unavailable status for a resource that has not synced yet, with its last error.

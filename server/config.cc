@@ -1,5 +1,6 @@
 #include "server/config.h"
 
+#include <cstdint>
 #include <fstream>
 #include <sstream>
 
@@ -194,6 +195,17 @@ absl::Status ApplyKey(const std::string& key, const YAML::Node& value, ServerCon
   if (key == "shutdown_grace") return set_duration(&config->shutdown_grace);
   if (key == "log_format") return set_string(&config->log_format);
   if (key == "log_level") return set_string(&config->log_level);
+  // Limits on hostile bytes.
+  if (key == "max_response_bytes") return set_count(&config->max_response_bytes);
+  if (key == "max_watch_frame_bytes") return set_count(&config->max_watch_frame_bytes);
+  if (key == "max_selector_bytes") return set_count(&config->selector_limits.max_bytes);
+  if (key == "max_selector_terms") return set_count(&config->selector_limits.max_terms);
+  if (key == "metrics_max_connections") {
+    return set_count(&config->metrics_http.max_connections);
+  }
+  if (key == "metrics_request_timeout") {
+    return set_duration(&config->metrics_http.request_timeout);
+  }
   return KeyError(key, "unknown key (the config file takes the flags' names; see --help)");
 }
 
@@ -328,13 +340,15 @@ absl::Status ValidateConfig(const ServerConfig& config) {
   if (config.subscribers.bookmark_interval <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("bookmark_interval must be positive");
   }
-  auto check_selectors = [](absl::string_view where, const std::string& labels,
-                            const std::string& fields) -> absl::Status {
-    if (absl::StatusOr<LabelSelector> s = LabelSelector::Parse(labels); !s.ok()) {
+  // The operator's own selectors (sent to the API server) are not held to the clients' caps.
+  const SelectorLimits unlimited{SIZE_MAX, SIZE_MAX};
+  auto check_selectors = [&unlimited](absl::string_view where, const std::string& labels,
+                                      const std::string& fields) -> absl::Status {
+    if (absl::StatusOr<LabelSelector> s = LabelSelector::Parse(labels, unlimited); !s.ok()) {
       return absl::InvalidArgumentError(
           absl::StrCat(where, "label_selector \"", labels, "\": ", s.status().message()));
     }
-    if (absl::StatusOr<FieldSelector> s = FieldSelector::Parse(fields); !s.ok()) {
+    if (absl::StatusOr<FieldSelector> s = FieldSelector::Parse(fields, unlimited); !s.ok()) {
       return absl::InvalidArgumentError(
           absl::StrCat(where, "field_selector \"", fields, "\": ", s.status().message()));
     }
@@ -350,6 +364,16 @@ absl::Status ValidateConfig(const ServerConfig& config) {
         !s.ok()) {
       return s;
     }
+  }
+  // Limits on hostile bytes.
+  if (config.selector_limits.max_bytes == 0 || config.selector_limits.max_terms == 0) {
+    return absl::InvalidArgumentError(
+        "max_selector_bytes and max_selector_terms must be at least 1");
+  }
+  if (config.metrics_http.max_connections == 0 ||
+      config.metrics_http.request_timeout <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "metrics_max_connections must be at least 1 and metrics_request_timeout positive");
   }
   if (config.log_format != "json" && config.log_format != "text") {
     return absl::InvalidArgumentError("log_format must be json or text");

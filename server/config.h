@@ -11,7 +11,9 @@
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "informer/history.h"
+#include "informer/selector.h"
 #include "informer/store.h"
+#include "server/metrics_http.h"
 #include "server/pager.h"
 #include "server/subscription.h"
 
@@ -93,6 +95,16 @@ struct ServerConfig {
   // Log lines as JSON (default) or text; the minimum level (debug, info, warning, error).
   std::string log_format = "json";
   std::string log_level = "info";
+
+  // Limits on hostile bytes (docs/configuration.md, "Limits"): what the API server's answers,
+  // clients' selectors and the metrics port's clients can make informerd hold or do.
+  // The Kubernetes transport: a response body, and one WATCH event (k8s::HttpOptions).
+  uint64_t max_response_bytes = uint64_t{256} << 20;
+  uint64_t max_watch_frame_bytes = uint64_t{64} << 20;
+  // The selectors of List, ByIndex and Subscribe.
+  SelectorLimits selector_limits;
+  // The metrics and probe server's connections and per-request deadline.
+  MetricsHttpOptions metrics_http;
 };
 
 // Applies the YAML document `yaml` (see docs/configuration in --help and the README) onto

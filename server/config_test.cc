@@ -19,6 +19,7 @@ ABSL_DECLARE_FLAG(uint64_t, subscriber_hard_limit);
 ABSL_DECLARE_FLAG(std::string, namespace);
 ABSL_DECLARE_FLAG(uint64_t, history_bytes);
 ABSL_DECLARE_FLAG(uint64_t, history_cache_percent);
+ABSL_DECLARE_FLAG(uint64_t, max_selector_terms);
 
 namespace informer {
 namespace server {
@@ -230,6 +231,39 @@ TEST(FlagsTest, FlagsOnTheCommandLineWinOverTheConfigFile) {
   ASSERT_EQ(config->resources.size(), 1u);
   ASSERT_EQ(config->resources[0].indexes.size(), 1u);
   EXPECT_EQ(config->resources[0].indexes[0].name, "field:spec.nodeName");
+  std::remove(path.c_str());
+}
+
+TEST(ConfigTest, HostileInputLimitsComeFromTheFileAndTheFlags) {
+  ServerConfig defaults;
+  EXPECT_EQ(defaults.max_response_bytes, uint64_t{256} << 20);
+  EXPECT_EQ(defaults.max_watch_frame_bytes, uint64_t{64} << 20);
+  EXPECT_EQ(defaults.selector_limits.max_bytes, 16384u);
+  EXPECT_EQ(defaults.selector_limits.max_terms, 256u);
+  EXPECT_EQ(defaults.metrics_http.max_connections, 64u);
+  EXPECT_EQ(defaults.metrics_http.request_timeout, absl::Seconds(5));
+
+  const std::string path = ::testing::TempDir() + "/informerd_limits_test.yaml";
+  {
+    std::ofstream out(path);
+    out << "resources: [pods]\nmax_response_bytes: 1000\nmax_watch_frame_bytes: 2000\n"
+           "max_selector_bytes: 300\nmax_selector_terms: 4\nmetrics_max_connections: 2\n"
+           "metrics_request_timeout: 2s\n";
+  }
+  absl::SetFlag(&FLAGS_config, path);
+  absl::SetFlag(&FLAGS_max_selector_terms, 9);
+  absl::StatusOr<ServerConfig> config = ConfigFromFlags({"config", "max_selector_terms"});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->max_response_bytes, 1000u);
+  EXPECT_EQ(config->max_watch_frame_bytes, 2000u);
+  EXPECT_EQ(config->selector_limits.max_bytes, 300u);
+  EXPECT_EQ(config->selector_limits.max_terms, 9u);
+  EXPECT_EQ(config->metrics_http.max_connections, 2u);
+  EXPECT_EQ(config->metrics_http.request_timeout, absl::Seconds(2));
+  EXPECT_TRUE(ValidateConfig(*config).ok());
+  config->selector_limits.max_terms = 0;
+  EXPECT_EQ(ValidateConfig(*config).code(), absl::StatusCode::kInvalidArgument);
+  absl::SetFlag(&FLAGS_config, "");
   std::remove(path.c_str());
 }
 

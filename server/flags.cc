@@ -84,6 +84,25 @@ ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(5),
 ABSL_FLAG(std::string, log_format, "json", "log lines as json or text");
 ABSL_FLAG(std::string, log_level, "info", "minimum log level: debug, info, warning, error");
 
+// Limits on hostile bytes (docs/configuration.md, "Limits").
+ABSL_FLAG(uint64_t, max_response_bytes, uint64_t{256} << 20,
+          "largest API server response body read (a LIST page, discovery); a larger one fails "
+          "that request; 0 = no cap");
+ABSL_FLAG(uint64_t, max_watch_frame_bytes, uint64_t{64} << 20,
+          "largest single WATCH event buffered; a larger one fails that watch, which is "
+          "retried after a backoff; 0 = no cap");
+ABSL_FLAG(uint64_t, max_selector_bytes, 16384,
+          "longest label or field selector a List, ByIndex or Subscribe may send "
+          "(INVALID_ARGUMENT past it)");
+ABSL_FLAG(uint64_t, max_selector_terms, 256,
+          "most comma-separated terms in one selector, each value of an `in (...)` set counting "
+          "as one (INVALID_ARGUMENT past it)");
+ABSL_FLAG(uint64_t, metrics_max_connections, 64,
+          "connections the metrics/probe server serves at once; more are answered 503 and "
+          "closed");
+ABSL_FLAG(absl::Duration, metrics_request_timeout, absl::Seconds(5),
+          "how long a metrics/probe client has to send its request and read the answer");
+
 namespace informer {
 namespace server {
 namespace {
@@ -216,6 +235,25 @@ absl::StatusOr<ServerConfig> ConfigFromFlags(const absl::flat_hash_set<std::stri
   if (is_given("shutdown_grace")) config.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
   if (is_given("log_format")) config.log_format = absl::GetFlag(FLAGS_log_format);
   if (is_given("log_level")) config.log_level = absl::GetFlag(FLAGS_log_level);
+  // Limits on hostile bytes.
+  if (is_given("max_response_bytes")) {
+    config.max_response_bytes = absl::GetFlag(FLAGS_max_response_bytes);
+  }
+  if (is_given("max_watch_frame_bytes")) {
+    config.max_watch_frame_bytes = absl::GetFlag(FLAGS_max_watch_frame_bytes);
+  }
+  if (is_given("max_selector_bytes")) {
+    config.selector_limits.max_bytes = absl::GetFlag(FLAGS_max_selector_bytes);
+  }
+  if (is_given("max_selector_terms")) {
+    config.selector_limits.max_terms = absl::GetFlag(FLAGS_max_selector_terms);
+  }
+  if (is_given("metrics_max_connections")) {
+    config.metrics_http.max_connections = absl::GetFlag(FLAGS_metrics_max_connections);
+  }
+  if (is_given("metrics_request_timeout")) {
+    config.metrics_http.request_timeout = absl::GetFlag(FLAGS_metrics_request_timeout);
+  }
   return config;
 }
 

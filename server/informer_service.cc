@@ -32,7 +32,7 @@ InformerServiceImpl::InformerServiceImpl(const ResourceRegistry* registry, Metri
     : metrics_(metrics),
       options_(options),
       pager_(options.pager),
-      reader_(registry, &pager_, &waiter_, &cuts_),
+      reader_(registry, &pager_, &waiter_, &cuts_, options_.selector_limits),
       hub_(options.stream_threads, options.bookmark_tick) {}
 
 InformerServiceImpl::~InformerServiceImpl() { Shutdown(absl::ZeroDuration()); }

@@ -29,6 +29,8 @@ struct ServiceOptions {
   int stream_threads = 2;
   // How often idle streams are looked at for a due bookmark.
   absl::Duration bookmark_tick = absl::Seconds(1);
+  // Caps on the selectors of List, ByIndex and Subscribe.
+  SelectorLimits selector_limits;
 };
 
 // The callback-API service with Subscribe as a raw (ByteBuffer) method, so each object

@@ -117,7 +117,11 @@ int Run(int argc, char** argv) {
   }
   Log(LogLevel::kInfo, "API server",
       {{"server", rest_config->server}, {"from", rest_config->source}});
-  absl::StatusOr<std::shared_ptr<k8s::RestClient>> client = k8s::RestClient::Create(*rest_config);
+  k8s::HttpOptions http_options;
+  http_options.max_response_bytes = config->max_response_bytes;
+  http_options.max_watch_frame_bytes = config->max_watch_frame_bytes;
+  absl::StatusOr<std::shared_ptr<k8s::RestClient>> client =
+      k8s::RestClient::Create(*rest_config, http_options);
   if (!client.ok()) {
     Log(LogLevel::kError, "cannot create the API client",
         {{"error", std::string(client.status().message())}});

@@ -7,12 +7,16 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "server/log.h"
 
 namespace informer {
 namespace server {
@@ -22,6 +26,8 @@ const char* Reason(int code) {
   switch (code) {
     case 200:
       return "OK";
+    case 400:
+      return "Bad Request";
     case 404:
       return "Not Found";
     case 405:
@@ -33,22 +39,55 @@ const char* Reason(int code) {
   }
 }
 
-void WriteAll(int fd, const std::string& data) {
+// How long one poll waits at most, so a connection thread notices Stop.
+constexpr int kPollSliceMs = 100;
+
+enum class Wait { kReady, kTimedOut, kStopping };
+
+// Deadlines are on the monotonic clock: a wall-clock jump neither cuts nor extends a request.
+using Deadline = std::chrono::steady_clock::time_point;
+
+Deadline DeadlineAfter(absl::Duration timeout) {
+  return std::chrono::steady_clock::now() + absl::ToChronoNanoseconds(timeout);
+}
+
+// Waits until `fd` is ready for `events`, the deadline passes, or `stopping` is set.
+Wait WaitFor(int fd, short events, Deadline deadline, const std::atomic<bool>& stopping) {
+  while (true) {
+    if (stopping.load()) return Wait::kStopping;
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return Wait::kTimedOut;
+    const int slice = static_cast<int>(std::min<int64_t>(kPollSliceMs, left.count()));
+    pollfd pfd{fd, events, 0};
+    const int rc = ::poll(&pfd, 1, slice);
+    if (rc > 0) return Wait::kReady;
+    if (rc < 0 && errno != EINTR) return Wait::kReady;  // the read or write reports the error
+  }
+}
+
+// Writes `data` before `deadline`: kReady when all was written (or the client went away).
+Wait WriteAll(int fd, absl::string_view data, Deadline deadline,
+              const std::atomic<bool>& stopping) {
   size_t written = 0;
   while (written < data.size()) {
-    ssize_t n = ::send(fd, data.data() + written, data.size() - written, MSG_NOSIGNAL);
-    if (n <= 0) {
-      if (n < 0 && errno == EINTR) continue;
-      return;
+    ssize_t n =
+        ::send(fd, data.data() + written, data.size() - written, MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+      if (Wait w = WaitFor(fd, POLLOUT, deadline, stopping); w != Wait::kReady) return w;
+      continue;
     }
+    if (n <= 0) return Wait::kReady;
     written += static_cast<size_t>(n);
   }
+  return Wait::kReady;
 }
 
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(
-    const std::string& address, Handler handler) {
+    const std::string& address, MetricsHttpOptions options, Handler handler) {
   const size_t colon = address.rfind(':');
   int port = 0;
   if (colon == std::string::npos || !absl::SimpleAtoi(address.substr(colon + 1), &port) ||
@@ -95,39 +134,95 @@ absl::StatusOr<std::unique_ptr<MetricsHttpServer>> MetricsHttpServer::Start(
                              ? ntohs(reinterpret_cast<sockaddr_in6*>(&bound)->sin6_port)
                              : ntohs(reinterpret_cast<sockaddr_in*>(&bound)->sin_port);
   return std::unique_ptr<MetricsHttpServer>(
-      new MetricsHttpServer(fd, bound_port, std::move(handler)));
+      new MetricsHttpServer(fd, bound_port, options, std::move(handler)));
 }
 
-MetricsHttpServer::MetricsHttpServer(int fd, int port, Handler handler)
-    : fd_(fd), port_(port), handler_(std::move(handler)), thread_([this] { Loop(); }) {}
+MetricsHttpServer::MetricsHttpServer(int fd, int port, MetricsHttpOptions options, Handler handler)
+    : fd_(fd), port_(port), options_(options), handler_(std::move(handler)), thread_([this] {
+        Loop();
+      }) {}
 
 MetricsHttpServer::~MetricsHttpServer() { Stop(); }
 
 void MetricsHttpServer::Stop() {
   if (stopping_.exchange(true)) return;
   if (thread_.joinable()) thread_.join();
+  // Connection threads see stopping_ within a poll slice.
+  for (Worker& worker : workers_) worker.thread.join();
+  workers_.clear();
   ::close(fd_);
+}
+
+size_t MetricsHttpServer::ReapWorkers() {
+  for (auto it = workers_.begin(); it != workers_.end();) {
+    if (it->done.load()) {
+      it->thread.join();
+      it = workers_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return workers_.size();
 }
 
 void MetricsHttpServer::Loop() {
   while (!stopping_.load()) {
     pollfd pfd{fd_, POLLIN, 0};
-    if (::poll(&pfd, 1, 100) <= 0) continue;  // wakes every 100 ms to notice Stop
+    const int ready = ::poll(&pfd, 1, kPollSliceMs);  // wakes to notice Stop
+    ReapWorkers();
+    if (ready <= 0) continue;
     int client = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
     if (client < 0) continue;
-    Serve(client);
-    ::close(client);
+    if (workers_.size() >= options_.max_connections) {
+      Refuse(client);
+      continue;
+    }
+    Worker& worker = workers_.emplace_back();
+    worker.thread = std::thread([this, client, &worker] {
+      Serve(client);
+      ::close(client);
+      worker.done.store(true);
+    });
+  }
+}
+
+void MetricsHttpServer::Refuse(int client) {
+  // Counted before the client can see the answer, so a test reading the counter after it
+  // finds it counted.
+  const uint64_t refused = refused_.fetch_add(1) + 1;
+  // Best effort and without waiting: the accept thread must not block on a client.
+  static constexpr absl::string_view kBusy =
+      "HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain; charset=utf-8\r\n"
+      "Content-Length: 21\r\nConnection: close\r\n\r\ntoo many connections\n";
+  (void)::send(client, kBusy.data(), kBusy.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+  ::close(client);
+  const absl::Time now = absl::Now();
+  if (now - last_refusal_log_ >= absl::Seconds(10)) {
+    last_refusal_log_ = now;
+    Log(LogLevel::kInfo, "metrics server refused a connection: too many open",
+        {{"max_connections", absl::StrCat(options_.max_connections)},
+         {"refused_total", absl::StrCat(refused)}});
   }
 }
 
 void MetricsHttpServer::Serve(int client) {
-  // Read the request head (a scrape's is small); give up after 2 s of silence.
+  // The whole request head must arrive within the deadline, however slowly it trickles in.
+  const Deadline read_deadline = DeadlineAfter(options_.request_timeout);
   std::string request;
   while (request.find("\r\n\r\n") == std::string::npos && request.size() < 16384) {
-    pollfd pfd{client, POLLIN, 0};
-    if (::poll(&pfd, 1, 2000) <= 0) return;
+    const Wait wait = WaitFor(client, POLLIN, read_deadline, stopping_);
+    if (wait == Wait::kStopping) return;
+    if (wait == Wait::kTimedOut) {
+      const uint64_t total = timed_out_.fetch_add(1) + 1;
+      Log(LogLevel::kInfo, "metrics server closed a connection: request not received in time",
+          {{"timeout", absl::FormatDuration(options_.request_timeout)},
+           {"received_bytes", absl::StrCat(request.size())},
+           {"timed_out_total", absl::StrCat(total)}});
+      return;
+    }
     char buffer[2048];
-    ssize_t n = ::recv(client, buffer, sizeof(buffer), 0);
+    ssize_t n = ::recv(client, buffer, sizeof(buffer), MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) continue;
     if (n <= 0) return;
     request.append(buffer, static_cast<size_t>(n));
   }
@@ -144,8 +239,15 @@ void MetricsHttpServer::Serve(int client) {
   std::string head = absl::StrCat(
       "HTTP/1.1 ", answer.code, " ", Reason(answer.code), "\r\nContent-Type: ", answer.content_type,
       "\r\nContent-Length: ", answer.body.size(), "\r\nConnection: close\r\n\r\n");
-  WriteAll(client, head);
-  if (line.empty() || line[0] != "HEAD") WriteAll(client, answer.body);
+  if (line.empty() || line[0] != "HEAD") head.append(answer.body);
+  // The answer must be read within its own deadline (a scrape's body is a few hundred KiB).
+  if (WriteAll(client, head, DeadlineAfter(options_.request_timeout), stopping_) ==
+      Wait::kTimedOut) {
+    const uint64_t total = timed_out_.fetch_add(1) + 1;
+    Log(LogLevel::kInfo, "metrics server closed a connection: answer not read in time",
+        {{"timeout", absl::FormatDuration(options_.request_timeout)},
+         {"timed_out_total", absl::StrCat(total)}});
+  }
 }
 
 }  // namespace server

@@ -36,6 +36,7 @@ ServiceOptions ServiceOptionsOf(const ServerConfig& config) {
   options.subscriber_limits = config.subscribers;
   options.pager = config.pager;
   options.max_wait = config.max_wait;
+  options.selector_limits = config.selector_limits;
   return options;
 }
 
@@ -124,8 +125,8 @@ absl::StatusOr<std::unique_ptr<InformerServer>> InformerServer::Start(
                               [s = server.get()] { return s->service_->SubscriberLags(); });
   if (!cfg.metrics_listen.empty()) {
     InformerServer* self = server.get();
-    absl::StatusOr<std::unique_ptr<MetricsHttpServer>> http =
-        MetricsHttpServer::Start(cfg.metrics_listen, [self](const std::string& path) {
+    absl::StatusOr<std::unique_ptr<MetricsHttpServer>> http = MetricsHttpServer::Start(
+        cfg.metrics_listen, cfg.metrics_http, [self](const std::string& path) {
           if (path == "/metrics") {
             return HttpAnswer{200, "text/plain; version=0.0.4; charset=utf-8",
                               self->metrics_.Render()};

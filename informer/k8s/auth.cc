@@ -16,6 +16,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "informer/json.h"
 #include "informer/k8s/file_util.h"
 #include "informer/k8s/json_util.h"
 #include "rapidjson/document.h"
@@ -187,11 +188,11 @@ std::string ExecInfo(const RestConfig& config) {
   return std::string(buffer.GetString(), buffer.GetSize());
 }
 
-// Parses the plugin's stdout as client-go does, with its error messages.
+}  // namespace
+
 absl::StatusOr<ExecCredential> ParseExecOutput(const ExecConfig& exec, absl::string_view out) {
   rapidjson::Document document;
-  document.Parse(out.data(), out.size());
-  if (document.HasParseError() || !document.IsObject()) {
+  if (!ParseJson(out, &document).ok() || !document.IsObject()) {
     return absl::UnauthenticatedError(
         absl::StrCat("exec plugin ", exec.command, " printed no ExecCredential JSON object"));
   }
@@ -234,8 +235,6 @@ absl::StatusOr<ExecCredential> ParseExecOutput(const ExecConfig& exec, absl::str
   }
   return credential;
 }
-
-}  // namespace
 
 absl::StatusOr<ExecCredential> RunExecPlugin(const RestConfig& config, absl::Duration timeout) {
   if (!config.exec.has_value()) return absl::FailedPreconditionError("no exec plugin configured");

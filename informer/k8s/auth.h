@@ -50,6 +50,10 @@ struct ExecCredential {
 // FailedPrecondition when interactiveMode is Always (informerd has no terminal).
 absl::StatusOr<ExecCredential> RunExecPlugin(const RestConfig& config, absl::Duration timeout);
 
+// Parses an exec plugin's stdout as client-go does, with its error messages: Unauthenticated
+// when it is not an ExecCredential of `exec.api_version` with a token or a certificate and key.
+absl::StatusOr<ExecCredential> ParseExecOutput(const ExecConfig& exec, absl::string_view out);
+
 // Produces the Credentials of each request: a token file is re-read once its period is over
 // (keeping the last good token when a read fails), an exec credential is cached until its
 // expirationTimestamp, and a 401 makes the next request fetch fresh ones.

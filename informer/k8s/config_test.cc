@@ -87,6 +87,17 @@ TEST(ConfigTest, MissingTokenFileIsNotFoundNamingIt) {
   EXPECT_THAT(std::string(config.status().message()), HasSubstr(dir + "/gone"));
 }
 
+TEST(ConfigTest, ACredentialPathNamingADeviceIsRefusedNotReadForever) {
+  const TempDir temp_dir;
+  const std::string& dir = temp_dir.path();
+  WriteFile(dir + "/config",
+            Kubeconfig("    server: https://x\n    certificate-authority: /dev/zero\n",
+                       "    token: t\n"));
+  absl::StatusOr<RestConfig> config = LoadRestConfig(WithKubeconfig(dir + "/config"));
+  EXPECT_EQ(config.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(config.status().message()), HasSubstr("larger than 16 MiB"));
+}
+
 TEST(ConfigTest, ClientCertificatesFromFiles) {
   absl::StatusOr<RestConfig> config =
       LoadRestConfig(WithKubeconfig(TestdataPath("kubeconfig/certs-files.yaml")));

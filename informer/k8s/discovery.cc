@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "informer/json.h"
 #include "informer/k8s/json_util.h"
 #include "rapidjson/document.h"
 
@@ -35,8 +36,10 @@ const JsonValue* ArrayMember(const JsonValue& object, const char* name) {
 
 absl::StatusOr<rapidjson::Document> ParseJson(const std::string& body, absl::string_view what) {
   rapidjson::Document document;
-  document.Parse(body.data(), body.size());
-  if (document.HasParseError() || !document.IsObject()) {
+  if (absl::Status s = informer::ParseJson(body, &document); !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("discovery: ", what, ": ", s.message()));
+  }
+  if (!document.IsObject()) {
     return absl::InvalidArgumentError(absl::StrCat("discovery: ", what, " is not a JSON object"));
   }
   return document;

@@ -32,6 +32,12 @@ absl::StatusOr<std::string> ReadFileToString(const std::string& path, absl::stri
     }
     if (n == 0) break;
     content.append(buffer, static_cast<size_t>(n));
+    if (content.size() > kMaxFileBytes) {
+      close(fd);
+      return absl::FailedPreconditionError(absl::StrCat("cannot read ", what, " ", path,
+                                                        ": larger than ", kMaxFileBytes >> 20,
+                                                        " MiB; is it the right file?"));
+    }
   }
   close(fd);
   return content;

@@ -116,10 +116,16 @@ struct Transfer {
   bool headers_done = false;  // the final (non-1xx) response's headers are complete
   std::string content_type;
   char error[CURL_ERROR_SIZE] = {0};
+  size_t max_body = 0;    // Do: HttpOptions::max_response_bytes; 0 = no cap
+  bool over_cap = false;  // the body passed max_body and the transfer was aborted
 };
 
 size_t OnBody(char* data, size_t size, size_t count, void* user) {
   auto* transfer = static_cast<Transfer*>(user);
+  if (transfer->max_body != 0 && size * count > transfer->max_body - transfer->body.size()) {
+    transfer->over_cap = true;
+    return 0;  // aborts the transfer with CURLE_WRITE_ERROR
+  }
   transfer->body.append(data, size * count);
   transfer->headers_done = true;
   return size * count;
@@ -329,6 +335,7 @@ class HttpClient::Impl {
   }
 
   const RestConfig& config() const { return config_; }
+  const HttpOptions& options() const { return options_; }
 
   std::string UrlFor(const HttpRequest& request) const {
     std::string url = absl::StrCat(base_url_, request.path);
@@ -351,6 +358,7 @@ class HttpClient::Impl {
       CURL* easy = Borrow();
       if (easy == nullptr) return absl::ResourceExhaustedError("cannot create a curl handle");
       Transfer transfer;
+      transfer.max_body = options_.max_response_bytes;
       curl_slist* headers = nullptr;
       const absl::Duration timeout =
           request.timeout > absl::ZeroDuration() ? request.timeout : options_.request_timeout;
@@ -362,6 +370,11 @@ class HttpClient::Impl {
       long version = 0;
       curl_easy_getinfo(easy, CURLINFO_HTTP_VERSION, &version);
       Return(easy);
+      if (transfer.over_cap) {
+        return absl::ResourceExhaustedError(
+            absl::StrCat(request.method, " ", url, ": the response body is larger than the cap of ",
+                         options_.max_response_bytes, " bytes (informerd's --max_response_bytes)"));
+      }
       if (code != CURLE_OK) return TransportError(code, transfer, request, url);
       if (status == 401 && attempt == 0 && auth_.OnUnauthorized(*credentials)) continue;
       HttpResponse response;
@@ -562,6 +575,8 @@ absl::StatusOr<std::unique_ptr<HttpStream>> HttpClient::OpenStream(const HttpReq
 }
 
 const RestConfig& HttpClient::config() const { return impl_->config(); }
+
+const HttpOptions& HttpClient::options() const { return impl_->options(); }
 
 std::string HttpClient::UrlFor(const HttpRequest& request) const { return impl_->UrlFor(request); }
 

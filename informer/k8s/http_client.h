@@ -24,6 +24,16 @@ struct HttpOptions {
   absl::Duration request_timeout = absl::Seconds(60);
   // Idle connections kept for reuse (each pooled handle keeps its own live connection).
   size_t max_idle_connections = 16;
+  // The largest response body Do() reads (after decompression); a larger one fails the request
+  // with ResourceExhausted. A LIST page of the reflector's 500 objects stays far below: the API
+  // server stores objects of at most about 1.5 MiB (etcd's request limit), so 256 MiB only
+  // stops a broken or hostile server from exhausting memory. 0 = no cap. --max_response_bytes.
+  size_t max_response_bytes = size_t{256} << 20;
+  // The largest single WATCH event (one JSON frame) a watch stream buffers; a larger one fails
+  // the watch with InvalidArgument. One event carries one object, so 64 MiB is 40 times the
+  // largest object etcd stores, and still bounds what an aggregated API server (no etcd) can
+  // make informerd buffer. 0 = no cap. --max_watch_frame_bytes.
+  size_t max_watch_frame_bytes = size_t{64} << 20;
   AuthOptions auth;
 };
 
@@ -107,6 +117,7 @@ class HttpClient {
   absl::StatusOr<std::unique_ptr<HttpStream>> OpenStream(const HttpRequest& request);
 
   const RestConfig& config() const;
+  const HttpOptions& options() const;
 
   // The full URL `request` is sent to (with tls-server-name applied), for messages and tests.
   std::string UrlFor(const HttpRequest& request) const;

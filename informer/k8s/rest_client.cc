@@ -8,11 +8,11 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "informer/json.h"
 #include "informer/k8s/json_util.h"
 #include "informer/k8s/status_body.h"
 #include "informer/k8s/watch_decoder.h"
 #include "rapidjson/document.h"
-#include "rapidjson/error/en.h"
 
 namespace informer {
 namespace k8s {
@@ -27,8 +27,9 @@ bool IsSuccess(int status) { return status >= 200 && status < 300; }
 // A WATCH response body turned into events, pulled by Next.
 class RestWatchStream : public WatchStream {
  public:
-  RestWatchStream(std::unique_ptr<HttpStream> stream, const ObjectDecoder* decoder)
-      : stream_(std::move(stream)), decoder_(decoder) {}
+  RestWatchStream(std::unique_ptr<HttpStream> stream, const ObjectDecoder* decoder,
+                  size_t max_frame_bytes)
+      : stream_(std::move(stream)), decoder_(decoder, max_frame_bytes) {}
 
   absl::StatusOr<std::optional<WatchEvent>> Next() override {
     while (true) {
@@ -188,11 +189,10 @@ absl::StatusOr<ListPage> RestClient::List(absl::string_view path, const ListOpti
 
   std::string& body = response->body;
   rapidjson::Document document;
-  document.ParseInsitu<rapidjson::kParseFullPrecisionFlag>(&body[0]);
-  if (document.HasParseError()) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("LIST %s: malformed JSON at offset %d: %s", path, document.GetErrorOffset(),
-                        rapidjson::GetParseError_En(document.GetParseError())));
+  if (absl::Status s = ParseJsonInsitu(&body[0], &document,
+                                       /*stop_when_done=*/false);
+      !s.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("LIST ", path, ": ", s.message()));
   }
   if (!document.IsObject()) {
     return absl::InvalidArgumentError(absl::StrCat("LIST ", path, ": the body is not an object"));
@@ -242,15 +242,18 @@ absl::StatusOr<std::unique_ptr<WatchStream>> RestClient::Watch(absl::string_view
   absl::StatusOr<std::unique_ptr<HttpStream>> stream = http_->OpenStream(request);
   if (!stream.ok()) return stream.status();
   if (!IsSuccess((*stream)->status())) {
+    // The error body is quoted in the status; read no more of it than a Status needs.
+    constexpr size_t kMaxErrorBody = 64 << 10;
     std::string body;
-    while (true) {
+    while (body.size() < kMaxErrorBody) {
       absl::StatusOr<bool> more = (*stream)->Read(&body);
       if (!more.ok() || !*more) break;
     }
+    (*stream)->Cancel();
     return StatusFromHttpResponse((*stream)->status(), body);
   }
-  return std::unique_ptr<WatchStream>(
-      std::make_unique<RestWatchStream>(*std::move(stream), &decoder));
+  return std::unique_ptr<WatchStream>(std::make_unique<RestWatchStream>(
+      *std::move(stream), &decoder, http_->options().max_watch_frame_bytes));
 }
 
 }  // namespace k8s

@@ -4,6 +4,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "informer/json.h"
 #include "informer/k8s/json_util.h"
 
 namespace informer {
@@ -70,8 +71,7 @@ ApiStatus ApiStatusFromJson(const rapidjson::Value& value, int http_code) {
 
 absl::Status StatusFromHttpResponse(int http_code, absl::string_view body) {
   rapidjson::Document document;
-  document.Parse(body.data(), body.size());
-  if (!document.HasParseError() && document.IsObject() &&
+  if (ParseJson(body, &document).ok() && document.IsObject() &&
       StringMember(document, "kind") == "Status") {
     // The HTTP code is authoritative: a Status body may omit or disagree with it.
     ApiStatus status = ApiStatusFromJson(document, http_code);

@@ -4,8 +4,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "informer/json.h"
 #include "informer/k8s/status_body.h"
-#include "rapidjson/error/en.h"
 
 namespace informer {
 namespace k8s {
@@ -59,7 +59,15 @@ absl::StatusOr<ObjectPtr> DecodeBookmark(JsonValue& object,
 
 }  // namespace
 
-WatchDecoder::WatchDecoder(const ObjectDecoder* decoder) : decoder_(decoder) {}
+WatchDecoder::WatchDecoder(const ObjectDecoder* decoder, size_t max_frame_bytes)
+    : decoder_(decoder), max_frame_bytes_(max_frame_bytes) {}
+
+absl::Status WatchDecoder::FrameTooLarge(size_t length, bool complete) const {
+  return absl::InvalidArgumentError(absl::StrFormat(
+      "watch event larger than the cap of %d bytes (informerd's --max_watch_frame_bytes): %s%d "
+      "bytes; the watch is abandoned",
+      max_frame_bytes_, complete ? "" : "still incomplete after ", length));
+}
 
 absl::Status WatchDecoder::Feed(absl::string_view chunk, std::deque<WatchEvent>* out) {
   if (!error_.ok()) return error_;
@@ -115,6 +123,14 @@ absl::Status WatchDecoder::Feed(absl::string_view chunk, std::deque<WatchEvent>*
         break;
     }
   }
+  // An incomplete event already past the cap will not fit: fail now rather than buffer more.
+  if (depth_ > 0 && max_frame_bytes_ != 0 && size - frame_start_ > max_frame_bytes_) {
+    error_ = FrameTooLarge(size - frame_start_, /*complete=*/false);
+    buffer_.clear();
+    buffer_.shrink_to_fit();
+    frame_start_ = scan_pos_ = 0;
+    return error_;
+  }
   // Drop what was decoded (or skipped) once per chunk, so a chunk of many events costs one move.
   buffer_.erase(0, frame_start_);
   scan_pos_ = buffer_.size();
@@ -124,15 +140,17 @@ absl::Status WatchDecoder::Feed(absl::string_view chunk, std::deque<WatchEvent>*
 
 absl::Status WatchDecoder::DecodeFrame(size_t end, std::deque<WatchEvent>* out) {
   const size_t length = end - frame_start_;
+  if (max_frame_bytes_ != 0 && length > max_frame_bytes_) {
+    return FrameTooLarge(length, /*complete=*/true);
+  }
   rapidjson::Document document;
   // In situ: strings are unescaped in the buffer itself (within this frame), and the parse
   // stops at the end of the frame's object, so the rest of the buffer is untouched.
-  document.ParseInsitu<rapidjson::kParseStopWhenDoneFlag | rapidjson::kParseFullPrecisionFlag>(
-      &buffer_[frame_start_]);
-  if (document.HasParseError()) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "malformed watch event (%d bytes) at offset %d: %s", length, document.GetErrorOffset(),
-        rapidjson::GetParseError_En(document.GetParseError())));
+  if (absl::Status s = ParseJsonInsitu(&buffer_[frame_start_], &document,
+                                       /*stop_when_done=*/true);
+      !s.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("malformed watch event (%d bytes): %s", length, s.message()));
   }
   if (!document.IsObject()) return absl::InvalidArgumentError("watch event is not an object");
   auto type = document.FindMember("type");

@@ -27,12 +27,16 @@ namespace k8s {
 // Thread-safety: not thread-safe; one stream, one reader.
 class WatchDecoder {
  public:
-  // `decoder` must outlive this object.
-  explicit WatchDecoder(const ObjectDecoder* decoder);
+  // `decoder` must outlive this object. An event (frame) longer than `max_frame_bytes` fails
+  // the stream (0 = no cap; HttpOptions::max_watch_frame_bytes).
+  explicit WatchDecoder(const ObjectDecoder* decoder, size_t max_frame_bytes = 0);
 
   // Consumes `chunk` and appends every event it completes to `out`. InvalidArgument when the
-  // stream is malformed (bad JSON, a frame that is not an object, an unknown event type, an
-  // object the ObjectDecoder rejects); after an error every call fails with that error.
+  // stream is malformed (bad JSON, nesting deeper than kMaxJsonDepth, invalid UTF-8 in a
+  // string, a frame that is not an object, an unknown event type, an object the ObjectDecoder
+  // rejects) or an event is longer than the frame cap (the message names the cap and the flag);
+  // after an error every call fails with that error. The buffer never holds more than the cap
+  // plus one chunk.
   absl::Status Feed(absl::string_view chunk, std::deque<WatchEvent>* out);
 
   // OK when the stream ended on a frame boundary; DataLoss when it ended inside an event
@@ -46,7 +50,11 @@ class WatchDecoder {
   // Decodes the frame buffer_[frame_start_, end) into `out`.
   absl::Status DecodeFrame(size_t end, std::deque<WatchEvent>* out);
 
+  // InvalidArgument for a frame of `length` bytes (`complete` or still arriving) over the cap.
+  absl::Status FrameTooLarge(size_t length, bool complete) const;
+
   const ObjectDecoder* decoder_;
+  const size_t max_frame_bytes_;
   std::string buffer_;
   size_t frame_start_ = 0;  // where the current (incomplete) frame starts in buffer_
   size_t scan_pos_ = 0;     // next byte of buffer_ to scan

@@ -248,6 +248,50 @@ TEST_F(WatchDecoderTest, EventsBeforeAnErrorInTheSameChunkAreKept) {
   EXPECT_THAT(DescribeAll(events), ElementsAre("ADDED a 1"));
 }
 
+// --- The frame cap (--max_watch_frame_bytes): an event over it fails the stream, whether it
+// arrives whole in one chunk or a piece at a time, and the decoder lets go of its buffer.
+
+TEST_F(WatchDecoderTest, EventOverTheFrameCapInOneChunkFailsTheStream) {
+  WatchDecoder decoder(&object_decoder_, /*max_frame_bytes=*/64);
+  std::deque<WatchEvent> events;
+  const std::string small =
+      R"({"type":"ADDED","object":{"metadata":{"name":"a","namespace":"ns","resourceVersion":"1"}}})";
+  ASSERT_LE(small.size(), 100u);
+  WatchDecoder roomy(&object_decoder_, /*max_frame_bytes=*/small.size());
+  EXPECT_TRUE(roomy.Feed(small, &events).ok());  // exactly at the cap: fine
+  absl::Status status = decoder.Feed(small, &events);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status.message(), HasSubstr("larger than the cap of 64 bytes"));
+  EXPECT_THAT(status.message(), HasSubstr("--max_watch_frame_bytes"));
+  EXPECT_EQ(decoder.Feed("{}", &events).code(), absl::StatusCode::kInvalidArgument);  // sticky
+}
+
+TEST_F(WatchDecoderTest, IncompleteEventOverTheFrameCapFailsBeforeItEnds) {
+  WatchDecoder decoder(&object_decoder_, /*max_frame_bytes=*/1000);
+  std::deque<WatchEvent> events;
+  ASSERT_TRUE(decoder.Feed(R"({"type":"ADDED","object":{"data":")", &events).ok());
+  absl::Status status;
+  for (int i = 0; i < 100 && status.ok(); ++i) {
+    status = decoder.Feed(std::string(100, 'x'), &events);
+  }
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status.message(), HasSubstr("still incomplete after"));
+  EXPECT_EQ(decoder.buffered_bytes(), 0u);
+  EXPECT_TRUE(events.empty());
+}
+
+TEST_F(WatchDecoderTest, EventNestedDeeperThanTheApiServerAllowsFailsTheStream) {
+  WatchDecoder decoder(&object_decoder_);
+  std::deque<WatchEvent> events;
+  std::string event = R"({"type":"ADDED","object":{"metadata":{"name":"a"},"x":)";
+  event.append(100000, '[');
+  event.append(100000, ']');
+  event += "}}\n";
+  absl::Status status = decoder.Feed(event, &events);
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(status.message(), HasSubstr("nested deeper than 10000 levels"));
+}
+
 }  // namespace
 }  // namespace k8s
 }  // namespace informer

@@ -189,6 +189,8 @@ TEST_F(HostileInputTest, HostileWatchFailsOneInformerWhileAnotherKeepsServing) {
     options.resource = resource;
     options.reflector.backoff.initial = absl::Milliseconds(10);
     options.reflector.backoff.max = absl::Milliseconds(50);
+    // The scripted server answers LIST and WATCH, not streaming lists.
+    options.reflector.use_streaming_list = false;
     return std::make_unique<SharedIndexInformer>(
         std::make_shared<RestListerWatcher>(client_, resource, ""), options);
   };

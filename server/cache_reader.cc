@@ -14,7 +14,7 @@ namespace {
 std::string QueryKey(const ResolvedTarget& target, const ListQuery& query) {
   return absl::StrCat(target.resource.info.gvr.ToString(), "\n", target.filter.namespace_name, "\n",
                       target.filter.labels.ToString(), "\n", target.filter.fields.ToString(), "\n",
-                      query.index_name, "\n", query.index_value);
+                      query.index_name, "\n", query.index_value, "\n", query.caller);
 }
 
 std::vector<ObjectPtr> Filtered(std::vector<ObjectPtr> objects, const ObjectFilter& filter) {

@@ -10,9 +10,11 @@
 #include <cerrno>
 #include <cstring>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 
 namespace informer {
 namespace server {
@@ -22,6 +24,10 @@ const char* Reason(int code) {
   switch (code) {
     case 200:
       return "OK";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
     case 404:
       return "Not Found";
     case 405:
@@ -120,6 +126,18 @@ void MetricsHttpServer::Loop() {
   }
 }
 
+// The value of header `name` (lower case) in the request head `request`; "" when absent.
+static std::string HeaderValue(const std::string& request, absl::string_view name) {
+  for (absl::string_view line : absl::StrSplit(request, "\r\n")) {
+    const size_t colon = line.find(':');
+    if (colon == absl::string_view::npos) continue;
+    if (absl::AsciiStrToLower(line.substr(0, colon)) == name) {
+      return std::string(absl::StripAsciiWhitespace(line.substr(colon + 1)));
+    }
+  }
+  return "";
+}
+
 void MetricsHttpServer::Serve(int client) {
   // Read the request head (a scrape's is small); give up after 2 s of silence.
   std::string request;
@@ -139,7 +157,7 @@ void MetricsHttpServer::Serve(int client) {
     answer = {405, "text/plain; charset=utf-8", "only GET\n"};
   } else {
     std::string path = line[1].substr(0, line[1].find('?'));
-    answer = handler_(path);
+    answer = handler_(path, HeaderValue(request, "authorization"));
   }
   std::string head = absl::StrCat(
       "HTTP/1.1 ", answer.code, " ", Reason(answer.code), "\r\nContent-Type: ", answer.content_type,

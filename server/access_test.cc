@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <set>
 #include <thread>
@@ -17,6 +18,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
@@ -330,10 +332,18 @@ class FakeAuthorizer : public Authorizer {
  public:
   using Rule = std::tuple<std::string, std::string, std::string, std::string, std::string>;
   explicit FakeAuthorizer(std::vector<Rule> rules) : rules_(std::move(rules)) {}
+  // Drops every rule of `user` (a deleted RoleBinding).
+  void Revoke(const std::string& user) {
+    absl::MutexLock lock(&mu_);
+    rules_.erase(std::remove_if(rules_.begin(), rules_.end(),
+                                [&](const Rule& rule) { return std::get<0>(rule) == user; }),
+                 rules_.end());
+  }
   absl::StatusOr<k8s::AccessDecision> Authorize(const k8s::UserInfo& user,
                                                 const k8s::AccessAttributes& a,
                                                 bool* cache_hit) override {
     *cache_hit = false;
+    absl::MutexLock lock(&mu_);
     k8s::AccessDecision decision;
     auto match = [](const std::string& rule, const std::string& value) {
       return rule.empty() || rule == value;
@@ -349,7 +359,8 @@ class FakeAuthorizer : public Authorizer {
   }
 
  private:
-  std::vector<Rule> rules_;
+  absl::Mutex mu_;
+  std::vector<Rule> rules_ ABSL_GUARDED_BY(mu_);
 };
 
 ResourceInfo PodsInfo() {
@@ -402,6 +413,8 @@ class AccessServiceTest : public ::testing::Test {
     pods.name = "pods";
     config.resources = {pods};
     config.access.enabled = true;
+    config.access.allow_ttl = absl::Seconds(1);  // open streams are re-checked this often
+    config.access.narrow_cluster_wide = narrow_;
     auto lister_watchers = std::make_shared<FakeListerWatcherFactory>();
     ASSERT_TRUE(lister_watchers->ForResource(PodsInfo(), "").ok());
     auto fake = lister_watchers->Get(PodsInfo().gvr);
@@ -411,12 +424,14 @@ class AccessServiceTest : public ::testing::Test {
     fake->Add(MakeObject("b", "secret-thing", "0"));
     AccessControl access;
     access.authenticator = std::make_shared<FakeAuthenticator>();
-    access.authorizer = std::make_shared<FakeAuthorizer>(std::vector<FakeAuthorizer::Rule>{
+    authorizer_ = std::make_shared<FakeAuthorizer>(std::vector<FakeAuthorizer::Rule>{
+        {"revocable", "", "pods", "a", ""},
         {"reader-a", "", "pods", "a", ""},
         {"other-a", "", "pods", "a", ""},
         {"admin", "", "", "", ""},
         {"one-name", "", "pods", "a", "web"},
     });
+    access.authorizer = authorizer_;
     absl::StatusOr<std::unique_ptr<InformerServer>> server = InformerServer::Start(
         config, lister_watchers, std::make_shared<StaticPods>(), std::move(access));
     ASSERT_TRUE(server.ok()) << server.status();
@@ -464,9 +479,64 @@ class AccessServiceTest : public ::testing::Test {
     return reader->Finish();
   }
 
+  bool narrow_ = false;
+  std::shared_ptr<FakeAuthorizer> authorizer_;
   std::unique_ptr<InformerServer> server_;
   std::unique_ptr<pb::InformerService::Stub> stub_;
 };
+
+TEST_F(AccessServiceTest, WithdrawnAccessEndsAnOpenStreamWithTheResumeTrailer) {
+  auto context = As("revocable");
+  context->set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(20)));
+  pb::SubscribeRequest request;
+  request.set_resource("pods");
+  request.set_namespace_("a");
+  auto reader = stub_->Subscribe(context.get(), request);
+  pb::SubscribeResponse event;
+  do {
+    ASSERT_TRUE(reader->Read(&event));
+  } while (event.type() != pb::EVENT_TYPE_SYNCED);
+  authorizer_->Revoke("revocable");
+  const absl::Time revoked = absl::Now();
+  while (reader->Read(&event)) {
+  }
+  grpc::Status status = reader->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED) << status.error_message();
+  EXPECT_THAT(status.error_message(), HasSubstr("withdrawn"));
+  // Re-checked every allow TTL (1 s), found by the 1 s tick.
+  EXPECT_LT(absl::Now() - revoked, absl::Seconds(4));
+  const auto& trailers = context->GetServerTrailingMetadata();
+  auto resume = trailers.find("informer-resume-resource-version");
+  ASSERT_NE(resume, trailers.end());
+  EXPECT_FALSE(resume->second.empty());
+}
+
+class NarrowingServiceTest : public AccessServiceTest {
+ protected:
+  NarrowingServiceTest() { narrow_ = true; }
+};
+
+TEST_F(NarrowingServiceTest, ClusterWideReadsAreNarrowedToTheReadableNamespaces) {
+  pb::ListRequest request;
+  request.set_resource("pods");
+  pb::ListResponse response;
+  auto context = As("reader-a");
+  ASSERT_TRUE(stub_->List(context.get(), request, &response).ok());
+  EXPECT_EQ(response.objects_size(), 3);
+  for (const pb::Object& object : response.objects()) EXPECT_EQ(object.namespace_(), "a");
+  auto narrowed = context->GetServerTrailingMetadata().find("informer-namespaces");
+  ASSERT_NE(narrowed, context->GetServerTrailingMetadata().end());
+  EXPECT_EQ(std::string(narrowed->second.data(), narrowed->second.size()), "a");
+  pb::SubscribeRequest subscribe;
+  subscribe.set_resource("pods");
+  std::vector<std::string> names;
+  ASSERT_TRUE(Subscribe("reader-a", subscribe, &names).ok());
+  EXPECT_THAT(names, ::testing::UnorderedElementsAre("a/web", "a/db", "a/cache"));
+  // Nothing readable: refused as before.
+  EXPECT_EQ(Get("nobody", "a", "web").error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_EQ(stub_->List(As("nobody").get(), request, &response).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+}
 
 TEST_F(AccessServiceTest, EveryRpcWithoutAValidTokenIsUnauthenticated) {
   for (const std::string token : {"", "bad"}) {

@@ -208,6 +208,7 @@ absl::Status ApplyKey(const std::string& key, const YAML::Node& value, ServerCon
   if (key == "tls_client_ca_file") return set_string(&config->access.tls_client_ca_file);
   if (key == "tls_refresh") return set_duration(&config->access.tls_refresh);
   if (key == "spiffe_trust_domain") return set_string(&config->access.spiffe_trust_domain);
+  if (key == "auth_narrow_cluster_wide") return set_bool(&config->access.narrow_cluster_wide);
   if (key == "log_format") return set_string(&config->log_format);
   if (key == "log_level") return set_string(&config->log_level);
   return KeyError(key, "unknown key (the config file takes the flags' names; see --help)");

@@ -70,6 +70,9 @@ struct AccessConfig {
   absl::Duration tls_refresh = absl::Minutes(1);
   // Trust domain a client certificate's SPIFFE ID must be in; "" = any.
   std::string spiffe_trust_domain;
+  // A cluster-wide read by a caller who may read only some namespaces is narrowed to those
+  // (named in the `informer-namespaces` metadata) instead of refused as the API server does.
+  bool narrow_cluster_wide = false;
 };
 
 // Everything informerd can be told. The defaults are those of a local development run.

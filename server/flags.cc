@@ -100,6 +100,10 @@ ABSL_FLAG(absl::Duration, tls_refresh, absl::Minutes(1),
           "how often the TLS files are checked for changes");
 ABSL_FLAG(std::string, spiffe_trust_domain, "",
           "trust domain a client certificate's SPIFFE ID must be in; empty = any");
+ABSL_FLAG(bool, auth_narrow_cluster_wide, false,
+          "a cluster-wide List, ByIndex or Subscribe by a caller who may read only some "
+          "namespaces is narrowed to those (named in the informer-namespaces metadata; Subscribe "
+          "only when it is one) instead of refused as the API server does");
 
 // Lifecycle.
 ABSL_FLAG(absl::Duration, sync_timeout, absl::Seconds(60),
@@ -256,6 +260,9 @@ absl::StatusOr<ServerConfig> ConfigFromFlags(const absl::flat_hash_set<std::stri
   if (is_given("tls_refresh")) config.access.tls_refresh = absl::GetFlag(FLAGS_tls_refresh);
   if (is_given("spiffe_trust_domain")) {
     config.access.spiffe_trust_domain = absl::GetFlag(FLAGS_spiffe_trust_domain);
+  }
+  if (is_given("auth_narrow_cluster_wide")) {
+    config.access.narrow_cluster_wide = absl::GetFlag(FLAGS_auth_narrow_cluster_wide);
   }
   if (is_given("log_format")) config.log_format = absl::GetFlag(FLAGS_log_format);
   if (is_given("log_level")) config.log_level = absl::GetFlag(FLAGS_log_level);

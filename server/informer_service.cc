@@ -6,6 +6,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "server/convert.h"
 #include "server/grpc_status.h"
@@ -22,6 +23,9 @@ const absl::Status& ShuttingDown() {
       new absl::Status(absl::UnavailableError("informerd is shutting down; retry elsewhere"));
   return *status;
 }
+
+// Metadata naming the namespaces a cluster-wide read was narrowed to (narrow_cluster_wide).
+constexpr char kNamespacesMetadata[] = "informer-namespaces";
 
 // InvalidArgument when a known_objects key is outside `namespace_name` (a namespaced request):
 // the stream must never say anything about objects of other namespaces.
@@ -88,7 +92,7 @@ CallContext InformerServiceImpl::ContextOf(grpc::CallbackServerContext* context)
 absl::Status InformerServiceImpl::Admit(grpc::CallbackServerContext* context, const char* method,
                                         const std::string& resource_name, ReadAttributes read,
                                         const std::vector<std::string>& verbs, std::string* caller,
-                                        Principal* who) {
+                                        Principal* who, std::vector<std::string>* narrowed) {
   caller->clear();
   if (guard_ == nullptr) return absl::OkStatus();
   absl::StatusOr<Principal> principal = guard_->Authenticate(*context, method);
@@ -97,7 +101,22 @@ absl::Status InformerServiceImpl::Admit(grpc::CallbackServerContext* context, co
   if (!resource.ok()) return resource.status();
   read.resource = &resource->info;
   if (absl::Status allowed = guard_->Authorize(*principal, method, verbs, read); !allowed.ok()) {
-    return allowed;
+    if (narrowed == nullptr || !options_.narrow_cluster_wide ||
+        !absl::IsPermissionDenied(allowed) || !read.namespace_name.empty() ||
+        !resource->info.namespaced) {
+      return allowed;
+    }
+    // The namespaces holding cached objects that the caller may read (each decision cached).
+    absl::StatusOr<std::vector<std::string>> present =
+        resource->informer->store().ListIndexFuncValues(kNamespaceIndex);
+    narrowed->clear();
+    for (const std::string& ns : present.ok() ? *present : std::vector<std::string>{}) {
+      ReadAttributes in_ns = read;
+      in_ns.namespace_name = ns;
+      if (guard_->Authorize(*principal, method, verbs, in_ns).ok()) narrowed->push_back(ns);
+    }
+    if (narrowed->empty()) return allowed;
+    std::sort(narrowed->begin(), narrowed->end());
   }
   *caller = absl::StrCat(principal->user.username, "\n", principal->user.uid);
   if (who != nullptr) *who = *std::move(principal);
@@ -188,10 +207,13 @@ grpc::ServerUnaryReactor* InformerServiceImpl::List(grpc::CallbackServerContext*
   query.page_token = request->page_token();
   query.min_resource_version = request->min_resource_version();
   if (absl::Status s = Admit(context, "List", request->resource(), ReadOf(query.target), {"list"},
-                             &query.caller);
+                             &query.caller, nullptr, &query.namespaces);
       !s.ok()) {
     FinishUnary(reactor, "List", started, s);
     return reactor;
+  }
+  if (!query.namespaces.empty()) {
+    context->AddTrailingMetadata(kNamespacesMetadata, absl::StrJoin(query.namespaces, ","));
   }
   reader_.List(query, ContextOf(context),
                [this, reactor, response, started](absl::StatusOr<Page> page) {
@@ -254,10 +276,13 @@ grpc::ServerUnaryReactor* InformerServiceImpl::ByIndex(grpc::CallbackServerConte
   query.page_token = request->page_token();
   query.min_resource_version = request->min_resource_version();
   if (absl::Status s = Admit(context, "ByIndex", request->resource(), ReadOf(query.target),
-                             {"list"}, &query.caller);
+                             {"list"}, &query.caller, nullptr, &query.namespaces);
       !s.ok()) {
     FinishUnary(reactor, "ByIndex", started, s);
     return reactor;
+  }
+  if (!query.namespaces.empty()) {
+    context->AddTrailingMetadata(kNamespacesMetadata, absl::StrJoin(query.namespaces, ","));
   }
   reader_.ByIndex(query, ContextOf(context),
                   [this, reactor, response, started](absl::StatusOr<Page> page) {
@@ -292,13 +317,41 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* InformerServiceImpl::Subscribe(
                                                ? std::vector<std::string>{"list", "watch"}
                                                : std::vector<std::string>{"watch"};
     std::string caller;
+    Principal who;
+    std::vector<std::string> narrowed;
+    ReadAttributes read = ReadOf(TargetOf(request->resource(), request->namespace_(),
+                                          request->label_selector(), request->field_selector()));
     absl::Status admitted =
-        Admit(context, "Subscribe", request->resource(),
-              ReadOf(TargetOf(request->resource(), request->namespace_(), request->label_selector(),
-                              request->field_selector())),
-              verbs, &caller);
+        Admit(context, "Subscribe", request->resource(), read, verbs, &caller, &who, &narrowed);
+    if (admitted.ok() && !narrowed.empty()) {
+      // A stream follows one namespace (or all): narrowing works when the caller may read
+      // exactly one.
+      if (narrowed.size() > 1) {
+        admitted = absl::PermissionDeniedError(absl::StrCat(
+            "a cluster-wide Subscribe needs list and watch in every namespace; you may read only "
+            "namespaces ",
+            absl::StrJoin(narrowed, ", "), ": subscribe to each"));
+      } else {
+        parsed.set_namespace_(narrowed[0]);
+        read.namespace_name = narrowed[0];
+        context->AddInitialMetadata(kNamespacesMetadata, narrowed[0]);
+      }
+    }
     if (admitted.ok()) admitted = CheckKnownObjects(*request);
     if (!admitted.ok()) return FinishedSubscribe(ToGrpcStatus(admitted));
+    if (guard_ != nullptr) {
+      absl::StatusOr<CachedResource> resource = registry_->Resolve(request->resource());
+      if (resource.ok()) {
+        std::string authorization;
+        const auto& metadata = context->client_metadata();
+        if (auto it = metadata.find("authorization"); it != metadata.end()) {
+          authorization.assign(it->second.data(), it->second.size());
+        }
+        recheck_info = std::make_shared<ResourceInfo>(resource->info);
+        read.resource = recheck_info.get();
+        recheck = RecheckOf(std::move(who), std::move(authorization), read, verbs);
+      }
+    }
   }
   absl::StatusOr<ResolvedTarget> target =
       reader_.Resolve(TargetOf(request->resource(), request->namespace_(),

@@ -33,6 +33,9 @@ struct ServiceOptions {
   // With access control on: how often an open stream is re-authorized (also at its token's
   // expiry).
   absl::Duration recheck_interval = absl::Seconds(20);
+  // With access control on: a cluster-wide read by a caller who may read only some namespaces
+  // is narrowed to those (named in the `informer-namespaces` metadata) instead of refused.
+  bool narrow_cluster_wide = false;
 };
 
 // The callback-API service with Subscribe as a raw (ByteBuffer) method, so each object
@@ -94,11 +97,12 @@ class InformerServiceImpl final : public InformerServiceBase {
   // Who calls and whether they may do `verbs` on `read` (its resource resolved from
   // `resource_name`): OK with `*caller` (the page-token binding) when allowed or when access
   // control is off; Unauthenticated, PermissionDenied, Unavailable, or the resolution's error.
-  // `who` (optional) receives the caller.
+  // `who` (optional) receives the caller. With `narrowed` (and narrow_cluster_wide), a refused
+  // cluster-wide read is allowed for the namespaces the caller may read, listed there.
   absl::Status Admit(grpc::CallbackServerContext* context, const char* method,
                      const std::string& resource_name, ReadAttributes read,
                      const std::vector<std::string>& verbs, std::string* caller,
-                     Principal* who = nullptr);
+                     Principal* who = nullptr, std::vector<std::string>* narrowed = nullptr);
   // The re-authorization of an open stream of `who` (sending `authorization`, its bearer
   // header) doing `verbs` on `read`: a refusal ends it (see StreamRecheck).
   StreamRecheck RecheckOf(Principal who, std::string authorization, ReadAttributes read,

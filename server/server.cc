@@ -37,6 +37,7 @@ ServiceOptions ServiceOptionsOf(const ServerConfig& config) {
   options.pager = config.pager;
   options.max_wait = config.max_wait;
   options.recheck_interval = config.access.allow_ttl;
+  options.narrow_cluster_wide = config.access.narrow_cluster_wide;
   return options;
 }
 

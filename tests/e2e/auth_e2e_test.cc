@@ -555,6 +555,90 @@ TEST_F(AuthE2eTest, IdenticalColdCallsCauseOneTokenReview) {
   EXPECT_GE(ApiserverCreates(**admin_, "tokenreviews") - before, 1);
 }
 
+TEST_F(AuthE2eTest, ManyIdentitiesCauseAboutIdentitiesTimesAttributesPerTtlReviews) {
+  // 100 ServiceAccounts of a namespace of their own, allowed by one RoleBinding to the group.
+  const std::string ns = absl::StrCat("auth-load-", RandomSuffix());
+  ASSERT_TRUE(Create("/api/v1/namespaces", absl::StrCat(R"({"metadata":{"name":")", ns, R"("}})")));
+  ASSERT_TRUE(Create(absl::StrCat("/api/v1/namespaces/", ns, "/configmaps"),
+                     R"({"metadata":{"name":"target"}})"));
+  ASSERT_TRUE(Create(
+      absl::StrCat("/apis/rbac.authorization.k8s.io/v1/namespaces/", ns, "/roles"),
+      R"({"metadata":{"name":"cm-reader"},"rules":[{"apiGroups":[""],"resources":["configmaps"],)"
+      R"("verbs":["get","list","watch"]}]})"));
+  ASSERT_TRUE(
+      Create(absl::StrCat("/apis/rbac.authorization.k8s.io/v1/namespaces/", ns, "/rolebindings"),
+             absl::StrCat(R"({"metadata":{"name":"all"},"roleRef":{"apiGroup":)"
+                          R"("rbac.authorization.k8s.io","kind":"Role","name":"cm-reader"},)"
+                          R"("subjects":[{"kind":"Group","apiGroup":"rbac.authorization.k8s.io",)"
+                          R"("name":"system:serviceaccounts:)",
+                          ns, R"("}]})")));
+  constexpr int kIdentities = 100;
+  std::vector<std::string> tokens;
+  for (int i = 0; i < kIdentities; ++i) {
+    const std::string sa = absl::StrCat("load-", i);
+    ASSERT_TRUE(Create(absl::StrCat("/api/v1/namespaces/", ns, "/serviceaccounts"),
+                       absl::StrCat(R"({"metadata":{"name":")", sa, R"("}})")));
+    absl::StatusOr<std::string> answer =
+        (*admin_)->Post(absl::StrCat("/api/v1/namespaces/", ns, "/serviceaccounts/", sa, "/token"),
+                        R"({"apiVersion":"authentication.k8s.io/v1","kind":"TokenRequest","spec":)"
+                        R"({"audiences":["informerd"],"expirationSeconds":600}})");
+    ASSERT_TRUE(answer.ok()) << answer.status();
+    tokens.push_back(JsonMember(*answer, "status", "token"));
+  }
+  ASSERT_TRUE(WaitFor(absl::Seconds(10), [&] { return Get(tokens[0], ns, "target").ok(); }));
+  const std::string token_misses =
+      R"(informerd_authentications_total{via="token",result="ok",cache="miss"})";
+  const std::string access_misses =
+      R"(informerd_authorizations_total{method="Get",verb="get",decision="allowed",cache="miss"})";
+  const double token_before = InformerdCount(token_misses);
+  const double access_before = InformerdCount(access_misses);
+  const double apiserver_before = ApiserverCreates(**admin_, "subjectaccessreviews");
+
+  // 1000 calls/s spread over the identities for 8 s (allow TTL 4 s; token TTL 1 min).
+  constexpr int kThreads = 20;
+  constexpr absl::Duration kRun = absl::Seconds(8);
+  std::atomic<int> ok{0}, failed{0};
+  const absl::Time start = absl::Now();
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      auto stub = Stub(*informerd_);
+      for (int i = 0;; ++i) {
+        // Each thread's share of 1000/s: one call every 20 ms.
+        const absl::Time due = start + absl::Milliseconds(20) * i;
+        if (due - start >= kRun) return;
+        absl::SleepFor(due - absl::Now());
+        pb::GetRequest request;
+        request.set_resource("configmaps");
+        request.set_namespace_(ns);
+        request.set_name("target");
+        pb::GetResponse response;
+        const std::string& token = tokens[(t + i * kThreads) % kIdentities];
+        (stub->Get(As(token).get(), request, &response).ok() ? ok : failed)++;
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+  const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  const double token_reviews = InformerdCount(token_misses) - token_before;
+  const double access_reviews = InformerdCount(access_misses) - access_before;
+  const double apiserver_reviews =
+      ApiserverCreates(**admin_, "subjectaccessreviews") - apiserver_before;
+  printf(
+      "%d calls in %.1f s (%.0f/s), %d failed; TokenReviews %.0f, SubjectAccessReviews %.0f "
+      "(API server counted %.0f)\n",
+      ok.load(), seconds, ok.load() / seconds, failed.load(), token_reviews, access_reviews,
+      apiserver_reviews);
+  EXPECT_EQ(failed.load(), 0);
+  EXPECT_GT(ok.load() / seconds, 500) << "the machine could not drive the load";
+  // Each identity's token is reviewed once (TTL 1 min > the run); each identity's one attribute
+  // set once per allow TTL: 100 x 8 s / 4 s = 200, up to one more round at the edges.
+  EXPECT_EQ(token_reviews, kIdentities - 1);  // the first one was reviewed before
+  EXPECT_GE(access_reviews, kIdentities * 1.5);
+  EXPECT_LE(access_reviews, kIdentities * 3.2);
+  EXPECT_GE(apiserver_reviews, access_reviews);
+}
+
 TEST_F(AuthE2eTest, ProbesAreOpenAndMetricsNeedAnAllowedToken) {
   const int port = informerd_->metrics_port();
   EXPECT_THAT(HttpGet(port, "/readyz", ""), HasSubstr("200 OK"));

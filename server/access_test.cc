@@ -406,7 +406,9 @@ class AccessServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ServerConfig config;
-    config.listen = {"127.0.0.1:0"};
+    unix_socket_ = absl::StrCat(::testing::TempDir(), "/informerd-access-", getpid(), "-",
+                                reinterpret_cast<uintptr_t>(this), ".sock");
+    config.listen = {"127.0.0.1:0", absl::StrCat("unix:", unix_socket_)};
     config.metrics_listen = "127.0.0.1:0";
     config.shutdown_grace = absl::Seconds(1);
     ResourceConfig pods;
@@ -480,6 +482,7 @@ class AccessServiceTest : public ::testing::Test {
   }
 
   bool narrow_ = false;
+  std::string unix_socket_;
   std::shared_ptr<FakeAuthorizer> authorizer_;
   std::unique_ptr<InformerServer> server_;
   std::unique_ptr<pb::InformerService::Stub> stub_;
@@ -509,6 +512,19 @@ TEST_F(AccessServiceTest, WithdrawnAccessEndsAnOpenStreamWithTheResumeTrailer) {
   auto resume = trailers.find("informer-resume-resource-version");
   ASSERT_NE(resume, trailers.end());
   EXPECT_FALSE(resume->second.empty());
+}
+
+TEST_F(AccessServiceTest, UnixSocketsUseLocalCredentialsAndStillNeedAToken) {
+  auto stub = pb::InformerService::NewStub(grpc::CreateChannel(
+      absl::StrCat("unix:", unix_socket_), grpc::experimental::LocalCredentials(UDS)));
+  pb::GetRequest request;
+  request.set_resource("pods");
+  request.set_namespace_("a");
+  request.set_name("web");
+  pb::GetResponse response;
+  EXPECT_TRUE(stub->Get(As("reader-a").get(), request, &response).ok());
+  EXPECT_EQ(stub->Get(As("").get(), request, &response).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
 }
 
 class NarrowingServiceTest : public AccessServiceTest {

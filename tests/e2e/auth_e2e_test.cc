@@ -468,6 +468,30 @@ TEST_F(AuthE2eTest, ANamespaceRoleReadsItsNamespaceOnly) {
   EXPECT_EQ(resources.resources(0).object_count(), 0);
 }
 
+TEST_F(AuthE2eTest, TheOptInModeNarrowsClusterWideReadsToTheReadableNamespaces) {
+  std::unique_ptr<InformerdProcess> narrowing =
+      InformerdProcess::Start(INFORMERD_BINARY, Flags({"--auth_narrow_cluster_wide"}));
+  ASSERT_NE(narrowing, nullptr);
+  ASSERT_TRUE(narrowing->WaitForLog("every resource synced", absl::Seconds(60)))
+      << narrowing->log();
+  auto stub = Stub(*narrowing);
+  pb::ListRequest request;
+  request.set_resource("configmaps");
+  pb::ListResponse response;
+  auto context = As(Token("reader"));
+  grpc::Status status = stub->List(context.get(), request, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_GE(response.objects_size(), 2);
+  for (const pb::Object& object : response.objects()) EXPECT_EQ(object.namespace_(), *ns_a_);
+  const auto& trailers = context->GetServerTrailingMetadata();
+  auto narrowed = trailers.find("informer-namespaces");
+  ASSERT_NE(narrowed, trailers.end());
+  EXPECT_EQ(std::string(narrowed->second.data(), narrowed->second.size()), *ns_a_);
+  // A caller who may read nothing is still refused.
+  EXPECT_EQ(stub->List(As(Token("nobody")).get(), request, &response).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+}
+
 TEST_F(AuthE2eTest, AnotherIdentityCannotUseAPageToken) {
   pb::ListResponse first;
   ASSERT_TRUE(List(Token("reader"), *ns_a_, &first, "", 1).ok());

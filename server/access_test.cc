@@ -319,6 +319,10 @@ class FakeAuthenticator : public Authenticator {
     *cache_hit = false;
     if (token.empty()) return absl::UnauthenticatedError("no credentials");
     if (token == "down") return absl::UnavailableError("TokenReview unreachable");
+    if (token == "slow") {  // a TokenReview that takes its time
+      absl::SleepFor(absl::Seconds(3));
+      return absl::UnavailableError("TokenReview timed out");
+    }
     if (token == "bad") return absl::UnauthenticatedError("the token was refused");
     Principal principal;
     principal.user.username = std::string(token);
@@ -525,6 +529,16 @@ TEST_F(AccessServiceTest, UnixSocketsUseLocalCredentialsAndStillNeedAToken) {
   EXPECT_TRUE(stub->Get(As("reader-a").get(), request, &response).ok());
   EXPECT_EQ(stub->Get(As("").get(), request, &response).error_code(),
             grpc::StatusCode::UNAUTHENTICATED);
+}
+
+TEST_F(AccessServiceTest, ProbesDoNotWaitBehindAMetricsRequestUnderReview) {
+  const int port = server_->metrics_port();
+  std::thread scrape([&] { EXPECT_THAT(HttpGet(port, "/metrics", "slow"), HasSubstr("503")); });
+  absl::SleepFor(absl::Milliseconds(200));
+  const absl::Time start = absl::Now();
+  EXPECT_THAT(HttpGet(port, "/readyz", ""), HasSubstr("200 OK"));
+  EXPECT_LT(absl::Now() - start, absl::Seconds(1));
+  scrape.join();
 }
 
 class NarrowingServiceTest : public AccessServiceTest {

@@ -112,6 +112,11 @@ MetricsHttpServer::~MetricsHttpServer() { Stop(); }
 void MetricsHttpServer::Stop() {
   if (stopping_.exchange(true)) return;
   if (thread_.joinable()) thread_.join();
+  InFlight& in_flight = *in_flight_;
+  absl::MutexLock lock(&in_flight.mu);
+  auto idle = [&in_flight]()
+                  ABSL_EXCLUSIVE_LOCKS_REQUIRED(in_flight.mu) { return in_flight.count == 0; };
+  in_flight.mu.Await(absl::Condition(&idle));
   ::close(fd_);
 }
 
@@ -121,8 +126,23 @@ void MetricsHttpServer::Loop() {
     if (::poll(&pfd, 1, 100) <= 0) continue;  // wakes every 100 ms to notice Stop
     int client = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
     if (client < 0) continue;
-    Serve(client);
-    ::close(client);
+    bool own_thread;
+    {
+      absl::MutexLock lock(&in_flight_->mu);
+      own_thread = in_flight_->count < kMaxInFlight;
+      if (own_thread) ++in_flight_->count;
+    }
+    if (!own_thread) {  // saturated: serve here (back-pressure on the accept loop)
+      Serve(client);
+      ::close(client);
+      continue;
+    }
+    std::thread([this, client, in_flight = in_flight_] {
+      Serve(client);
+      ::close(client);
+      absl::MutexLock lock(&in_flight->mu);
+      --in_flight->count;
+    }).detach();
   }
 }
 

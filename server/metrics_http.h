@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 
 namespace informer {
 namespace server {
@@ -20,8 +21,9 @@ struct HttpAnswer {
   std::string body;
 };
 
-// Serves GET requests one at a time: the handler maps a path to an answer. Meant for scrapes
-// and probes, not for traffic.
+// Serves GET requests: the handler maps a path to an answer. Meant for scrapes and probes, not
+// for traffic. Each request runs on a thread of its own (at most kMaxInFlight at once), so a
+// probe never waits behind a /metrics request whose token is being reviewed.
 //
 // Thread-safety: Start and Stop from one thread; the handler runs on the server's thread.
 class MetricsHttpServer {
@@ -47,10 +49,19 @@ class MetricsHttpServer {
   void Loop();
   void Serve(int client);
 
+  static constexpr int kMaxInFlight = 8;
+
   const int fd_;
   const int port_;
   Handler handler_;
   std::atomic<bool> stopping_{false};
+  // Requests served on their own threads. Shared with them, so the last one may still be
+  // unlocking it when Stop has seen the count reach 0.
+  struct InFlight {
+    absl::Mutex mu;
+    int count ABSL_GUARDED_BY(mu) = 0;
+  };
+  const std::shared_ptr<InFlight> in_flight_ = std::make_shared<InFlight>();
   std::thread thread_;
 };
 

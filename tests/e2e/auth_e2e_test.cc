@@ -654,7 +654,9 @@ TEST_F(AuthE2eTest, ManyIdentitiesCauseAboutIdentitiesTimesAttributesPerTtlRevie
       ok.load(), seconds, ok.load() / seconds, failed.load(), token_reviews, access_reviews,
       apiserver_reviews);
   EXPECT_EQ(failed.load(), 0);
-  EXPECT_GT(ok.load() / seconds, 500) << "the machine could not drive the load";
+  // The review counts below hold as long as every identity is called within each allow TTL
+  // (>= 100 calls/s); 1000/s is the target, slower builds (sanitizers) may reach less.
+  EXPECT_GT(ok.load() / seconds, 200) << "the machine could not drive the load";
   // Each identity's token is reviewed once (TTL 1 min > the run); each identity's one attribute
   // set once per allow TTL: 100 x 8 s / 4 s = 200, up to one more round at the edges.
   EXPECT_EQ(token_reviews, kIdentities - 1);  // the first one was reviewed before

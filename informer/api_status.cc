@@ -82,4 +82,34 @@ bool IsResourceExpired(const absl::Status& status) {
   return absl::StrContains(absl::AsciiStrToLower(api_status->message), "too old resource version");
 }
 
+bool IsTooManyRequests(const absl::Status& status) {
+  std::optional<ApiStatus> api_status = GetApiStatus(status);
+  return api_status.has_value() &&
+         (api_status->code == 429 || api_status->reason == "TooManyRequests");
+}
+
+bool IsTooLargeResourceVersion(const absl::Status& status) {
+  std::optional<ApiStatus> api_status = GetApiStatus(status);
+  return api_status.has_value() && absl::StrContains(absl::AsciiStrToLower(api_status->message),
+                                                     "too large resource version");
+}
+
+namespace {
+constexpr char kTransportFaultPayload[] = "informer.dev/transport-fault";
+}  // namespace
+
+absl::Status WithTransportFault(absl::Status status, TransportFault fault) {
+  if (status.ok() || fault == TransportFault::kNone) return status;
+  status.SetPayload(kTransportFaultPayload,
+                    absl::Cord(fault == TransportFault::kConnectionRefused ? "refused" : "lost"));
+  return status;
+}
+
+TransportFault GetTransportFault(const absl::Status& status) {
+  absl::optional<absl::Cord> payload = status.GetPayload(kTransportFaultPayload);
+  if (!payload.has_value()) return TransportFault::kNone;
+  return *payload == "refused" ? TransportFault::kConnectionRefused
+                               : TransportFault::kConnectionLost;
+}
+
 }  // namespace informer

@@ -30,6 +30,24 @@ std::optional<ApiStatus> GetApiStatus(const absl::Status& status);
 // HTTP 410 Gone, reason Expired/Gone, or the message "too old resource version".
 bool IsResourceExpired(const absl::Status& status);
 
+// True for the API server's 429 Too Many Requests (R13).
+bool IsTooManyRequests(const absl::Status& status);
+
+// True for "Too large resource version": the server (its watch cache) has not reached the RV
+// asked for yet (R9).
+bool IsTooLargeResourceVersion(const absl::Status& status);
+
+// What the transport says went wrong below HTTP, for the reflector's policy (R13, R14).
+enum class TransportFault {
+  kNone,               // not a transport failure (or not known to be one)
+  kConnectionRefused,  // nothing listens at the server's address
+  kConnectionLost,     // the connection was reset or closed mid-response (a probable EOF)
+};
+// Marks `status` (a transport failure) with `fault`; returns it.
+absl::Status WithTransportFault(absl::Status status, TransportFault fault);
+// The fault `status` was marked with, kNone when none.
+TransportFault GetTransportFault(const absl::Status& status);
+
 }  // namespace informer
 
 #endif  // INFORMER_API_STATUS_H_

@@ -9,23 +9,22 @@ Backoff::Backoff(BackoffOptions options, Clock* clock, uint64_t seed)
 
 absl::Duration Backoff::NextDelay() {
   const absl::Time now = clock_->Now();
-  if (now - last_delay_at_ > options_.reset_after) current_ = options_.initial;
-  last_delay_at_ = now;
-
+  if (now > next_reset_) {
+    next_reset_ = now + options_.reset_after;
+    current_ = options_.initial;
+  }
   absl::Duration delay = current_;
+  current_ = std::min(current_ * options_.factor, options_.max);
   if (options_.jitter > 0) {
     std::uniform_real_distribution<double> unit(0.0, 1.0);
     delay *= 1.0 + options_.jitter * unit(rng_);
   }
-  // The cap holds after jitter too, so a caller never waits longer than `max`.
-  delay = std::min(delay, options_.max);
-  current_ = std::min(current_ * options_.factor, options_.max);
   return delay;
 }
 
 void Backoff::Reset() {
   current_ = options_.initial;
-  last_delay_at_ = absl::InfinitePast();
+  next_reset_ = absl::InfinitePast();
 }
 
 }  // namespace informer

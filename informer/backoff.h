@@ -11,10 +11,10 @@
 
 namespace informer {
 
-// Computes the delay before each retry: `initial`, growing by `factor` per consecutive
-// failure, times 1 + jitter * rand[0,1), never above `max`. When more than `reset_after`
-// passed since the previous delay was handed out (the caller was healthy that long), the
-// sequence starts again at `initial`, as client-go's exponential backoff manager does.
+// Computes the delay before each retry as client-go's reflector does (R15, BackoffOptions):
+// `initial`, growing by `factor` per call up to `max`, times 1 + jitter * rand[0,1) (after the
+// cap, so delays at the cap fall in [max, 2 max)); the sequence starts again at `initial`
+// every `reset_after`, counted from its last restart (wait.Backoff.DelayWithReset).
 //
 // Thread-safety: not thread-safe; one retry loop owns it.
 class Backoff {
@@ -33,7 +33,7 @@ class Backoff {
   Clock* clock_;
   std::mt19937_64 rng_;
   absl::Duration current_;  // the un-jittered delay the next call starts from
-  absl::Time last_delay_at_ = absl::InfinitePast();
+  absl::Time next_reset_ = absl::InfinitePast();
 };
 
 }  // namespace informer

@@ -38,23 +38,39 @@ TEST(BackoffTest, R5_DelaysGrowExponentiallyUpToTheCap) {
   EXPECT_EQ(delays[7], absl::Seconds(30));
 }
 
-TEST(BackoffTest, R5_JitterStaysWithinItsBandAndUnderTheCap) {
+TEST(BackoffTest, R15_JitterComesAfterTheCapSoDelaysAtTheCapFallIn30To60Seconds) {
   FakeClock clock;
   BackoffOptions options;  // jitter 1.0: delay in [d, 2d)
   Backoff backoff(options, &clock, 42);
   absl::Duration base = absl::Milliseconds(800);
   bool varied = false;
-  absl::Duration first = backoff.NextDelay();
-  EXPECT_GE(first, base);
-  EXPECT_LT(first, 2 * base);
+  bool above_cap = false;
   for (int i = 0; i < 20; ++i) {
-    base = std::min(base * 2, absl::Seconds(30));
-    absl::Duration delay = backoff.NextDelay();
-    EXPECT_GE(delay, std::min(base, absl::Seconds(30)));
-    EXPECT_LE(delay, absl::Seconds(30));
+    const absl::Duration delay = backoff.NextDelay();
+    EXPECT_GE(delay, base) << i;
+    EXPECT_LT(delay, 2 * base) << i;
     if (delay != base) varied = true;
+    if (delay > absl::Seconds(30)) above_cap = true;
+    base = std::min(base * 2, absl::Seconds(30));
   }
   EXPECT_TRUE(varied);
+  EXPECT_TRUE(above_cap);  // client-go's delays at the cap reach up to 60 s
+}
+
+TEST(BackoffTest, R15_TheSequenceRestartsEveryTwoMinutesFromTheLastRestartEvenWhileFailing) {
+  FakeClock clock;
+  Backoff backoff(NoJitter(), &clock, 1);
+  absl::Time restart = clock.Now();
+  std::vector<absl::Duration> delays;
+  // Failing without pause: a delay, then the next failure right after it.
+  while (clock.Now() - restart <= absl::Minutes(2)) {
+    delays.push_back(backoff.NextDelay());
+    clock.Advance(delays.back());
+  }
+  // The first delay past the two minutes starts again at 0.8 s, though the caller was never
+  // healthy for two minutes.
+  EXPECT_EQ(backoff.NextDelay(), absl::Milliseconds(800));
+  EXPECT_GT(delays.back(), absl::Milliseconds(800));
 }
 
 TEST(BackoffTest, R5_ResetsAfterTwoHealthyMinutes) {

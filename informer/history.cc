@@ -30,24 +30,44 @@ thread_local const void* running_listener = nullptr;
 EventHistory::EventHistory(HistoryOptions options) : options_(options) {}
 
 uint64_t EventHistory::Append(HistoryEvent event) {
-  const uint64_t seq = AppendWithoutNotify(std::move(event));
+  std::string resource_version = event.resource_version;
+  std::vector<HistoryEvent> changes;
+  changes.push_back(std::move(event));
+  const uint64_t seq = Commit(std::move(changes), resource_version);
   NotifyListeners();
   return seq;
 }
 
-uint64_t EventHistory::AppendWithoutNotify(HistoryEvent event) {
-  absl::MutexLock lock(&mu_);
+void EventHistory::PushLocked(HistoryEvent event) {
   event.seq = ++last_seq_;
-  last_seq_mirror_.store(last_seq_, std::memory_order_release);
   if (!absl::SimpleAtoi(event.resource_version, &event.version)) event.version = 0;
   if (!routes_.empty()) unnotified_names_.push_back(NameOf(event));
   bytes_ += EventBytes(event);
   events_.push_back(std::move(event));
+}
+
+void EventHistory::MoveHeadLocked(absl::string_view resource_version) {
+  uint64_t version = 0;
+  if (!absl::SimpleAtoi(resource_version, &version) || version <= head_version_) return;
+  // Nothing before the cache's first version can be placed: it never saw those states.
+  if (head_version_ == 0) evicted_version_ = std::max(evicted_version_, version);
+  head_version_ = version;
+  head_rv_ = std::string(resource_version);
+  head_version_mirror_.store(version, std::memory_order_release);
+}
+
+uint64_t EventHistory::Commit(std::vector<HistoryEvent> changes,
+                              absl::string_view resource_version) {
+  absl::MutexLock lock(&mu_);
+  for (HistoryEvent& change : changes) PushLocked(std::move(change));
+  MoveHeadLocked(resource_version);
+  last_seq_mirror_.store(last_seq_, std::memory_order_release);
   EvictLocked();
   return last_seq_;
 }
 
 void EventHistory::NoteGoneLocked(const HistoryEvent& event) {
+  evicted_version_ = std::max(evicted_version_, event.version);
   if (routes_.empty()) return;
   auto it = routes_.find(NameOf(event));
   if (it != routes_.end()) it->second.evicted_through = event.seq;
@@ -126,6 +146,7 @@ void EventHistory::NotifyListeners() {
 
 void EventHistory::Clear() {
   absl::MutexLock lock(&mu_);
+  evicted_version_ = std::max(evicted_version_, head_version_);
   for (const HistoryEvent& event : events_) NoteGoneLocked(event);
   events_.clear();
   events_.shrink_to_fit();
@@ -133,6 +154,15 @@ void EventHistory::Clear() {
 }
 
 uint64_t EventHistory::last_seq() const { return last_seq_mirror_.load(std::memory_order_acquire); }
+
+EventHistory::Head EventHistory::head() const {
+  absl::MutexLock lock(&mu_);
+  return Head{last_seq_, head_version_, head_rv_};
+}
+
+uint64_t EventHistory::head_version() const {
+  return head_version_mirror_.load(std::memory_order_acquire);
+}
 
 uint64_t EventHistory::first_seq() const {
   absl::MutexLock lock(&mu_);
@@ -172,35 +202,54 @@ absl::StatusOr<EventHistory::NamedRead> EventHistory::ReadNamedAfter(
   if (!index.ok()) return index.status();
   NamedRead read;
   read.through_seq = after_seq;
-  for (size_t i = *index, n = 0; i < events_.size() && n < max_scan; ++i, ++n) {
+  // Past max_scan only to the end of a version: a reader's position moves by whole versions.
+  for (size_t i = *index, n = 0;
+       i < events_.size() && (n < max_scan || !events_[i - 1].completes_version); ++i, ++n) {
     const HistoryEvent& event = events_[i];
     read.through_seq = event.seq;
-    if (NameOf(event) == name) {
-      out->push_back(event);
-    } else {
-      read.max_skipped_version = std::max(read.max_skipped_version, event.version);
-    }
+    if (event.completes_version) read.through_version = event.version;
+    if (NameOf(event) == name) out->push_back(event);
   }
   return read;
 }
 
-absl::StatusOr<uint64_t> EventHistory::SeqForResourceVersion(absl::string_view rv) const {
+absl::StatusOr<EventHistory::ResumePoint> EventHistory::ResumeAfter(absl::string_view rv) const {
   uint64_t wanted = 0;
   if (!absl::SimpleAtoi(rv, &wanted)) {
     return absl::InvalidArgumentError(absl::StrCat("resourceVersion \"", rv, "\" is not a number"));
   }
   absl::MutexLock lock(&mu_);
-  if (events_.empty()) return last_seq_;
-  // Newest first: a client is usually close to the head. The newest event at or before
-  // `wanted` is where it stands: an exact match, or (for a bookmark's RV, newer than events
-  // of this resource) the newest such event.
-  for (auto it = events_.rbegin(); it != events_.rend(); ++it) {
-    if (it->version == 0) continue;  // not a number
-    if (it->version <= wanted) return it->seq;
+  if (wanted < evicted_version_) {
+    return absl::OutOfRangeError(absl::StrCat(
+        "resourceVersion ", rv, " is too old: changes after it have left the history ring (",
+        "it holds changes after ", evicted_version_, ")"));
   }
-  return absl::OutOfRangeError(absl::StrCat("resourceVersion ", rv,
-                                            " is older than the oldest retained event (",
-                                            events_.front().resource_version, "); resubscribe"));
+  // Newest first: a client is usually close to the head. The first change newer than `wanted`
+  // follows the newest change at or below it.
+  size_t first_newer = events_.size();
+  for (size_t i = events_.size(); i > 0 && events_[i - 1].version > wanted; --i)
+    first_newer = i - 1;
+  if (first_newer < events_.size()) {
+    const HistoryEvent& next = events_[first_newer];
+    // Inside a relist: the cache jumped from relist_from to next.version without seeing the
+    // states in between, so it cannot say which of its changes a client at `wanted` lacks.
+    if (next.from_relist && (next.relist_from == 0 || next.relist_from < wanted)) {
+      return absl::OutOfRangeError(
+          next.relist_from == 0
+              ? absl::StrCat("resourceVersion ", rv,
+                             " is older than this server's cache (its first list was at ",
+                             next.resource_version, ")")
+              : absl::StrCat("resourceVersion ", rv, " falls inside a relist of this server (",
+                             "its cache went from ", next.relist_from, " to ",
+                             next.resource_version, " without seeing the changes between)"));
+    }
+    return ResumePoint{next.seq - 1, false};
+  }
+  if (head_version_ == 0 && last_seq_ == 0) {
+    return absl::OutOfRangeError(
+        absl::StrCat("resourceVersion ", rv, " cannot be placed: this cache has not listed yet"));
+  }
+  return ResumePoint{last_seq_, wanted > head_version_};
 }
 
 EventHistory::ListenerId EventHistory::AddListener(std::function<void()> on_append,

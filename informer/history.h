@@ -32,6 +32,16 @@ struct HistoryEvent {
   // readers comparing positions do not parse it per reader.
   uint64_t version = 0;
   bool final_state_unknown = false;  // kDeleted inferred by a relist (a tombstone, K2)
+  // True when every change at or below `version` is at or before this one in the ring: always
+  // for a watch event, and for the last change of a relist (a relist's changes all carry the
+  // list's resourceVersion). A reader's position may move to `version` only at such a change.
+  bool completes_version = true;
+  // For a change a relist inferred: the version the cache reflected before that relist (its
+  // changes lead from the server's state at `relist_from` to its state at `version`; states in
+  // between were never seen), or 0 when the relist started from an empty cache. Unused for
+  // watch events (`from_relist` false).
+  bool from_relist = false;
+  uint64_t relist_from = 0;
 };
 
 // Bounds of the ring: the oldest events go when any limit is passed. Bytes are counted by
@@ -51,7 +61,11 @@ struct HistoryOptions {
   size_t min_bytes = size_t{16} << 20;
 };
 
-// A bounded, append-only ring of HistoryEvents.
+// A bounded, append-only ring of HistoryEvents, in the order the informer applied them, which
+// is resourceVersion order (the informer's queue is in order, F8): the position of a reader is
+// therefore a resourceVersion, exact on this server and on any other following the same API
+// server. The ring also knows the version its cache reflects (its head), which moves with every
+// append and with bookmarks, so a reader at the end of the ring knows how far it is complete.
 //
 // Listeners are told of appends so readers need not poll. A listener registered for one
 // object name (a subscriber whose selector fixes metadata.name) is called only after appends
@@ -65,12 +79,17 @@ class EventHistory {
  public:
   explicit EventHistory(HistoryOptions options = {});
 
-  // Assigns the next seq to `event` and appends it, evicting the oldest past the bounds.
-  // Returns the seq. Called by the informer only.
+  // Assigns the next seq to `event`, appends it and moves the head to its version (a watch
+  // event), evicting the oldest past the bounds, then notifies. Returns the seq. For tests and
+  // simple writers; the informer uses Commit.
   uint64_t Append(HistoryEvent event);
-  // As Append, but does not call the listeners: the informer appends while holding its own
-  // lock (store and history change as one cut) and calls NotifyListeners once released.
-  uint64_t AppendWithoutNotify(HistoryEvent event);
+  // Appends `changes` (in order, seqs assigned here) as one step: no reader sees part of them.
+  // Then the head moves to `resource_version` when that is newer (the version the cache
+  // reflects after them; a bookmark or a relist without changes passes no change). The caller
+  // sets completes_version and the relist fields. Does not call the listeners: the informer
+  // commits while holding its own lock (store and history change as one cut) and calls
+  // NotifyListeners once released. Returns the seq of the last change (last_seq()).
+  uint64_t Commit(std::vector<HistoryEvent> changes, absl::string_view resource_version);
   // Calls every listener once, on this thread. Call it with no lock held.
   void NotifyListeners();
   // Tells the ring how many bytes the cache it serves holds now (Store::ApproximateBytes), for
@@ -86,16 +105,41 @@ class EventHistory {
 
   // Seq of the newest event (0 when none was ever appended). Lock-free.
   uint64_t last_seq() const;
+  // The end of the ring: its last seq and the version the cache reflects there (every change
+  // up to `version` is at or before `seq`). Read together, under one lock.
+  struct Head {
+    uint64_t seq = 0;
+    uint64_t version = 0;          // 0 before the first Commit with a version
+    std::string resource_version;  // `version` as the server wrote it
+  };
+  Head head() const;
+  // The head's version, lock-free.
+  uint64_t head_version() const;
+
+  // Where a reader that holds the server's state at resourceVersion `rv` resumes.
+  struct ResumePoint {
+    uint64_t after_seq = 0;  // read the changes after this seq
+    // `rv` is newer than the head (a position from a server that is ahead of this one): the
+    // changes up to `rv` that this ring will still receive must be skipped.
+    bool ahead = false;
+  };
+  // The ring holds every change after `rv` unless: changes after it were evicted, or `rv` falls
+  // inside a relist of this cache (between the version it relisted from and the list's), where
+  // this server never saw the states; both are OutOfRange with a message saying which. Changes
+  // after `rv` are at seqs > after_seq. InvalidArgument when `rv` is not a number.
+  absl::StatusOr<ResumePoint> ResumeAfter(absl::string_view rv) const;
   // Seq of the oldest retained event (last_seq()+1 when empty).
   uint64_t first_seq() const;
 
   // What ReadNamedAfter looked at besides the events it returned.
   struct NamedRead {
-    uint64_t through_seq = 0;          // the seq of the last event looked at
-    uint64_t max_skipped_version = 0;  // the largest version among the events not returned
+    uint64_t through_seq = 0;  // the seq of the last event looked at
+    // The version of the last event looked at that completes its version (0 when none did).
+    uint64_t through_version = 0;
   };
-  // As ReadAfter, but looks at up to `max_scan` events and appends to `out` only those that
-  // change an object named `name`; the others are skipped without being copied.
+  // As ReadAfter, but looks at up to `max_scan` events (and on to the end of the last one's
+  // version) and appends to `out` only those that change an object named `name`; the others
+  // are skipped without being copied.
   absl::StatusOr<NamedRead> ReadNamedAfter(uint64_t after_seq, size_t max_scan,
                                            absl::string_view name,
                                            std::vector<HistoryEvent>* out) const;
@@ -105,13 +149,6 @@ class EventHistory {
   // behind, "resubscribe"). `after_seq` may equal last_seq() (then nothing is appended).
   absl::Status ReadAfter(uint64_t after_seq, size_t max_events,
                          std::vector<HistoryEvent>* out) const;
-
-  // The position to resume from for a client whose last seen resourceVersion is `rv`: the seq
-  // of the newest event carrying exactly `rv`; else, for an RV newer than every retained event
-  // (e.g. from a bookmark), last_seq(). OutOfRange ("too old, resubscribe") when `rv` is
-  // older than the oldest retained event; InvalidArgument when `rv` is not a resourceVersion
-  // this resource could have produced (not a number).
-  absl::StatusOr<uint64_t> SeqForResourceVersion(absl::string_view rv) const;
 
   // The seq of the newest event evicted (or cleared) that changed an object named `name`, for
   // a reader registered with that name (AddListener): a reader whose position is at or past it
@@ -138,6 +175,14 @@ class EventHistory {
   std::deque<HistoryEvent> events_ ABSL_GUARDED_BY(mu_);
   uint64_t last_seq_ ABSL_GUARDED_BY(mu_) = 0;
   std::atomic<uint64_t> last_seq_mirror_{0};  // last_seq_, for lock-free last_seq()
+  uint64_t head_version_ ABSL_GUARDED_BY(mu_) = 0;
+  std::string head_rv_ ABSL_GUARDED_BY(mu_);
+  std::atomic<uint64_t> head_version_mirror_{0};
+  // The newest version among evicted (or cleared) changes: no reader older than it can resume.
+  uint64_t evicted_version_ ABSL_GUARDED_BY(mu_) = 0;
+  // Appends one change (seq, version parsed); no eviction, no head move.
+  void PushLocked(HistoryEvent event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void MoveHeadLocked(absl::string_view resource_version) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   size_t bytes_ ABSL_GUARDED_BY(mu_) = 0;
   size_t cache_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   size_t ByteLimitLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -183,47 +183,106 @@ TEST(EventHistoryTest, ReadAfterAPositionFromTheFutureIsOutOfRange) {
   EXPECT_EQ(history.ReadAfter(7, 10, &out).code(), absl::StatusCode::kOutOfRange);
 }
 
-TEST(EventHistoryTest, SeqForResourceVersionFindsTheNewestEventWithExactlyThatRv) {
-  EventHistory history;
-  history.Append(Event("a", 10));
-  history.Append(Event("b", 20));  // a relist: two events with the list's RV
-  history.Append(Event("c", 20));
-  history.Append(Event("d", 30));
-  EXPECT_EQ(*history.SeqForResourceVersion("10"), 1u);
-  EXPECT_EQ(*history.SeqForResourceVersion("20"), 3u);
-  EXPECT_EQ(*history.SeqForResourceVersion("30"), 4u);
+// A relist's changes, all at the list's version, led from `from` (Commit as the informer does).
+std::vector<HistoryEvent> Relist(uint64_t from, uint64_t to, std::vector<std::string> names) {
+  std::vector<HistoryEvent> changes;
+  for (const std::string& name : names) {
+    HistoryEvent change = Event(name, to, EventType::kModified);
+    change.completes_version = false;
+    change.from_relist = true;
+    change.relist_from = from;
+    changes.push_back(std::move(change));
+  }
+  if (!changes.empty()) changes.back().completes_version = true;
+  return changes;
 }
 
-TEST(EventHistoryTest, SeqForResourceVersionNewerThanEveryEventIsTheLastSeq) {
+uint64_t After(const EventHistory& history, absl::string_view rv) {
+  absl::StatusOr<EventHistory::ResumePoint> point = history.ResumeAfter(rv);
+  EXPECT_TRUE(point.ok()) << rv << ": " << point.status();
+  return point.ok() ? point->after_seq : ~uint64_t{0};
+}
+
+TEST(EventHistoryTest, ResumeAfterPlacesAVersionAfterTheNewestChangeAtOrBelowIt) {
   EventHistory history;
   history.Append(Event("a", 10));
   history.Append(Event("b", 20));
-  EXPECT_EQ(*history.SeqForResourceVersion("99"), 2u);  // e.g. from a bookmark
-  // Between two events: the client has seen everything up to the older one.
-  EXPECT_EQ(*history.SeqForResourceVersion("15"), 1u);
+  history.Append(Event("d", 30));
+  EXPECT_EQ(After(history, "10"), 1u);
+  EXPECT_EQ(After(history, "15"), 1u);  // between two changes: it has everything up to 10
+  EXPECT_EQ(After(history, "20"), 2u);
+  EXPECT_EQ(After(history, "30"), 3u);
+  EXPECT_FALSE(history.ResumeAfter("30")->ahead);
 }
 
-TEST(EventHistoryTest, SeqForResourceVersionOlderThanTheOldestRetainedIsOutOfRange) {
-  EventHistory history(HistoryOptions{2, size_t{1} << 30});
+TEST(EventHistoryTest, ResumeAfterTheHeadIsAheadAndPlacedAtTheEnd) {
+  EventHistory history;
   history.Append(Event("a", 10));
+  history.Commit({}, "25");  // a bookmark moves the head without a change
+  EXPECT_EQ(history.head().version, 25u);
+  EXPECT_EQ(history.head().resource_version, "25");
+  EXPECT_EQ(After(history, "25"), 1u);
+  EXPECT_FALSE(history.ResumeAfter("25")->ahead);
+  EXPECT_EQ(After(history, "99"), 1u);  // from a replica that is ahead of this one
+  EXPECT_TRUE(history.ResumeAfter("99")->ahead);
+}
+
+TEST(EventHistoryTest, ResumeAfterAnEvictedChangeOrBeforeTheFirstVersionIsOutOfRange) {
+  EventHistory history(HistoryOptions{2, size_t{1} << 30, 0});
+  history.Append(Event("a", 10));
+  EXPECT_EQ(history.ResumeAfter("9").status().code(), absl::StatusCode::kOutOfRange);
   history.Append(Event("b", 20));
   history.Append(Event("c", 30));  // evicts rv 10
-  EXPECT_EQ(history.SeqForResourceVersion("10").status().code(), absl::StatusCode::kOutOfRange);
-  EXPECT_EQ(history.SeqForResourceVersion("5").status().code(), absl::StatusCode::kOutOfRange);
-  EXPECT_EQ(*history.SeqForResourceVersion("20"), 2u);
+  EXPECT_EQ(history.ResumeAfter("5").status().code(), absl::StatusCode::kOutOfRange);
+  // Evicted changes at 10 and below; a client at 15 lacks only what is retained.
+  EXPECT_EQ(After(history, "15"), 1u);
+  EXPECT_EQ(After(history, "20"), 2u);
+  std::vector<HistoryEvent> out;
+  EXPECT_TRUE(history.ReadAfter(After(history, "15"), 10, &out).ok());
+  EXPECT_EQ(out.size(), 2u);
 }
 
-TEST(EventHistoryTest, SeqForResourceVersionRejectsWhatIsNotANumber) {
+TEST(EventHistoryTest, ResumeAfterRefusesAVersionInsideARelistButPlacesItsEnds) {
   EventHistory history;
   history.Append(Event("a", 10));
-  EXPECT_EQ(history.SeqForResourceVersion("abc").status().code(),
-            absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(history.SeqForResourceVersion("").status().code(), absl::StatusCode::kInvalidArgument);
+  history.Commit(Relist(10, 50, {"b", "c"}), "50");  // seqs 2, 3
+  history.Append(Event("d", 60));
+  EXPECT_EQ(After(history, "10"), 1u);  // the relist leads exactly from 10
+  absl::Status inside = history.ResumeAfter("30").status();
+  EXPECT_EQ(inside.code(), absl::StatusCode::kOutOfRange);
+  EXPECT_THAT(std::string(inside.message()), ::testing::HasSubstr("relist"));
+  EXPECT_EQ(After(history, "50"), 3u);
+  EXPECT_EQ(After(history, "55"), 3u);
 }
 
-TEST(EventHistoryTest, SeqForResourceVersionOnAnEmptyHistoryIsTheLastSeq) {
+TEST(EventHistoryTest, CommitAppendsABatchAsOneStepAndMovesTheHead) {
   EventHistory history;
-  EXPECT_EQ(*history.SeqForResourceVersion("42"), 0u);
+  std::vector<uint64_t> seen_last;
+  history.AddListener([&] { seen_last.push_back(history.last_seq()); });
+  EXPECT_EQ(history.Commit(Relist(0, 7, {"a", "b", "c"}), "7"), 3u);
+  history.NotifyListeners();
+  EXPECT_THAT(seen_last, ::testing::ElementsAre(3));
+  std::vector<HistoryEvent> out;
+  ASSERT_TRUE(history.ReadAfter(0, 10, &out).ok());
+  ASSERT_EQ(out.size(), 3u);
+  EXPECT_FALSE(out[0].completes_version);
+  EXPECT_TRUE(out[2].completes_version);
+  EXPECT_EQ(out[2].version, 7u);
+  EXPECT_EQ(history.head_version(), 7u);
+  history.Commit({}, "5");  // never backwards
+  EXPECT_EQ(history.head_version(), 7u);
+}
+
+TEST(EventHistoryTest, ResumeAfterRejectsWhatIsNotANumber) {
+  EventHistory history;
+  history.Append(Event("a", 10));
+  EXPECT_EQ(history.ResumeAfter("abc").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(history.ResumeAfter("").status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(EventHistoryTest, ResumeAfterOnAHistoryThatNeverListedIsOutOfRange) {
+  EventHistory history;
+  EXPECT_EQ(history.ResumeAfter("42").status().code(), absl::StatusCode::kOutOfRange);
 }
 
 TEST(EventHistoryTest, ListenersAreCalledAfterEachAppendWithoutTheLockHeld) {
@@ -238,12 +297,12 @@ TEST(EventHistoryTest, ListenersAreCalledAfterEachAppendWithoutTheLockHeld) {
   EXPECT_THAT(seen, ::testing::ElementsAre(1, 2));
 }
 
-TEST(EventHistoryTest, AppendWithoutNotifyDefersListenersToNotifyListeners) {
+TEST(EventHistoryTest, CommitDefersListenersToNotifyListeners) {
   EventHistory history;
   int calls = 0;
   history.AddListener([&] { ++calls; });
-  history.AppendWithoutNotify(Event("a", 10));
-  history.AppendWithoutNotify(Event("b", 11));
+  history.Commit({Event("a", 10)}, "10");
+  history.Commit({Event("b", 11)}, "11");
   EXPECT_EQ(calls, 0);
   history.NotifyListeners();
   EXPECT_EQ(calls, 1);
@@ -337,15 +396,24 @@ TEST(EventHistoryTest, NamedListenersOfTheNamesChangedAreCalledOncePerNotify) {
   for (const char* name : {"a", "b", "c"}) {
     history.AddListener([&calls, name] { ++calls[name]; }, name);
   }
-  history.AppendWithoutNotify(Event("a", 10));
-  history.AppendWithoutNotify(Event("a", 11));
-  history.AppendWithoutNotify(Event("c", 12));
-  history.AppendWithoutNotify(Event("d", 13));
+  history.Commit({Event("a", 10), Event("a", 11), Event("c", 12), Event("d", 13)}, "13");
   history.NotifyListeners();
   EXPECT_THAT(calls, ::testing::ElementsAre(::testing::Pair("a", 1), ::testing::Pair("c", 1)));
 }
 
-TEST(EventHistoryTest, ReadNamedAfterReturnsOnlyThatNameAndWhatItSkipped) {
+TEST(EventHistoryTest, ReadNamedAfterScansPastItsLimitToTheEndOfAVersion) {
+  EventHistory history;
+  history.Append(Event("a", 10));
+  history.Commit(Relist(10, 20, {"b", "mine", "c"}), "20");  // seqs 2-4
+  std::vector<HistoryEvent> out;
+  absl::StatusOr<EventHistory::NamedRead> read = history.ReadNamedAfter(1, 1, "mine", &out);
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_THAT(Seqs(out), ::testing::ElementsAre(3));
+  EXPECT_EQ(read->through_seq, 4u);
+  EXPECT_EQ(read->through_version, 20u);
+}
+
+TEST(EventHistoryTest, ReadNamedAfterReturnsOnlyThatNameAndWhereItStopped) {
   EventHistory history;
   history.Append(Event("a", 10));     // seq 1
   history.Append(Event("mine", 11));  // seq 2
@@ -357,19 +425,19 @@ TEST(EventHistoryTest, ReadNamedAfterReturnsOnlyThatNameAndWhatItSkipped) {
   ASSERT_TRUE(read.ok()) << read.status();
   EXPECT_THAT(Seqs(out), ::testing::ElementsAre(2, 4));
   EXPECT_EQ(read->through_seq, 5u);
-  EXPECT_EQ(read->max_skipped_version, 14u);
+  EXPECT_EQ(read->through_version, 14u);
   out.clear();
   read = history.ReadNamedAfter(1, 2, "mine", &out);  // looks at seqs 2 and 3 only
   ASSERT_TRUE(read.ok());
   EXPECT_THAT(Seqs(out), ::testing::ElementsAre(2));
   EXPECT_EQ(read->through_seq, 3u);
-  EXPECT_EQ(read->max_skipped_version, 12u);
+  EXPECT_EQ(read->through_version, 12u);
   out.clear();
   read = history.ReadNamedAfter(5, 100, "mine", &out);  // nothing new
   ASSERT_TRUE(read.ok());
   EXPECT_TRUE(out.empty());
   EXPECT_EQ(read->through_seq, 5u);
-  EXPECT_EQ(read->max_skipped_version, 0u);
+  EXPECT_EQ(read->through_version, 0u);
   EXPECT_EQ(history.ReadNamedAfter(6, 100, "mine", &out).status().code(),
             absl::StatusCode::kOutOfRange);
   EventHistory small(HistoryOptions{2, size_t{1} << 30, 0});

@@ -143,6 +143,9 @@ SharedProcessor::~SharedProcessor() { Stop(); }
 absl::Status SharedProcessor::AddListener(std::shared_ptr<ProcessorListener> listener) {
   absl::MutexLock lock(&mu_);
   if (stopped_) return absl::FailedPreconditionError("the informer is stopped");
+  // A new listener counts as due for syncs until the next resync check decides (client-go's
+  // listeners start as syncing): with resync off, unchanged relisted objects reach it (I10).
+  syncing_.push_back(listener.get());
   listeners_.push_back(std::move(listener));
   return absl::OkStatus();
 }
@@ -156,9 +159,8 @@ absl::Status SharedProcessor::RemoveListener(const HandlerRegistration* registra
                              return static_cast<const HandlerRegistration*>(listener.get()) ==
                                     registration;
                            });
-    if (it == listeners_.end()) {
-      return absl::NotFoundError("the handler is not registered with this informer");
-    }
+    // Already removed, or never here: nothing to do, as client-go (I17).
+    if (it == listeners_.end()) return absl::OkStatus();
     removed = std::move(*it);
     listeners_.erase(it);
     syncing_.erase(std::remove(syncing_.begin(), syncing_.end(), removed.get()), syncing_.end());

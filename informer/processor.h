@@ -98,11 +98,12 @@ class SharedProcessor {
 
   // Registers a listener (the caller starts it). FailedPrecondition after Stop.
   absl::Status AddListener(std::shared_ptr<ProcessorListener> listener);
-  // Unregisters and stops it. NotFound when it is not registered here.
+  // Unregisters and stops it. OK also when it is not (or no longer) registered here (I17).
   absl::Status RemoveListener(const HandlerRegistration* registration);
 
-  // Hands `notification` to every listener, or, for a resync (`is_sync`), only to those
-  // whose resync was due at the last ShouldResync (I5).
+  // Hands `notification` to every listener, or, for a sync (`is_sync`: a resync, or an update
+  // that kept the resourceVersion, I14), only to those whose resync was due at the last
+  // ShouldResync; listeners added since the last check count as due (I5, I10).
   void Distribute(const HandlerNotification& notification, bool is_sync);
 
   // Decides which listeners get the next resync: those due at `now`. True when any is.

@@ -51,14 +51,19 @@ struct ReflectorConfig {
   // Runs on the reflector's thread; must not block or call the Reflector.
   std::function<void(const absl::Status&)> on_attempt;
   uint64_t seed = 0;  // randomness of watch timeouts and backoff jitter; 0 = random
+  std::string name;   // the resource, for log lines (e.g. "pods.v1")
 };
 
-// Keeps a ReflectorStore in step with the server, as client-go's Reflector:
-//  - LIST (paged; RV "0" first, "" after an expired RV) then Replace (R1);
-//  - WATCH from the last RV with bookmarks and a random timeout, re-watching from the last RV
-//    whenever a watch ends or breaks (R2, R4), relisting only on 410 / expired (R4, R6);
-//  - exponential backoff with jitter on failures, never a busy loop (R5);
-//  - optionally a streaming list instead of LIST (R7).
+// Keeps a ReflectorStore in step with the server, as client-go v0.36's Reflector:
+//  - a streaming list (WATCH with sendInitialEvents) by default, falling back to LIST by its
+//    rules (R7, R16); LIST paged with RV "0" first, unpaged at a known RV (R1, R11), falling
+//    back to one unpaged LIST when a continue token expires (R10);
+//  - WATCH from the last RV with bookmarks and a random timeout of at least 5 min (R2, R17);
+//  - the error policy: a clean close or a lost connection re-watches at once (R14); 429 and
+//    connection refused back off and re-watch (R13); 410 relists at the last RV, then from ""
+//    when that is gone too (R9); any other failure backs off and relists (R12);
+//  - client-go's backoff, with its periodic reset (R15).
+// Every recovery is logged at info with its cause and counted (stats()).
 //
 // Thread-safety: Start and Stop may be called from any thread (Stop also concurrently with
 // the run loop); the accessors too.
@@ -88,18 +93,23 @@ class Reflector {
   // What ended one watch.
   enum class WatchEnd {
     kStopped,              // Stop was called
-    kRewatch,              // ended cleanly: re-watch at once
-    kRewatchAfterBackoff,  // broke or was refused: re-watch after a backoff
-    kRelist,               // 410 / expired: relist
+    kRewatch,              // ended cleanly or lost its connection: re-watch at once (R14)
+    kRewatchAfterBackoff,  // 429 or connection refused: re-watch after a backoff (R13)
+    kRelist,               // anything else (410 included): back off, then relist (R9, R12)
   };
 
   void Run();
-  // LIST (all pages) and Replace. Sets `resource_version_` on success.
+  // Lists the resource (streaming list or LIST, R16) and Replaces the store; on a streaming
+  // list `*stream` is its watch, to be kept as the ongoing one.
+  absl::Status List(std::shared_ptr<WatchStream>* stream);
+  // The RV a relist asks for: "" after Expired/TooLarge, "0" before anything is known, else
+  // the last RV (client-go's relistResourceVersion).
+  std::string RelistResourceVersion() const;
+  // LIST (all pages) at `resource_version` and Replace. Sets `resource_version_` on success.
   absl::Status ListAll(const std::string& resource_version);
   // Streaming list: a WATCH with sendInitialEvents whose initial events end in a Replace;
-  // on success `*stream` is that watch, to be kept as the ongoing one. Sets `*refused` when
-  // the server refused the WATCH itself (then the caller falls back to LIST).
-  absl::Status StreamingList(std::shared_ptr<WatchStream>* stream, bool* refused);
+  // on success `*stream` is that watch.
+  absl::Status StreamingList(std::shared_ptr<WatchStream>* stream);
   // Opens a WATCH from the last RV (or uses `stream` when given) and handles its events.
   WatchEnd Watch(std::shared_ptr<WatchStream> stream);
   // Handles one event; returns false with `*end` set when the watch must end.
@@ -107,8 +117,11 @@ class Reflector {
 
   ListOptions BaseOptions() const;
   int64_t RandomWatchTimeoutSeconds();
-  // Sleeps for the next backoff delay; false when stopped meanwhile.
-  bool BackOff();
+  // Logs `why`, then sleeps for the next backoff delay; false when stopped meanwhile.
+  bool BackOff(absl::string_view why, const absl::Status& cause);
+  // One info line about a recovery of this resource.
+  void LogRecovery(absl::string_view message, const absl::Status& cause,
+                   std::vector<std::pair<std::string, std::string>> fields = {});
   void SetResourceVersion(const std::string& resource_version);
   void ReportAttempt(const absl::Status& status);
   // Publishes the open watch so Stop can interrupt it (null to clear).
@@ -127,6 +140,10 @@ class Reflector {
   Backoff backoff_;
   std::mt19937_64 rng_;
   bool listed_once_ = false;
+  // The last RV is gone (Expired/TooLarge): relists ask for "" until a list succeeds (R9).
+  bool rv_unavailable_ = false;
+  // The server paged an RV "0" list (its watch cache is off): relists at an RV page too (R11).
+  bool server_pages_ = false;
 
   mutable absl::Mutex mu_;
   std::thread thread_ ABSL_GUARDED_BY(mu_);

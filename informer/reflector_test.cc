@@ -93,6 +93,8 @@ class ReflectorTest : public ::testing::Test {
     config_.clock = &clock_;
     config_.seed = 7;
     config_.options.backoff.jitter = 0;
+    // Most cases here are about LIST; the streaming list (the default) has its own cases.
+    config_.options.use_streaming_list = false;
     config_.on_attempt = [this](const absl::Status& status) {
       absl::MutexLock lock(&attempts_mu_);
       attempts_.push_back(status);
@@ -172,7 +174,7 @@ TEST_F(ReflectorTest, R1_PagesWithLimitAndContinueWhenTheServerPages) {
   EXPECT_EQ(reflector_->stats().lists, 1u);
 }
 
-TEST_F(ReflectorTest, R1_ExpiredContinueTokenRelistsFromQuorum) {
+TEST_F(ReflectorTest, R10_AnExpiredContinueTokenFallsBackAtOnceToOneUnpagedListAtTheSameRv) {
   fake_->set_watch_cache_ignores_limit(false);
   for (int i = 0; i < 3; ++i) fake_->Add(MakeObject("ns", absl::StrCat("o", i), ""));
   config_.options.page_size = 1;
@@ -185,19 +187,21 @@ TEST_F(ReflectorTest, R1_ExpiredContinueTokenRelistsFromQuorum) {
     }
   });
   Start();
-  ExpectBackoffAndWake(absl::Milliseconds(800));
   ASSERT_TRUE(fake_->WaitForOpenWatches(1));
   std::vector<ListOptions> lists = fake_->list_calls();
-  ASSERT_GE(lists.size(), 3u);
+  ASSERT_EQ(lists.size(), 3u);
   EXPECT_EQ(lists[0].resource_version, "0");
+  EXPECT_EQ(lists[0].limit, 1);
   EXPECT_FALSE(lists[1].continue_token.empty());
-  EXPECT_EQ(lists[2].resource_version, "");
+  EXPECT_EQ(lists[2].resource_version, "0");  // the same RV
+  EXPECT_EQ(lists[2].limit, 0);               // unpaged
   EXPECT_TRUE(lists[2].continue_token.empty());
+  EXPECT_EQ(clock_.total_sleeps(), 0u);  // at once
   EXPECT_EQ(store_.objects(), Truth(*fake_));
   EXPECT_THAT(store_.calls(), ElementsAre("replace 4@5"));
 }
 
-TEST_F(ReflectorTest, R1_R4_ExpiredWatchRelistsWithAQuorumRead) {
+TEST_F(ReflectorTest, R9_AWatchRefusedWith410RelistsAtTheLastRvUnpaged) {
   fake_->Add(MakeObject("ns", "a", ""));
   fake_->FailNextWatch(ApiStatusToStatus(ApiStatus{410, "Expired", "too old resource version"}));
   Start();
@@ -206,30 +210,68 @@ TEST_F(ReflectorTest, R1_R4_ExpiredWatchRelistsWithAQuorumRead) {
   std::vector<ListOptions> lists = fake_->list_calls();
   ASSERT_EQ(lists.size(), 2u);
   EXPECT_EQ(lists[0].resource_version, "0");
-  EXPECT_EQ(lists[1].resource_version, "");
+  EXPECT_EQ(lists[1].resource_version, "2");  // the watch cache serves it
+  EXPECT_EQ(lists[1].limit, 0);
   InformerStats stats = reflector_->stats();
   EXPECT_EQ(stats.lists, 2u);
   EXPECT_EQ(stats.relists, 1u);
   EXPECT_EQ(stats.errors, 1u);
+  EXPECT_EQ(stats.expired, 1u);
 }
 
-TEST_F(ReflectorTest, R2_WatchTimeoutIsRandomBetweenMinAndTwiceMin) {
-  config_.options.min_watch_timeout = absl::Seconds(100);
+TEST_F(ReflectorTest, R9_AListAtAnExpiredRvRetriesAtOnceFromQuorum) {
+  fake_->Add(MakeObject("ns", "a", ""));
   Start();
-  for (int i = 0; i < 6; ++i) {
-    ASSERT_TRUE(fake_->WaitForOpenWatches(1));
-    fake_->Add(MakeObject("ns", absl::StrCat("o", i), ""));
-    ASSERT_TRUE(Eventually([&] { return store_.objects().size() == static_cast<size_t>(i + 1); }));
-    fake_->EndWatches();
-    ASSERT_TRUE(fake_->WaitForWatchCalls(i + 2));
+  ASSERT_TRUE(fake_->WaitForOpenWatches(1));
+  fake_->FailNextList(ApiStatusToStatus(ApiStatus{410, "Expired", "too old resource version"}));
+  fake_->SendError(ApiStatus{410, "Expired", "too old resource version: 2 (5)"});
+  ExpectBackoffAndWake(absl::Milliseconds(800));
+  ASSERT_TRUE(fake_->WaitForOpenWatches(1));
+  std::vector<ListOptions> lists = fake_->list_calls();
+  ASSERT_EQ(lists.size(), 3u);
+  EXPECT_EQ(lists[1].resource_version, "2");
+  EXPECT_EQ(lists[2].resource_version, "");  // at once: one backoff in all
+  EXPECT_EQ(clock_.total_sleeps(), 1u);
+}
+
+TEST_F(ReflectorTest, R9_TooLargeResourceVersionAlsoFallsBackToQuorum) {
+  fake_->Add(MakeObject("ns", "a", ""));
+  Start();
+  ASSERT_TRUE(fake_->WaitForOpenWatches(1));
+  fake_->FailNextList(
+      ApiStatusToStatus(ApiStatus{504, "Timeout", "Too large resource version: 9, current: 2"}));
+  fake_->SendError(ApiStatus{410, "Expired", "too old resource version: 2 (5)"});
+  ExpectBackoffAndWake(absl::Milliseconds(800));
+  ASSERT_TRUE(fake_->WaitForOpenWatches(1));
+  std::vector<ListOptions> lists = fake_->list_calls();
+  ASSERT_EQ(lists.size(), 3u);
+  EXPECT_EQ(lists[2].resource_version, "");
+}
+
+TEST_F(ReflectorTest, R17_WatchTimeoutIsRandomInMinToTwiceMinWithMinAtLeastFiveMinutes) {
+  for (absl::Duration configured : {absl::Seconds(100), absl::Seconds(400)}) {
+    fake_ = std::make_shared<FakeListerWatcher>();
+    config_.options.min_watch_timeout = configured;
+    const int64_t floor = std::max<int64_t>(300, absl::ToInt64Seconds(configured));
+    Start();
+    for (int i = 0; i < 6; ++i) {
+      ASSERT_TRUE(fake_->WaitForOpenWatches(1));
+      fake_->Add(MakeObject("ns", absl::StrCat("o", i), ""));
+      ASSERT_TRUE(
+          Eventually([&] { return store_.objects().size() >= static_cast<size_t>(i + 1); }));
+      fake_->EndWatches();
+      ASSERT_TRUE(fake_->WaitForWatchCalls(i + 2));
+    }
+    std::set<int64_t> timeouts;
+    for (const ListOptions& watch : fake_->watch_calls()) {
+      EXPECT_GE(watch.timeout_seconds, floor);
+      EXPECT_LT(watch.timeout_seconds, 2 * floor);
+      timeouts.insert(watch.timeout_seconds);
+    }
+    EXPECT_GT(timeouts.size(), 1u);
+    reflector_->Stop();
+    reflector_.reset();
   }
-  std::set<int64_t> timeouts;
-  for (const ListOptions& watch : fake_->watch_calls()) {
-    EXPECT_GE(watch.timeout_seconds, 100);
-    EXPECT_LE(watch.timeout_seconds, 200);
-    timeouts.insert(watch.timeout_seconds);
-  }
-  EXPECT_GT(timeouts.size(), 1u);
 }
 
 TEST_F(ReflectorTest, R2_EndedWatchRewatchesFromTheLastRvWithoutRelist) {
@@ -262,31 +304,67 @@ TEST_F(ReflectorTest, R3_BookmarksAdvanceTheLastRvWithoutChangingObjects) {
   EXPECT_EQ(stats.events, 1u);
 }
 
-TEST_F(ReflectorTest, R4_BrokenWatchRewatchesFromTheLastRvAfterABackoff) {
+TEST_F(ReflectorTest, R14_ALostConnectionRewatchesAtOnceFromTheLastRv) {
   Start();
   ASSERT_TRUE(fake_->WaitForOpenWatches(1));
   ObjectPtr added = fake_->Add(MakeObject("ns", "a", ""));
   ASSERT_TRUE(Eventually([&] { return store_.objects().size() == 1; }));
-  fake_->BreakWatches();
-  ExpectBackoffAndWake(absl::Milliseconds(800));
+  fake_->BreakWatches();  // a reset connection, after an event
+  ASSERT_TRUE(fake_->WaitForWatchCalls(2));
   ASSERT_TRUE(fake_->WaitForOpenWatches(1));
   EXPECT_EQ(fake_->watch_calls()[1].resource_version, added->meta().resource_version);
   EXPECT_EQ(fake_->list_calls().size(), 1u);
-  // The new watch opened (reported right after the fake registered it).
-  // LIST ok, WATCH ok, the break, the new WATCH ok.
-  ASSERT_TRUE(Eventually([&] { return attempts().size() == 4; }));
-  EXPECT_EQ(attempts()[2].code(), absl::StatusCode::kUnavailable);
-  EXPECT_EQ(attempts()[3].code(), absl::StatusCode::kOk);
+  EXPECT_EQ(clock_.total_sleeps(), 0u);  // no backoff
+  EXPECT_EQ(reflector_->stats().watch_restarts, 1u);
 }
 
-TEST_F(ReflectorTest, R4_WatchRefusedForAnotherReasonRewatchesWithoutRelist) {
+TEST_F(ReflectorTest, R12_ALostConnectionWithinASecondWithoutEventsBacksOffAndRelists) {
+  Start();
+  ASSERT_TRUE(fake_->WaitForOpenWatches(1));
+  fake_->BreakWatches();
+  ExpectBackoffAndWake(absl::Milliseconds(800));
+  ASSERT_TRUE(fake_->WaitForOpenWatches(1));
+  EXPECT_EQ(fake_->list_calls().size(), 2u);
+}
+
+TEST_F(ReflectorTest, R12_AWatchRefusedForAnotherReasonBacksOffAndRelists) {
   fake_->FailNextWatch(ApiStatusToStatus(ApiStatus{500, "InternalError", "etcd leader change"}));
+  Start();
+  ExpectBackoffAndWake(absl::Milliseconds(800));
+  ASSERT_TRUE(fake_->WaitForOpenWatches(1));
+  ASSERT_EQ(fake_->list_calls().size(), 2u);
+  EXPECT_EQ(fake_->list_calls()[1].resource_version, fake_->watch_calls()[0].resource_version);
+}
+
+TEST_F(ReflectorTest, R13_A429OnWatchOpenBacksOffAndRewatchesWithoutRelist) {
+  fake_->FailNextWatch(ApiStatusToStatus(ApiStatus{429, "TooManyRequests", "slow down"}));
   Start();
   ExpectBackoffAndWake(absl::Milliseconds(800));
   ASSERT_TRUE(fake_->WaitForOpenWatches(1));
   EXPECT_EQ(fake_->list_calls().size(), 1u);
   ASSERT_EQ(fake_->watch_calls().size(), 2u);
   EXPECT_EQ(fake_->watch_calls()[1].resource_version, fake_->watch_calls()[0].resource_version);
+}
+
+TEST_F(ReflectorTest, R13_ConnectionRefusedOnWatchOpenBacksOffAndRewatchesWithoutRelist) {
+  fake_->FailNextWatch(WithTransportFault(absl::UnavailableError("connection refused"),
+                                          TransportFault::kConnectionRefused));
+  Start();
+  ExpectBackoffAndWake(absl::Milliseconds(800));
+  ASSERT_TRUE(fake_->WaitForOpenWatches(1));
+  EXPECT_EQ(fake_->list_calls().size(), 1u);
+  EXPECT_EQ(fake_->watch_calls().size(), 2u);
+}
+
+TEST_F(ReflectorTest, R13_A429ErrorEventBacksOffAndRewatchesWithoutRelist) {
+  fake_->Add(MakeObject("ns", "a", ""));
+  Start();
+  ASSERT_TRUE(fake_->WaitForOpenWatches(1));
+  fake_->SendError(ApiStatus{429, "TooManyRequests", "slow down"});
+  ExpectBackoffAndWake(absl::Milliseconds(800));
+  ASSERT_TRUE(fake_->WaitForOpenWatches(1));
+  EXPECT_EQ(fake_->list_calls().size(), 1u);
+  EXPECT_EQ(fake_->watch_calls()[1].resource_version, "2");
 }
 
 TEST_F(ReflectorTest, R5_FailingListsBackOffExponentiallyAndNeverSpin) {
@@ -303,7 +381,7 @@ TEST_F(ReflectorTest, R5_FailingListsBackOffExponentiallyAndNeverSpin) {
   EXPECT_EQ(reflector_->stats().errors, 3u);
 }
 
-TEST_F(ReflectorTest, R5_AWatchThatEndsAtOnceWithoutEventsBacksOff) {
+TEST_F(ReflectorTest, R12_AVeryShortWatchBacksOffAndRelists) {
   Start();
   for (int i = 0; i < 3; ++i) {
     ASSERT_TRUE(fake_->WaitForOpenWatches(1));
@@ -311,11 +389,12 @@ TEST_F(ReflectorTest, R5_AWatchThatEndsAtOnceWithoutEventsBacksOff) {
     ASSERT_TRUE(clock_.WaitForSleepers(1));
     clock_.AdvanceToNextDeadline();
   }
+  ASSERT_TRUE(fake_->WaitForOpenWatches(1));
   EXPECT_EQ(clock_.total_sleeps(), 3u);
-  EXPECT_EQ(fake_->list_calls().size(), 1u);
+  EXPECT_EQ(fake_->list_calls().size(), 4u);
 }
 
-TEST_F(ReflectorTest, R6_ErrorEventWith410Relists) {
+TEST_F(ReflectorTest, R6_R9_AnErrorEventWith410RelistsAtTheLastRv) {
   fake_->Add(MakeObject("ns", "a", ""));
   Start();
   ASSERT_TRUE(fake_->WaitForOpenWatches(1));
@@ -323,22 +402,99 @@ TEST_F(ReflectorTest, R6_ErrorEventWith410Relists) {
   ExpectBackoffAndWake(absl::Milliseconds(800));
   ASSERT_TRUE(fake_->WaitForOpenWatches(1));
   ASSERT_EQ(fake_->list_calls().size(), 2u);
-  EXPECT_EQ(fake_->list_calls()[1].resource_version, "");
+  EXPECT_EQ(fake_->list_calls()[1].resource_version, "2");
 }
 
-TEST_F(ReflectorTest, R6_ErrorEventWithAnotherStatusRewatchesWithoutRelist) {
+TEST_F(ReflectorTest, R12_ANon410ErrorEventBacksOffAndRelists) {
   fake_->Add(MakeObject("ns", "a", ""));
   Start();
   ASSERT_TRUE(fake_->WaitForOpenWatches(1));
-  fake_->SendError(ApiStatus{500, "InternalError", "boom"});
+  // What the API server sends for an object it can no longer decode (unsafe-deleted later).
+  fake_->SendError(ApiStatus{500, "InternalError", "StoreReadError: corrupt object"});
   ExpectBackoffAndWake(absl::Milliseconds(800));
   ASSERT_TRUE(fake_->WaitForOpenWatches(1));
-  EXPECT_EQ(fake_->list_calls().size(), 1u);
-  EXPECT_EQ(fake_->watch_calls()[1].resource_version, "2");
+  EXPECT_EQ(fake_->list_calls().size(), 2u);
   std::vector<absl::Status> seen = attempts();
   EXPECT_TRUE(std::any_of(seen.begin(), seen.end(), [](const absl::Status& s) {
     return s.code() == absl::StatusCode::kInternal;
   }));
+}
+
+TEST_F(ReflectorTest, R16_TheStreamingListIsTheDefault) {
+  EXPECT_TRUE(ReflectorOptions().use_streaming_list);
+}
+
+TEST_F(ReflectorTest, R16_R7_EventsDuringTheInitialEventsAndABookmarkWithoutTheAnnotation) {
+  fake_->set_streaming_list_supported(true);
+  config_.options.use_streaming_list = true;
+  fake_->ScriptNextStreamingList(
+      {WatchEvent{WatchEventType::kAdded, MakeObject("ns", "a", "3"), {}},
+       WatchEvent{WatchEventType::kAdded, MakeObject("ns", "b", "4"), {}},
+       WatchEvent{WatchEventType::kBookmark, FakeListerWatcher::MakeBookmarkObject(5, false), {}},
+       WatchEvent{WatchEventType::kModified, MakeObject("ns", "a", "6"), {}},
+       WatchEvent{WatchEventType::kDeleted, MakeObject("ns", "b", "7"), {}},
+       WatchEvent{WatchEventType::kBookmark, FakeListerWatcher::MakeBookmarkObject(8, true), {}}},
+      /*end_after=*/false);
+  Start();
+  ASSERT_TRUE(Eventually([&] { return store_.call_count() == 1; }));
+  EXPECT_THAT(store_.calls(), ElementsAre("replace 1@8"));
+  EXPECT_EQ(store_.objects(), (std::map<std::string, std::string>{{"ns/a", "6"}}));
+}
+
+TEST_F(ReflectorTest, R16_AStreamThatEndsBeforeTheBookmarkIsRetriedAtOnce) {
+  fake_->set_streaming_list_supported(true);
+  config_.options.use_streaming_list = true;
+  fake_->Add(MakeObject("ns", "a", ""));
+  fake_->ScriptNextStreamingList(
+      {WatchEvent{WatchEventType::kAdded, MakeObject("ns", "a", "2"), {}}}, /*end_after=*/true);
+  Start();
+  ASSERT_TRUE(Eventually([&] { return store_.call_count() == 1; }));
+  EXPECT_EQ(fake_->watch_calls().size(), 2u);
+  EXPECT_TRUE(fake_->watch_calls()[1].send_initial_events);
+  EXPECT_TRUE(fake_->list_calls().empty());
+  EXPECT_EQ(clock_.total_sleeps(), 0u);
+}
+
+TEST_F(ReflectorTest, R16_A410DuringTheStreamFallsBackToListFromQuorum) {
+  fake_->set_streaming_list_supported(true);
+  config_.options.use_streaming_list = true;
+  fake_->Add(MakeObject("ns", "a", ""));
+  fake_->ScriptNextStreamingList(
+      {WatchEvent{WatchEventType::kError, nullptr, ApiStatus{410, "Expired", "too old"}}},
+      /*end_after=*/false);
+  Start();
+  // The scripted stream is open until its error is read: wait for the LIST's Replace.
+  ASSERT_TRUE(Eventually([&] { return store_.call_count() == 1; }));
+  ASSERT_EQ(fake_->list_calls().size(), 1u);
+  EXPECT_EQ(fake_->list_calls()[0].resource_version, "");
+  EXPECT_THAT(store_.calls(), ElementsAre("replace 1@2"));
+}
+
+TEST_F(ReflectorTest, R16_A429RetriesTheStreamAfterABackoff) {
+  fake_->set_streaming_list_supported(true);
+  config_.options.use_streaming_list = true;
+  fake_->Add(MakeObject("ns", "a", ""));
+  fake_->FailNextWatch(ApiStatusToStatus(ApiStatus{429, "TooManyRequests", "slow down"}));
+  Start();
+  ExpectBackoffAndWake(absl::Milliseconds(800));
+  ASSERT_TRUE(Eventually([&] { return store_.call_count() == 1; }));
+  EXPECT_TRUE(fake_->list_calls().empty());
+  ASSERT_EQ(fake_->watch_calls().size(), 2u);
+  EXPECT_TRUE(fake_->watch_calls()[1].send_initial_events);
+}
+
+TEST_F(ReflectorTest, R16_AReStreamAsksForTheLastRv) {
+  fake_->set_streaming_list_supported(true);
+  config_.options.use_streaming_list = true;
+  fake_->Add(MakeObject("ns", "a", ""));
+  Start();
+  ASSERT_TRUE(Eventually([&] { return store_.call_count() == 1; }));
+  fake_->SendError(ApiStatus{500, "InternalError", "boom"});
+  ExpectBackoffAndWake(absl::Milliseconds(800));
+  ASSERT_TRUE(fake_->WaitForWatchCalls(2));
+  EXPECT_EQ(fake_->watch_calls()[0].resource_version, "");
+  EXPECT_EQ(fake_->watch_calls()[1].resource_version, "2");
+  EXPECT_TRUE(fake_->watch_calls()[1].send_initial_events);
 }
 
 TEST_F(ReflectorTest, R7_StreamingListReplacesAtTheInitialEventsEndBookmarkAndKeepsWatching) {
@@ -386,6 +542,10 @@ TEST_F(ReflectorTest, R8_ChangesWhileTheWatchIsDownArriveAfterTheRewatch) {
   for (int i = 0; i < 4; ++i) fake_->Add(MakeObject("ns", absl::StrCat("o", i), ""));
   Start();
   ASSERT_TRUE(fake_->WaitForOpenWatches(1));
+  fake_->Add(MakeObject("ns", "o5", ""));
+  ASSERT_TRUE(Eventually([&] { return store_.objects().size() == 5; }));
+  // The connection goes, and the re-watch is throttled: the watch stays down for a backoff.
+  fake_->FailNextWatch(ApiStatusToStatus(ApiStatus{429, "TooManyRequests", "slow down"}));
   fake_->BreakWatches();
   ASSERT_TRUE(clock_.WaitForSleepers(1));
   // While disconnected.

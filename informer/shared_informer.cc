@@ -2,16 +2,18 @@
 
 #include <algorithm>
 #include <atomic>
+#include <optional>
 #include <thread>
 #include <utility>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "informer/clock.h"
-#include "informer/delta_fifo.h"
 #include "informer/object_decoder.h"
 #include "informer/processor.h"
+#include "informer/real_fifo.h"
 #include "informer/reflector.h"
 #include "informer/status_macros.h"
 
@@ -21,6 +23,8 @@ namespace {
 // With no handler due for a resync, the resync loop still wakes this often to notice
 // handlers added meanwhile.
 constexpr absl::Duration kIdleResyncCheck = absl::Seconds(1);
+// client-go's minimumResyncPeriod (I12).
+constexpr absl::Duration kMinimumResyncPeriod = absl::Seconds(1);
 
 Indexers WithNamespaceIndex(Indexers indexers) {
   indexers.try_emplace(kNamespaceIndex, MetaNamespaceIndexFunc);
@@ -29,9 +33,9 @@ Indexers WithNamespaceIndex(Indexers indexers) {
 
 }  // namespace
 
-// Lock order: the FIFO's lock (held while a key's deltas are processed) > cut_mu_ > the
-// store's, history's, processor's and listeners' locks. Nothing holding cut_mu_ calls the
-// FIFO.
+// Lock order: cut_mu_ > the store's, history's, processor's and listeners' locks. The queue's
+// lock is never held while a batch is applied (RealFifo runs the process function unlocked),
+// and nothing holding cut_mu_ calls the queue.
 class SharedIndexInformer::Impl {
  public:
   Impl(std::shared_ptr<ListerWatcher> lister_watcher, InformerOptions options)
@@ -40,13 +44,13 @@ class SharedIndexInformer::Impl {
         decoder_(options_.resource, options_.transforms),
         store_(WithNamespaceIndex(options_.indexers)),
         history_(options_.history),
-        fifo_(std::make_shared<DeltaFifo>(DeltaFifoOptions{
-            &store_, /*emit_replaced=*/true, [this](const std::string& rv) { OnDrained(rv); }})) {
+        fifo_(std::make_shared<RealFifo>()) {
     ReflectorConfig config;
     config.options = options_.reflector;
     config.label_selector = options_.label_selector;
     config.field_selector = options_.field_selector;
     config.clock = clock_;
+    config.name = options_.resource.gvr.ToString();
     config.on_attempt = [this](const absl::Status& status) { OnAttempt(status); };
     reflector_ = std::make_unique<Reflector>(std::move(lister_watcher), &decoder_, fifo_.get(),
                                              std::move(config));
@@ -59,6 +63,10 @@ class SharedIndexInformer::Impl {
     if (IsStopped()) return absl::FailedPreconditionError("the informer is stopped");
     if (started_) return absl::FailedPreconditionError("the informer is already running");
     started_ = true;
+    {
+      absl::MutexLock cut_lock(&cut_mu_);
+      resync_started_ = true;
+    }
     reflector_->Start();
     process_thread_ = std::thread([this] { ProcessLoop(); });
     resync_thread_ = std::thread([this] { ResyncLoop(); });
@@ -129,8 +137,24 @@ class SharedIndexInformer::Impl {
   }
 
   absl::StatusOr<std::shared_ptr<HandlerRegistration>> AddEventHandler(
-      std::shared_ptr<ResourceEventHandler> handler, absl::Duration resync_period) {
+      std::shared_ptr<ResourceEventHandler> handler, std::optional<absl::Duration> period) {
     if (handler == nullptr) return absl::InvalidArgumentError("handler is null");
+    absl::Duration resync_period;
+    {
+      // client-go's AddEventHandlerWithResyncPeriod (I11, I12).
+      absl::MutexLock lock(&cut_mu_);
+      resync_period = period.value_or(options_.resync_period);
+      if (resync_period > absl::ZeroDuration()) {
+        resync_period = std::max(resync_period, kMinimumResyncPeriod);
+        if (resync_period < resync_check_period_) {
+          if (resync_started_) {
+            resync_period = resync_check_period_;
+          } else {
+            resync_check_period_ = resync_period;
+          }
+        }
+      }
+    }
     // The listener outlives the informer when the caller keeps the registration, so its
     // HasSynced holds the FIFO, not `this`.
     auto listener =
@@ -152,6 +176,7 @@ class SharedIndexInformer::Impl {
 
   absl::Status RemoveEventHandler(const std::shared_ptr<HandlerRegistration>& registration) {
     if (registration == nullptr) return absl::NotFoundError("registration is null");
+    if (IsStopped()) return absl::OkStatus();  // I17
     return processor_.RemoveListener(registration.get());
   }
 
@@ -182,81 +207,156 @@ class SharedIndexInformer::Impl {
   InformerStats stats() const { return reflector_->stats(); }
 
  private:
-  // Applies one key's deltas to the store, the history and the handlers as one cut (I1).
-  // Runs on the process thread with the FIFO's lock held.
-  absl::Status ProcessDeltas(const Deltas& deltas, bool is_in_initial_list) {
+  // Applies one batch of the queue (in server order, F8) to the store, the history and the
+  // handlers as one cut: readers see all of it or none, and the history commits it in one step.
+  // Runs on the process thread.
+  absl::Status ApplyBatch(std::vector<QueueItem>& batch, bool is_in_initial_list) {
     absl::MutexLock lock(&cut_mu_);
-    for (const Delta& delta : deltas) {
-      if (delta.type == DeltaType::kDeleted) {
-        const std::string& key = KeyOf(delta.object);
-        ObjectPtr old = store_.GetByKey(key);
-        // Nothing to delete: no handler was told of the object, so none is told it went.
-        if (old == nullptr) continue;
-        store_.Delete(key);
-        HistoryEvent event;
-        event.type = EventType::kDeleted;
-        event.object = ObjectOf(delta.object);
-        event.resource_version = delta.resource_version;
-        event.final_state_unknown = std::holds_alternative<DeletedFinalStateUnknown>(delta.object);
-        AppendLocked(std::move(event));
-        processor_.Distribute(HandlerNotification::Delete(delta.object), /*is_sync=*/false);
-        continue;
+    std::vector<HistoryEvent> changes;
+    std::string reflected = reflected_rv_;
+    for (QueueItem& item : batch) {
+      switch (item.kind) {
+        case QueueItem::Kind::kAdded:
+        case QueueItem::Kind::kUpdated:
+          ApplyUpsertLocked(item.object, is_in_initial_list, &changes);
+          break;
+        case QueueItem::Kind::kDeleted:
+          ApplyDeleteLocked(item.object, &changes);
+          break;
+        case QueueItem::Kind::kReplace:
+          ApplyReplaceLocked(std::move(item.objects), item.resource_version, is_in_initial_list,
+                             &changes);
+          break;
+        case QueueItem::Kind::kBookmark:
+          break;
+        case QueueItem::Kind::kResync:
+          // Every cached object in its state at this point of the stream (F11); only handlers
+          // due for a resync get it (I5). Not a change: nothing for the history.
+          for (ObjectPtr& object : store_.List()) {
+            Notify(HandlerNotification::Update(object, object), /*is_sync=*/true);
+          }
+          break;
       }
-      // Added, Updated, Replaced and Sync all carry the object itself.
-      const ObjectPtr& object = ObjectOf(delta.object);
-      ObjectPtr old = store_.GetByKey(object->key());
-      if (old != nullptr) {
-        store_.Update(object);
-        const bool unchanged = old->meta().resource_version == object->meta().resource_version;
-        const bool resync_like =
-            delta.type == DeltaType::kSync || delta.type == DeltaType::kReplaced;
-        // A resync, or a relist of an unchanged object, changes nothing a subscriber must see.
-        if (!(resync_like && unchanged)) {
-          HistoryEvent event;
-          event.type = EventType::kModified;
-          event.object = object;
-          event.old_object = old;
-          event.resource_version = delta.resource_version;
-          AppendLocked(std::move(event));
-        }
-        // As client-go: only handlers due for a resync see those (I5).
-        const bool is_sync =
-            delta.type == DeltaType::kSync || (delta.type == DeltaType::kReplaced && unchanged);
-        processor_.Distribute(HandlerNotification::Update(std::move(old), object), is_sync);
-      } else {
-        store_.Add(object);
-        HistoryEvent event;
-        event.type = EventType::kAdded;
-        event.object = object;
-        event.resource_version = delta.resource_version;
-        AppendLocked(std::move(event));
-        processor_.Distribute(HandlerNotification::Add(object, is_in_initial_list),
-                              /*is_sync=*/false);
-      }
+      if (!item.resource_version.empty()) reflected = item.resource_version;
     }
+    if (!changes.empty()) {
+      history_.SetCacheBytes(store_.ApproximateBytes());
+      history_dirty_ = true;
+    }
+    history_.Commit(std::move(changes), reflected);
+    SetReflectedLocked(reflected);
+    // Handlers hear of the batch once the store and the history both hold it (F10).
+    for (auto& [notification, is_sync] : pending_notifications_) {
+      processor_.Distribute(notification, is_sync);
+    }
+    pending_notifications_.clear();
     return absl::OkStatus();
   }
 
-  // Appends a change the store just took to the history, after telling the history the
-  // cache's new size so the ring's proportional bound follows it (HistoryOptions).
-  void AppendLocked(HistoryEvent event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(cut_mu_) {
-    history_.SetCacheBytes(store_.ApproximateBytes());
-    history_.AppendWithoutNotify(std::move(event));
-    history_dirty_ = true;
+  // A watch ADDED or MODIFIED (I1): update or add, whatever the event's type said.
+  void ApplyUpsertLocked(const ObjectPtr& object, bool is_in_initial_list,
+                         std::vector<HistoryEvent>* changes)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(cut_mu_) {
+    ObjectPtr old = store_.GetByKey(object->key());
+    if (old != nullptr) {
+      store_.Update(object);
+      const bool unchanged = old->meta().resource_version == object->meta().resource_version;
+      if (!unchanged) changes->push_back(Change(EventType::kModified, object, old));
+      // An update that does not change the resourceVersion counts as a sync (I14).
+      Notify(HandlerNotification::Update(std::move(old), object), unchanged);
+      return;
+    }
+    store_.Add(object);
+    changes->push_back(Change(EventType::kAdded, object, nullptr));
+    Notify(HandlerNotification::Add(object, is_in_initial_list), false);
   }
 
-  // The FIFO drained: the cache now reflects `rv` (U5). Runs with the FIFO's lock held.
-  void OnDrained(const std::string& rv) {
-    uint64_t number = 0;
-    if (!absl::SimpleAtoi(rv, &number)) return;
-    absl::MutexLock lock(&cut_mu_);
-    if (number > reflected_rv_number_) {
-      reflected_rv_number_ = number;
-      reflected_rv_mirror_.store(number, std::memory_order_release);
-      reflected_rv_ = rv;
+  // A watch DELETED. Handlers hear of it even when the cache never held the object (I13);
+  // subscribers only of objects they could have been sent.
+  void ApplyDeleteLocked(const ObjectPtr& object, std::vector<HistoryEvent>* changes)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(cut_mu_) {
+    if (store_.GetByKey(object->key()) != nullptr) {
+      store_.Delete(object->key());
+      changes->push_back(Change(EventType::kDeleted, object, nullptr));
     }
-    // An empty first list syncs without anything to pop; record it here too.
-    if (fifo_->HasSynced()) synced_ = true;
+    Notify(HandlerNotification::Delete(object), false);
+  }
+
+  // A (re)list, as one step (F9, F10): the cache becomes exactly `objects`; handlers hear first
+  // of the objects that vanished (tombstones), then of every listed one in list order
+  // (unchanged ones as updates that count as syncs, I10); the history gets the real changes,
+  // all at the list's version, marked as a relist from the version the cache reflected before.
+  void ApplyReplaceLocked(std::vector<ObjectPtr> objects, const std::string& resource_version,
+                          bool is_in_initial_list, std::vector<HistoryEvent>* changes)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(cut_mu_) {
+    // The first list leads from nothing (relist_from 0): no reader can resume from before it.
+    std::vector<HistoryEvent> relist_changes;
+    absl::flat_hash_set<absl::string_view> listed;
+    listed.reserve(objects.size());
+    for (const ObjectPtr& object : objects) listed.insert(object->key());
+    for (ObjectPtr& old : store_.List()) {
+      if (listed.contains(old->key())) continue;
+      HistoryEvent change = Change(EventType::kDeleted, old, nullptr);
+      change.final_state_unknown = true;
+      relist_changes.push_back(std::move(change));
+      const std::string key = old->key();
+      Notify(HandlerNotification::Delete(DeletedFinalStateUnknown{key, std::move(old)}), false);
+    }
+    std::vector<HandlerNotification> notifications;
+    notifications.reserve(objects.size());
+    for (const ObjectPtr& object : objects) {
+      ObjectPtr old = store_.GetByKey(object->key());
+      if (old == nullptr) {
+        relist_changes.push_back(Change(EventType::kAdded, object, nullptr));
+        notifications.push_back(HandlerNotification::Add(object, is_in_initial_list));
+        continue;
+      }
+      if (old->meta().resource_version != object->meta().resource_version) {
+        relist_changes.push_back(Change(EventType::kModified, object, old));
+      }
+      notifications.push_back(HandlerNotification::Update(std::move(old), object));
+    }
+    store_.Replace(std::move(objects));
+    for (HandlerNotification& notification : notifications) {
+      const bool is_sync = notification.kind == HandlerNotification::Kind::kUpdate &&
+                           notification.old_object->meta().resource_version ==
+                               notification.object->meta().resource_version;
+      Notify(notification, is_sync);
+    }
+    uint64_t from = 0;
+    absl::SimpleAtoi(reflected_rv_, &from);
+    for (HistoryEvent& change : relist_changes) {
+      change.resource_version = resource_version;
+      change.completes_version = false;
+      change.from_relist = true;
+      change.relist_from = from;
+    }
+    if (!relist_changes.empty()) relist_changes.back().completes_version = true;
+    for (HistoryEvent& change : relist_changes) changes->push_back(std::move(change));
+  }
+
+  // Queues a notification for the handlers, handed out at the end of the batch.
+  void Notify(HandlerNotification notification, bool is_sync)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(cut_mu_) {
+    pending_notifications_.emplace_back(std::move(notification), is_sync);
+  }
+
+  static HistoryEvent Change(EventType type, ObjectPtr object, ObjectPtr old) {
+    HistoryEvent change;
+    change.type = type;
+    change.resource_version = object->meta().resource_version;
+    change.object = std::move(object);
+    change.old_object = std::move(old);
+    return change;
+  }
+
+  // The cache now reflects `rv` (I16, U5).
+  void SetReflectedLocked(const std::string& rv) ABSL_EXCLUSIVE_LOCKS_REQUIRED(cut_mu_) {
+    uint64_t number = 0;
+    if (!absl::SimpleAtoi(rv, &number) || number <= reflected_rv_number_) return;
+    reflected_rv_number_ = number;
+    reflected_rv_mirror_.store(number, std::memory_order_release);
+    reflected_rv_ = rv;
   }
 
   void OnAttempt(const absl::Status& status) {
@@ -272,8 +372,9 @@ class SharedIndexInformer::Impl {
   void ProcessLoop() {
     bool synced = false;
     for (;;) {
-      absl::Status status = fifo_->Pop(
-          [this](const Deltas& deltas, bool initial) { return ProcessDeltas(deltas, initial); });
+      absl::Status status = fifo_->Pop([this](std::vector<QueueItem>& batch, bool initial) {
+        return ApplyBatch(batch, initial);
+      });
       if (status.code() == absl::StatusCode::kCancelled && fifo_->IsClosed()) return;
       // History listeners run with no lock held, after the cut is complete.
       if (history_dirty_.exchange(false)) history_.NotifyListeners();
@@ -287,11 +388,19 @@ class SharedIndexInformer::Impl {
 
   void ResyncLoop() {
     for (;;) {
-      const absl::Time now = clock_->Now();
-      absl::Time wake = std::min(processor_.NextResync(), now + kIdleResyncCheck);
-      if (options_.resync_period > absl::ZeroDuration()) {
-        wake = std::min(wake, now + options_.resync_period);
+      absl::Duration check_period;
+      {
+        absl::MutexLock lock(&cut_mu_);
+        check_period = resync_check_period_;
       }
+      const absl::Time now = clock_->Now();
+      // An informer created with resync 0 never resyncs, whatever its handlers ask (I12).
+      if (check_period <= absl::ZeroDuration()) {
+        if (!clock_->SleepUntil(now + kIdleResyncCheck, stop_)) return;
+        continue;
+      }
+      const absl::Time wake =
+          std::min({processor_.NextResync(), now + kIdleResyncCheck, now + check_period});
       if (!clock_->SleepUntil(wake, stop_)) return;
       if (processor_.ShouldResync(clock_->Now())) fifo_->Resync();
     }
@@ -303,7 +412,7 @@ class SharedIndexInformer::Impl {
   Store store_;
   EventHistory history_;
   SharedProcessor processor_;
-  const std::shared_ptr<DeltaFifo> fifo_;
+  const std::shared_ptr<RealFifo> fifo_;
   std::unique_ptr<Reflector> reflector_;
   std::atomic<bool> history_dirty_{false};
   absl::Notification stop_;
@@ -320,6 +429,11 @@ class SharedIndexInformer::Impl {
   bool stopped_ ABSL_GUARDED_BY(cut_mu_) = false;
   bool synced_ ABSL_GUARDED_BY(cut_mu_) = false;
   std::string reflected_rv_ ABSL_GUARDED_BY(cut_mu_);
+  std::vector<std::pair<HandlerNotification, bool>> pending_notifications_ ABSL_GUARDED_BY(cut_mu_);
+  // client-go's resyncCheckPeriod: the informer's resync period, lowered by handlers added
+  // before Run (I12).
+  absl::Duration resync_check_period_ ABSL_GUARDED_BY(cut_mu_) = options_.resync_period;
+  bool resync_started_ ABSL_GUARDED_BY(cut_mu_) = false;
   uint64_t reflected_rv_number_ ABSL_GUARDED_BY(cut_mu_) = 0;
   // Copies of stopped_ and reflected_rv_number_ written under cut_mu_, for lock-free readers.
   std::atomic<bool> stopped_mirror_{false};
@@ -349,6 +463,10 @@ std::string SharedIndexInformer::LastSyncResourceVersion() const {
 absl::Status SharedIndexInformer::WaitForResourceVersion(absl::string_view rv,
                                                          absl::Time deadline) const {
   return impl_->WaitForResourceVersion(rv, deadline);
+}
+absl::StatusOr<std::shared_ptr<HandlerRegistration>> SharedIndexInformer::AddEventHandler(
+    std::shared_ptr<ResourceEventHandler> handler) {
+  return impl_->AddEventHandler(std::move(handler), std::nullopt);
 }
 absl::StatusOr<std::shared_ptr<HandlerRegistration>> SharedIndexInformer::AddEventHandler(
     std::shared_ptr<ResourceEventHandler> handler, absl::Duration resync_period) {

@@ -28,7 +28,9 @@ struct InformerOptions {
   std::string namespace_name;  // "" = all namespaces
   std::string label_selector;  // sent to the server with every LIST/WATCH
   std::string field_selector;
-  absl::Duration resync_period = absl::ZeroDuration();  // 0 = never
+  // How often handlers get every cached object again as OnUpdate(obj, obj) (I5); also the
+  // period of handlers added without one (I11). 0 = never: then no handler resyncs (I12).
+  absl::Duration resync_period = absl::ZeroDuration();
   std::vector<Transform> transforms = DefaultTransforms();
   Indexers indexers;  // in addition to kNamespaceIndex, which is always present
   HistoryOptions history;
@@ -44,7 +46,9 @@ struct InformerStats {
   uint64_t watch_restarts = 0;  // re-watches after an end or error, without relist
   uint64_t events = 0;          // watch events received (bookmarks included)
   uint64_t bookmarks = 0;
-  uint64_t errors = 0;  // failed LIST/WATCH calls
+  uint64_t errors = 0;    // failed LIST/WATCH calls
+  uint64_t backoffs = 0;  // waits before a retry (each logged with its cause)
+  uint64_t expired = 0;   // 410 Gone / Expired answers to a WATCH (each relists)
 };
 
 // The cache as one consistent cut: every object with the history position it reflects.
@@ -91,12 +95,16 @@ class SharedIndexInformer {
 
   // Registers a handler. When the informer already holds objects, the handler first gets
   // OnAdd for each, from one consistent snapshot, then live events with none lost or doubled
-  // (I3). `resync_period` 0 = no resyncs for it; the informer resyncs at the smallest
-  // non-zero period of its handlers and options (I5). FailedPrecondition after Stop.
+  // (I3). Without `resync_period` it takes the informer's (I11). A period below 1 s counts as
+  // 1 s; below the informer's check period it lowers that period before Run and is raised to
+  // it after (I12); an informer created with resync 0 never resyncs. FailedPrecondition after
+  // Stop.
   absl::StatusOr<std::shared_ptr<HandlerRegistration>> AddEventHandler(
-      std::shared_ptr<ResourceEventHandler> handler,
-      absl::Duration resync_period = absl::ZeroDuration());
-  // Stops delivery to that handler only (I6). NotFound when it is not registered.
+      std::shared_ptr<ResourceEventHandler> handler);
+  absl::StatusOr<std::shared_ptr<HandlerRegistration>> AddEventHandler(
+      std::shared_ptr<ResourceEventHandler> handler, absl::Duration resync_period);
+  // Stops delivery to that handler only (I6). OK also for a registration already removed,
+  // from another informer, or on a stopped informer (I17); NotFound only for null.
   absl::Status RemoveEventHandler(const std::shared_ptr<HandlerRegistration>& registration);
 
   // Adds indexes, also after Run (S6).

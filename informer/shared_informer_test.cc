@@ -77,6 +77,13 @@ class SharedInformerTest : public ::testing::Test {
     ASSERT_TRUE(informer_->Run().ok());
     ASSERT_TRUE(informer_->WaitForSync(absl::Now() + absl::Seconds(10)));
   }
+  std::shared_ptr<RecordingHandler> AddHandlerWithoutPeriod() {
+    auto handler = std::make_shared<RecordingHandler>();
+    auto registration = informer_->AddEventHandler(handler);
+    EXPECT_TRUE(registration.ok()) << registration.status();
+    if (registration.ok()) registrations_.push_back(*registration);
+    return handler;
+  }
   std::shared_ptr<RecordingHandler> AddHandler(absl::Duration resync = absl::ZeroDuration()) {
     auto handler = std::make_shared<RecordingHandler>();
     auto registration = informer_->AddEventHandler(handler, resync);
@@ -102,7 +109,6 @@ TEST_F(SharedInformerTest, I1_I2_WatchEventsReachStoreHandlersAndHistory) {
   auto handler = AddHandler();
   RunAndSync();
   ASSERT_TRUE(fake_->WaitForOpenWatches(1));
-  // One at a time: keys pop in first-queued order (F1), so a burst may reorder across keys.
   fake_->Add(MakeObject("ns", "b", ""));  // 3
   ASSERT_TRUE(handler->WaitForCalls(2));
   fake_->Update(MakeObject("ns", "a", ""));  // 4
@@ -125,7 +131,29 @@ TEST_F(SharedInformerTest, I1_I2_WatchEventsReachStoreHandlersAndHistory) {
   EXPECT_FALSE(events[3].final_state_unknown);
 }
 
-TEST_F(SharedInformerTest, I1_RelistInfersTombstonedDeletesUpdatesAndAdds) {
+TEST_F(SharedInformerTest, F8_ABurstAcrossObjectsReachesHandlersAndHistoryInServerOrder) {
+  Make();
+  auto handler = AddHandler();
+  RunAndSync();
+  ASSERT_TRUE(fake_->WaitForOpenWatches(1));
+  fake_->Add(MakeObject("ns", "a", ""));     // 2
+  fake_->Add(MakeObject("ns", "b", ""));     // 3
+  fake_->Update(MakeObject("ns", "a", ""));  // 4
+  fake_->Update(MakeObject("ns", "b", ""));  // 5
+  ASSERT_TRUE(handler->WaitForCalls(4));
+  EXPECT_THAT(handler->calls(),
+              ElementsAre("add ns/a@2", "add ns/b@3", "update ns/a@2->4", "update ns/b@3->5"));
+  std::vector<HistoryEvent> events;
+  ASSERT_TRUE(informer_->history().ReadAfter(0, 100, &events).ok());
+  std::vector<std::string> versions;
+  for (const HistoryEvent& event : events) versions.push_back(event.resource_version);
+  EXPECT_THAT(versions, ElementsAre("2", "3", "4", "5"));
+  // I16: the cache's RV is that of the last applied event.
+  ASSERT_TRUE(informer_->WaitForResourceVersion("5", absl::Now() + absl::Seconds(5)).ok());
+  EXPECT_EQ(informer_->Snapshot().resource_version, "5");
+}
+
+TEST_F(SharedInformerTest, F9_F10_ARelistReportsVanishedObjectsFirstThenTheListInOrder) {
   for (const char* name : {"a", "b", "c"}) fake_->Add(MakeObject("ns", name, ""));  // 2..4
   Make();
   auto handler = AddHandler();
@@ -142,18 +170,24 @@ TEST_F(SharedInformerTest, I1_RelistInfersTombstonedDeletesUpdatesAndAdds) {
   fake_->FailNextWatch(ApiStatusToStatus(ApiStatus{410, "Expired", "too old resource version"}));
   fake_->BreakWatches();
   ASSERT_TRUE(Converged());
-  ASSERT_TRUE(handler->WaitForCalls(6));
+  ASSERT_TRUE(handler->WaitForCalls(7));
   std::vector<std::string> calls = handler->calls();
   std::vector<std::string> relist(calls.begin() + 3, calls.end());
-  EXPECT_THAT(relist, ::testing::UnorderedElementsAre("update ns/c@4->6", "add ns/d@7",
-                                                      "delete ns/b@3 tombstone"));
+  // The vanished object first (a tombstone), then every listed object in list order; the
+  // unchanged ns/a as an update too, since no handler resyncs (I10).
+  EXPECT_THAT(relist, ElementsAre("delete ns/b@3 tombstone", "update ns/a@2->2", "update ns/c@4->6",
+                                  "add ns/d@7"));
   EXPECT_THAT(handler->anomalies(), IsEmpty());
 
   std::vector<HistoryEvent> events;
   ASSERT_TRUE(informer_->history().ReadAfter(seq_before, 100, &events).ok());
   ASSERT_EQ(events.size(), 3u);  // the unchanged ns/a adds nothing
+  EXPECT_TRUE(events.back().completes_version);
   for (const HistoryEvent& event : events) {
     EXPECT_EQ(event.resource_version, "7");  // the LIST's RV
+    EXPECT_TRUE(event.from_relist);
+    EXPECT_EQ(event.relist_from, 4u);  // what the cache reflected before
+    if (&event != &events.back()) EXPECT_FALSE(event.completes_version);
     if (event.type == EventType::kDeleted) {
       EXPECT_TRUE(event.final_state_unknown);
       EXPECT_EQ(event.object->key(), "ns/b");
@@ -163,7 +197,7 @@ TEST_F(SharedInformerTest, I1_RelistInfersTombstonedDeletesUpdatesAndAdds) {
   EXPECT_GE(informer_->stats().relists, 1u);
 }
 
-TEST_F(SharedInformerTest, I1_RelistOfUnchangedObjectsNotifiesNobodyAndAddsNoHistory) {
+TEST_F(SharedInformerTest, I10_ARelistOfUnchangedObjectsReachesHandlersAsUpdatesButNotTheHistory) {
   fake_->Add(MakeObject("ns", "a", ""));
   Make();
   auto handler = AddHandler();
@@ -173,12 +207,10 @@ TEST_F(SharedInformerTest, I1_RelistOfUnchangedObjectsNotifiesNobodyAndAddsNoHis
   fake_->FailNextWatch(ApiStatusToStatus(ApiStatus{410, "Expired", "gone"}));
   fake_->BreakWatches();
   ASSERT_TRUE(fake_->WaitForListCalls(2));
-  ASSERT_TRUE(fake_->WaitForOpenWatches(1));
-  // The relist's Replaced delta has been processed once the new watch is open and the FIFO
-  // drained; give the handler thread a moment to show anything it wrongly got.
-  ASSERT_TRUE(informer_->WaitForResourceVersion("2", absl::Now() + absl::Seconds(5)).ok());
-  absl::SleepFor(absl::Milliseconds(20));
-  EXPECT_EQ(handler->call_count(), 1u);
+  // With resync off, client-go hands every handler the unchanged object as an update.
+  ASSERT_TRUE(handler->WaitForCalls(2));
+  EXPECT_THAT(handler->calls(), ElementsAre("add ns/a@2 initial", "update ns/a@2->2"));
+  // Subscribers only get real changes: nothing for the history.
   EXPECT_EQ(informer_->history().last_seq(), 1u);
 }
 
@@ -219,12 +251,13 @@ TEST_F(SharedInformerTest, I3_LateHandlerGetsAConsistentReplayThenLiveEventsNone
   EXPECT_TRUE(Eventually([&] { return registrations_[0]->HasSynced(); }));
 }
 
-TEST_F(SharedInformerTest, I5_HandlerResyncsOnlyAtItsOwnPeriod) {
+TEST_F(SharedInformerTest, I5_I11_HandlersResyncAtTheirOwnPeriodOrTheInformers) {
   options_.clock = &clock_;
+  options_.resync_period = absl::Seconds(10);
   fake_->Add(MakeObject("ns", "a", ""));
   Make();
-  auto resyncing = AddHandler(absl::Seconds(10));
-  auto quiet = AddHandler();
+  auto resyncing = AddHandlerWithoutPeriod();     // takes the informer's 10 s (I11)
+  auto quiet = AddHandler(absl::ZeroDuration());  // asked for none
   RunAndSync();
   ASSERT_TRUE(resyncing->WaitForCalls(1));
   ASSERT_TRUE(clock_.WaitForSleepers(1));  // the resync loop
@@ -236,6 +269,38 @@ TEST_F(SharedInformerTest, I5_HandlerResyncsOnlyAtItsOwnPeriod) {
   EXPECT_EQ(informer_->history().last_seq(), 1u);  // a resync changes nothing
 }
 
+TEST_F(SharedInformerTest, I12_AnInformerCreatedWithResyncZeroNeverResyncs) {
+  options_.clock = &clock_;
+  fake_->Add(MakeObject("ns", "a", ""));
+  Make();
+  auto asks = AddHandler(absl::Seconds(2));
+  RunAndSync();
+  ASSERT_TRUE(asks->WaitForCalls(1));
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(clock_.WaitForSleepers(1));
+    clock_.Advance(absl::Seconds(3));
+  }
+  absl::SleepFor(absl::Milliseconds(20));
+  EXPECT_EQ(asks->call_count(), 1u);
+}
+
+TEST_F(SharedInformerTest, I12_PeriodsBelowOneSecondCountAsOneSecond) {
+  options_.clock = &clock_;
+  options_.resync_period = absl::Seconds(30);
+  fake_->Add(MakeObject("ns", "a", ""));
+  Make();
+  auto fast = AddHandler(absl::Milliseconds(10));  // lowers the check period to 1 s
+  RunAndSync();
+  ASSERT_TRUE(fast->WaitForCalls(1));
+  ASSERT_TRUE(clock_.WaitForSleepers(1));
+  clock_.Advance(absl::Milliseconds(500));
+  absl::SleepFor(absl::Milliseconds(20));
+  EXPECT_EQ(fast->call_count(), 1u);  // not at 10 ms
+  ASSERT_TRUE(clock_.WaitForSleepers(1));
+  clock_.Advance(absl::Milliseconds(600));
+  ASSERT_TRUE(fast->WaitForCalls(2));
+}
+
 TEST_F(SharedInformerTest, I6_RemovedHandlerStopsGettingEventsOthersDoNot) {
   fake_->Add(MakeObject("ns", "a", ""));
   Make();
@@ -245,7 +310,8 @@ TEST_F(SharedInformerTest, I6_RemovedHandlerStopsGettingEventsOthersDoNot) {
   ASSERT_TRUE(removed->WaitForCalls(1));
   ASSERT_TRUE(Eventually([&] { return registrations_[0]->HasSynced(); }));
   ASSERT_TRUE(informer_->RemoveEventHandler(registrations_[0]).ok());
-  EXPECT_EQ(informer_->RemoveEventHandler(registrations_[0]).code(), absl::StatusCode::kNotFound);
+  // I17: removing it again succeeds, as client-go.
+  EXPECT_TRUE(informer_->RemoveEventHandler(registrations_[0]).ok());
   fake_->Add(MakeObject("ns", "b", ""));
   ASSERT_TRUE(kept->WaitForCalls(2));
   EXPECT_EQ(removed->call_count(), 1u);

@@ -14,8 +14,6 @@ namespace informer {
 namespace server {
 namespace {
 
-uint64_t VersionOf(const HistoryEvent& change) { return change.version; }
-
 // The one metadata.name every object the filter matches has, or "" when it allows several.
 std::string OnlyNameOf(const ObjectFilter& filter) {
   for (const FieldSelector::Requirement& requirement : filter.fields.requirements()) {
@@ -72,7 +70,7 @@ Subscription::Subscription(std::shared_ptr<SharedIndexInformer> informer,
 
 absl::StatusOr<std::unique_ptr<Subscription>> Subscription::Create(
     std::shared_ptr<SharedIndexInformer> informer, SubscriptionRequest request,
-    SubscriberLimits limits, absl::Time now, CutRegistry* cuts) {
+    SubscriberLimits limits, absl::Time now, [[maybe_unused]] CutRegistry* cuts) {
   if (!request.resource_version.empty() && !request.known_objects.empty()) {
     return absl::InvalidArgumentError(
         "set resource_version (resume after it) or known_objects (diff against what you hold), "
@@ -91,31 +89,39 @@ absl::StatusOr<std::unique_ptr<Subscription>> Subscription::Create(
   subscription->last_sent_ = now;
   const std::string& rv = subscription->request_.resource_version;
   if (rv.empty()) {
-    subscription->StartFromCut(cuts);
+    subscription->StartFromCut();
     return subscription;
   }
-  const EventHistory& history = subscription->informer_->history();
   uint64_t number = 0;
   if (!absl::SimpleAtoi(rv, &number)) {
     return absl::InvalidArgumentError(absl::StrCat("resource_version \"", rv,
                                                    "\" is not a resourceVersion of ", resource,
                                                    " (a decimal number from an event or a List)"));
   }
-  if (absl::Status s = subscription->StartFromResourceVersion(number, cuts); !s.ok()) return s;
-  subscription->position_rv_ = rv;
+  const EventHistory& history = subscription->informer_->history();
+  absl::StatusOr<EventHistory::ResumePoint> point = history.ResumeAfter(rv);
+  if (!point.ok()) {
+    if (!absl::IsOutOfRange(point.status())) return point.status();
+    return absl::OutOfRangeError(absl::StrCat(
+        "cannot resume ", resource, " after resourceVersion ", rv, ": ", point.status().message(),
+        "; resubscribe with known_objects (the objects you hold) or fresh"));
+  }
+  subscription->cursor_ = point->after_seq;
+  if (point->ahead) subscription->skip_through_ = number;
+  subscription->read_version_ = number;
+  subscription->read_rv_ = rv;
+  subscription->tail_rv_ = rv;
   subscription->delivered_rv_ = rv;
-  subscription->newest_read_ = number;
-  subscription->skip_through_ = number;
   subscription->catch_up_seq_ = history.last_seq();
   return subscription;
 }
 
-void Subscription::StartFromCut(CutRegistry* cuts) {
+void Subscription::StartFromCut() {
   InformerSnapshot cut = informer_->Snapshot();
-  if (cuts != nullptr) cuts->Record(informer_.get(), cut.resource_version, cut.history_seq);
   cursor_ = cut.history_seq;
-  position_rv_ = cut.resource_version;
-  absl::SimpleAtoi(cut.resource_version, &newest_read_);
+  read_rv_ = cut.resource_version;
+  tail_rv_ = cut.resource_version;
+  absl::SimpleAtoi(cut.resource_version, &read_version_);
   const ObjectFilter& filter = request_.filter;
   const auto& known = request_.known_objects;
   absl::flat_hash_set<std::string> still_matching;
@@ -136,7 +142,9 @@ void Subscription::StartFromCut(CutRegistry* cuts) {
     event.type = SubscriptionEventType::kAdded;
     initial_.push_back(std::move(event));
   }
-  // Known keys that are gone or no longer match, in key order.
+  // Known keys that are gone or no longer match, in key order. The server cannot know the
+  // state the client holds (nor whether the cached object with that key is the same one), so
+  // the deletion names the key and the client's version only, never the cached object.
   std::vector<std::pair<std::string, std::string>> gone;
   for (const auto& [key, rv] : known) {
     if (!still_matching.contains(key)) gone.emplace_back(key, rv);
@@ -145,16 +153,9 @@ void Subscription::StartFromCut(CutRegistry* cuts) {
   for (const auto& [key, rv] : gone) {
     SubscriptionEvent event;
     event.type = SubscriptionEventType::kDeleted;
-    auto it =
-        std::lower_bound(cut.objects.begin(), cut.objects.end(), key,
-                         [](const ObjectPtr& o, const std::string& k) { return o->key() < k; });
-    if (it != cut.objects.end() && (*it)->key() == key) {
-      event.object = *it;  // still cached, no longer matching: its current state
-    } else {
-      event.object = KeyOnlyObject(informer_->resource(), key, rv);
-      event.final_state_unknown = true;
-      if (event.object == nullptr) continue;  // a key no object could have (e.g. "a/b/c")
-    }
+    event.object = KeyOnlyObject(informer_->resource(), key, rv);
+    event.final_state_unknown = true;
+    if (event.object == nullptr) continue;  // a key no object could have (e.g. "a/b/c")
     initial_.push_back(std::move(event));
   }
   SubscriptionEvent synced;
@@ -165,7 +166,7 @@ void Subscription::StartFromCut(CutRegistry* cuts) {
 
 bool Subscription::Translate(const HistoryEvent& change, SubscriptionEvent* out) const {
   if (change.object == nullptr) return false;
-  if (skip_through_ != 0 && VersionOf(change) <= skip_through_) return false;  // it has it
+  if (skip_through_ != 0 && change.version <= skip_through_) return false;  // it has it
   const ObjectFilter& filter = request_.filter;
   out->object = change.object;
   out->old_object = nullptr;
@@ -203,73 +204,33 @@ bool Subscription::Translate(const HistoryEvent& change, SubscriptionEvent* out)
   return false;
 }
 
-absl::Status Subscription::StartFromResourceVersion(uint64_t rv, const CutRegistry* cuts) {
-  const EventHistory& history = informer_->history();
-  const std::string resource = informer_->resource().gvr.ToString();
-  // A recorded cut at or below `rv` whose later changes are all retained: start there and skip
-  // what the client already holds.
-  if (cuts != nullptr) {
-    std::optional<CutRegistry::Cut> cut = cuts->Floor(informer_.get(), rv);
-    if (cut.has_value() && cut->seq + 1 >= history.first_seq() && cut->seq <= history.last_seq()) {
-      cursor_ = cut->seq;
-      return absl::OkStatus();
-    }
-  }
-  // Else the first retained change newer than `rv`: everything before it is older, so the
-  // client holds it (changes after it that are older still are skipped as it goes).
-  for (int attempt = 0; attempt < 3; ++attempt) {
-    const uint64_t first = history.first_seq();
-    uint64_t after = first - 1;
-    std::vector<HistoryEvent> changes;
-    absl::Status status;
-    for (;;) {
-      changes.clear();
-      status = history.ReadAfter(after, 4096, &changes);
-      if (!status.ok() || changes.empty()) break;
-      for (const HistoryEvent& change : changes) {
-        if (VersionOf(change) <= rv) continue;
-        if (change.seq == first) {
-          return absl::OutOfRangeError(absl::StrCat(
-              "resourceVersion ", rv, " of ", resource,
-              " is too old: the server's history starts after it (at ", change.resource_version,
-              "); resubscribe without resource_version (fresh) or with known_objects"));
-        }
-        cursor_ = change.seq - 1;
-        return absl::OkStatus();
-      }
-      after = changes.back().seq;
-    }
-    if (absl::IsOutOfRange(status)) continue;  // evicted while scanning: again
-    if (!status.ok()) return status;
-    if (after < first) {
-      // No change retained and no cut recorded at or below `rv`: nothing tells whether the
-      // informer's first LIST came after it.
-      return absl::OutOfRangeError(
-          absl::StrCat("resourceVersion ", rv, " of ", resource,
-                       " cannot be placed in the server's history (it holds no change since then); "
-                       "resubscribe without resource_version (fresh) or with known_objects"));
-    }
-    cursor_ = after;  // nothing newer: the client is up to date
+absl::Status Subscription::CheckRelistSpan(const HistoryEvent& change) const {
+  // A subscriber placed ahead of this server holds the state at skip_through_; a relist that
+  // jumps over it leads from a state older than the client's, so its changes cannot be told
+  // apart into those the client has and those it lacks.
+  if (skip_through_ == 0 || !change.from_relist || change.version <= skip_through_ ||
+      change.relist_from >= skip_through_) {
     return absl::OkStatus();
   }
-  return absl::UnavailableError(
-      absl::StrCat("the history of ", resource, " moves too fast to position a resume; retry"));
+  return absl::OutOfRangeError(absl::StrCat(
+      "this server relisted ", informer_->resource().gvr.ToString(), " from ", change.relist_from,
+      " to ", change.resource_version, ", across the resourceVersion ", skip_through_,
+      " this subscription resumed from; resubscribe with known_objects (the objects you hold)"));
 }
 
-void Subscription::Advance(const HistoryEvent& change) {
-  const uint64_t rv = VersionOf(change);
-  if (rv > newest_read_) newest_read_ = rv;
+void Subscription::ReadThrough(uint64_t version) {
+  if (version <= read_version_) return;
+  read_version_ = version;
+  read_rv_ = absl::StrCat(version);
 }
 
-void Subscription::UpdatePosition() {
-  if (newest_read_ == 0) return;
-  if (!unread_.empty() && unread_min_version_.front() <= newest_read_) return;
-  if (cursor_ < informer_->history().last_seq()) return;  // unknown what follows
-  const std::string candidate = absl::StrCat(newest_read_);
-  if (candidate == position_rv_) return;
-  // Applied means nothing older waits in the informer's queue to join the history later.
-  if (!informer_->WaitForResourceVersion(candidate, absl::InfinitePast()).ok()) return;
-  position_rv_ = candidate;
+void Subscription::CatchUpWithHead() {
+  if (!unread_.empty()) return;
+  const EventHistory::Head head = informer_->history().head();
+  if (cursor_ >= head.seq && head.version > read_version_) {
+    read_version_ = head.version;
+    read_rv_ = head.resource_version;
+  }
 }
 
 bool Subscription::SkipEvictedUnconcerned() {
@@ -281,36 +242,63 @@ bool Subscription::SkipEvictedUnconcerned() {
   return true;
 }
 
-absl::Status Subscription::Read(size_t max, std::vector<HistoryEvent>* out) {
-  const size_t before = out->size();
-  absl::Status status = informer_->history().ReadAfter(cursor_, max, out);
+absl::Status Subscription::ReadRetryingEvicted(const std::function<absl::Status()>& read) {
+  absl::Status status = read();
   // The ring may move on between the skip and the read; a few tries settle it.
   for (int attempt = 0; attempt < 3 && absl::IsOutOfRange(status); ++attempt) {
     if (!SkipEvictedUnconcerned()) break;
-    status = informer_->history().ReadAfter(cursor_, max, out);
+    status = read();
   }
   if (absl::IsOutOfRange(status)) {
-    return Exhausted("the changes it has not received yet have left the server's history ring");
+    return Exhausted("the changes it has not received yet have left the server's history ring",
+                     /*ring_moved=*/true);
   }
+  return status;
+}
+
+absl::Status Subscription::Read(size_t max, std::vector<HistoryEvent>* out) {
+  const EventHistory& history = informer_->history();
+  const size_t before = out->size();
+  absl::Status status = ReadRetryingEvicted([&] { return history.ReadAfter(cursor_, max, out); });
   if (!status.ok()) return status;
+  // On to the end of the last change's version: a relist commits all of its changes at once,
+  // so they are all there, and a group is never split between two reads.
+  while (out->size() > before && !out->back().completes_version) {
+    const size_t size = out->size();
+    absl::Status more = history.ReadAfter(out->back().seq, 64, out);
+    if (!more.ok() || out->size() == size) {
+      return Exhausted("the changes it has not received yet have left the server's history ring",
+                       /*ring_moved=*/true);
+    }
+  }
   if (out->size() > before) cursor_ = out->back().seq;
   return absl::OkStatus();
 }
 
-void Subscription::SetUnread(std::vector<HistoryEvent> changes) {
-  unread_.clear();
-  unread_min_version_.clear();
-  uint64_t min_version = std::numeric_limits<uint64_t>::max();
-  for (auto it = changes.rbegin(); it != changes.rend(); ++it) {
-    min_version = std::min(min_version, VersionOf(*it));
-    unread_min_version_.push_front(min_version);
+absl::Status Subscription::TakeGroup() {
+  const uint64_t version = unread_.front().version;
+  std::vector<SubscriptionEvent> events;
+  while (!unread_.empty() && unread_.front().version == version) {
+    const HistoryEvent& change = unread_.front();
+    if (absl::Status s = CheckRelistSpan(change); !s.ok()) return s;
+    SubscriptionEvent event;
+    if (Translate(change, &event)) events.push_back(std::move(event));
+    unread_.pop_front();
   }
-  for (HistoryEvent& change : changes) unread_.push_back(std::move(change));
+  // Every change up to `version` has been read (reads end at the end of a version).
+  ReadThrough(version);
+  if (events.empty()) return absl::OkStatus();
+  const std::string position = absl::StrCat(version);
+  for (size_t i = 0; i < events.size(); ++i) {
+    events[i].resource_version = i + 1 == events.size() ? position : tail_rv_;
+    pending_.push_back(std::move(events[i]));
+  }
+  tail_rv_ = position;
+  return absl::OkStatus();
 }
 
-void Subscription::Coalesce(const std::vector<HistoryEvent>& changes) {
+absl::Status Subscription::Coalesce(const std::vector<HistoryEvent>& changes) {
   ++stats_.coalesce_rounds;
-  const std::string position_before = position_rv_;
   // key -> index in pending_ of its newest not-yet-sent ADDED/MODIFIED.
   absl::flat_hash_map<std::string, size_t> live;
   for (size_t i = 0; i < pending_.size(); ++i) {
@@ -323,20 +311,25 @@ void Subscription::Coalesce(const std::vector<HistoryEvent>& changes) {
     }
   }
   std::vector<bool> dropped(pending_.size(), false);
-  for (size_t i = 0; i < changes.size(); ++i) {
+  for (const HistoryEvent& change : changes) {
+    if (absl::Status s = CheckRelistSpan(change); !s.ok()) return s;
     SubscriptionEvent event;
-    const bool sends = Translate(changes[i], &event);
-    Advance(changes[i]);
+    const bool sends = Translate(change, &event);
+    if (change.completes_version) ReadThrough(change.version);
     if (!sends) continue;
     event.coalesced = true;
-    event.resource_version = position_before;
     const std::string& key = event.object->key();
     auto it = live.find(key);
     if (event.type == SubscriptionEventType::kDeleted) {
       if (it != live.end()) {
-        dropped[it->second] = true;  // the deletion replaces the pending state
-        ++stats_.events_coalesced;
+        // An unsent ADDED means the subscriber never held the object: both go (client-go
+        // never calls OnDelete for an object it never added). Else the deletion replaces the
+        // pending state.
+        const bool never_held = pending_[it->second].type == SubscriptionEventType::kAdded;
+        dropped[it->second] = true;
+        stats_.events_coalesced += never_held ? 2 : 1;
         live.erase(it);
+        if (never_held) continue;
       }
       pending_.push_back(std::move(event));
       dropped.push_back(false);
@@ -360,11 +353,14 @@ void Subscription::Coalesce(const std::vector<HistoryEvent>& changes) {
     if (!dropped[i]) kept.push_back(std::move(pending_[i]));
   }
   pending_ = std::move(kept);
-  UpdatePosition();
-  // The position advances with the last event waiting: once it is delivered, every change read
-  // is. Resuming from inside the group replays it, since its events no longer follow the
-  // history's order.
-  if (!pending_.empty()) pending_.back().resource_version = position_rv_;
+  // Nothing of the group is sent yet, and its events no longer follow the history's order: it
+  // is one step, complete only at its last event, which carries the position read through.
+  for (SubscriptionEvent& event : pending_) event.resource_version = delivered_rv_;
+  if (!pending_.empty()) {
+    pending_.back().resource_version = read_rv_;
+    tail_rv_ = read_rv_;
+  }
+  return absl::OkStatus();
 }
 
 absl::Status Subscription::ReadOwnName() {
@@ -373,21 +369,17 @@ absl::Status Subscription::ReadOwnName() {
   const EventHistory& history = informer_->history();
   std::vector<HistoryEvent> mine;
   absl::StatusOr<EventHistory::NamedRead> read;
-  for (int attempt = 0; attempt < 3; ++attempt) {
+  absl::Status status = ReadRetryingEvicted([&] {
     mine.clear();
     read = history.ReadNamedAfter(cursor_, kMaxScan, only_name_, &mine);
-    if (read.ok() || !absl::IsOutOfRange(read.status()) || !SkipEvictedUnconcerned()) break;
-  }
-  if (!read.ok()) {
-    if (absl::IsOutOfRange(read.status())) {
-      return Exhausted("the changes it has not received yet have left the server's history ring");
-    }
     return read.status();
-  }
-  // The changes skipped are read: none concerns the subscriber.
-  if (read->max_skipped_version > newest_read_) newest_read_ = read->max_skipped_version;
+  });
+  if (!status.ok()) return status;
   cursor_ = read->through_seq;
-  if (!mine.empty()) SetUnread(std::move(mine));
+  for (HistoryEvent& change : mine) unread_.push_back(std::move(change));
+  // The changes skipped are read: none concerns the subscriber. With its own changes queued,
+  // the position moves with them (TakeGroup); else to the end of the scan.
+  if (unread_.empty()) ReadThrough(read->through_version);
   return absl::OkStatus();
 }
 
@@ -412,37 +404,34 @@ absl::StatusOr<bool> Subscription::Refill() {
     SubscriptionEvent scratch;
     for (const HistoryEvent& change : changes) sends += Translate(change, &scratch) ? 1 : 0;
     if (sends + pending_.size() > limits_.soft_limit) {
-      Coalesce(changes);
+      if (absl::Status s = Coalesce(changes); !s.ok()) return s;
       return true;
     }
-    SetUnread(std::move(changes));
+    for (HistoryEvent& change : changes) unread_.push_back(std::move(change));
   }
   if (unread_.empty()) {
     std::vector<HistoryEvent> changes;
     if (absl::Status s = Read(limits_.batch_size, &changes); !s.ok()) return s;
     if (changes.empty()) return false;
-    SetUnread(std::move(changes));
+    for (HistoryEvent& change : changes) unread_.push_back(std::move(change));
   }
-  HistoryEvent change = std::move(unread_.front());
-  unread_.pop_front();
-  unread_min_version_.pop_front();
-  SubscriptionEvent event;
-  const bool sends = Translate(change, &event);
-  Advance(change);
-  UpdatePosition();
-  if (sends) {
-    event.resource_version = position_rv_;
-    pending_.push_back(std::move(event));
-  }
+  if (absl::Status s = TakeGroup(); !s.ok()) return s;
   return true;
 }
 
-absl::Status Subscription::Exhausted(absl::string_view why) const {
-  return absl::ResourceExhaustedError(
-      absl::StrCat("subscriber too slow: ", why, "; ",
-                   delivered_rv_.empty()
-                       ? "resubscribe with known_objects (what you received) or fresh"
-                       : absl::StrCat("resume with resource_version \"", delivered_rv_, "\"")));
+absl::Status Subscription::Exhausted(absl::string_view why, bool ring_moved) {
+  const std::string resource = informer_->resource().gvr.ToString();
+  // A position that the ring no longer places would only get OUT_OF_RANGE: say known_objects.
+  if (ring_moved || delivered_rv_.empty() ||
+      !informer_->history().ResumeAfter(delivered_rv_).ok()) {
+    delivered_rv_.clear();
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "subscriber too slow: ", why,
+        "; its position is gone from the server's history, so resubscribe with known_objects "
+        "(the objects you hold) or fresh"));
+  }
+  return absl::ResourceExhaustedError(absl::StrCat(
+      "subscriber too slow: ", why, "; resume with resource_version \"", delivered_rv_, "\""));
 }
 
 void Subscription::Sent(absl::Time now, SubscriptionEvent* event) {
@@ -465,10 +454,17 @@ absl::StatusOr<bool> Subscription::Next(absl::Time now, SubscriptionEvent* event
     if (informer_->history().first_seq() > cursor_ + 1 && !SkipEvictedUnconcerned()) {
       return Exhausted(
           "the changes since its initial snapshot left the server's history ring before the "
-          "initial objects were all sent");
+          "initial objects were all sent",
+          /*ring_moved=*/true);
     }
-    *event = initial_[initial_next_++];
-    if (initial_done()) catch_up_seq_ = informer_->history().last_seq();
+    // Released as sent: after its initial objects a subscription holds no copy of the cache.
+    *event = std::move(initial_[initial_next_++]);
+    if (initial_done()) {
+      catch_up_seq_ = informer_->history().last_seq();
+      initial_.clear();
+      initial_.shrink_to_fit();
+      initial_next_ = 0;
+    }
     Sent(now, event);
     return true;
   }
@@ -478,7 +474,8 @@ absl::StatusOr<bool> Subscription::Next(absl::Time now, SubscriptionEvent* event
     }
     if (caught_up_ && pending_.size() > limits_.hard_limit) {
       return Exhausted(absl::StrCat(pending_.size(), " events wait to be sent after coalescing (",
-                                    "limit ", limits_.hard_limit, ")"));
+                                    "limit ", limits_.hard_limit, ")"),
+                       /*ring_moved=*/false);
     }
     if (!pending_.empty()) {
       *event = std::move(pending_.front());
@@ -490,11 +487,13 @@ absl::StatusOr<bool> Subscription::Next(absl::Time now, SubscriptionEvent* event
     if (!progressed.ok()) return progressed.status();
     if (!*progressed) break;
   }
-  UpdatePosition();  // the informer may have applied everything since the last change
-  if (now - last_sent_ >= limits_.bookmark_interval && !position_rv_.empty()) {
+  CatchUpWithHead();
+  // A bookmark only between groups (nothing pending), so it always closes a position.
+  if (now - last_sent_ >= limits_.bookmark_interval && !read_rv_.empty()) {
     *event = SubscriptionEvent();
     event->type = SubscriptionEventType::kBookmark;
-    event->resource_version = position_rv_;
+    event->resource_version = read_rv_;
+    tail_rv_ = read_rv_;
     Sent(now, event);
     return true;
   }

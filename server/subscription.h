@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -75,15 +76,22 @@ struct SubscriptionStats {
 // the soft limit and ending past the hard limit. It holds no queue of its own beyond one step:
 // pending changes stay in the shared history ring, so a slow subscriber costs no memory.
 //
+// Positions. The history is in resourceVersion order, so the position after a change is its
+// version, exact on any replica. Changes that share a version (one relist) are a group: its
+// events carry the position before the group, except the last, which carries the group's
+// version; likewise a coalesced group carries the position delivered before it until its last
+// event. So every event's resource_version is a position where the subscriber's state equals
+// the server's, once the events up to it are applied.
+//
 // Thread-safety: not thread-safe; the owner calls it from one thread at a time. It reads the
 // informer, whose methods are thread-safe.
 class Subscription {
  public:
   // Positions a subscription. InvalidArgument when both resource_version and known_objects are
-  // set or resource_version is not a number; OutOfRange ("too old, resubscribe") when
-  // resource_version is older than the history ring; FailedPrecondition when the informer has
-  // not synced (the caller should say UNAVAILABLE). `cuts` (may be null) resolves
-  // resourceVersions of earlier cuts and records this one's.
+  // set or resource_version is not a number; OutOfRange ("too old, resubscribe") when the
+  // history cannot place resource_version (evicted, or inside a relist of this server);
+  // FailedPrecondition when the informer has not synced (the caller should say UNAVAILABLE).
+  // `cuts` is unused (kept for callers until the registry is removed).
   static absl::StatusOr<std::unique_ptr<Subscription>> Create(
       std::shared_ptr<SharedIndexInformer> informer, SubscriptionRequest request,
       SubscriberLimits limits, absl::Time now, CutRegistry* cuts = nullptr);
@@ -91,10 +99,14 @@ class Subscription {
   // The next event to send, as of `now`: true with *event filled; false when nothing is due
   // (call again after the history grows or a bookmark interval passes). ResourceExhausted when
   // the subscriber fell behind past the hard limit or out of the history ring (the message
-  // names the position to resume from); Unavailable when the informer stopped.
+  // says how to resume: from resume_resource_version() when that is set, else with
+  // known_objects); OutOfRange when a relist of this server spans the position a subscriber
+  // from another replica resumed from; Unavailable when the informer stopped.
   absl::StatusOr<bool> Next(absl::Time now, SubscriptionEvent* event);
 
-  // The position of the last event returned by Next (empty before SYNCED on a fresh start).
+  // The position to resume from: that of the last event returned (empty before SYNCED on a
+  // fresh start), or empty once the subscription ended because the history ring moved past
+  // it (then only known_objects can resume it).
   const std::string& resume_resource_version() const { return delivered_rv_; }
   // History changes not yet read plus events not yet returned (for the lag metric).
   uint64_t Lag() const;
@@ -118,36 +130,39 @@ class Subscription {
                SubscriberLimits limits);
 
   // Fills initial_ from one cut: every match (fresh) or the diff against known_objects.
-  void StartFromCut(CutRegistry* cuts);
+  void StartFromCut();
   // The subscriber's view of one change, or false when it does not concern it.
   bool Translate(const HistoryEvent& change, SubscriptionEvent* out) const;
-  // Notes that `change` has been read (and, if it concerns the subscriber, queued).
-  void Advance(const HistoryEvent& change);
-  // Moves position_rv_ to the newest version read when that is a cut: every change with a
-  // version at or below it has been read (the informer has applied them all, and none read
-  // ahead in unread_ or beyond cursor_ is older). Otherwise the position stays, so a resume
-  // from it may repeat changes but never skips one.
-  void UpdatePosition();
-  // Positions the cursor for a client that holds everything up to resourceVersion `rv`.
-  absl::Status StartFromResourceVersion(uint64_t rv, const CutRegistry* cuts);
+  // OutOfRange when `change` is part of a relist that spans skip_through_ (see Next).
+  absl::Status CheckRelistSpan(const HistoryEvent& change) const;
   // Reads the next step of history into pending_ (coalesced when behind). Returns false when
   // there is nothing new.
   absl::StatusOr<bool> Refill();
+  // Translates the changes at the front of unread_ that share one version and queues them.
+  absl::Status TakeGroup();
   // Translates `changes` and merges them into pending_ per key (latest state wins, deletions
-  // kept).
-  void Coalesce(const std::vector<HistoryEvent>& changes);
-  // Reads up to `max` changes after cursor_ into `out`; ResourceExhausted when changes it
-  // wanted left the ring.
+  // kept, an unsent ADDED and its DELETED both dropped).
+  absl::Status Coalesce(const std::vector<HistoryEvent>& changes);
+  // Reads changes after cursor_ into `out`: at least `max` when there are, and on to the end of
+  // the last one's version. ResourceExhausted when changes it wanted left the ring.
   absl::Status Read(size_t max, std::vector<HistoryEvent>* out);
   // With only_name_ set and no change to that name evicted after cursor_: moves cursor_ past
   // the evicted changes (none concerned the subscriber) and returns true.
   bool SkipEvictedUnconcerned();
+  // Runs `read` (a read of the history after cursor_), moving past evicted changes of other
+  // names when only_name_ is set; ResourceExhausted when changes it wanted left the ring.
+  absl::Status ReadRetryingEvicted(const std::function<absl::Status()>& read);
   // For a subscription of one name, with unread_ empty: reads on from cursor_, skipping under
   // the history's lock the changes to other names, and queues its name's changes in unread_.
   absl::Status ReadOwnName();
-  // Replaces unread_ with `changes` (and their suffix minimum versions).
-  void SetUnread(std::vector<HistoryEvent> changes);
-  absl::Status Exhausted(absl::string_view why) const;
+  // Moves the read position to `version` when newer.
+  void ReadThrough(uint64_t version);
+  // When nothing is left to read: the read position may move to the history's head version
+  // (bookmarks of the API server move it with no change).
+  void CatchUpWithHead();
+  // How to end a subscriber that fell behind: from its position when the ring still holds it,
+  // else (and when `ring_moved`) with known_objects.
+  absl::Status Exhausted(absl::string_view why, bool ring_moved);
   // Marks `event` as returned at `now`.
   void Sent(absl::Time now, SubscriptionEvent* event);
 
@@ -156,7 +171,7 @@ class Subscription {
   const SubscriberLimits limits_;
   const std::string only_name_;  // see only_name()
 
-  // The initial objects (and the final SYNCED), returned first.
+  // The initial objects (and the final SYNCED), returned first (and released as returned).
   std::vector<SubscriptionEvent> initial_;
   size_t initial_next_ = 0;
 
@@ -167,15 +182,17 @@ class Subscription {
   // up can always resume however far behind it restarts (the ring still bounds it).
   uint64_t catch_up_seq_ = 0;
   bool caught_up_ = false;
-  // Changes with versions up to this are skipped: the client resumed from it and holds them.
+  // Resumed from a position newer than this server's head (from a replica that is ahead):
+  // changes up to this version are skipped as they arrive. 0 otherwise.
   uint64_t skip_through_ = 0;
-  uint64_t newest_read_ = 0;  // the newest version among the changes processed
-  std::string position_rv_;   // the position once everything read so far is delivered
+  // The position once every change read so far is delivered, and the position the last
+  // queued (pending or returned) event carries.
+  uint64_t read_version_ = 0;
+  std::string read_rv_;
+  std::string tail_rv_;
   std::string delivered_rv_;  // the position of the last event returned
-  // History read but not yet translated (non-coalescing steps), and per entry the smallest
-  // version from it to the end (UpdatePosition asks whether any older one is still unread).
+  // History read but not yet translated, in history order.
   std::deque<HistoryEvent> unread_;
-  std::deque<uint64_t> unread_min_version_;
   // Translated events ready to return.
   std::deque<SubscriptionEvent> pending_;
   absl::Time last_sent_;

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "informer/api_status.h"
 #include "informer/testing/fake_lister_watcher.h"
 #include "informer/testing/objects.h"
 
@@ -196,17 +197,16 @@ TEST_F(SubscriptionTest, ResumeFromResourceVersionReplaysOnlyLaterChanges) {
   request.resource_version = after_a;
   absl::StatusOr<std::unique_ptr<Subscription>> subscription = Subscribe(request);
   ASSERT_TRUE(subscription.ok()) << subscription.status();
-  // Different keys may apply in either order (the informer's queue is per key).
-  EXPECT_THAT(Described(Drain(**subscription)),
-              ::testing::UnorderedElementsAre("MODIFIED ns/a", "DELETED ns/b"));
+  // In server order (F8).
+  EXPECT_THAT(Described(Drain(**subscription)), ElementsAre("MODIFIED ns/a", "DELETED ns/b"));
 }
 
 TEST_F(SubscriptionTest, ResumeFromAListResourceVersionOlderThanLaterChangesIsExact) {
   AddPod("a");
+  fake_->BumpRevision(3);  // the LIST's version is newer than any object's
   Start();
   // The cut of a List: its version is the LIST's, older than any change that follows.
   InformerSnapshot cut = informer_->Snapshot();
-  cuts_.Record(informer_.get(), cut.resource_version, cut.history_seq);
   AddPod("b");
   WaitApplied();
   SubscriptionRequest request;
@@ -246,23 +246,47 @@ TEST_F(SubscriptionTest, ResourceVersionOlderThanTheHistoryRingIsOutOfRange) {
   EXPECT_THAT(subscription.status().message(), HasSubstr("resubscribe"));
 }
 
-TEST_F(SubscriptionTest, VersionFromBeforeTheInformersFirstListIsOutOfRangeUnlessACutCoversIt) {
+TEST_F(SubscriptionTest, VersionFromBeforeTheInformersFirstListIsOutOfRange) {
   AddPod("a");
   fake_->BumpRevision(10);  // other resources moved etcd's revision on
   Start();
-  // No change since the LIST: nothing places an old version but a recorded cut.
   SubscriptionRequest request;
   request.resource_version = "1";
   EXPECT_EQ(Subscribe(request).status().code(), absl::StatusCode::kOutOfRange);
-  InformerSnapshot cut = informer_->Snapshot();
-  cuts_.Record(informer_.get(), cut.resource_version, cut.history_seq);
-  EXPECT_EQ(Subscribe(request).status().code(), absl::StatusCode::kOutOfRange);
-  request.resource_version = cut.resource_version;
-  absl::StatusOr<std::unique_ptr<Subscription>> at_cut = Subscribe(request);
-  ASSERT_TRUE(at_cut.ok()) << at_cut.status();
+  // The first list's own version is placed: nothing happened since.
+  request.resource_version = informer_->Snapshot().resource_version;
+  absl::StatusOr<std::unique_ptr<Subscription>> at_list = Subscribe(request);
+  ASSERT_TRUE(at_list.ok()) << at_list.status();
   AddPod("b");
   WaitApplied();
-  EXPECT_THAT(Described(Drain(**at_cut)), ElementsAre("ADDED ns/b"));
+  EXPECT_THAT(Described(Drain(**at_list)), ElementsAre("ADDED ns/b"));
+}
+
+TEST_F(SubscriptionTest, AResumeFromAPositionAheadOfThisServerSkipsWhatItHasUntilItArrives) {
+  options_.reflector.backoff.initial = absl::Milliseconds(300);
+  options_.reflector.backoff.max = absl::Milliseconds(300);
+  AddPod("a");
+  Start();
+  ASSERT_TRUE(fake_->WaitForOpenWatches(1));
+  AddPod("c");
+  WaitApplied();
+  // This server's watch goes down (its re-watch is throttled) while three pods are added:
+  // another replica, ahead of it, has sent the client b0 and b1.
+  fake_->FailNextWatch(ApiStatusToStatus(ApiStatus{429, "TooManyRequests", "slow down"}));
+  fake_->BreakWatches();
+  std::vector<std::string> versions;
+  for (int i = 0; i < 3; ++i) versions.push_back(AddPod(absl::StrCat("b", i)));
+  SubscriptionRequest request;
+  request.resource_version = versions[1];
+  absl::StatusOr<std::unique_ptr<Subscription>> subscription = Subscribe(request);
+  ASSERT_TRUE(subscription.ok()) << subscription.status();
+  std::vector<SubscriptionEvent> events;
+  ASSERT_TRUE(Eventually([&] {
+    for (SubscriptionEvent& event : Drain(**subscription)) events.push_back(std::move(event));
+    return !events.empty();
+  }));
+  EXPECT_THAT(Described(events), ElementsAre("ADDED ns/b2"));
+  EXPECT_EQ(events[0].resource_version, versions[2]);
 }
 
 TEST_F(SubscriptionTest, ResourceVersionThatIsNotANumberIsInvalidArgument) {
@@ -321,9 +345,32 @@ TEST_F(SubscriptionTest, KnownObjectsGetOnlyWhatChangedAndDeletionsOfWhatIsGone)
   EXPECT_EQ(events[2].object->meta().namespace_name, "ns");
   EXPECT_EQ(events[2].object->kind(), "Pod");
   EXPECT_EQ(events[2].object->meta().resource_version, "3");
-  // The one that stopped matching carries its current state.
-  EXPECT_FALSE(events[3].final_state_unknown);
-  EXPECT_EQ(events[3].object->meta().labels.at("app"), "db");
+  // The one that stopped matching: the server cannot know which state the client holds (nor
+  // that the cached object is the one it held), so it names the key only, never the cached
+  // object (issue 13, 15).
+  EXPECT_TRUE(events[3].final_state_unknown);
+  EXPECT_EQ(events[3].object->meta().resource_version, same);
+  EXPECT_TRUE(events[3].object->meta().labels.empty());
+}
+
+TEST_F(SubscriptionTest, KnownObjectsDeletionOfAKeyRecreatedWithoutTheLabelIsKeyOnly) {
+  const std::string held = AddPod("x", {{"app", "x"}});
+  Start();
+  DeletePod("x");
+  AddPod("x", {{"app", "y"}});  // a new object, another uid, not matching
+  WaitApplied();
+  SubscriptionRequest request;
+  absl::StatusOr<LabelSelector> selector = LabelSelector::Parse("app=x");
+  ASSERT_TRUE(selector.ok());
+  request.filter.labels = *selector;
+  request.known_objects["ns/x"] = held;
+  absl::StatusOr<std::unique_ptr<Subscription>> subscription = Subscribe(request);
+  ASSERT_TRUE(subscription.ok()) << subscription.status();
+  std::vector<SubscriptionEvent> events = Drain(**subscription);
+  ASSERT_THAT(Described(events), ElementsAre("DELETED ns/x", "SYNCED"));
+  EXPECT_TRUE(events[0].final_state_unknown);
+  EXPECT_EQ(events[0].object->meta().resource_version, held);
+  EXPECT_TRUE(events[0].object->meta().uid.empty());  // not the new object's
 }
 
 TEST_F(SubscriptionTest, SelectorIsEvaluatedOnOldAndNewState) {
@@ -472,22 +519,143 @@ TEST_F(SubscriptionTest, SlowSubscriberGetsLatestStatePerKeyWithDeletionsKept) {
   EXPECT_EQ(events[2].resource_version, fake_->Objects().begin()->second->meta().resource_version);
 }
 
-TEST_F(SubscriptionTest, CoalescingDropsAPendingAddWhenTheObjectIsDeletedButKeepsTheDelete) {
+TEST_F(SubscriptionTest, CoalescingDropsAnUnsentAddAndItsDeleteButKeepsADeleteOfWhatWasHeld) {
   limits_.soft_limit = 2;
+  AddPod("held");
+  Start();
+  absl::StatusOr<std::unique_ptr<Subscription>> subscription = Subscribe();
+  ASSERT_TRUE(subscription.ok());
+  View view;
+  for (const SubscriptionEvent& event : Drain(**subscription)) Apply(event, &view);
+  AddPod("a");
+  UpdatePod("a", {{"v", "2"}});
+  DeletePod("a");  // created and deleted after the position: never held, so no event
+  AddPod("a");     // recreated: a new object the subscriber lacks
+  DeletePod("held");
+  WaitApplied();
+  std::vector<SubscriptionEvent> events = Drain(**subscription);
+  EXPECT_THAT(Described(events), ElementsAre("ADDED ns/a", "DELETED ns/held"));
+  for (const SubscriptionEvent& event : events) Apply(event, &view);
+  EXPECT_EQ(view, Truth());
+}
+
+TEST_F(SubscriptionTest, ARelistIsAGroupWhosePositionMovesOnlyAtItsLastEvent) {
+  options_.reflector.backoff.initial = absl::Milliseconds(250);
+  options_.reflector.backoff.max = absl::Milliseconds(250);
+  AddPod("a");
+  AddPod("b");
+  AddPod("c");
+  Start();
+  absl::StatusOr<std::unique_ptr<Subscription>> subscription = Subscribe();
+  ASSERT_TRUE(subscription.ok());
+  std::vector<SubscriptionEvent> initial = Drain(**subscription);
+  const std::string before = initial.back().resource_version;
+  ASSERT_TRUE(fake_->WaitForOpenWatches(1));
+  const int watches = fake_->watch_calls().size();
+  // The watch fails with a 410 while three changes happen: one relist brings all three.
+  fake_->FailNextWatch(ApiStatusToStatus(ApiStatus{410, "Expired", "too old"}));
+  fake_->BreakWatches();
+  DeletePod("a");
+  UpdatePod("b", {{"v", "2"}});
+  AddPod("d");
+  fake_->Compact();
+  ASSERT_TRUE(fake_->WaitForWatchCalls(watches + 2));
+  WaitApplied();
+  std::vector<SubscriptionEvent> events;
+  ASSERT_TRUE(Eventually([&] {
+    for (SubscriptionEvent& event : Drain(**subscription)) events.push_back(std::move(event));
+    return events.size() >= 3;
+  }));
+  ASSERT_THAT(Described(events), ElementsAre("DELETED ns/a", "MODIFIED ns/b", "ADDED ns/d"));
+  const std::string list_rv = informer_->Snapshot().resource_version;
+  EXPECT_EQ(events[0].resource_version, before);
+  EXPECT_EQ(events[1].resource_version, before);
+  EXPECT_EQ(events[2].resource_version, list_rv);
+  // Inside the relist, this server cannot place a version; at its ends it can.
+  SubscriptionRequest request;
+  request.resource_version = absl::StrCat(std::stoull(list_rv) - 1);
+  EXPECT_EQ(Subscribe(request).status().code(), absl::StatusCode::kOutOfRange);
+  request.resource_version = before;
+  absl::StatusOr<std::unique_ptr<Subscription>> resumed = Subscribe(request);
+  ASSERT_TRUE(resumed.ok()) << resumed.status();
+  EXPECT_THAT(Described(Drain(**resumed)),
+              ElementsAre("DELETED ns/a", "MODIFIED ns/b", "ADDED ns/d"));
+}
+
+TEST_F(SubscriptionTest, EveryPositionSentResumesExactlyEvenWhileCoalescing) {
+  limits_.soft_limit = 4;
+  for (int i = 0; i < 6; ++i) AddPod(absl::StrCat("p", i));
+  Start();
+  absl::StatusOr<std::unique_ptr<Subscription>> subscription = Subscribe();
+  ASSERT_TRUE(subscription.ok());
+  std::vector<SubscriptionEvent> stream = Drain(**subscription);
+  // Bursts that coalesce, and single changes that do not.
+  for (int round = 0; round < 4; ++round) {
+    for (int i = 0; i < 12; ++i) {
+      const std::string name = absl::StrCat("p", (i * 5 + round) % 8);
+      if (fake_->Objects().count("ns/" + name) > 0 && i % 4 == 3) {
+        DeletePod(name);
+      } else if (fake_->Objects().count("ns/" + name) > 0) {
+        UpdatePod(name, {{"r", absl::StrCat(round, "-", i)}});
+      } else {
+        AddPod(name);
+      }
+    }
+    WaitApplied();
+    for (SubscriptionEvent& event : Drain(**subscription)) stream.push_back(std::move(event));
+    AddPod(absl::StrCat("single", round));
+    WaitApplied();
+    for (SubscriptionEvent& event : Drain(**subscription)) stream.push_back(std::move(event));
+  }
+  ASSERT_GT((*subscription)->stats().coalesce_rounds, 0u);
+  // At every event that closes a group, resuming from its position and applying what follows
+  // gives the truth: nothing lost, nothing repeated.
+  View view;
+  int checked = 0;
+  for (size_t i = 0; i < stream.size(); ++i) {
+    Apply(stream[i], &view);
+    // An event that repeats the previous position belongs to an open group; the group closes
+    // at the event that carries a new one.
+    const bool closes = i == 0 || stream[i].resource_version != stream[i - 1].resource_version;
+    if (!closes || stream[i].resource_version.empty()) continue;
+    SubscriptionRequest request;
+    request.resource_version = stream[i].resource_version;
+    absl::StatusOr<std::unique_ptr<Subscription>> resumed = Subscribe(request);
+    ASSERT_TRUE(resumed.ok()) << i << ": " << resumed.status();
+    View resumed_view = view;
+    for (const SubscriptionEvent& event : Drain(**resumed)) {
+      if (event.type == Type::kAdded) {
+        EXPECT_EQ(resumed_view.count(event.object->key()), 0u) << "ADDED for a held key, at " << i;
+      } else if (event.type == Type::kModified || event.type == Type::kDeleted) {
+        EXPECT_EQ(resumed_view.count(event.object->key()), 1u)
+            << "change of an unheld key, at " << i;
+      }
+      Apply(event, &resumed_view);
+    }
+    EXPECT_EQ(resumed_view, Truth())
+        << "resumed from event " << i << " at " << stream[i].resource_version;
+    ++checked;
+  }
+  EXPECT_GT(checked, 4);
+  EXPECT_EQ(view, Truth());
+}
+
+TEST_F(SubscriptionTest, ASubscriberEndedBecauseTheRingMovedOnIsToldToUseKnownObjects) {
+  options_.history.max_events = 4;
+  limits_.soft_limit = 1000;
+  limits_.hard_limit = 1000;
   Start();
   absl::StatusOr<std::unique_ptr<Subscription>> subscription = Subscribe();
   ASSERT_TRUE(subscription.ok());
   Drain(**subscription);
-  AddPod("a");
-  UpdatePod("a", {{"v", "2"}});
-  DeletePod("a");
-  AddPod("a");  // recreated: a new object after the deletion
+  for (int i = 0; i < 10; ++i) AddPod(absl::StrCat("p", i));
   WaitApplied();
-  std::vector<SubscriptionEvent> events = Drain(**subscription);
-  EXPECT_THAT(Described(events), ElementsAre("DELETED ns/a", "ADDED ns/a"));
-  View view;
-  for (const SubscriptionEvent& event : events) Apply(event, &view);
-  EXPECT_EQ(view, Truth());
+  SubscriptionEvent event;
+  absl::StatusOr<bool> next = (*subscription)->Next(now_, &event);
+  EXPECT_EQ(next.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(next.status().message(), HasSubstr("known_objects"));
+  // No position to resume from: one would only get OUT_OF_RANGE.
+  EXPECT_EQ((*subscription)->resume_resource_version(), "");
 }
 
 TEST_F(SubscriptionTest, PastTheHardLimitTheSubscriptionEndsResourceExhaustedAndResumesLossless) {

@@ -12,6 +12,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "informer/api_status.h"
 
 namespace informer {
 namespace k8s {
@@ -162,6 +163,17 @@ absl::Status TransportError(CURLcode code, const Transfer& transfer, const HttpR
       return absl::InvalidArgumentError(message);
     case CURLE_OUT_OF_MEMORY:
       return absl::ResourceExhaustedError(message);
+    case CURLE_COULDNT_CONNECT:
+      return WithTransportFault(absl::UnavailableError(message),
+                                TransportFault::kConnectionRefused);
+    case CURLE_RECV_ERROR:
+    case CURLE_SEND_ERROR:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_GOT_NOTHING:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+      // A reset or closed connection (client-go's net.IsProbableEOF): the reflector re-watches.
+      return WithTransportFault(absl::UnavailableError(message), TransportFault::kConnectionLost);
     default:
       return absl::UnavailableError(message);
   }

@@ -1,5 +1,6 @@
 #include "informer/testing/fake_lister_watcher.h"
 
+#include <optional>
 #include <utility>
 
 #include "absl/strings/numbers.h"
@@ -101,6 +102,7 @@ struct FakeListerWatcher::Core {
   std::vector<std::shared_ptr<StreamState>> streams ABSL_GUARDED_BY(mu);  // open ones
   std::deque<absl::Status> list_failures ABSL_GUARDED_BY(mu);
   std::deque<absl::Status> watch_failures ABSL_GUARDED_BY(mu);
+  std::optional<std::pair<std::vector<WatchEvent>, bool>> stream_script ABSL_GUARDED_BY(mu);
   bool streaming ABSL_GUARDED_BY(mu) = false;
   bool ignores_limit ABSL_GUARDED_BY(mu) = true;
   bool expired_as_event ABSL_GUARDED_BY(mu) = false;
@@ -285,6 +287,16 @@ absl::StatusOr<std::unique_ptr<WatchStream>> FakeListerWatcher::Watch(
       return ApiStatusToStatus(
           ApiStatus{422, "Invalid", "resourceVersionMatch: Forbidden: not allowed for watch"});
     }
+    if (core_->stream_script.has_value()) {
+      auto [events, end_after] = std::move(*core_->stream_script);
+      core_->stream_script.reset();
+      for (const WatchEvent& event : events) {
+        state->pending.push_back(Pending{event.type, event.object, event.error});
+      }
+      state->ended = end_after;
+      core_->streams.push_back(state);
+      return std::unique_ptr<WatchStream>(new FakeWatchStream(core_, state, &decoder));
+    }
     for (const auto& [key, object] : core_->objects) {
       state->pending.push_back(Pending{WatchEventType::kAdded, object, {}});
     }
@@ -412,6 +424,16 @@ void FakeListerWatcher::FailNextList(absl::Status status) {
 void FakeListerWatcher::FailNextWatch(absl::Status status) {
   absl::MutexLock lock(&core_->mu);
   core_->watch_failures.push_back(std::move(status));
+}
+
+void FakeListerWatcher::ScriptNextStreamingList(std::vector<WatchEvent> events, bool end_after) {
+  absl::MutexLock lock(&core_->mu);
+  core_->stream_script.emplace(std::move(events), end_after);
+}
+
+ObjectPtr FakeListerWatcher::MakeBookmarkObject(uint64_t resource_version,
+                                                bool initial_events_end) {
+  return MakeBookmark(resource_version, initial_events_end);
 }
 
 void FakeListerWatcher::set_streaming_list_supported(bool supported) {

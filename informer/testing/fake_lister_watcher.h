@@ -71,7 +71,9 @@ class FakeListerWatcher : public ListerWatcher {
 
   // --- Faults on open watches.
   // Connection loss: undelivered events are lost and Next returns `status`.
-  void BreakWatches(absl::Status status = absl::UnavailableError("connection reset"));
+  void BreakWatches(
+      absl::Status status = WithTransportFault(absl::UnavailableError("connection reset"),
+                                               TransportFault::kConnectionLost));
   // The server's timeout: what was sent is delivered, then the stream ends cleanly.
   void EndWatches();
   // An ERROR event carrying `status`, then the end of the stream.
@@ -86,6 +88,12 @@ class FakeListerWatcher : public ListerWatcher {
   void set_streaming_list_supported(bool supported);
   // Whether LIST at RV "0" ignores limit, as the real watch cache does (default true).
   void set_watch_cache_ignores_limit(bool ignores);
+  // The next streaming-list WATCH sends exactly `events` (objects as given; a bookmark made
+  // with MakeBookmarkObject) instead of the current objects and the end bookmark, and then
+  // ends when `end_after` is set, else stays open for live events. For R16's edge cases.
+  void ScriptNextStreamingList(std::vector<WatchEvent> events, bool end_after);
+  // A bookmark object at `resource_version`, with the initial-events-end annotation when asked.
+  static ObjectPtr MakeBookmarkObject(uint64_t resource_version, bool initial_events_end);
   // Whether a WATCH at a compacted RV opens and then sends an ERROR 410 event (true, what a
   // real watch cache does) instead of failing the call (false, the default).
   void set_expired_watch_as_error_event(bool as_event);

@@ -366,7 +366,9 @@ TEST_F(AuthE2eTest, EveryRpcWithoutAValidTokenIsUnauthenticated) {
 
 TEST_F(AuthE2eTest, TokenReviewUnreachableIsUnavailable) {
   // A kubeconfig whose API server is a closed loopback port.
-  const std::string path = absl::StrCat(::testing::TempDir(), "/dead-apiserver.kubeconfig");
+  // Named per run: several copies of this test may run at once.
+  const std::string path =
+      absl::StrCat(::testing::TempDir(), "/dead-apiserver-", RandomSuffix(), ".kubeconfig");
   FILE* file = fopen(path.c_str(), "w");
   ASSERT_NE(file, nullptr);
   fputs(

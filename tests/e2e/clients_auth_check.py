@@ -95,4 +95,22 @@ check(client.get("configmaps", NS, "after-0") is not None, "direct reads use the
 inf.stop(5)
 client.close()
 channel.close()
+
+# The example controller with auth on: TLS and the token file, as in a Pod (environment).
+kubectl("create", "configmap", "demo", "-n", NS, "--from-literal=a=1", "--from-literal=b=2")
+kubectl("label", "configmap", "demo", "-n", NS, "app=demo")
+example = os.path.join(os.path.dirname(__file__), "../../clients/python/examples/configmap_summary.py")
+env = dict(os.environ, INFORMERD_CA_FILE=CA, INFORMERD_TOKEN_FILE=token_file)
+controller = subprocess.Popen(
+    [sys.executable, example, "--informerd", ADDR, "--namespace", NS],
+    env=env, stdout=subprocess.DEVNULL, stderr=open(os.path.join(WORK, "example.log"), "w"),
+)
+try:
+    annotated = wait(lambda: json.loads(kubectl("get", "configmap", "demo", "-n", NS, "-o", "json"))
+                     ["metadata"].get("annotations", {}).get("informerd.dev/summary") == "2 keys: a,b",
+                     60)
+    check(annotated, "the example controller runs with auth on (TLS + token file) and writes its summary")
+finally:
+    controller.terminate()
+    controller.wait(10)
 sys.exit(1 if failed else 0)

@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
@@ -22,7 +23,20 @@ std::string QuoteStart(absl::string_view text) {
 std::string QueryKey(const ResolvedTarget& target, const ListQuery& query) {
   return absl::StrCat(target.resource.info.gvr.ToString(), "\n", target.filter.namespace_name, "\n",
                       target.filter.labels.ToString(), "\n", target.filter.fields.ToString(), "\n",
-                      query.index_name, "\n", query.index_value);
+                      query.index_name, "\n", query.index_value, "\n", query.caller, "\n",
+                      absl::StrJoin(query.namespaces, ","));
+}
+
+// Only the objects of `namespaces` (all when it is empty).
+std::vector<ObjectPtr> InNamespaces(std::vector<ObjectPtr> objects,
+                                    const std::vector<std::string>& namespaces) {
+  if (namespaces.empty()) return objects;
+  const absl::flat_hash_set<std::string> allowed(namespaces.begin(), namespaces.end());
+  std::vector<ObjectPtr> out;
+  for (ObjectPtr& object : objects) {
+    if (allowed.contains(object->meta().namespace_name)) out.push_back(std::move(object));
+  }
+  return out;
 }
 
 std::vector<ObjectPtr> Filtered(std::vector<ObjectPtr> objects, const ObjectFilter& filter) {
@@ -111,12 +125,13 @@ void CacheReader::List(const ListQuery& query, const CallContext& context,
   const CachedResource resource = target->resource;  // the lambda below takes `target`
   WhenFresh(resource, query.min_resource_version, context,
             [this, target = *std::move(target), key = std::move(key), limit = query.limit,
-             done = std::move(done)](absl::Status fresh) mutable {
+             namespaces = query.namespaces, done = std::move(done)](absl::Status fresh) mutable {
               if (!fresh.ok()) return done(fresh);
               InformerSnapshot cut = target.resource.informer->Snapshot();
               cuts_->Record(target.resource.informer.get(), cut.resource_version, cut.history_seq);
-              done(pager_->First(key, Filtered(std::move(cut.objects), target.filter),
-                                 std::move(cut.resource_version), limit, absl::Now()));
+              done(pager_->First(
+                  key, InNamespaces(Filtered(std::move(cut.objects), target.filter), namespaces),
+                  std::move(cut.resource_version), limit, absl::Now()));
             });
 }
 
@@ -148,8 +163,9 @@ void CacheReader::ByIndex(const ListQuery& query, const CallContext& context,
               "; its indexes: ", absl::StrJoin(informer.store().IndexNames(), ", "),
               " (add one with the server's --index flag)")));
         }
-        done(pager_->First(key, Filtered(*std::move(objects), target.filter),
-                           /*resource_version=*/"", query.limit, absl::Now()));
+        done(pager_->First(
+            key, InNamespaces(Filtered(*std::move(objects), target.filter), query.namespaces),
+            /*resource_version=*/"", query.limit, absl::Now()));
       });
 }
 

@@ -43,6 +43,12 @@ struct ListQuery {
   int32_t limit = 0;
   std::string page_token;
   std::string min_resource_version;
+  // Who asks (the authenticated user and uid; "" with authentication off): page tokens are
+  // bound to it, so another caller's token is InvalidArgument.
+  std::string caller;
+  // When not empty, only objects of these namespaces (a cluster-wide read narrowed to what the
+  // caller may read).
+  std::vector<std::string> namespaces;
 };
 
 // A Get call.

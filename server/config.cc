@@ -193,6 +193,24 @@ absl::Status ApplyKey(const std::string& key, const YAML::Node& value, ServerCon
   if (key == "sync_timeout") return set_duration(&config->sync_timeout);
   if (key == "max_wait") return set_duration(&config->max_wait);
   if (key == "shutdown_grace") return set_duration(&config->shutdown_grace);
+  // Access control and TLS (AccessConfig).
+  if (key == "auth") return set_bool(&config->access.enabled);
+  if (key == "auth_kubeconfig") return set_string(&config->access.kubeconfig);
+  if (key == "auth_audiences") {
+    absl::StatusOr<std::vector<std::string>> list = StringList(value, key);
+    if (!list.ok()) return list.status();
+    config->access.audiences = *std::move(list);
+    return absl::OkStatus();
+  }
+  if (key == "auth_token_ttl") return set_duration(&config->access.token_ttl);
+  if (key == "auth_allow_ttl") return set_duration(&config->access.allow_ttl);
+  if (key == "auth_deny_ttl") return set_duration(&config->access.deny_ttl);
+  if (key == "tls_cert_file") return set_string(&config->access.tls_cert_file);
+  if (key == "tls_key_file") return set_string(&config->access.tls_key_file);
+  if (key == "tls_client_ca_file") return set_string(&config->access.tls_client_ca_file);
+  if (key == "tls_refresh") return set_duration(&config->access.tls_refresh);
+  if (key == "spiffe_trust_domain") return set_string(&config->access.spiffe_trust_domain);
+  if (key == "auth_narrow_cluster_wide") return set_bool(&config->access.narrow_cluster_wide);
   if (key == "log_format") return set_string(&config->log_format);
   if (key == "log_level") return set_string(&config->log_level);
   // Limits on hostile bytes.
@@ -374,6 +392,31 @@ absl::Status ValidateConfig(const ServerConfig& config) {
       config.metrics_http.request_timeout <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError(
         "metrics_max_connections must be at least 1 and metrics_request_timeout positive");
+  }
+  // Access control and TLS.
+  const AccessConfig& access = config.access;
+  if (access.tls_cert_file.empty() != access.tls_key_file.empty()) {
+    return absl::InvalidArgumentError(
+        "TLS needs both --tls_cert_file and --tls_key_file (PEM files of the serving certificate "
+        "and its key)");
+  }
+  if (!access.tls_client_ca_file.empty() && access.tls_cert_file.empty()) {
+    return absl::InvalidArgumentError(
+        "--tls_client_ca_file (mTLS) needs TLS: set --tls_cert_file and --tls_key_file too");
+  }
+  if (access.enabled && access.audiences.empty()) {
+    return absl::InvalidArgumentError(
+        "--auth_audiences is empty: tokens meant for the API server would be accepted; name "
+        "informerd's audience (default informerd)");
+  }
+  if (access.token_ttl > absl::Minutes(1) || access.allow_ttl > absl::Minutes(1) ||
+      access.deny_ttl > absl::Minutes(1)) {
+    return absl::InvalidArgumentError(
+        "--auth_token_ttl, --auth_allow_ttl and --auth_deny_ttl may be at most 1m (a revoked "
+        "token or RoleBinding must stop working quickly)");
+  }
+  if (access.allow_ttl <= absl::ZeroDuration() || access.tls_refresh <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("--auth_allow_ttl and --tls_refresh must be positive");
   }
   if (config.log_format != "json" && config.log_format != "text") {
     return absl::InvalidArgumentError("log_format must be json or text");

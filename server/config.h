@@ -46,6 +46,37 @@ struct ResourceConfig {
   std::vector<IndexSpec> indexes;
 };
 
+// Who may read what, and the transport (docs/security.md). Off by default for loopback
+// development; deploy/ turns it on.
+struct AccessConfig {
+  // Authenticate every gRPC call (ServiceAccount token via TokenReview, or an mTLS client
+  // certificate's SPIFFE ID) and authorize it with SubjectAccessReview; /metrics then needs a
+  // token allowed `get` on the non-resource URL /metrics.
+  bool enabled = false;
+  // kubeconfig of the API server that answers the reviews; "" = the one informerd caches from.
+  std::string kubeconfig;
+  // Audiences a token must be valid for.
+  std::vector<std::string> audiences = {"informerd"};
+  // How long a TokenReview answer is kept (never past the token's expiry).
+  absl::Duration token_ttl = absl::Minutes(1);
+  // How long SubjectAccessReview allows and denies are kept; open streams are re-authorized
+  // every allow_ttl.
+  absl::Duration allow_ttl = absl::Seconds(20);
+  absl::Duration deny_ttl = absl::Seconds(5);
+  // TLS on the TCP gRPC listeners: PEM files, re-read every tls_refresh when they change.
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  // CAs of client certificates: when set, every TLS client must present one they signed
+  // (mTLS); its SPIFFE ID spiffe://TD/ns/NS/sa/SA is the caller system:serviceaccount:NS:SA.
+  std::string tls_client_ca_file;
+  absl::Duration tls_refresh = absl::Minutes(1);
+  // Trust domain a client certificate's SPIFFE ID must be in; "" = any.
+  std::string spiffe_trust_domain;
+  // A cluster-wide read by a caller who may read only some namespaces is narrowed to those
+  // (named in the `informer-namespaces` metadata) instead of refused as the API server does.
+  bool narrow_cluster_wide = false;
+};
+
 // Everything informerd can be told. The defaults are those of a local development run.
 struct ServerConfig {
   // Where the API server is: a kubeconfig file (empty = $KUBECONFIG, then ~/.kube/config, then
@@ -91,6 +122,9 @@ struct ServerConfig {
   absl::Duration max_wait = absl::Seconds(30);
   // How long SIGTERM waits for streams to end before cutting them.
   absl::Duration shutdown_grace = absl::Seconds(5);
+
+  // Authentication, authorization and TLS.
+  AccessConfig access;
 
   // Log lines as JSON (default) or text; the minimum level (debug, info, warning, error).
   std::string log_format = "json";

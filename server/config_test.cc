@@ -317,3 +317,63 @@ TEST(ConfigTest, HistoryFollowsTheCacheByDefaultAndFixedBoundsGivenOverrideIt) {
 }  // namespace
 }  // namespace server
 }  // namespace informer
+
+namespace informer {
+namespace server {
+namespace {
+
+TEST(AccessConfigTest, YamlSetsTheAccessKeys) {
+  ServerConfig config;
+  ASSERT_TRUE(ApplyConfigYaml(R"(
+auth: true
+auth_kubeconfig: /etc/reviews.kubeconfig
+auth_audiences: [informerd, other]
+auth_token_ttl: 30s
+auth_allow_ttl: 10s
+auth_deny_ttl: 2s
+auth_narrow_cluster_wide: true
+tls_cert_file: /tls/tls.crt
+tls_key_file: /tls/tls.key
+tls_client_ca_file: /tls/ca.crt
+tls_refresh: 5s
+spiffe_trust_domain: cluster.local
+)",
+                              &config)
+                  .ok());
+  const AccessConfig& access = config.access;
+  EXPECT_TRUE(access.enabled);
+  EXPECT_EQ(access.kubeconfig, "/etc/reviews.kubeconfig");
+  EXPECT_THAT(access.audiences, ::testing::ElementsAre("informerd", "other"));
+  EXPECT_EQ(access.token_ttl, absl::Seconds(30));
+  EXPECT_EQ(access.allow_ttl, absl::Seconds(10));
+  EXPECT_EQ(access.deny_ttl, absl::Seconds(2));
+  EXPECT_TRUE(access.narrow_cluster_wide);
+  EXPECT_EQ(access.tls_cert_file, "/tls/tls.crt");
+  EXPECT_EQ(access.tls_key_file, "/tls/tls.key");
+  EXPECT_EQ(access.tls_client_ca_file, "/tls/ca.crt");
+  EXPECT_EQ(access.tls_refresh, absl::Seconds(5));
+  EXPECT_EQ(access.spiffe_trust_domain, "cluster.local");
+}
+
+TEST(AccessConfigTest, ValidationSaysWhatToChange) {
+  ServerConfig config;
+  config.resources.push_back(ResourceConfig{"pods", {}, {}, {}, {}, {}});
+  ASSERT_TRUE(ValidateConfig(config).ok());
+  ServerConfig no_key = config;
+  no_key.access.tls_cert_file = "/tls/tls.crt";
+  EXPECT_THAT(ValidateConfig(no_key).message(), HasSubstr("--tls_key_file"));
+  ServerConfig mtls_without_tls = config;
+  mtls_without_tls.access.tls_client_ca_file = "/tls/ca.crt";
+  EXPECT_THAT(ValidateConfig(mtls_without_tls).message(), HasSubstr("--tls_cert_file"));
+  ServerConfig long_cache = config;
+  long_cache.access.allow_ttl = absl::Minutes(5);
+  EXPECT_EQ(ValidateConfig(long_cache).code(), absl::StatusCode::kInvalidArgument);
+  ServerConfig no_audience = config;
+  no_audience.access.enabled = true;
+  no_audience.access.audiences.clear();
+  EXPECT_THAT(ValidateConfig(no_audience).message(), HasSubstr("audience"));
+}
+
+}  // namespace
+}  // namespace server
+}  // namespace informer

@@ -73,6 +73,41 @@ ABSL_FLAG(absl::Duration, bookmark_interval, absl::Seconds(30),
 ABSL_FLAG(absl::Duration, page_token_ttl, absl::Minutes(5),
           "how long a List snapshot is kept for its next page after the last page request");
 
+// Access control and TLS (docs/security.md).
+ABSL_FLAG(bool, auth, false,
+          "authenticate every gRPC call (Kubernetes ServiceAccount token checked with TokenReview, "
+          "or an mTLS client certificate's SPIFFE ID) and authorize it with SubjectAccessReview, "
+          "so a caller reads only what its own RBAC allows; /metrics then needs a token allowed "
+          "`get` on /metrics. Needs system:auth-delegator for informerd's identity");
+ABSL_FLAG(std::string, auth_kubeconfig, "",
+          "kubeconfig of the API server that answers TokenReview and SubjectAccessReview; "
+          "empty = the one informerd caches from");
+ABSL_FLAG(std::vector<std::string>, auth_audiences, {"informerd"},
+          "audiences a caller's token must be valid for (comma-separated)");
+ABSL_FLAG(absl::Duration, auth_token_ttl, absl::Minutes(1),
+          "how long a TokenReview answer is cached (at most 1m, never past the token's expiry)");
+ABSL_FLAG(absl::Duration, auth_allow_ttl, absl::Seconds(20),
+          "how long an allowing SubjectAccessReview is cached; open streams are re-authorized "
+          "this often (at most 1m)");
+ABSL_FLAG(absl::Duration, auth_deny_ttl, absl::Seconds(5),
+          "how long a denying SubjectAccessReview is cached (at most 1m)");
+ABSL_FLAG(std::string, tls_cert_file, "",
+          "PEM serving certificate (chain) of the gRPC TCP listeners; with --tls_key_file turns "
+          "TLS on. Both files are re-read when they change, without dropping streams");
+ABSL_FLAG(std::string, tls_key_file, "", "PEM private key of --tls_cert_file");
+ABSL_FLAG(std::string, tls_client_ca_file, "",
+          "PEM CAs of client certificates: every TLS client must then present one they signed "
+          "(mTLS); a SPIFFE ID spiffe://TD/ns/NS/sa/SA is the caller "
+          "system:serviceaccount:NS:SA (no token needed)");
+ABSL_FLAG(absl::Duration, tls_refresh, absl::Minutes(1),
+          "how often the TLS files are checked for changes");
+ABSL_FLAG(std::string, spiffe_trust_domain, "",
+          "trust domain a client certificate's SPIFFE ID must be in; empty = any");
+ABSL_FLAG(bool, auth_narrow_cluster_wide, false,
+          "a cluster-wide List, ByIndex or Subscribe by a caller who may read only some "
+          "namespaces is narrowed to those (named in the informer-namespaces metadata; Subscribe "
+          "only when it is one) instead of refused as the API server does");
+
 // Lifecycle.
 ABSL_FLAG(absl::Duration, sync_timeout, absl::Seconds(60),
           "how long to wait for the initial sync before logging what is stuck and why (e.g. "
@@ -233,6 +268,25 @@ absl::StatusOr<ServerConfig> ConfigFromFlags(const absl::flat_hash_set<std::stri
   if (is_given("sync_timeout")) config.sync_timeout = absl::GetFlag(FLAGS_sync_timeout);
   if (is_given("max_wait")) config.max_wait = absl::GetFlag(FLAGS_max_wait);
   if (is_given("shutdown_grace")) config.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
+  // Access control and TLS.
+  if (is_given("auth")) config.access.enabled = absl::GetFlag(FLAGS_auth);
+  if (is_given("auth_kubeconfig")) config.access.kubeconfig = absl::GetFlag(FLAGS_auth_kubeconfig);
+  if (is_given("auth_audiences")) config.access.audiences = absl::GetFlag(FLAGS_auth_audiences);
+  if (is_given("auth_token_ttl")) config.access.token_ttl = absl::GetFlag(FLAGS_auth_token_ttl);
+  if (is_given("auth_allow_ttl")) config.access.allow_ttl = absl::GetFlag(FLAGS_auth_allow_ttl);
+  if (is_given("auth_deny_ttl")) config.access.deny_ttl = absl::GetFlag(FLAGS_auth_deny_ttl);
+  if (is_given("tls_cert_file")) config.access.tls_cert_file = absl::GetFlag(FLAGS_tls_cert_file);
+  if (is_given("tls_key_file")) config.access.tls_key_file = absl::GetFlag(FLAGS_tls_key_file);
+  if (is_given("tls_client_ca_file")) {
+    config.access.tls_client_ca_file = absl::GetFlag(FLAGS_tls_client_ca_file);
+  }
+  if (is_given("tls_refresh")) config.access.tls_refresh = absl::GetFlag(FLAGS_tls_refresh);
+  if (is_given("spiffe_trust_domain")) {
+    config.access.spiffe_trust_domain = absl::GetFlag(FLAGS_spiffe_trust_domain);
+  }
+  if (is_given("auth_narrow_cluster_wide")) {
+    config.access.narrow_cluster_wide = absl::GetFlag(FLAGS_auth_narrow_cluster_wide);
+  }
   if (is_given("log_format")) config.log_format = absl::GetFlag(FLAGS_log_format);
   if (is_given("log_level")) config.log_level = absl::GetFlag(FLAGS_log_level);
   // Limits on hostile bytes.

@@ -1,8 +1,12 @@
 #include "server/informer_service.h"
 
 #include <algorithm>
+#include <optional>
 #include <utility>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "server/convert.h"
 #include "server/grpc_status.h"
@@ -20,17 +24,48 @@ const absl::Status& ShuttingDown() {
   return *status;
 }
 
+// Metadata naming the namespaces a cluster-wide read was narrowed to (narrow_cluster_wide).
+constexpr char kNamespacesMetadata[] = "informer-namespaces";
+
+// InvalidArgument when a known_objects key is outside `namespace_name` (a namespaced request):
+// the stream must never say anything about objects of other namespaces.
+absl::Status CheckKnownObjects(const pb::SubscribeRequest& request) {
+  if (request.namespace_().empty()) return absl::OkStatus();
+  const std::string prefix = absl::StrCat(request.namespace_(), "/");
+  for (const auto& [key, rv] : request.known_objects()) {
+    if (!absl::StartsWith(key, prefix)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "known_objects key \"", key, "\" is outside the request's namespace \"",
+          request.namespace_(), "\"; send only keys NAMESPACE/NAME of that namespace"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 ReadTarget TargetOf(const std::string& resource, const std::string& namespace_name,
                     const std::string& label_selector, const std::string& field_selector) {
   return ReadTarget{resource, namespace_name, label_selector, field_selector};
 }
 
+// The review attributes of a List, ByIndex or Subscribe of `target` (the resource is filled
+// in once resolved).
+ReadAttributes ReadOf(const ReadTarget& target) {
+  ReadAttributes read;
+  read.namespace_name = target.namespace_name;
+  read.name = NameFixedBy(target.field_selector);
+  read.label_selector = target.label_selector;
+  read.field_selector = target.field_selector;
+  return read;
+}
+
 }  // namespace
 
 InformerServiceImpl::InformerServiceImpl(const ResourceRegistry* registry, Metrics* metrics,
-                                         ServiceOptions options)
-    : metrics_(metrics),
+                                         ServiceOptions options, AccessGuard* guard)
+    : registry_(registry),
+      metrics_(metrics),
       options_(options),
+      guard_(guard),
       pager_(options.pager),
       reader_(registry, &pager_, &waiter_, &cuts_, options_.selector_limits),
       hub_(options.stream_threads, options.bookmark_tick) {}
@@ -54,6 +89,74 @@ CallContext InformerServiceImpl::ContextOf(grpc::CallbackServerContext* context)
   return out;
 }
 
+absl::Status InformerServiceImpl::Admit(grpc::CallbackServerContext* context, const char* method,
+                                        const std::string& resource_name, ReadAttributes read,
+                                        const std::vector<std::string>& verbs, std::string* caller,
+                                        Principal* who, std::vector<std::string>* narrowed) {
+  caller->clear();
+  if (guard_ == nullptr) return absl::OkStatus();
+  absl::StatusOr<Principal> principal = guard_->Authenticate(*context, method);
+  if (!principal.ok()) return principal.status();
+  absl::StatusOr<CachedResource> resource = registry_->Resolve(resource_name);
+  if (!resource.ok()) return resource.status();
+  read.resource = &resource->info;
+  if (absl::Status allowed = guard_->Authorize(*principal, method, verbs, read); !allowed.ok()) {
+    if (narrowed == nullptr || !options_.narrow_cluster_wide ||
+        !absl::IsPermissionDenied(allowed) || !read.namespace_name.empty() ||
+        !resource->info.namespaced) {
+      return allowed;
+    }
+    // The namespaces holding cached objects that the caller may read (each decision cached).
+    absl::StatusOr<std::vector<std::string>> present =
+        resource->informer->store().ListIndexFuncValues(kNamespaceIndex);
+    narrowed->clear();
+    for (const std::string& ns : present.ok() ? *present : std::vector<std::string>{}) {
+      ReadAttributes in_ns = read;
+      in_ns.namespace_name = ns;
+      if (guard_->Authorize(*principal, method, verbs, in_ns).ok()) narrowed->push_back(ns);
+    }
+    if (narrowed->empty()) return allowed;
+    std::sort(narrowed->begin(), narrowed->end());
+  }
+  *caller = absl::StrCat(principal->user.username, "\n", principal->user.uid);
+  if (who != nullptr) *who = *std::move(principal);
+  return absl::OkStatus();
+}
+
+StreamRecheck InformerServiceImpl::RecheckOf(Principal who, std::string authorization,
+                                             ReadAttributes read, std::vector<std::string> verbs) {
+  StreamRecheck recheck;
+  recheck.every = options_.recheck_interval;
+  recheck.expires = who.expires;
+  // read.resource must outlive the check (the caller's closure keeps it).
+  recheck.check = [this, who = std::move(who), authorization = std::move(authorization), read,
+                   verbs = std::move(verbs)]() -> absl::Status {
+    if (absl::Now() >= who.expires) {
+      return absl::UnauthenticatedError(
+          "the token expired; reconnect with a fresh token and resume from the "
+          "informer-resume-resource-version trailer (or the last resource_version received)");
+    }
+    Principal current = who;
+    if (who.via == "token") {
+      // A token can be revoked (its ServiceAccount or Pod deleted) before it expires.
+      absl::StatusOr<Principal> again = guard_->AuthenticateHeader(authorization, "Subscribe");
+      if (!again.ok()) return again.status();
+      current = *std::move(again);
+    }
+    absl::Status allowed = guard_->Authorize(current, "Subscribe", verbs, read);
+    if (absl::IsPermissionDenied(allowed)) {
+      return absl::PermissionDeniedError(
+          absl::StrCat(allowed.message(),
+                       " (access was withdrawn while subscribed; resume from the "
+                       "informer-resume-resource-version trailer once allowed again)"));
+    }
+    // Unavailable (the API server cannot answer now) keeps the stream: it was allowed, and
+    // the next check comes soon; refusing would drop every stream at each API server blip.
+    return absl::IsUnavailable(allowed) ? absl::OkStatus() : allowed;
+  };
+  return recheck;
+}
+
 void InformerServiceImpl::FinishUnary(grpc::ServerUnaryReactor* reactor, const char* method,
                                       absl::Time started, const absl::Status& status) {
   metrics_->RecordCall(method, status.code(), absl::Now() - started);
@@ -65,7 +168,23 @@ grpc::ServerUnaryReactor* InformerServiceImpl::ListResources(
     pb::ListResourcesResponse* response) {
   const absl::Time started = absl::Now();
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  for (const ResourceSummary& summary : reader_.ListResources()) {
+  std::optional<Principal> principal;
+  if (guard_ != nullptr) {
+    absl::StatusOr<Principal> who = guard_->Authenticate(*context, "ListResources");
+    if (!who.ok()) {
+      FinishUnary(reactor, "ListResources", started, who.status());
+      return reactor;
+    }
+    principal = *std::move(who);
+  }
+  for (ResourceSummary& summary : reader_.ListResources()) {
+    // What is cached is no secret; how much and what went wrong is for those who may read it
+    // all.
+    if (principal.has_value() &&
+        !guard_->MayListClusterWide(*principal, "ListResources", summary.info)) {
+      summary.object_count = 0;
+      summary.last_error.clear();
+    }
     ToProto(summary, response->add_resources());
   }
   FinishUnary(reactor, "ListResources", started, absl::OkStatus());
@@ -87,6 +206,15 @@ grpc::ServerUnaryReactor* InformerServiceImpl::List(grpc::CallbackServerContext*
   query.limit = request->limit();
   query.page_token = request->page_token();
   query.min_resource_version = request->min_resource_version();
+  if (absl::Status s = Admit(context, "List", request->resource(), ReadOf(query.target), {"list"},
+                             &query.caller, nullptr, &query.namespaces);
+      !s.ok()) {
+    FinishUnary(reactor, "List", started, s);
+    return reactor;
+  }
+  if (!query.namespaces.empty()) {
+    context->AddTrailingMetadata(kNamespacesMetadata, absl::StrJoin(query.namespaces, ","));
+  }
   reader_.List(query, ContextOf(context),
                [this, reactor, response, started](absl::StatusOr<Page> page) {
                  if (page.ok()) {
@@ -113,6 +241,15 @@ grpc::ServerUnaryReactor* InformerServiceImpl::Get(grpc::CallbackServerContext* 
   }
   GetQuery query{request->resource(), request->namespace_(), request->name(),
                  request->min_resource_version()};
+  ReadAttributes read;
+  read.namespace_name = request->namespace_();
+  read.name = request->name();
+  std::string caller;
+  if (absl::Status s = Admit(context, "Get", request->resource(), read, {"get"}, &caller);
+      !s.ok()) {
+    FinishUnary(reactor, "Get", started, s);
+    return reactor;
+  }
   reader_.Get(query, ContextOf(context),
               [this, reactor, response, started](absl::StatusOr<ObjectPtr> object) {
                 if (object.ok()) ToProto(**object, response->mutable_object());
@@ -138,6 +275,15 @@ grpc::ServerUnaryReactor* InformerServiceImpl::ByIndex(grpc::CallbackServerConte
   query.limit = request->limit();
   query.page_token = request->page_token();
   query.min_resource_version = request->min_resource_version();
+  if (absl::Status s = Admit(context, "ByIndex", request->resource(), ReadOf(query.target),
+                             {"list"}, &query.caller, nullptr, &query.namespaces);
+      !s.ok()) {
+    FinishUnary(reactor, "ByIndex", started, s);
+    return reactor;
+  }
+  if (!query.namespaces.empty()) {
+    context->AddTrailingMetadata(kNamespacesMetadata, absl::StrJoin(query.namespaces, ","));
+  }
   reader_.ByIndex(query, ContextOf(context),
                   [this, reactor, response, started](absl::StatusOr<Page> page) {
                     if (page.ok()) {
@@ -162,6 +308,51 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* InformerServiceImpl::Subscribe(
                                           "the request is not an informer.v1.SubscribeRequest"));
   }
   const pb::SubscribeRequest* request = &parsed;
+  StreamRecheck recheck;
+  std::shared_ptr<ResourceInfo> recheck_info;  // kept alive by the check's closure
+  {
+    // A resume by resourceVersion is a watch; any other start lists first (as a client-go
+    // reflector's LIST then WATCH).
+    const std::vector<std::string> verbs = request->resource_version().empty()
+                                               ? std::vector<std::string>{"list", "watch"}
+                                               : std::vector<std::string>{"watch"};
+    std::string caller;
+    Principal who;
+    std::vector<std::string> narrowed;
+    ReadAttributes read = ReadOf(TargetOf(request->resource(), request->namespace_(),
+                                          request->label_selector(), request->field_selector()));
+    absl::Status admitted =
+        Admit(context, "Subscribe", request->resource(), read, verbs, &caller, &who, &narrowed);
+    if (admitted.ok() && !narrowed.empty()) {
+      // A stream follows one namespace (or all): narrowing works when the caller may read
+      // exactly one.
+      if (narrowed.size() > 1) {
+        admitted = absl::PermissionDeniedError(absl::StrCat(
+            "a cluster-wide Subscribe needs list and watch in every namespace; you may read only "
+            "namespaces ",
+            absl::StrJoin(narrowed, ", "), ": subscribe to each"));
+      } else {
+        parsed.set_namespace_(narrowed[0]);
+        read.namespace_name = narrowed[0];
+        context->AddInitialMetadata(kNamespacesMetadata, narrowed[0]);
+      }
+    }
+    if (admitted.ok()) admitted = CheckKnownObjects(*request);
+    if (!admitted.ok()) return FinishedSubscribe(ToGrpcStatus(admitted));
+    if (guard_ != nullptr) {
+      absl::StatusOr<CachedResource> resource = registry_->Resolve(request->resource());
+      if (resource.ok()) {
+        std::string authorization;
+        const auto& metadata = context->client_metadata();
+        if (auto it = metadata.find("authorization"); it != metadata.end()) {
+          authorization.assign(it->second.data(), it->second.size());
+        }
+        recheck_info = std::make_shared<ResourceInfo>(resource->info);
+        read.resource = recheck_info.get();
+        recheck = RecheckOf(std::move(who), std::move(authorization), read, verbs);
+      }
+    }
+  }
   absl::StatusOr<ResolvedTarget> target =
       reader_.Resolve(TargetOf(request->resource(), request->namespace_(),
                                request->label_selector(), request->field_selector()));
@@ -180,8 +371,11 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* InformerServiceImpl::Subscribe(
     return FinishedSubscribe(ToGrpcStatus(NotSyncedError(*informer)));
   }
   if (!subscription.ok()) return FinishedSubscribe(ToGrpcStatus(subscription.status()));
+  if (recheck.check) {
+    recheck.check = [check = std::move(recheck.check), recheck_info] { return check(); };
+  }
   return hub_.Open(context, *std::move(subscription),
-                   metrics_->Subscribers(target->resource.info.gvr.ToString()));
+                   metrics_->Subscribers(target->resource.info.gvr.ToString()), std::move(recheck));
 }
 
 void InformerServiceImpl::Shutdown(absl::Duration grace) {

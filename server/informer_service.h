@@ -8,6 +8,7 @@
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
 #include "informer/v1/informer.grpc.pb.h"
+#include "server/access_guard.h"
 #include "server/cache_reader.h"
 #include "server/metrics.h"
 #include "server/pager.h"
@@ -27,10 +28,16 @@ struct ServiceOptions {
   absl::Duration max_wait = absl::Seconds(30);
   // Threads that pump woken Subscribe streams (not one per stream).
   int stream_threads = 2;
-  // How often idle streams are looked at for a due bookmark.
+  // How often idle streams are looked at for a due bookmark (or re-authorization).
   absl::Duration bookmark_tick = absl::Seconds(1);
   // Caps on the selectors of List, ByIndex and Subscribe.
   SelectorLimits selector_limits;
+  // With access control on: how often an open stream is re-authorized (also at its token's
+  // expiry).
+  absl::Duration recheck_interval = absl::Seconds(20);
+  // With access control on: a cluster-wide read by a caller who may read only some namespaces
+  // is narrowed to those (named in the `informer-namespaces` metadata) instead of refused.
+  bool narrow_cluster_wide = false;
 };
 
 // The callback-API service with Subscribe as a raw (ByteBuffer) method, so each object
@@ -49,9 +56,11 @@ using InformerServiceBase = informer::v1::InformerService::WithCallbackMethod_Li
 // Thread-safety: gRPC calls it from any thread; Shutdown from any thread, once.
 class InformerServiceImpl final : public InformerServiceBase {
  public:
-  // `registry` and `metrics` must outlive the service.
+  // `registry` and `metrics` must outlive the service; so must `guard` when set: then every
+  // call is authenticated and authorized before it reads anything (null = no access control,
+  // for loopback development).
   InformerServiceImpl(const ResourceRegistry* registry, Metrics* metrics,
-                      ServiceOptions options = {});
+                      ServiceOptions options = {}, AccessGuard* guard = nullptr);
   ~InformerServiceImpl() override;
 
   grpc::ServerUnaryReactor* ListResources(grpc::CallbackServerContext* context,
@@ -87,12 +96,27 @@ class InformerServiceImpl final : public InformerServiceBase {
  private:
   // The deadline and cancellation of `context`, for waits.
   CallContext ContextOf(grpc::CallbackServerContext* context) const;
+  // Who calls and whether they may do `verbs` on `read` (its resource resolved from
+  // `resource_name`): OK with `*caller` (the page-token binding) when allowed or when access
+  // control is off; Unauthenticated, PermissionDenied, Unavailable, or the resolution's error.
+  // `who` (optional) receives the caller. With `narrowed` (and narrow_cluster_wide), a refused
+  // cluster-wide read is allowed for the namespaces the caller may read, listed there.
+  absl::Status Admit(grpc::CallbackServerContext* context, const char* method,
+                     const std::string& resource_name, ReadAttributes read,
+                     const std::vector<std::string>& verbs, std::string* caller,
+                     Principal* who = nullptr, std::vector<std::string>* narrowed = nullptr);
+  // The re-authorization of an open stream of `who` (sending `authorization`, its bearer
+  // header) doing `verbs` on `read`: a refusal ends it (see StreamRecheck).
+  StreamRecheck RecheckOf(Principal who, std::string authorization, ReadAttributes read,
+                          std::vector<std::string> verbs);
   // Finishes a unary call with `status`, recording its metrics.
   void FinishUnary(grpc::ServerUnaryReactor* reactor, const char* method, absl::Time started,
                    const absl::Status& status);
 
+  const ResourceRegistry* registry_;
   Metrics* metrics_;
   const ServiceOptions options_;
+  AccessGuard* const guard_;
   Pager pager_;
   CutRegistry cuts_;
   ResourceVersionWaiter waiter_;

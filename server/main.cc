@@ -13,6 +13,9 @@
 #include "informer/k8s/discovery.h"
 #include "informer/k8s/rest_client.h"
 #include "informer/k8s/rest_lister_watcher.h"
+#include "informer/k8s/reviews.h"
+#include "server/authn.h"
+#include "server/authz.h"
 #include "server/flags.h"
 #include "server/log.h"
 #include "server/server.h"
@@ -58,6 +61,52 @@ class DiscoverySource : public ResourceSource {
   k8s::Discovery discovery_;
   bool refreshed_ ABSL_GUARDED_BY(mu_) = false;
 };
+
+// TokenReview and SubjectAccessReview against the API server of `access.kubeconfig` (or of
+// `rest_config`, the one informerd caches from), cached as AccessConfig says.
+absl::StatusOr<AccessControl> AccessControlOf(const AccessConfig& access,
+                                              const k8s::RestConfig& rest_config) {
+  AccessControl out;
+  if (!access.enabled) return out;
+  absl::StatusOr<k8s::RestConfig> config = rest_config;
+  if (!access.kubeconfig.empty()) {
+    k8s::LoadOptions load;
+    load.kubeconfig_path = access.kubeconfig;
+    load.allow_in_cluster = false;
+    config = k8s::LoadRestConfig(load);
+    if (!config.ok()) return config.status();
+  }
+  // A client of its own: reviews never wait behind informer traffic, and give up sooner.
+  k8s::HttpOptions options;
+  options.request_timeout = absl::Seconds(10);
+  absl::StatusOr<std::shared_ptr<k8s::RestClient>> client =
+      k8s::RestClient::Create(*config, options);
+  if (!client.ok()) return client.status();
+  std::shared_ptr<k8s::RestClient> reviews = *std::move(client);
+  TokenAuthOptions token_options;
+  token_options.audiences = access.audiences;
+  token_options.ttl = access.token_ttl;
+  out.authenticator = std::make_shared<TokenReviewAuthenticator>(
+      [reviews](absl::string_view token, const std::vector<std::string>& audiences) {
+        return k8s::ReviewToken(*reviews, token, audiences);
+      },
+      token_options);
+  AccessReviewOptions access_options;
+  access_options.allow_ttl = access.allow_ttl;
+  access_options.deny_ttl = access.deny_ttl;
+  out.authorizer = std::make_shared<SubjectAccessReviewAuthorizer>(
+      [reviews](const k8s::UserInfo& user, const k8s::AccessAttributes& attributes) {
+        return k8s::ReviewAccess(*reviews, user, attributes);
+      },
+      access_options);
+  Log(LogLevel::kInfo, "access control on: TokenReview and SubjectAccessReview",
+      {{"server", config->server},
+       {"audiences", absl::StrJoin(access.audiences, ",")},
+       {"token_ttl", absl::FormatDuration(access.token_ttl)},
+       {"allow_ttl", absl::FormatDuration(access.allow_ttl)},
+       {"deny_ttl", absl::FormatDuration(access.deny_ttl)}});
+  return out;
+}
 
 LogLevel LevelOf(const std::string& name) {
   if (name == "debug") return LogLevel::kDebug;
@@ -129,8 +178,14 @@ int Run(int argc, char** argv) {
   }
   auto source = std::make_shared<DiscoverySource>(*client);
   auto lister_watchers = std::make_shared<k8s::RestListerWatcherFactory>(*client);
+  absl::StatusOr<AccessControl> access = AccessControlOf(config->access, *rest_config);
+  if (!access.ok()) {
+    Log(LogLevel::kError, "cannot set up access control",
+        {{"error", std::string(access.status().message())}});
+    return 1;
+  }
   absl::StatusOr<std::unique_ptr<InformerServer>> server =
-      InformerServer::Start(*std::move(config), lister_watchers, source);
+      InformerServer::Start(*std::move(config), lister_watchers, source, *std::move(access));
   if (!server.ok()) {
     Log(LogLevel::kError, "cannot start", {{"error", std::string(server.status().message())}});
     return 1;

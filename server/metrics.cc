@@ -81,6 +81,22 @@ void Metrics::SetSources(const ResourceRegistry* registry,
   subscriber_lags_ = std::move(subscriber_lags);
 }
 
+void Metrics::RecordAuthentication(absl::string_view via, absl::string_view result,
+                                   bool cache_hit) {
+  std::string labels = absl::StrCat("via=\"", via, "\",result=\"", result, "\",cache=\"",
+                                    cache_hit ? "hit" : "miss", "\"");
+  absl::MutexLock lock(&mu_);
+  ++authentications_[labels];
+}
+
+void Metrics::RecordAuthorization(absl::string_view method, absl::string_view verb,
+                                  absl::string_view outcome, bool cache_hit) {
+  std::string labels = absl::StrCat("method=\"", method, "\",verb=\"", verb, "\",decision=\"",
+                                    outcome, "\",cache=\"", cache_hit ? "hit" : "miss", "\"");
+  absl::MutexLock lock(&mu_);
+  ++authorizations_[labels];
+}
+
 std::string Metrics::Render() const {
   const ResourceRegistry* registry;
   std::function<std::vector<SubscriberLag>()> lags_fn;
@@ -171,8 +187,12 @@ std::string Metrics::Render() const {
   std::vector<std::pair<std::string, const SubscriberCounters*>> counters;
   std::vector<std::pair<std::string, const LatencyHistogram*>> histograms;
   std::map<std::pair<std::string, std::string>, uint64_t> calls;
+  std::map<std::string, uint64_t> authentications;
+  std::map<std::string, uint64_t> authorizations;
   {
     absl::MutexLock lock(&mu_);
+    authentications = authentications_;
+    authorizations = authorizations_;
     for (const auto& [resource, c] : subscribers_) counters.emplace_back(resource, c.get());
     for (const auto& [method, h] : latency_) histograms.emplace_back(method, h.get());
     calls = calls_;
@@ -223,6 +243,17 @@ std::string Metrics::Render() const {
   for (const auto& [method, histogram] : histograms) {
     histogram->Render("informerd_grpc_request_duration_seconds",
                       absl::StrCat("method=\"", method, "\""), &out);
+  }
+  Header(&out, "informerd_authentications_total", "counter",
+         "Callers authenticated, by how, result and cache (miss = a TokenReview was sent).");
+  for (const auto& [labels, count] : authentications) {
+    Sample(&out, "informerd_authentications_total", labels, static_cast<double>(count));
+  }
+  Header(&out, "informerd_authorizations_total", "counter",
+         "Authorization decisions by method, verb, decision and cache (miss = a "
+         "SubjectAccessReview was sent).");
+  for (const auto& [labels, count] : authorizations) {
+    Sample(&out, "informerd_authorizations_total", labels, static_cast<double>(count));
   }
   return out;
 }

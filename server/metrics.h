@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "server/resource_registry.h"
@@ -60,6 +61,13 @@ class Metrics {
   SubscriberCounters* Subscribers(const std::string& resource);
   // Records a unary call: its method ("List", "Get", ...), status and latency.
   void RecordCall(const std::string& method, absl::StatusCode code, absl::Duration latency);
+  // Records an authentication: how (token, mtls), its result (ok, refused, error) and whether
+  // it needed no review (cache_hit = false means a TokenReview was sent).
+  void RecordAuthentication(absl::string_view via, absl::string_view result, bool cache_hit);
+  // Records an authorization decision: the method, verb, outcome (allowed, denied, error) and
+  // whether it needed no review (cache_hit = false means a SubjectAccessReview was sent).
+  void RecordAuthorization(absl::string_view method, absl::string_view verb,
+                           absl::string_view outcome, bool cache_hit);
 
   // Where the scrape reads the informers and subscribers from.
   void SetSources(const ResourceRegistry* registry,
@@ -73,6 +81,9 @@ class Metrics {
   std::map<std::string, std::unique_ptr<SubscriberCounters>> subscribers_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, std::unique_ptr<LatencyHistogram>> latency_ ABSL_GUARDED_BY(mu_);
   std::map<std::pair<std::string, std::string>, uint64_t> calls_ ABSL_GUARDED_BY(mu_);
+  // Label values (already rendered, e.g. `via="token",result="ok",cache="hit"`) -> count.
+  std::map<std::string, uint64_t> authentications_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, uint64_t> authorizations_ ABSL_GUARDED_BY(mu_);
   const ResourceRegistry* registry_ ABSL_GUARDED_BY(mu_) = nullptr;
   std::function<std::vector<SubscriberLag>()> subscriber_lags_ ABSL_GUARDED_BY(mu_);
 };

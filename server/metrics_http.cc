@@ -12,9 +12,11 @@
 #include <chrono>
 #include <cstring>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "server/log.h"
 
@@ -28,6 +30,10 @@ const char* Reason(int code) {
       return "OK";
     case 400:
       return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
     case 404:
       return "Not Found";
     case 405:
@@ -205,6 +211,18 @@ void MetricsHttpServer::Refuse(int client) {
   }
 }
 
+// The value of header `name` (lower case) in the request head `request`; "" when absent.
+static std::string HeaderValue(const std::string& request, absl::string_view name) {
+  for (absl::string_view line : absl::StrSplit(request, "\r\n")) {
+    const size_t colon = line.find(':');
+    if (colon == absl::string_view::npos) continue;
+    if (absl::AsciiStrToLower(line.substr(0, colon)) == name) {
+      return std::string(absl::StripAsciiWhitespace(line.substr(colon + 1)));
+    }
+  }
+  return "";
+}
+
 void MetricsHttpServer::Serve(int client) {
   // The whole request head must arrive within the deadline, however slowly it trickles in.
   const Deadline read_deadline = DeadlineAfter(options_.request_timeout);
@@ -234,7 +252,7 @@ void MetricsHttpServer::Serve(int client) {
     answer = {405, "text/plain; charset=utf-8", "only GET\n"};
   } else {
     std::string path = line[1].substr(0, line[1].find('?'));
-    answer = handler_(path);
+    answer = handler_(path, HeaderValue(request, "authorization"));
   }
   std::string head = absl::StrCat(
       "HTTP/1.1 ", answer.code, " ", Reason(answer.code), "\r\nContent-Type: ", answer.content_type,

@@ -44,7 +44,9 @@ struct MetricsHttpOptions {
 // concurrently, so it must be thread-safe.
 class MetricsHttpServer {
  public:
-  using Handler = std::function<HttpAnswer(const std::string& path)>;
+  // Called with the request's path (query removed) and its Authorization header ("" if none).
+  using Handler =
+      std::function<HttpAnswer(const std::string& path, const std::string& authorization)>;
 
   // Binds `address` ("HOST:PORT", port 0 = any free port) and starts serving. InvalidArgument
   // for a malformed address, Unavailable when it cannot be bound.

@@ -64,8 +64,8 @@ std::string Get(int port, const std::string& path) {
 }
 
 std::unique_ptr<MetricsHttpServer> StartServer(MetricsHttpOptions options) {
-  absl::StatusOr<std::unique_ptr<MetricsHttpServer>> server =
-      MetricsHttpServer::Start("127.0.0.1:0", options, [](const std::string& path) {
+  absl::StatusOr<std::unique_ptr<MetricsHttpServer>> server = MetricsHttpServer::Start(
+      "127.0.0.1:0", options, [](const std::string& path, const std::string&) {
         if (path == "/readyz") return HttpAnswer{200, "text/plain; charset=utf-8", "ok\n"};
         return HttpAnswer{404, "text/plain; charset=utf-8", "no\n"};
       });

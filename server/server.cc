@@ -10,6 +10,7 @@
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "server/log.h"
+#include "server/tls_credentials.h"
 
 namespace informer {
 namespace server {
@@ -37,6 +38,8 @@ ServiceOptions ServiceOptionsOf(const ServerConfig& config) {
   options.pager = config.pager;
   options.max_wait = config.max_wait;
   options.selector_limits = config.selector_limits;
+  options.recheck_interval = config.access.allow_ttl;
+  options.narrow_cluster_wide = config.access.narrow_cluster_wide;
   return options;
 }
 
@@ -51,8 +54,14 @@ InformerServer::InformerServer(ServerConfig config,
 
 absl::StatusOr<std::unique_ptr<InformerServer>> InformerServer::Start(
     ServerConfig config, std::shared_ptr<ListerWatcherFactory> lister_watchers,
-    std::shared_ptr<ResourceSource> resources) {
+    std::shared_ptr<ResourceSource> resources, AccessControl access) {
   if (absl::Status s = ValidateConfig(config); !s.ok()) return s;
+  if (config.access.enabled && (access.authenticator == nullptr || access.authorizer == nullptr)) {
+    return absl::InvalidArgumentError("access control is on but no authenticator/authorizer");
+  }
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> tcp_credentials =
+      TcpServerCredentials(config.access);
+  if (!tcp_credentials.ok()) return tcp_credentials.status();
   std::unique_ptr<InformerServer> server(
       new InformerServer(std::move(config), std::move(lister_watchers), std::move(resources)));
   const ServerConfig& cfg = server->config_;
@@ -82,9 +91,17 @@ absl::StatusOr<std::unique_ptr<InformerServer>> InformerServer::Start(
   }
   server->ResolvePending();
 
-  // gRPC: the service, health, reflection.
-  server->service_ = std::make_unique<InformerServiceImpl>(&server->registry_, &server->metrics_,
-                                                           ServiceOptionsOf(cfg));
+  // Access control, then gRPC: the service, health, reflection.
+  if (cfg.access.enabled) {
+    server->access_ = std::move(access);
+    AccessGuardOptions guard_options;
+    guard_options.spiffe_trust_domain = cfg.access.spiffe_trust_domain;
+    server->guard_ = std::make_unique<AccessGuard>(server->access_.authenticator.get(),
+                                                   server->access_.authorizer.get(),
+                                                   &server->metrics_, guard_options);
+  }
+  server->service_ = std::make_unique<InformerServiceImpl>(
+      &server->registry_, &server->metrics_, ServiceOptionsOf(cfg), server->guard_.get());
   grpc::EnableDefaultHealthCheckService(true);
   static const bool reflection = [] {
     grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -97,7 +114,19 @@ absl::StatusOr<std::unique_ptr<InformerServer>> InformerServer::Start(
   grpc::ServerBuilder builder;
   std::vector<int> ports(cfg.listen.size(), 0);
   for (size_t i = 0; i < cfg.listen.size(); ++i) {
-    builder.AddListeningPort(cfg.listen[i], grpc::InsecureServerCredentials(), &ports[i]);
+    const bool unix_socket = absl::StartsWith(cfg.listen[i], "unix:");
+    builder.AddListeningPort(cfg.listen[i],
+                             unix_socket ? UnixServerCredentials() : *tcp_credentials, &ports[i]);
+    if (!unix_socket && !IsLoopbackAddress(cfg.listen[i]) &&
+        (cfg.access.tls_cert_file.empty() || !cfg.access.enabled)) {
+      Log(LogLevel::kWarning,
+          "LISTENING BEYOND LOOPBACK WITHOUT TLS AND AUTHENTICATION: anyone who reaches this "
+          "address reads everything informerd caches with informerd's own RBAC; set --auth, "
+          "--tls_cert_file and --tls_key_file (deploy/ does), or listen on 127.0.0.1",
+          {{"listen", cfg.listen[i]},
+           {"tls", cfg.access.tls_cert_file.empty() ? "off" : "on"},
+           {"auth", cfg.access.enabled ? "on" : "off"}});
+    }
   }
   builder.RegisterService(server->service_.get());
   // known_objects of a large cache exceed gRPC's default 4 MiB.
@@ -125,20 +154,11 @@ absl::StatusOr<std::unique_ptr<InformerServer>> InformerServer::Start(
                               [s = server.get()] { return s->service_->SubscriberLags(); });
   if (!cfg.metrics_listen.empty()) {
     InformerServer* self = server.get();
-    absl::StatusOr<std::unique_ptr<MetricsHttpServer>> http = MetricsHttpServer::Start(
-        cfg.metrics_listen, cfg.metrics_http, [self](const std::string& path) {
-          if (path == "/metrics") {
-            return HttpAnswer{200, "text/plain; version=0.0.4; charset=utf-8",
-                              self->metrics_.Render()};
-          }
-          if (path == "/healthz" || path == "/readyz") {
-            if (self->AllSynced()) return HttpAnswer{200, "text/plain; charset=utf-8", "ok\n"};
-            return HttpAnswer{
-                503, "text/plain; charset=utf-8",
-                absl::StrCat("not synced:\n", absl::StrJoin(self->NotSynced(), "\n"), "\n")};
-          }
-          return HttpAnswer{404, "text/plain; charset=utf-8", "try /metrics or /healthz\n"};
-        });
+    absl::StatusOr<std::unique_ptr<MetricsHttpServer>> http =
+        MetricsHttpServer::Start(cfg.metrics_listen, cfg.metrics_http,
+                                 [self](const std::string& path, const std::string& authorization) {
+                                   return self->ServeHttp(path, authorization);
+                                 });
     if (!http.ok()) {
       server->Shutdown();
       return http.status();
@@ -156,6 +176,32 @@ absl::StatusOr<std::unique_ptr<InformerServer>> InformerServer::Start(
 }
 
 InformerServer::~InformerServer() { Shutdown(); }
+
+HttpAnswer InformerServer::ServeHttp(const std::string& path, const std::string& authorization) {
+  if (path == "/metrics") {
+    // Probes stay open; metrics say what is cached and who subscribes, so they need a caller
+    // allowed `get` on /metrics (as the API server's own /metrics).
+    if (guard_ != nullptr) {
+      absl::StatusOr<Principal> principal = guard_->AuthenticateHeader(authorization, "/metrics");
+      absl::Status allowed = principal.ok()
+                                 ? guard_->AuthorizePath(*principal, "/metrics", "/metrics")
+                                 : principal.status();
+      if (!allowed.ok()) {
+        const int code = absl::IsUnauthenticated(allowed)    ? 401
+                         : absl::IsPermissionDenied(allowed) ? 403
+                                                             : 503;
+        return HttpAnswer{code, "text/plain; charset=utf-8", absl::StrCat(allowed.message(), "\n")};
+      }
+    }
+    return HttpAnswer{200, "text/plain; version=0.0.4; charset=utf-8", metrics_.Render()};
+  }
+  if (path == "/healthz" || path == "/readyz") {
+    if (AllSynced()) return HttpAnswer{200, "text/plain; charset=utf-8", "ok\n"};
+    return HttpAnswer{503, "text/plain; charset=utf-8",
+                      absl::StrCat("not synced:\n", absl::StrJoin(NotSynced(), "\n"), "\n")};
+  }
+  return HttpAnswer{404, "text/plain; charset=utf-8", "try /metrics or /healthz\n"};
+}
 
 int InformerServer::metrics_port() const {
   return metrics_http_ == nullptr ? 0 : metrics_http_->port();

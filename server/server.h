@@ -14,6 +14,7 @@
 #include "grpcpp/grpcpp.h"
 #include "informer/factory.h"
 #include "informer/resource.h"
+#include "server/access_guard.h"
 #include "server/config.h"
 #include "server/informer_service.h"
 #include "server/metrics.h"
@@ -43,11 +44,12 @@ class InformerServer {
  public:
   // Resolves and starts the configured resources, binds every listen address and starts
   // serving. Resources that cannot be resolved yet are retried by the sync monitor (health
-  // stays NOT_SERVING meanwhile). Errors: InvalidArgument for a bad config, Unavailable when
-  // an address cannot be bound.
+  // stays NOT_SERVING meanwhile). With config.access.enabled every call goes through `access`
+  // (both halves required). Errors: InvalidArgument for a bad config (or unreadable TLS
+  // files), Unavailable when an address cannot be bound.
   static absl::StatusOr<std::unique_ptr<InformerServer>> Start(
       ServerConfig config, std::shared_ptr<ListerWatcherFactory> lister_watchers,
-      std::shared_ptr<ResourceSource> resources);
+      std::shared_ptr<ResourceSource> resources, AccessControl access = {});
   // Shuts down.
   ~InformerServer();
 
@@ -74,6 +76,8 @@ class InformerServer {
  private:
   InformerServer(ServerConfig config, std::shared_ptr<ListerWatcherFactory> lister_watchers,
                  std::shared_ptr<ResourceSource> resources);
+  // The answer of the HTTP server for `path`, for a caller sending `authorization`.
+  HttpAnswer ServeHttp(const std::string& path, const std::string& authorization);
 
   // Resolves the names not resolved yet and starts their informers. Returns true when none is
   // left.
@@ -89,6 +93,8 @@ class InformerServer {
   SharedInformerFactory factory_;
   ResourceRegistry registry_;
   Metrics metrics_;
+  AccessControl access_;
+  std::unique_ptr<AccessGuard> guard_;  // null with access control off
   std::unique_ptr<InformerServiceImpl> service_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<MetricsHttpServer> metrics_http_;

@@ -1,5 +1,7 @@
 #include "server/subscribe_stream.h"
 
+#include <algorithm>
+#include <limits>
 #include <utility>
 
 #include "absl/time/clock.h"
@@ -32,14 +34,18 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* FinishedSubscribe(const grpc::Status
 
 SubscribeStream::SubscribeStream(StreamHub* hub, grpc::CallbackServerContext* context,
                                  std::unique_ptr<Subscription> subscription,
-                                 SubscriberCounters* counters)
+                                 SubscriberCounters* counters, StreamRecheck recheck)
     : hub_(hub),
       context_(context),
       subscription_(std::move(subscription)),
       counters_(counters),
       informer_(subscription_->informer_shared()),
       resource_(informer_->resource().gvr.ToString()),
-      only_name_(subscription_->only_name()) {
+      only_name_(subscription_->only_name()),
+      recheck_(std::move(recheck)),
+      next_recheck_unix_nanos_(recheck_.check ? absl::ToUnixNanos(std::min(
+                                                    absl::Now() + recheck_.every, recheck_.expires))
+                                              : std::numeric_limits<int64_t>::max()) {
   cursor_.store(subscription_->cursor());
   counters_->subscribers.fetch_add(1);
   counters_->subscriptions_total.fetch_add(1);
@@ -94,7 +100,8 @@ void SubscribeStream::Terminate(absl::Status status) {
 
 bool SubscribeStream::DueForTick(absl::Time now) const {
   return informer_->IsStopped() ||
-         now >= absl::FromUnixNanos(next_bookmark_unix_nanos_.load(std::memory_order_relaxed));
+         now >= absl::FromUnixNanos(next_bookmark_unix_nanos_.load(std::memory_order_relaxed)) ||
+         absl::ToUnixNanos(now) >= next_recheck_unix_nanos_.load(std::memory_order_relaxed);
 }
 
 uint64_t SubscribeStream::Lag() const {
@@ -118,6 +125,9 @@ void SubscribeStream::Pump() {
       woken_ = false;
     }
     if (!end.ok()) return FinishOnce(end);
+    if (absl::Status allowed = RecheckIfDue(absl::Now()); !allowed.ok()) {
+      return FinishOnce(allowed);
+    }
     SubscriptionEvent event;
     absl::StatusOr<bool> next = subscription_->Next(absl::Now(), &event);
     const SubscriptionStats& stats = subscription_->stats();
@@ -144,6 +154,18 @@ void SubscribeStream::Pump() {
     busy_ = false;
     return;
   }
+}
+
+absl::Status SubscribeStream::RecheckIfDue(absl::Time now) {
+  if (absl::ToUnixNanos(now) < next_recheck_unix_nanos_.load(std::memory_order_relaxed)) {
+    return absl::OkStatus();
+  }
+  absl::Status allowed = recheck_.check();
+  next_recheck_unix_nanos_.store(
+      absl::ToUnixNanos(std::max(now + absl::Milliseconds(100),
+                                 std::min(now + recheck_.every, recheck_.expires))),
+      std::memory_order_relaxed);
+  return allowed;
 }
 
 void SubscribeStream::FinishOnce(const absl::Status& status) {
@@ -178,8 +200,9 @@ StreamHub::~StreamHub() { Shutdown(absl::ZeroDuration()); }
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* StreamHub::Open(
     grpc::CallbackServerContext* context, std::unique_ptr<Subscription> subscription,
-    SubscriberCounters* counters) {
-  auto* stream = new SubscribeStream(this, context, std::move(subscription), counters);
+    SubscriberCounters* counters, StreamRecheck recheck) {
+  auto* stream =
+      new SubscribeStream(this, context, std::move(subscription), counters, std::move(recheck));
   bool refused;
   {
     absl::MutexLock lock(&mu_);

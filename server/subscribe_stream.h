@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -25,6 +26,15 @@ namespace server {
 
 class StreamHub;
 
+// Re-authorization of an open stream (access control on): `check` runs on a hub thread every
+// `every` and once `expires` (the credential's expiry) has passed; a non-OK status ends the
+// stream with it (and the resume trailer). A default StreamRecheck never checks.
+struct StreamRecheck {
+  std::function<absl::Status()> check;
+  absl::Duration every = absl::InfiniteDuration();
+  absl::Time expires = absl::InfiniteFuture();
+};
+
 // One Subscribe call: a ServerWriteReactor with one write in flight. It computes the next
 // event (Subscription::Next) when its previous write is done or when woken by a history append
 // (for a subscriber of one name, an append changing that name) or the bookmark tick (only
@@ -37,15 +47,17 @@ class StreamHub;
 class SubscribeStream : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
   SubscribeStream(StreamHub* hub, grpc::CallbackServerContext* context,
-                  std::unique_ptr<Subscription> subscription, SubscriberCounters* counters);
+                  std::unique_ptr<Subscription> subscription, SubscriberCounters* counters,
+                  StreamRecheck recheck = {});
 
   // Schedules a pump when the stream is idle; a no-op when a pump or write is under way (it
   // will look again). Never blocks and never calls gRPC.
   void Wake();
   // Ends the stream with `status` once the write in flight (if any) is done.
   void Terminate(absl::Status status);
-  // Whether the bookmark tick should wake it: a bookmark is due by `now`, or its informer
-  // stopped (the stream must end). Other streams have nothing to do until woken otherwise.
+  // Whether the bookmark tick should wake it: a bookmark or a re-authorization is due by
+  // `now`, or its informer stopped (the stream must end). Other streams have nothing to do until
+  // woken otherwise.
   bool DueForTick(absl::Time now) const;
   // History changes and events not yet delivered (for the lag metric).
   uint64_t Lag() const;
@@ -71,6 +83,8 @@ class SubscribeStream : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
   void Pump();
   // Unregisters and calls Finish; busy_ stays set forever after.
   void FinishOnce(const absl::Status& status);
+  // Runs the re-authorization when due (busy_ holder only): its refusal, or OK.
+  absl::Status RecheckIfDue(absl::Time now);
 
   StreamHub* const hub_;
   grpc::CallbackServerContext* const context_;
@@ -95,6 +109,8 @@ class SubscribeStream : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
   std::atomic<uint64_t> cursor_{0};
   std::atomic<uint64_t> buffered_{0};
   std::atomic<int64_t> next_bookmark_unix_nanos_{0};  // Subscription::next_bookmark()
+  const StreamRecheck recheck_;
+  std::atomic<int64_t> next_recheck_unix_nanos_;  // when RecheckIfDue next runs the check
 };
 
 // Owns the open streams and the threads that pump woken ones and tick bookmarks.
@@ -112,7 +128,8 @@ class StreamHub {
   // stream ends at once with Unavailable.
   grpc::ServerWriteReactor<grpc::ByteBuffer>* Open(grpc::CallbackServerContext* context,
                                                    std::unique_ptr<Subscription> subscription,
-                                                   SubscriberCounters* counters);
+                                                   SubscriberCounters* counters,
+                                                   StreamRecheck recheck = {});
 
   // Ends every stream with Unavailable ("shutting down") and waits up to `grace` for gRPC to
   // be done with them; then stops the threads. Idempotent.

@@ -31,9 +31,10 @@ finish() {
 }
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/informerd-clients-e2e.XXXXXX")"
-own_cluster="" informerd_pid=""
+own_cluster="" informerd_pid="" auth_pid=""
 cleanup() {
   [[ -n $informerd_pid ]] && kill "$informerd_pid" 2>/dev/null && wait "$informerd_pid" 2>/dev/null
+  [[ -n $auth_pid ]] && kill "$auth_pid" 2>/dev/null && wait "$auth_pid" 2>/dev/null
   [[ -n $own_cluster ]] && "$ROOT/scripts/cluster-down" --dir "$own_cluster" >&2
   rm -rf "$work"
 }
@@ -175,4 +176,36 @@ record "C++ client (unit)" "$work/cpp-unit.xml" xml "$work/cpp-unit.log"
 "$CPP_TESTS/informerd_client_e2e_test" --gtest_output="xml:$work/cpp-e2e.xml" >"$work/cpp-e2e.log" 2>&1
 record "C++ client (end to end)" "$work/cpp-e2e.xml" xml "$work/cpp-e2e.log"
 survived C++
+
+# 6. Access control: an informerd with TLS and --auth (short caches, so a revoked token is
+# noticed in seconds); the Python client's token file is rotated and the token its stream was
+# opened with revoked (tests/e2e/clients_auth_check.py).
+step "a client against informerd with TLS and --auth"
+tls="$work/tls"
+if "$ROOT/scripts/make-tls-secret" --no-apply --dir "$tls" >"$work/tls.log" 2>&1; then
+  auth_port="$("$py" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+  "$BIN" --kubeconfig="$KUBECONFIG_E2E" --listen="127.0.0.1:$auth_port" --metrics_listen= \
+    --resources=configmaps --auth --auth_token_ttl=2s --auth_allow_ttl=3s --auth_deny_ttl=1s \
+    --tls_cert_file="$tls/tls.crt" --tls_key_file="$tls/tls.key" --bookmark_interval=1s \
+    --log_format=text >"$work/informerd-auth.log" 2>&1 &
+  auth_pid=$!
+  deadline=$((SECONDS + 60))
+  until grep -q 'every resource synced' "$work/informerd-auth.log"; do
+    if ! kill -0 "$auth_pid" 2>/dev/null || ((SECONDS > deadline)); then break; fi
+    sleep 0.2
+  done
+  KUBECONFIG="$KUBECONFIG_E2E" ADDR="127.0.0.1:$auth_port" CA="$tls/ca.crt" \
+    KUBECTL="$ROOT/scripts/kubectl" NS="auth-clients-$RANDOM$RANDOM" WORK="$work" \
+    "$py" "$ROOT/tests/e2e/clients_auth_check.py" >"$work/auth.log" 2>&1
+  auth_rc=$?
+  while read -r verdict rest; do
+    case "$verdict" in
+      PASS) ok "auth: $rest" ;;
+      FAIL) ko "auth: $rest" "$(tail -n 20 "$work/informerd-auth.log")" ;;
+    esac
+  done <"$work/auth.log"
+  ((auth_rc == 0)) || ko "auth: clients_auth_check.py exits 0" "$(tail -n 30 "$work/auth.log")"
+else
+  ko "scripts/make-tls-secret --no-apply" "$(cat "$work/tls.log")"
+fi
 finish

@@ -83,14 +83,34 @@ out([f"0.0.0.0:{ports.get('grpc')}"] == listen, "container port grpc = config li
     f"{ports.get('grpc')} vs {listen}")
 out(f"0.0.0.0:{ports.get('metrics')}" == config["metrics_listen"],
     "container port metrics = config metrics_listen")
-for probe in ("readinessProbe", "livenessProbe", "startupProbe"):
-    p = c.get(probe, {})
-    out(p.get("grpc", {}).get("port") == ports.get("grpc"), f"{probe} is a gRPC health probe on the grpc port")
+for probe, path in (("readinessProbe", "/readyz"), ("livenessProbe", "/healthz"),
+                    ("startupProbe", "/healthz")):
+    p = c.get(probe, {}).get("httpGet", {})
+    out(p.get("port") in ("metrics", ports.get("metrics")) and p.get("path") == path,
+        f"{probe} is an HTTP {path} probe on the metrics port (open without credentials)")
 vols = {v["name"]: v for v in pod["volumes"]}
 mount = next((m for m in c["volumeMounts"] if vols[m["name"]].get("configMap", {}).get("name")
               == cm["metadata"]["name"]), None)
 out(mount is not None and f"--config={mount['mountPath']}/config.yaml" in c["args"],
     "--config points at the mounted ConfigMap")
+# Access control on by default, TLS from the Secret.
+out(config.get("auth") is True, "config turns auth on (TokenReview + SubjectAccessReview)")
+tls_mount = next((m for m in c["volumeMounts"]
+                  if vols[m["name"]].get("secret", {}).get("secretName") == "informerd-tls"), None)
+out(tls_mount is not None and config.get("tls_cert_file") == f"{tls_mount['mountPath']}/tls.crt"
+    and config.get("tls_key_file") == f"{tls_mount['mountPath']}/tls.key",
+    "TLS files come from the mounted Secret informerd-tls")
+deleg = by.get(("ClusterRoleBinding", "informerd:auth-delegator"))
+out(deleg is not None and deleg["roleRef"]["name"] == "system:auth-delegator" and deleg["subjects"] == [
+    {"kind": "ServiceAccount", "name": sa["metadata"]["name"],
+     "namespace": sa["metadata"]["namespace"]}], "the ServiceAccount is bound to system:auth-delegator")
+np = by.get(("NetworkPolicy", "informerd"))
+out(np is not None and np["spec"]["podSelector"]["matchLabels"].items()
+    <= dep["spec"]["template"]["metadata"]["labels"].items()
+    and set(np["spec"]["policyTypes"]) == {"Ingress", "Egress"},
+    "a NetworkPolicy selects the pods and denies by default (Ingress and Egress)")
+out(np is not None and {p["port"] for rule in np["spec"]["ingress"] for p in rule["ports"]}
+    == {"grpc", "metrics"}, "the NetworkPolicy lets in only the grpc and metrics ports")
 sc, psc = c["securityContext"], pod["securityContext"]
 out(psc.get("runAsNonRoot") is True and psc.get("runAsUser") == 65532, "pod runs as non-root 65532")
 out(sc.get("readOnlyRootFilesystem") is True and sc.get("allowPrivilegeEscalation") is False
@@ -169,8 +189,8 @@ import sys, yaml
 for o in yaml.safe_load_all(open(sys.argv[1])):
     if o: print(o["kind"].lower(), o["metadata"]["name"], o["metadata"].get("namespace", "-"))
 ' "$tmp/rendered.yaml")
-check "the Deployment kept its gRPC probes server-side" test "$("$kubectl" get -n informerd \
-  deployment/informerd -o jsonpath='{.spec.template.spec.containers[0].readinessProbe.grpc.port}')" = 50051
+check "the Deployment kept its HTTP probes server-side" test "$("$kubectl" get -n informerd \
+  deployment/informerd -o jsonpath='{.spec.template.spec.containers[0].readinessProbe.httpGet.path}')" = /readyz
 
 echo "== RBAC is minimal"
 sa_user=system:serviceaccount:informerd:informerd
@@ -179,6 +199,10 @@ for verb in get list watch; do
   for res in configmaps namespaces; do
     check "the ServiceAccount may $verb $res" test "$(can "$verb" "$res" -A)" = yes
   done
+done
+for review in tokenreviews.authentication.k8s.io subjectaccessreviews.authorization.k8s.io; do
+  check "the ServiceAccount may create ${review%%.*} (system:auth-delegator)" \
+    test "$(can create "$review")" = yes
 done
 for denied in "list secrets -A" "get secrets -n informerd" "list pods -A" "create configmaps -n default" \
   "delete namespaces" "watch deployments.apps -A"; do
@@ -196,6 +220,8 @@ if scripts/compose-kubeconfig "$tmp/compose" >/dev/null 2>&1; then
     test "$("$kubectl" auth can-i list configmaps -A --as=informerd 2>/dev/null)" = yes
   check "compose's informerd user may watch namespaces" \
     test "$("$kubectl" auth can-i watch namespaces --as=informerd 2>/dev/null)" = yes
+  check "compose's informerd user may create tokenreviews (--auth)" \
+    test "$("$kubectl" auth can-i create tokenreviews.authentication.k8s.io --as=informerd 2>/dev/null)" = yes
   check "compose's informerd user may not list secrets" \
     test "$("$kubectl" auth can-i list secrets -A --as=informerd 2>/dev/null)" = no
 else
@@ -237,8 +263,17 @@ mapfile -t args < <("$kubectl" get deployment -n informerd informerd \
 config_mount="$("$kubectl" get deployment -n informerd informerd \
   -o jsonpath='{.spec.template.spec.containers[0].volumeMounts[?(@.name=="config")].mountPath}')"
 args=("${args[@]//$config_mount\/config.yaml/$tmp/config.yaml}")
-# Loopback and free ports instead of the pod's 0.0.0.0:50051 (flags win over the config).
+# Loopback and free ports instead of the pod's 0.0.0.0:50051 (flags win over the config); the
+# Secret informerd-tls's files from scripts/make-tls-secret where the pod mounts them.
 args+=(--listen=127.0.0.1:0 --metrics_listen=127.0.0.1:0)
+tls_dir="$tmp/tls"
+if scripts/make-tls-secret --no-apply --dir "$tls_dir" >/dev/null 2>"$tmp/err"; then
+  pass "scripts/make-tls-secret makes a CA and serving certificate"
+else
+  fail "scripts/make-tls-secret makes a CA and serving certificate"; sed 's/^/    /' "$tmp/err"
+fi
+chmod 0755 "$tls_dir" && chmod 0644 "$tls_dir/tls.key"  # the pod's Secret volume is readable to it
+args+=(--tls_cert_file="$tls_dir/tls.crt" --tls_key_file="$tls_dir/tls.key")
 echo "    informerd ${args[*]}"
 echo "    KUBERNETES_SERVICE_HOST=$api_host KUBERNETES_SERVICE_PORT=$api_port"
 
@@ -292,7 +327,8 @@ check "scripts/setup installs the Dockerfile's probe (${probe_module:-none in th
 check "grpc-health-probe is installed ($probe: run scripts/setup)" test -x "$probe"
 health=""
 for _ in $(seq 1 120); do
-  health="$("$probe" -addr=127.0.0.1:"$grpc_port" -connect-timeout=2s -rpc-timeout=2s 2>&1)"
+  health="$("$probe" -addr=127.0.0.1:"$grpc_port" -tls -tls-ca-cert="$tls_dir/ca.crt" \
+    -connect-timeout=2s -rpc-timeout=2s 2>&1)"
   grep -qx 'status: SERVING' <<<"$health" && break
   kill -0 "$informerd_pid" 2>/dev/null || break
   sleep 0.5
@@ -304,14 +340,30 @@ else
 fi
 if [ -n "$metrics_port" ]; then
   check "/healthz on the metrics port says ok" curl -fsS "http://127.0.0.1:$metrics_port/healthz"
+  check "/readyz on the metrics port says ok without a token" \
+    curl -fsS "http://127.0.0.1:$metrics_port/readyz"
+  check "/metrics without a token is 401" test "$(curl -s -o /dev/null -w '%{http_code}' \
+    "http://127.0.0.1:$metrics_port/metrics")" = 401
 fi
+
+# A controller's credentials: a token of audience informerd. The informerd ServiceAccount's own
+# may read what it caches (a real controller has its own ServiceAccount and RBAC).
+client_token="$("$kubectl" create token informerd -n informerd --audience informerd --duration=1h)"
+grpcurl_tls=(-cacert "$tls_dir/ca.crt" -H "authorization: Bearer $client_token")
+unauthenticated="$(grpcurl -cacert "$tls_dir/ca.crt" -max-time 5 \
+  -d '{"resource":"configmaps","namespace":"default"}' 127.0.0.1:"$grpc_port" \
+  informer.v1.InformerService/List 2>&1)"
+check "a call without a token is Unauthenticated" grep -q 'Code: Unauthenticated' <<<"$unauthenticated"
+plaintext="$(grpcurl -plaintext -max-time 5 -d '{"resource":"configmaps"}' 127.0.0.1:"$grpc_port" \
+  informer.v1.InformerService/List 2>&1)"
+check "plaintext is refused on the TLS port" bash -c '! grep -q "\"objects\"" <<<"$1"' _ "$plaintext"
 
 test_cm="informerd-deploy-test-$$-$RANDOM"
 check "create ConfigMap default/$test_cm" "$kubectl" create configmap -n default "$test_cm" \
   --from-literal=made-by=deploy_test
 found=""
 for _ in $(seq 1 60); do
-  listed="$(grpcurl -plaintext -max-time 5 -d '{"resource":"configmaps","namespace":"default"}' \
+  listed="$(grpcurl "${grpcurl_tls[@]}" -max-time 5 -d '{"resource":"configmaps","namespace":"default"}' \
     127.0.0.1:"$grpc_port" informer.v1.InformerService/List 2>&1)"
   grep -q "\"name\": \"$test_cm\"" <<<"$listed" && { found=1; break; }
   sleep 0.5
@@ -321,10 +373,10 @@ if [ -n "$found" ]; then
 else
   fail "the new ConfigMap appears in informerd's List"; head -20 <<<"$listed" | sed 's/^/    /'
 fi
-namespaces="$(grpcurl -plaintext -max-time 5 -d '{"resource":"namespaces"}' 127.0.0.1:"$grpc_port" \
+namespaces="$(grpcurl "${grpcurl_tls[@]}" -max-time 5 -d '{"resource":"namespaces"}' 127.0.0.1:"$grpc_port" \
   informer.v1.InformerService/List 2>&1)"
 check "namespaces are cached too (informerd is listed)" grep -q '"name": "informerd"' <<<"$namespaces"
-secrets="$(grpcurl -plaintext -max-time 5 -d '{"resource":"secrets"}' 127.0.0.1:"$grpc_port" \
+secrets="$(grpcurl "${grpcurl_tls[@]}" -max-time 5 -d '{"resource":"secrets"}' 127.0.0.1:"$grpc_port" \
   informer.v1.InformerService/List 2>&1)"
 if grep -q '"objects"' <<<"$secrets"; then
   fail "secrets are not served (not configured, not permitted)"; head -5 <<<"$secrets" | sed 's/^/    /'

@@ -29,6 +29,7 @@ scripts/setup && scripts/build | scripts/test | \"\$here/setup\" ;; \"\$here/bui
 docker compose up --build -d | tests/e2e/dockerfile_check.sh | -f docker-compose.yml config -q ;; == Dockerfile: build command
 docker build -t REGISTRY/informerd:0.1.0 . && docker push REGISTRY/informerd:0.1.0 | tests/e2e/dockerfile_check.sh | dockerfile instr build RUN ;; hadolint\" Dockerfile
 kubectl apply -k deploy/ | tests/e2e/deploy_test.sh | \"\$kubectl\" apply -k deploy/
+scripts/make-tls-secret | tests/e2e/deploy_test.sh | scripts/make-tls-secret --no-apply
 kubectl -n informerd rollout status deploy/informerd | tests/e2e/deploy_test.sh | readinessProbe ;; status: SERVING
 "
 # (The loopback cluster has no nodes, so no pod ever starts: deploy_test runs the pod's command

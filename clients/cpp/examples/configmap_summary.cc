@@ -52,15 +52,17 @@ absl::StatusOr<std::unique_ptr<ConfigMapSummaryController>> ConfigMapSummaryCont
   absl::StatusOr<std::shared_ptr<informer::k8s::RestClient>> rest =
       informer::k8s::RestClient::Create(*config);
   if (!rest.ok()) return rest.status();
+  absl::StatusOr<std::shared_ptr<Client>> client =
+      Client::Connect(options.informerd, options.connect);
+  if (!client.ok()) return client.status();
   return std::unique_ptr<ConfigMapSummaryController>(
-      new ConfigMapSummaryController(std::move(options), *std::move(rest)));
+      new ConfigMapSummaryController(std::move(options), *std::move(rest), *std::move(client)));
 }
 
 ConfigMapSummaryController::ConfigMapSummaryController(
-    ControllerOptions options, std::shared_ptr<informer::k8s::RestClient> rest)
-    : options_(std::move(options)),
-      rest_(std::move(rest)),
-      client_(Client::Connect(options_.informerd)) {
+    ControllerOptions options, std::shared_ptr<informer::k8s::RestClient> rest,
+    std::shared_ptr<Client> client)
+    : options_(std::move(options)), rest_(std::move(rest)), client_(std::move(client)) {
   InformerOptions io;
   io.namespace_name = options_.namespace_name;
   io.label_selector = options_.selector;

@@ -33,6 +33,8 @@ struct ControllerOptions {
   std::string namespace_name;                 // "" = all namespaces
   std::string selector = "app=demo";          // which ConfigMaps
   int workers = 2;
+  // With TLS and --auth (deploy/): informerd's CA and a token file of audience informerd.
+  ConnectOptions connect;
 };
 
 // informer -> work queue of keys -> workers that patch the annotation when it differs.
@@ -56,7 +58,8 @@ class ConfigMapSummaryController {
 
  private:
   ConfigMapSummaryController(ControllerOptions options,
-                             std::shared_ptr<informer::k8s::RestClient> rest);
+                             std::shared_ptr<informer::k8s::RestClient> rest,
+                             std::shared_ptr<Client> client);
   void Work();
 
   const ControllerOptions options_;

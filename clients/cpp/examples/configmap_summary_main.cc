@@ -2,6 +2,7 @@
 //   configmap_summary --informerd 127.0.0.1:50051 --kubeconfig ~/.kube/config [--namespace NS]
 #include <csignal>
 #include <cstdio>
+#include <cstdlib>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
@@ -12,6 +13,11 @@ ABSL_FLAG(std::string, informerd, "127.0.0.1:50051", "informerd's address");
 ABSL_FLAG(std::string, kubeconfig, "", "kubeconfig of the API server; empty = the usual rules");
 ABSL_FLAG(std::string, namespace, "", "only this namespace; empty = all");
 ABSL_FLAG(std::string, selector, "app=demo", "label selector of the ConfigMaps to summarise");
+ABSL_FLAG(std::string, ca_file, "",
+          "CA of informerd's TLS certificate; empty = $INFORMERD_CA_FILE, else plaintext");
+ABSL_FLAG(std::string, token_file, "",
+          "ServiceAccount token of audience informerd, re-read as it rotates; empty = "
+          "$INFORMERD_TOKEN_FILE");
 
 namespace {
 volatile std::sig_atomic_t stop_requested = 0;
@@ -25,6 +31,12 @@ int main(int argc, char** argv) {
   options.kubeconfig = absl::GetFlag(FLAGS_kubeconfig);
   options.namespace_name = absl::GetFlag(FLAGS_namespace);
   options.selector = absl::GetFlag(FLAGS_selector);
+  auto flag_or_env = [](const std::string& flag, const char* env) {
+    const char* value = std::getenv(env);
+    return !flag.empty() || value == nullptr ? flag : std::string(value);
+  };
+  options.connect.ca_file = flag_or_env(absl::GetFlag(FLAGS_ca_file), "INFORMERD_CA_FILE");
+  options.connect.token_file = flag_or_env(absl::GetFlag(FLAGS_token_file), "INFORMERD_TOKEN_FILE");
   auto controller = informerd::example::ConfigMapSummaryController::Create(options);
   if (!controller.ok()) {
     std::fprintf(stderr, "configmap_summary: %s\n", controller.status().ToString().c_str());

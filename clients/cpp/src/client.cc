@@ -1,8 +1,14 @@
 #include "informerd/client.h"
 
+#include <fstream>
+#include <map>
+#include <sstream>
 #include <utility>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 
 namespace informerd {
 namespace {
@@ -26,6 +32,93 @@ absl::Status AppendObjects(const google::protobuf::RepeatedPtrField<informer::v1
 absl::Status FromGrpcStatus(const grpc::Status& status) {
   if (status.ok()) return absl::OkStatus();
   return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
+}
+
+namespace {
+
+absl::StatusOr<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return absl::InvalidArgumentError(absl::StrCat("cannot read ", path));
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// `authorization: Bearer <token>` with the token re-read from a file, so a projected token
+// rotated by the kubelet is picked up without a restart.
+class TokenFilePlugin : public grpc::MetadataCredentialsPlugin {
+ public:
+  TokenFilePlugin(std::string path, absl::Duration reread)
+      : path_(std::move(path)), reread_(reread) {}
+  grpc::Status GetMetadata(grpc::string_ref, grpc::string_ref, const grpc::AuthContext&,
+                           std::multimap<grpc::string, grpc::string>* metadata) override {
+    std::string token;
+    {
+      absl::MutexLock lock(&mu_);
+      const absl::Time now = absl::Now();
+      if (token_.empty() || now >= next_read_) {
+        absl::StatusOr<std::string> text = ReadFile(path_);
+        if (text.ok()) token_ = std::string(absl::StripAsciiWhitespace(*text));
+        next_read_ = now + reread_;
+      }
+      token = token_;
+    }
+    if (token.empty()) {
+      return grpc::Status(grpc::StatusCode::UNAUTHENTICATED, absl::StrCat("no token in ", path_));
+    }
+    metadata->emplace("authorization", absl::StrCat("Bearer ", token));
+    return grpc::Status::OK;
+  }
+
+ private:
+  const std::string path_;
+  const absl::Duration reread_;
+  absl::Mutex mu_;
+  std::string token_ ABSL_GUARDED_BY(mu_);
+  absl::Time next_read_ ABSL_GUARDED_BY(mu_);
+};
+
+grpc::ChannelArguments ReconnectArgs() {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
+  return args;
+}
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<Client>> Client::Connect(const std::string& target,
+                                                        const ConnectOptions& options) {
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
+  if (!options.ca_file.empty()) {
+    grpc::SslCredentialsOptions ssl;
+    absl::StatusOr<std::string> ca = ReadFile(options.ca_file);
+    if (!ca.ok()) return ca.status();
+    ssl.pem_root_certs = *ca;
+    if (!options.cert_file.empty()) {
+      absl::StatusOr<std::string> cert = ReadFile(options.cert_file);
+      absl::StatusOr<std::string> key = ReadFile(options.key_file);
+      if (!cert.ok()) return cert.status();
+      if (!key.ok()) return key.status();
+      ssl.pem_cert_chain = *cert;
+      ssl.pem_private_key = *key;
+    }
+    credentials = grpc::SslCredentials(ssl);
+  } else if (absl::StartsWith(target, "unix:")) {
+    credentials = grpc::experimental::LocalCredentials(UDS);
+  } else {
+    credentials = grpc::InsecureChannelCredentials();
+  }
+  if (!options.token_file.empty()) {
+    if (options.ca_file.empty() && !absl::StartsWith(target, "unix:")) {
+      return absl::InvalidArgumentError(
+          "a token is sent only over TLS or a unix socket: set ca_file too");
+    }
+    credentials = grpc::CompositeChannelCredentials(
+        credentials, grpc::MetadataCredentialsFromPlugin(std::make_unique<TokenFilePlugin>(
+                         options.token_file, options.token_reread)));
+  }
+  return std::make_shared<Client>(grpc::CreateCustomChannel(target, credentials, ReconnectArgs()));
 }
 
 std::shared_ptr<Client> Client::Connect(const std::string& target) {

@@ -187,10 +187,14 @@ void Informer::Run() {
     }
     options_.on_error(outcome.status);
     if (outcome.progressed) delay = options_.initial_backoff;
-    // Only RESOURCE_EXHAUSTED proves the same server still holds our position in its history;
-    // after anything else (a restart, OUT_OF_RANGE) the store's versions are the safe start.
+    // Only RESOURCE_EXHAUSTED, UNAUTHENTICATED (the token expired: the next call sends the
+    // re-read one) and PERMISSION_DENIED (access withdrawn, maybe restored) end a stream of a
+    // server that still holds our position in its history; after anything else (a restart,
+    // OUT_OF_RANGE) the store's versions are the safe start.
     resume_rv.clear();
-    if (outcome.status.code() == absl::StatusCode::kResourceExhausted) {
+    const absl::StatusCode code = outcome.status.code();
+    if (code == absl::StatusCode::kResourceExhausted ||
+        code == absl::StatusCode::kUnauthenticated || code == absl::StatusCode::kPermissionDenied) {
       resume_rv = outcome.resume_rv;
     }
     if (!SleepUnlessStopped(delay * absl::Uniform(jitter, 0.8, 1.2))) return;

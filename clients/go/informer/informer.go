@@ -203,11 +203,13 @@ func (inf *Informer) Run(ctx context.Context) {
 		if res.progressed {
 			delay = inf.opts.InitialBackoff
 		}
-		// Only RESOURCE_EXHAUSTED proves the same server still holds our position in its
-		// history; after anything else (a restart, OUT_OF_RANGE) the store's versions are the
-		// one safe starting point.
+		// Only RESOURCE_EXHAUSTED, UNAUTHENTICATED (the token expired; the next call sends the
+		// re-read one) and PERMISSION_DENIED (access withdrawn) end a stream of a server that
+		// still holds our position in its history; after anything else (a restart,
+		// OUT_OF_RANGE) the store's versions are the one safe starting point.
 		resumeRV = ""
-		if status.Code(res.err) == codes.ResourceExhausted {
+		switch status.Code(res.err) {
+		case codes.ResourceExhausted, codes.Unauthenticated, codes.PermissionDenied:
 			resumeRV = res.resumeRV
 		}
 		wait := time.Duration(float64(delay) * (0.8 + 0.4*rand.Float64()))

@@ -16,7 +16,15 @@ from typing import Any, Dict, List, Optional
 
 import kubernetes
 
-from informerd import Client, Informer, KubeObject, RateLimitingQueue, ShutDown, object_key
+from informerd import (
+    Client,
+    Informer,
+    KubeObject,
+    RateLimitingQueue,
+    ShutDown,
+    object_key,
+    secure_channel,
+)
 
 SUMMARY_ANNOTATION = "informerd.dev/summary"
 
@@ -32,8 +40,23 @@ def summary(cm: KubeObject) -> str:
 class Controller:
     """informer -> work queue of keys -> workers that patch the annotation when it differs."""
 
-    def __init__(self, informerd: str, kubeconfig: str, namespace: str = "", selector: str = "app=demo") -> None:
-        self.client = Client(informerd)
+    def __init__(
+        self,
+        informerd: str,
+        kubeconfig: str,
+        namespace: str = "",
+        selector: str = "app=demo",
+        ca_file: str = "",
+        token_file: str = "",
+    ) -> None:
+        # With TLS and --auth (deploy/): informerd's CA and a projected token file, re-read as
+        # the kubelet rotates it.
+        if ca_file:
+            self.client = Client(
+                channel=secure_channel(informerd, ca_file=ca_file, token_file=token_file or None)
+            )
+        else:
+            self.client = Client(informerd)
         self.core = kubernetes.client.CoreV1Api(kubernetes.config.new_client_from_config(config_file=kubeconfig))
         self.queue: RateLimitingQueue[str] = RateLimitingQueue()
         self.informer = Informer(self.client, "configmaps", namespace=namespace, label_selector=selector)
@@ -96,12 +119,18 @@ def main(argv: Optional[List[str]] = None) -> None:
     p.add_argument("--kubeconfig", default=os.environ.get("KUBECONFIG", os.path.expanduser("~/.kube/config")))
     p.add_argument("--namespace", default="")
     p.add_argument("--selector", default="app=demo")
+    p.add_argument("--ca_file", default=os.environ.get("INFORMERD_CA_FILE", ""),
+                   help="CA of informerd's TLS certificate (empty = plaintext)")
+    p.add_argument("--token_file", default=os.environ.get("INFORMERD_TOKEN_FILE", ""),
+                   help="ServiceAccount token of audience informerd, re-read as it rotates")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    Controller(args.informerd, args.kubeconfig, args.namespace, args.selector).run(stop)
+    Controller(
+        args.informerd, args.kubeconfig, args.namespace, args.selector, args.ca_file, args.token_file
+    ).run(stop)
 
 
 if __name__ == "__main__":

@@ -34,6 +34,20 @@ struct ObjectList {
   std::string resource_version;
 };
 
+// How to reach an informerd that runs with TLS and --auth (see docs/security.md).
+struct ConnectOptions {
+  // PEM file of the CAs that sign informerd's certificate; empty = plaintext (loopback only).
+  std::string ca_file;
+  // Client certificate and key (PEM files) for mTLS; empty = none.
+  std::string cert_file;
+  std::string key_file;
+  // A ServiceAccount token of audience informerd, re-read from this file (a projected token the
+  // kubelet rotates) at most every `token_reread`; empty = send no token. Sent over TLS or a
+  // unix socket only (gRPC refuses call credentials over plaintext TCP).
+  std::string token_file;
+  absl::Duration token_reread = absl::Seconds(30);
+};
+
 // The absl::Status of a gRPC status (the codes are the same numbers).
 absl::Status FromGrpcStatus(const grpc::Status& status);
 
@@ -48,6 +62,10 @@ class Client {
   // A client of informerd at `target` ("host:port" or "unix:/path") over plaintext, retrying
   // the connection every 2 s at most so that informers notice a restarted server soon.
   static std::shared_ptr<Client> Connect(const std::string& target);
+  // As Connect, with TLS and a token as `options` says. InvalidArgument when a file cannot be
+  // read.
+  static absl::StatusOr<std::shared_ptr<Client>> Connect(const std::string& target,
+                                                         const ConnectOptions& options);
   // A client over a channel the caller made (e.g. with TLS credentials).
   explicit Client(std::shared_ptr<grpc::Channel> channel);
 

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"google.golang.org/grpc"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -28,6 +29,10 @@ type Config struct {
 	Kubeconfig string
 	Namespace  string
 	Selector   string
+	// With TLS and --auth (deploy/): informerd's CA and a ServiceAccount token file of
+	// audience informerd, re-read as the kubelet rotates it. Empty CAFile = plaintext.
+	CAFile    string
+	TokenFile string
 }
 
 // Summary is the annotation value for a ConfigMap: its data and binaryData keys, sorted,
@@ -57,7 +62,13 @@ func run(ctx context.Context, cfg Config) error {
 	if err != nil {
 		return err
 	}
-	c, err := informer.Dial(cfg.Informerd)
+	var opts []grpc.DialOption
+	if cfg.CAFile != "" {
+		if opts, err = informer.SecureOptions(cfg.CAFile, cfg.TokenFile, "", ""); err != nil {
+			return err
+		}
+	}
+	c, err := informer.Dial(cfg.Informerd, opts...)
 	if err != nil {
 		return err
 	}

@@ -19,10 +19,12 @@ func main() {
 	kubeconfig := flag.String("kubeconfig", os.Getenv("KUBECONFIG"), "kubeconfig of the API server to write to")
 	namespace := flag.String("namespace", "", "only this namespace (default: all)")
 	selector := flag.String("selector", "app=demo", "label selector of the ConfigMaps to summarise")
+	caFile := flag.String("ca_file", os.Getenv("INFORMERD_CA_FILE"), "CA of informerd's TLS certificate (empty = plaintext)")
+	tokenFile := flag.String("token_file", os.Getenv("INFORMERD_TOKEN_FILE"), "ServiceAccount token of audience informerd, re-read as it rotates")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, Config{Informerd: *addr, Kubeconfig: *kubeconfig, Namespace: *namespace, Selector: *selector}); err != nil {
+	if err := run(ctx, Config{Informerd: *addr, Kubeconfig: *kubeconfig, Namespace: *namespace, Selector: *selector, CAFile: *caFile, TokenFile: *tokenFile}); err != nil {
 		log.Fatal(err)
 	}
 }

@@ -7,7 +7,9 @@ from informerd.client import (
     KubeObject,
     NotFound,
     ObjectList,
+    TokenFile,
     object_key,
+    secure_channel,
 )
 from informerd.informer import (
     DeletedFinalStateUnknown,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -24,6 +26,70 @@ DEFAULT_CHANNEL_OPTIONS: Tuple[Tuple[str, int], ...] = (
 
 # How often a paged read restarts after its snapshot expired (ABORTED).
 _MAX_LIST_RESTARTS = 3
+
+
+class TokenFile(grpc.AuthMetadataPlugin):
+    """Sends `authorization: Bearer <token>` with the token re-read from `path` at most every
+    `reread` seconds, so a projected ServiceAccount token the kubelet rotates keeps working."""
+
+    def __init__(self, path: str, reread: float = 30.0) -> None:
+        self._path = path
+        self._reread = reread
+        self._lock = threading.Lock()
+        self._token = ""
+        self._next_read = 0.0
+
+    def token(self) -> str:
+        with self._lock:
+            now = time.monotonic()
+            if not self._token or now >= self._next_read:
+                try:
+                    with open(self._path) as f:
+                        self._token = f.read().strip()
+                except OSError:
+                    pass  # keep the last one; informerd says UNAUTHENTICATED if it is bad
+                self._next_read = now + self._reread
+            return self._token
+
+    def __call__(
+        self, context: grpc.AuthMetadataContext, callback: grpc.AuthMetadataPluginCallback
+    ) -> None:
+        token = self.token()
+        if not token:
+            callback((), ValueError(f"no token in {self._path}"))
+            return
+        callback((("authorization", f"Bearer {token}"),), None)
+
+
+def secure_channel(
+    target: str,
+    *,
+    ca_file: str,
+    token_file: Optional[str] = None,
+    cert_file: Optional[str] = None,
+    key_file: Optional[str] = None,
+    token_reread: float = 30.0,
+) -> grpc.Channel:
+    """A channel to an informerd running with TLS (and --auth): `ca_file` signs its certificate,
+    `token_file` holds a ServiceAccount token of audience informerd (re-read as it rotates), and
+    `cert_file`/`key_file` are a client certificate for mTLS."""
+
+    def read(path: Optional[str]) -> Optional[bytes]:
+        if path is None:
+            return None
+        with open(path, "rb") as f:
+            return f.read()
+
+    credentials = grpc.ssl_channel_credentials(
+        root_certificates=read(ca_file),
+        private_key=read(key_file),
+        certificate_chain=read(cert_file),
+    )
+    if token_file:
+        credentials = grpc.composite_channel_credentials(
+            credentials, grpc.metadata_call_credentials(TokenFile(token_file, token_reread))
+        )
+    return grpc.secure_channel(target, credentials, options=list(DEFAULT_CHANNEL_OPTIONS))
 
 
 class InformerdError(Exception):

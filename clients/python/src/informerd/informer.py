@@ -19,6 +19,13 @@ _log = logging.getLogger("informerd")
 # delivered.
 RESUME_TRAILER = "informer-resume-resource-version"
 
+# Codes ending a stream of a server that still holds its position (see _run).
+_RESUMABLE = (
+    grpc.StatusCode.RESOURCE_EXHAUSTED,
+    grpc.StatusCode.UNAUTHENTICATED,
+    grpc.StatusCode.PERMISSION_DENIED,
+)
+
 
 class DeletedFinalStateUnknown(NamedTuple):
     """What on_delete receives when the informer did not see the deletion itself (the object was
@@ -303,9 +310,11 @@ class Informer:
             self._on_error(err)
             if progressed:
                 delay = self._initial_backoff
-            # Only RESOURCE_EXHAUSTED proves the same server still holds our position in its
-            # history; after anything else the store's versions are the one safe start.
-            resume_rv = rv if err.code == grpc.StatusCode.RESOURCE_EXHAUSTED else ""
+            # Only RESOURCE_EXHAUSTED, UNAUTHENTICATED (the token expired; the next call sends
+            # the re-read one) and PERMISSION_DENIED (access withdrawn) end a stream of a server
+            # that still holds our position in its history; after anything else the store's
+            # versions are the one safe start.
+            resume_rv = rv if err.code in _RESUMABLE else ""
             self._stopping.wait(delay * random.uniform(0.8, 1.2))
             delay = min(2 * delay, self._max_backoff)
 

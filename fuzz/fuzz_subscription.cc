@@ -12,7 +12,6 @@
 #include "informer/selector.h"
 #include "informer/shared_informer.h"
 #include "informer/testing/fake_lister_watcher.h"
-#include "server/cut_registry.h"
 #include "server/subscription.h"
 
 namespace {
@@ -25,7 +24,6 @@ using informer::server::SubscriptionRequest;
 struct State {
   std::shared_ptr<informer::testing::FakeListerWatcher> fake;
   std::shared_ptr<SharedIndexInformer> informer;
-  informer::server::CutRegistry cuts;
 };
 
 State& Shared() {
@@ -81,8 +79,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   limits.hard_limit = limits.soft_limit + provider.ConsumeIntegralInRange<size_t>(0, 16);
   const absl::Time now = absl::Now();
   absl::StatusOr<std::unique_ptr<Subscription>> subscription =
-      Subscription::Create(state.informer, std::move(request), limits, now,
-                           provider.ConsumeBool() ? &state.cuts : nullptr);
+      Subscription::Create(state.informer, std::move(request), limits, now);
   if (!subscription.ok()) return 0;
   SubscriptionEvent event;
   for (int i = 0; i < 64; ++i) {

@@ -59,13 +59,8 @@ absl::Status NotSyncedError(const SharedIndexInformer& informer) {
 }
 
 CacheReader::CacheReader(const ResourceRegistry* registry, Pager* pager,
-                         ResourceVersionWaiter* waiter, CutRegistry* cuts,
-                         SelectorLimits selector_limits)
-    : registry_(registry),
-      pager_(pager),
-      waiter_(waiter),
-      cuts_(cuts),
-      selector_limits_(selector_limits) {}
+                         ResourceVersionWaiter* waiter, SelectorLimits selector_limits)
+    : registry_(registry), pager_(pager), waiter_(waiter), selector_limits_(selector_limits) {}
 
 absl::StatusOr<ResolvedTarget> CacheReader::Resolve(const ReadTarget& target) const {
   absl::StatusOr<CachedResource> resource = registry_->Resolve(target.resource);
@@ -128,7 +123,6 @@ void CacheReader::List(const ListQuery& query, const CallContext& context,
              namespaces = query.namespaces, done = std::move(done)](absl::Status fresh) mutable {
               if (!fresh.ok()) return done(fresh);
               InformerSnapshot cut = target.resource.informer->Snapshot();
-              cuts_->Record(target.resource.informer.get(), cut.resource_version, cut.history_seq);
               done(pager_->First(
                   key, InNamespaces(Filtered(std::move(cut.objects), target.filter), namespaces),
                   std::move(cut.resource_version), limit, absl::Now()));

@@ -13,7 +13,6 @@
 #include "absl/time/time.h"
 #include "informer/object.h"
 #include "informer/selector.h"
-#include "server/cut_registry.h"
 #include "server/pager.h"
 #include "server/resource_registry.h"
 #include "server/rv_waiter.h"
@@ -85,7 +84,7 @@ class CacheReader {
   // The pointers must outlive the reader. List snapshots are recorded in `cuts`, so a
   // Subscribe from a List's resourceVersion resumes exactly after it.
   CacheReader(const ResourceRegistry* registry, Pager* pager, ResourceVersionWaiter* waiter,
-              CutRegistry* cuts, SelectorLimits selector_limits = SelectorLimits());
+              SelectorLimits selector_limits = SelectorLimits());
 
   // Resolves the resource and parses the selectors. InvalidArgument for an unknown resource, a
   // bad selector (the message shows where), a namespace on a cluster-scoped resource or
@@ -118,7 +117,6 @@ class CacheReader {
   const ResourceRegistry* registry_;
   Pager* pager_;
   ResourceVersionWaiter* waiter_;
-  CutRegistry* cuts_;
   const SelectorLimits selector_limits_;
 };
 

@@ -67,7 +67,7 @@ InformerServiceImpl::InformerServiceImpl(const ResourceRegistry* registry, Metri
       options_(options),
       guard_(guard),
       pager_(options.pager),
-      reader_(registry, &pager_, &waiter_, &cuts_, options_.selector_limits),
+      reader_(registry, &pager_, &waiter_, options_.selector_limits),
       hub_(options.stream_threads, options.bookmark_tick) {}
 
 InformerServiceImpl::~InformerServiceImpl() { Shutdown(absl::ZeroDuration()); }
@@ -366,7 +366,7 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* InformerServiceImpl::Subscribe(
   subscription_request.include_old_object = request->include_old_object();
   const std::shared_ptr<SharedIndexInformer>& informer = target->resource.informer;
   absl::StatusOr<std::unique_ptr<Subscription>> subscription = Subscription::Create(
-      informer, std::move(subscription_request), options_.subscriber_limits, absl::Now(), &cuts_);
+      informer, std::move(subscription_request), options_.subscriber_limits, absl::Now());
   if (absl::IsFailedPrecondition(subscription.status())) {
     return FinishedSubscribe(ToGrpcStatus(NotSyncedError(*informer)));
   }
@@ -382,11 +382,6 @@ void InformerServiceImpl::Shutdown(absl::Duration grace) {
   if (shutting_down_.exchange(true)) return;
   waiter_.Shutdown();
   hub_.Shutdown(grace);
-}
-
-void InformerServiceImpl::RecordCut(const SharedIndexInformer& informer) {
-  InformerSnapshot cut = informer.Snapshot();
-  cuts_.Record(&informer, cut.resource_version, cut.history_seq);
 }
 
 std::vector<SubscriberLag> InformerServiceImpl::SubscriberLags() const { return hub_.Lags(); }

@@ -84,10 +84,6 @@ class InformerServiceImpl final : public InformerServiceBase {
   // Shutdown. Idempotent.
   void Shutdown(absl::Duration grace);
 
-  // Records `informer`'s current cut (a snapshot) as a resume position: call it once the
-  // informer has synced, so a client's resourceVersion from before any change can be placed.
-  void RecordCut(const SharedIndexInformer& informer);
-
   // The lag of every open stream (for metrics).
   std::vector<SubscriberLag> SubscriberLags() const;
   // Open Subscribe streams.
@@ -118,7 +114,6 @@ class InformerServiceImpl final : public InformerServiceBase {
   const ServiceOptions options_;
   AccessGuard* const guard_;
   Pager pager_;
-  CutRegistry cuts_;
   ResourceVersionWaiter waiter_;
   CacheReader reader_;
   StreamHub hub_;

@@ -332,14 +332,6 @@ void InformerServer::MonitorSync() {
       }
       factory_.Start();  // starts what was just added (P2)
     }
-    // The first cut of each informer, so resumes from before its first change can be placed.
-    for (const CachedResource& resource : registry_.All()) {
-      if (cut_recorded_.contains(resource.informer.get()) || !resource.informer->HasSynced()) {
-        continue;
-      }
-      service_->RecordCut(*resource.informer);
-      cut_recorded_.insert(resource.informer.get());
-    }
     const bool synced = AllSynced();
     if (synced && !serving) {
       serving = true;

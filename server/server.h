@@ -8,7 +8,6 @@
 #include <thread>
 #include <vector>
 
-#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "grpcpp/grpcpp.h"
@@ -100,8 +99,6 @@ class InformerServer {
   std::unique_ptr<MetricsHttpServer> metrics_http_;
   int grpc_port_ = 0;
   std::thread monitor_;
-  // Informers whose first cut was recorded (monitor thread only).
-  absl::flat_hash_set<const SharedIndexInformer*> cut_recorded_;
 
   mutable absl::Mutex mu_;
   // Configured names not resolved yet, with the last error.

@@ -70,7 +70,7 @@ Subscription::Subscription(std::shared_ptr<SharedIndexInformer> informer,
 
 absl::StatusOr<std::unique_ptr<Subscription>> Subscription::Create(
     std::shared_ptr<SharedIndexInformer> informer, SubscriptionRequest request,
-    SubscriberLimits limits, absl::Time now, [[maybe_unused]] CutRegistry* cuts) {
+    SubscriberLimits limits, absl::Time now) {
   if (!request.resource_version.empty() && !request.known_objects.empty()) {
     return absl::InvalidArgumentError(
         "set resource_version (resume after it) or known_objects (diff against what you hold), "

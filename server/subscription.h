@@ -16,7 +16,6 @@
 #include "informer/object.h"
 #include "informer/selector.h"
 #include "informer/shared_informer.h"
-#include "server/cut_registry.h"
 
 namespace informer {
 namespace server {
@@ -91,10 +90,9 @@ class Subscription {
   // set or resource_version is not a number; OutOfRange ("too old, resubscribe") when the
   // history cannot place resource_version (evicted, or inside a relist of this server);
   // FailedPrecondition when the informer has not synced (the caller should say UNAVAILABLE).
-  // `cuts` is unused (kept for callers until the registry is removed).
   static absl::StatusOr<std::unique_ptr<Subscription>> Create(
       std::shared_ptr<SharedIndexInformer> informer, SubscriptionRequest request,
-      SubscriberLimits limits, absl::Time now, CutRegistry* cuts = nullptr);
+      SubscriberLimits limits, absl::Time now);
 
   // The next event to send, as of `now`: true with *event filled; false when nothing is due
   // (call again after the history grows or a bookmark interval passes). ResourceExhausted when

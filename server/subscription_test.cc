@@ -114,7 +114,7 @@ class SubscriptionTest : public ::testing::Test {
   }
 
   absl::StatusOr<std::unique_ptr<Subscription>> Subscribe(SubscriptionRequest request = {}) {
-    return Subscription::Create(informer_, std::move(request), limits_, now_, &cuts_);
+    return Subscription::Create(informer_, std::move(request), limits_, now_);
   }
 
   // Every event due now, until Next says nothing is.
@@ -139,7 +139,6 @@ class SubscriptionTest : public ::testing::Test {
   InformerOptions options_;
   std::shared_ptr<SharedIndexInformer> informer_;
   SubscriberLimits limits_;
-  CutRegistry cuts_;
   absl::Time now_ = absl::FromUnixSeconds(1000000);
 };
 

@@ -302,27 +302,19 @@ class SharedIndexInformer::Impl {
       const std::string key = old->key();
       Notify(HandlerNotification::Delete(DeletedFinalStateUnknown{key, std::move(old)}), false);
     }
-    std::vector<HandlerNotification> notifications;
-    notifications.reserve(objects.size());
+    // Handlers hear of them after the swap: Notify defers every notification to the batch's end.
     for (const ObjectPtr& object : objects) {
       ObjectPtr old = store_.GetByKey(object->key());
       if (old == nullptr) {
         relist_changes.push_back(Change(EventType::kAdded, object, nullptr));
-        notifications.push_back(HandlerNotification::Add(object, is_in_initial_list));
+        Notify(HandlerNotification::Add(object, is_in_initial_list), false);
         continue;
       }
-      if (old->meta().resource_version != object->meta().resource_version) {
-        relist_changes.push_back(Change(EventType::kModified, object, old));
-      }
-      notifications.push_back(HandlerNotification::Update(std::move(old), object));
+      const bool unchanged = old->meta().resource_version == object->meta().resource_version;
+      if (!unchanged) relist_changes.push_back(Change(EventType::kModified, object, old));
+      Notify(HandlerNotification::Update(std::move(old), object), unchanged);
     }
     store_.Replace(std::move(objects));
-    for (HandlerNotification& notification : notifications) {
-      const bool is_sync = notification.kind == HandlerNotification::Kind::kUpdate &&
-                           notification.old_object->meta().resource_version ==
-                               notification.object->meta().resource_version;
-      Notify(notification, is_sync);
-    }
     uint64_t from = 0;
     absl::SimpleAtoi(reflected_rv_, &from);
     for (HistoryEvent& change : relist_changes) {

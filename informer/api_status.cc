@@ -101,15 +101,18 @@ constexpr char kTransportFaultPayload[] = "informer.dev/transport-fault";
 absl::Status WithTransportFault(absl::Status status, TransportFault fault) {
   if (status.ok() || fault == TransportFault::kNone) return status;
   status.SetPayload(kTransportFaultPayload,
-                    absl::Cord(fault == TransportFault::kConnectionRefused ? "refused" : "lost"));
+                    absl::Cord(fault == TransportFault::kConnectionRefused ? "refused"
+                               : fault == TransportFault::kConnectionDead  ? "dead"
+                                                                           : "lost"));
   return status;
 }
 
 TransportFault GetTransportFault(const absl::Status& status) {
   absl::optional<absl::Cord> payload = status.GetPayload(kTransportFaultPayload);
   if (!payload.has_value()) return TransportFault::kNone;
-  return *payload == "refused" ? TransportFault::kConnectionRefused
-                               : TransportFault::kConnectionLost;
+  if (*payload == "refused") return TransportFault::kConnectionRefused;
+  if (*payload == "dead") return TransportFault::kConnectionDead;
+  return TransportFault::kConnectionLost;
 }
 
 }  // namespace informer

@@ -42,6 +42,7 @@ enum class TransportFault {
   kNone,               // not a transport failure (or not known to be one)
   kConnectionRefused,  // nothing listens at the server's address
   kConnectionLost,     // the connection was reset or closed mid-response (a probable EOF)
+  kConnectionDead,     // the connection went silent and did not answer a probe (R18)
 };
 // Marks `status` (a transport failure) with `fault`; returns it.
 absl::Status WithTransportFault(absl::Status status, TransportFault fault);

@@ -351,9 +351,14 @@ Reflector::WatchEnd Reflector::Watch(std::shared_ptr<WatchStream> stream) {
   for (;;) {
     absl::StatusOr<std::optional<WatchEvent>> next = stream->Next();
     if (stop_.HasBeenNotified()) return finish(WatchEnd::kStopped);
-    // A lost connection ends the watch as a clean close does (client-go: a probable EOF).
+    // A lost connection ends the watch as a clean close does (client-go: a probable EOF), and
+    // so does a connection found dead by the HTTP client's probe (R18): the next watch gets a
+    // new connection.
+    const TransportFault fault =
+        next.ok() ? TransportFault::kNone : GetTransportFault(next.status());
     const bool lost =
-        !next.ok() && GetTransportFault(next.status()) == TransportFault::kConnectionLost;
+        fault == TransportFault::kConnectionLost || fault == TransportFault::kConnectionDead;
+    if (fault == TransportFault::kConnectionDead) CountStat(&InformerStats::dead_connections);
     if (!next.ok() && !lost) {
       ReportAttempt(next.status());
       LogRecovery("watch failed; will relist", next.status());
@@ -369,7 +374,9 @@ Reflector::WatchEnd Reflector::Watch(std::shared_ptr<WatchStream> stream) {
         LogRecovery("watch ended at once; will relist", lost ? next.status() : why);
         return finish(WatchEnd::kRelist);
       }
-      LogRecovery(lost ? "watch connection lost; watching again" : "watch closed; watching again",
+      LogRecovery(fault == TransportFault::kConnectionDead ? "watch connection dead; watching again"
+                  : lost                                   ? "watch connection lost; watching again"
+                                                           : "watch closed; watching again",
                   lost ? next.status() : absl::OkStatus(), {{"events", absl::StrCat(events)}});
       return finish(WatchEnd::kRewatch);
     }

@@ -318,6 +318,24 @@ TEST_F(ReflectorTest, R14_ALostConnectionRewatchesAtOnceFromTheLastRv) {
   EXPECT_EQ(reflector_->stats().watch_restarts, 1u);
 }
 
+TEST_F(ReflectorTest, R18_ADeadConnectionRewatchesAtOnceFromTheLastRvAndIsCounted) {
+  Start();
+  ASSERT_TRUE(fake_->WaitForOpenWatches(1));
+  ObjectPtr added = fake_->Add(MakeObject("ns", "a", ""));
+  ASSERT_TRUE(Eventually([&] { return store_.objects().size() == 1; }));
+  // What the HTTP client reports when a silent connection failed its probe (the end-to-end
+  // test tests/contract/dead_connection_test.py shows the probe against the real server).
+  fake_->BreakWatches(WithTransportFault(absl::UnavailableError("the connection is dead"),
+                                         TransportFault::kConnectionDead));
+  ASSERT_TRUE(fake_->WaitForWatchCalls(2));
+  ASSERT_TRUE(fake_->WaitForOpenWatches(1));
+  EXPECT_EQ(fake_->watch_calls()[1].resource_version, added->meta().resource_version);
+  EXPECT_EQ(fake_->list_calls().size(), 1u);
+  EXPECT_EQ(clock_.total_sleeps(), 0u);  // no backoff
+  EXPECT_EQ(reflector_->stats().dead_connections, 1u);
+  EXPECT_EQ(reflector_->stats().watch_restarts, 1u);
+}
+
 TEST_F(ReflectorTest, R12_ALostConnectionWithinASecondWithoutEventsBacksOffAndRelists) {
   Start();
   ASSERT_TRUE(fake_->WaitForOpenWatches(1));

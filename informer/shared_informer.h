@@ -46,9 +46,10 @@ struct InformerStats {
   uint64_t watch_restarts = 0;  // re-watches after an end or error, without relist
   uint64_t events = 0;          // watch events received (bookmarks included)
   uint64_t bookmarks = 0;
-  uint64_t errors = 0;    // failed LIST/WATCH calls
-  uint64_t backoffs = 0;  // waits before a retry (each logged with its cause)
-  uint64_t expired = 0;   // 410 Gone / Expired answers to a WATCH (each relists)
+  uint64_t errors = 0;            // failed LIST/WATCH calls
+  uint64_t backoffs = 0;          // waits before a retry (each logged with its cause)
+  uint64_t expired = 0;           // 410 Gone / Expired answers to a WATCH (each relists)
+  uint64_t dead_connections = 0;  // watches ended by a silent connection's failed probe (R18)
 };
 
 // The cache as one consistent cut: every object with the history position it reflects.

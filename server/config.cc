@@ -178,6 +178,10 @@ absl::Status ApplyKey(const std::string& key, const YAML::Node& value, ServerCon
   }
   if (key == "strip_managed_fields") return set_bool(&config->strip_managed_fields);
   if (key == "streaming_list") return set_bool(&config->streaming_list);
+  if (key == "apiserver_read_idle_timeout") {
+    return set_duration(&config->apiserver_read_idle_timeout);
+  }
+  if (key == "apiserver_ping_timeout") return set_duration(&config->apiserver_ping_timeout);
   if (key == "history_size") return set_count(&config->history.max_events);
   if (key == "history_bytes") return set_count(&config->history.max_bytes);
   if (key == "history_cache_percent") {

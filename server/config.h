@@ -107,6 +107,10 @@ struct ServerConfig {
   // List with a streaming list (WATCH with sendInitialEvents), falling back to LIST by
   // client-go's rules, as client-go v0.36 does by default (R16).
   bool streaming_list = true;
+  // Dead API-server connections (R18): a watch connection silent this long is probed on the
+  // same connection; no answer within the ping timeout restarts the watch (k8s::HttpOptions).
+  absl::Duration apiserver_read_idle_timeout = absl::Seconds(30);
+  absl::Duration apiserver_ping_timeout = absl::Seconds(15);
 
   // The history ring of each resource, for resuming subscribers.
   HistoryOptions history;

@@ -51,6 +51,12 @@ ABSL_FLAG(bool, strip_managed_fields, true,
 ABSL_FLAG(bool, streaming_list, true,
           "list with a streaming list (a WATCH with sendInitialEvents, as client-go v0.36 by "
           "default), falling back to LIST when the API server refuses it; false = always LIST");
+ABSL_FLAG(absl::Duration, apiserver_read_idle_timeout, absl::Seconds(30),
+          "a watch's HTTP/2 connection that received nothing for this long is probed with a "
+          "small request on the same connection (client-go's HTTP/2 ReadIdleTimeout); 0 = off");
+ABSL_FLAG(absl::Duration, apiserver_ping_timeout, absl::Seconds(15),
+          "a probed connection that does not answer within this is dead: its watch restarts "
+          "on a new connection (client-go's HTTP/2 PingTimeout)");
 
 // History and subscribers.
 ABSL_FLAG(uint64_t, history_size, 100000,
@@ -247,6 +253,12 @@ absl::StatusOr<ServerConfig> ConfigFromFlags(const absl::flat_hash_set<std::stri
     config.strip_managed_fields = absl::GetFlag(FLAGS_strip_managed_fields);
   }
   if (is_given("streaming_list")) config.streaming_list = absl::GetFlag(FLAGS_streaming_list);
+  if (is_given("apiserver_read_idle_timeout")) {
+    config.apiserver_read_idle_timeout = absl::GetFlag(FLAGS_apiserver_read_idle_timeout);
+  }
+  if (is_given("apiserver_ping_timeout")) {
+    config.apiserver_ping_timeout = absl::GetFlag(FLAGS_apiserver_ping_timeout);
+  }
   if (is_given("history_size")) config.history.max_events = absl::GetFlag(FLAGS_history_size);
   if (is_given("history_bytes")) config.history.max_bytes = absl::GetFlag(FLAGS_history_bytes);
   if (is_given("history_cache_percent")) {

@@ -169,6 +169,8 @@ int Run(int argc, char** argv) {
   k8s::HttpOptions http_options;
   http_options.max_response_bytes = config->max_response_bytes;
   http_options.max_watch_frame_bytes = config->max_watch_frame_bytes;
+  http_options.read_idle_timeout = config->apiserver_read_idle_timeout;
+  http_options.ping_timeout = config->apiserver_ping_timeout;
   absl::StatusOr<std::shared_ptr<k8s::RestClient>> client =
       k8s::RestClient::Create(*rest_config, http_options);
   if (!client.ok()) {

@@ -174,6 +174,10 @@ std::string Metrics::Render() const {
   informer_gauge("informerd_watch_expired_total", "counter",
                  "WATCHes answered 410 Gone / Expired (each relists).",
                  [](const InformerRow& r) { return static_cast<double>(r.stats.expired); });
+  informer_gauge(
+      "informerd_watch_dead_connections_total", "counter",
+      "Watches whose connection went silent and failed a liveness probe (each re-watches).",
+      [](const InformerRow& r) { return static_cast<double>(r.stats.dead_connections); });
 
   // Subscriber series.
   std::map<std::string, std::pair<uint64_t, uint64_t>> lag;  // resource -> (max, sum)

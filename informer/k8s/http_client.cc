@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstring>
 #include <mutex>
 #include <utility>
@@ -12,6 +13,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "informer/api_status.h"
 
 namespace informer {
@@ -118,6 +120,7 @@ struct Transfer {
   char error[CURL_ERROR_SIZE] = {0};
   size_t max_body = 0;    // Do: HttpOptions::max_response_bytes; 0 = no cap
   bool over_cap = false;  // the body passed max_body and the transfer was aborted
+  uint64_t received = 0;  // body bytes received so far (streams: the liveness clock's input)
 };
 
 size_t OnBody(char* data, size_t size, size_t count, void* user) {
@@ -127,6 +130,7 @@ size_t OnBody(char* data, size_t size, size_t count, void* user) {
     return 0;  // aborts the transfer with CURLE_WRITE_ERROR
   }
   transfer->body.append(data, size * count);
+  transfer->received += size * count;
   transfer->headers_done = true;
   return size * count;
 }
@@ -194,15 +198,25 @@ void SetBlob(CURL* easy, CURLoption option, const std::string& data) {
 }
 
 // A stream: its own easy handle in its own multi handle, pumped by the reading thread.
+//
+// Dead-connection detection (R18): the multi handle is the stream's connection pool, so a
+// probe added to it goes out on the stream's own HTTP/2 connection (multiplexed; CURLOPT_PIPEWAIT
+// and CURLINFO_NUM_CONNECTS == 0 confirm it). Its clock is the monotonic one, and it runs only
+// while Read pumps: a reader that stops reading stops probing too.
 class CurlStream : public HttpStream {
  public:
-  CurlStream(std::shared_ptr<SharedState> shared, HttpRequest request, std::string url)
+  CurlStream(std::shared_ptr<SharedState> shared, HttpRequest request, std::string url,
+             const HttpOptions& options, std::string probe_url)
       : shared_(std::move(shared)),
         request_(std::move(request)),
         url_(std::move(url)),
+        read_idle_timeout_(absl::ToChronoNanoseconds(options.read_idle_timeout)),
+        ping_timeout_(absl::ToChronoNanoseconds(options.ping_timeout)),
+        probe_url_(std::move(probe_url)),
         easy_(curl_easy_init()),
         multi_(curl_multi_init()) {}
   ~CurlStream() override {
+    StopProbe();
     if (added_) curl_multi_remove_handle(multi_, easy_);
     curl_easy_cleanup(easy_);
     curl_multi_cleanup(multi_);
@@ -226,6 +240,11 @@ class CurlStream : public HttpStream {
     if (!transfer_.headers_done && finished_ && result_ != CURLE_OK) {
       return TransportError(result_, transfer_, request_, url_);
     }
+    long version = 0;
+    curl_easy_getinfo(easy_, CURLINFO_HTTP_VERSION, &version);
+    probing_ = version == CURL_HTTP_VERSION_2_0 && read_idle_timeout_.count() > 0 &&
+               ping_timeout_.count() > 0 && !probe_url_.empty();
+    last_activity_ = Clock::now();
     return absl::OkStatus();
   }
 
@@ -234,6 +253,7 @@ class CurlStream : public HttpStream {
 
   absl::StatusOr<bool> Read(std::string* out) override {
     if (cancelled_.load()) return absl::CancelledError("stream cancelled");
+    if (!dead_.ok()) return dead_;
     if (absl::Status s = Pump([this] { return !transfer_.body.empty(); }); !s.ok()) return s;
     if (!transfer_.body.empty()) {
       if (out->empty()) {
@@ -254,7 +274,10 @@ class CurlStream : public HttpStream {
   }
 
  private:
-  // Drives the transfer until `done()`, the transfer ends, or Cancel.
+  using Clock = std::chrono::steady_clock;
+
+  // Drives the transfer until `done()`, the transfer ends, Cancel, or the connection is found
+  // dead.
   template <typename Done>
   absl::Status Pump(Done done) {
     while (!done() && !finished_) {
@@ -266,12 +289,17 @@ class CurlStream : public HttpStream {
       }
       int left = 0;
       while (CURLMsg* message = curl_multi_info_read(multi_, &left)) {
-        if (message->msg == CURLMSG_DONE) {
+        if (message->msg != CURLMSG_DONE) continue;
+        if (probe_ != nullptr && message->easy_handle == probe_) {
+          OnProbeDone(message->data.result);
+        } else {
           finished_ = true;
           result_ = message->data.result;
         }
       }
       if (done() || finished_) break;
+      if (dead_.ok()) CheckLiveness();
+      if (!dead_.ok()) return dead_;
       // Waits for the socket, curl's own timers, or curl_multi_wakeup from Cancel.
       mc = curl_multi_poll(multi_, nullptr, 0, 1000, nullptr);
       if (mc != CURLM_OK) {
@@ -281,9 +309,89 @@ class CurlStream : public HttpStream {
     return absl::OkStatus();
   }
 
+  // Starts a probe after read_idle_timeout of silence; declares the connection dead when a
+  // probe has had no answer for ping_timeout.
+  void CheckLiveness() {
+    if (!probing_) return;
+    const Clock::time_point now = Clock::now();
+    if (transfer_.received != received_seen_) {
+      received_seen_ = transfer_.received;
+      last_activity_ = now;
+    }
+    if (probe_ == nullptr) {
+      if (now - last_activity_ >= read_idle_timeout_) StartProbe(now);
+      return;
+    }
+    if (now - probe_started_ >= ping_timeout_) {
+      dead_ = WithTransportFault(
+          absl::UnavailableError(absl::StrCat(
+              request_.method, " ", url_, ": the connection is dead: nothing received for ",
+              absl::FormatDuration(absl::FromChrono(probe_started_ - last_activity_)),
+              " and no answer to a probe on the same connection within ",
+              absl::FormatDuration(absl::FromChrono(ping_timeout_)),
+              " (--apiserver_read_idle_timeout, --apiserver_ping_timeout)")),
+          TransportFault::kConnectionDead);
+    }
+  }
+
+  void StartProbe(Clock::time_point now) {
+    // A copy of the stream's handle has its server, TLS settings and headers (credentials
+    // included), which is what lets libcurl put it on the same connection.
+    probe_ = curl_easy_duphandle(easy_);
+    if (probe_ == nullptr) return;
+    probe_transfer_ = Transfer();
+    curl_easy_setopt(probe_, CURLOPT_URL, probe_url_.c_str());
+    curl_easy_setopt(probe_, CURLOPT_HTTPGET, 1L);
+    curl_easy_setopt(probe_, CURLOPT_ERRORBUFFER, probe_transfer_.error);
+    curl_easy_setopt(probe_, CURLOPT_WRITEDATA, &probe_transfer_);
+    curl_easy_setopt(probe_, CURLOPT_HEADERDATA, &probe_transfer_);
+    curl_easy_setopt(probe_, CURLOPT_PIPEWAIT, 1L);
+    // libcurl's own limit is a backstop; CheckLiveness decides at ping_timeout.
+    curl_easy_setopt(
+        probe_, CURLOPT_TIMEOUT_MS,
+        static_cast<long>(
+            std::chrono::duration_cast<std::chrono::milliseconds>(ping_timeout_).count() + 5000));
+    if (curl_multi_add_handle(multi_, probe_) != CURLM_OK) {
+      StopProbe();
+      probing_ = false;
+      return;
+    }
+    probe_started_ = now;
+  }
+
+  void OnProbeDone(CURLcode result) {
+    long connects = 0;
+    curl_easy_getinfo(probe_, CURLINFO_NUM_CONNECTS, &connects);
+    StopProbe();
+    if (connects != 0) {
+      // The probe went out on a new connection, so it says nothing of this one; stop probing.
+      probing_ = false;
+      return;
+    }
+    if (result == CURLE_OK) {
+      last_activity_ = Clock::now();  // an answer: the connection is alive
+      return;
+    }
+    dead_ = WithTransportFault(
+        absl::UnavailableError(absl::StrCat(
+            request_.method, " ", url_,
+            ": the connection is dead: a probe on it failed: ", curl_easy_strerror(result))),
+        TransportFault::kConnectionDead);
+  }
+
+  void StopProbe() {
+    if (probe_ == nullptr) return;
+    curl_multi_remove_handle(multi_, probe_);
+    curl_easy_cleanup(probe_);
+    probe_ = nullptr;
+  }
+
   std::shared_ptr<SharedState> shared_;  // keeps the share and CONNECT_TO list alive
   const HttpRequest request_;
   const std::string url_;
+  const Clock::duration read_idle_timeout_;
+  const Clock::duration ping_timeout_;
+  const std::string probe_url_;  // the server's /version
   CURL* easy_;
   CURLM* multi_;
   curl_slist* headers_ = nullptr;
@@ -292,6 +400,14 @@ class CurlStream : public HttpStream {
   bool finished_ = false;
   CURLcode result_ = CURLE_OK;
   std::atomic<bool> cancelled_{false};
+  // Liveness (reading thread only).
+  bool probing_ = false;  // an HTTP/2 stream with detection on
+  Clock::time_point last_activity_;
+  uint64_t received_seen_ = 0;
+  CURL* probe_ = nullptr;  // the probe in flight, if any
+  Transfer probe_transfer_;
+  Clock::time_point probe_started_;
+  absl::Status dead_;  // not OK once the connection was found dead
 };
 
 }  // namespace
@@ -393,7 +509,9 @@ class HttpClient::Impl {
     for (int attempt = 0;; ++attempt) {
       absl::StatusOr<Credentials> credentials = auth_.Get();
       if (!credentials.ok()) return credentials.status();
-      auto stream = std::make_unique<CurlStream>(shared_, request, url);
+      HttpRequest probe;
+      probe.path = "/version";
+      auto stream = std::make_unique<CurlStream>(shared_, request, url, options_, UrlFor(probe));
       if (stream->easy() == nullptr) {
         return absl::ResourceExhaustedError("cannot create a curl handle");
       }

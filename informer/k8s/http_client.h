@@ -34,6 +34,16 @@ struct HttpOptions {
   // largest object etcd stores, and still bounds what an aggregated API server (no etcd) can
   // make informerd buffer. 0 = no cap. --max_watch_frame_bytes.
   size_t max_watch_frame_bytes = size_t{64} << 20;
+  // Dead-connection detection for streams (R18), client-go's HTTP/2 health check by other
+  // means: once an HTTP/2 stream has received nothing for `read_idle_timeout`, a small GET
+  // (/version) is sent on the same connection; any answer proves the connection alive, none
+  // within `ping_timeout` fails the stream with Unavailable marked
+  // TransportFault::kConnectionDead. So a silently dead connection ends its watch within
+  // read_idle_timeout + ping_timeout (45 s by default). HTTP/1.1 streams cannot carry a second
+  // request; they keep TCP keepalive only, as client-go does. 0 = off.
+  // --apiserver_read_idle_timeout, --apiserver_ping_timeout.
+  absl::Duration read_idle_timeout = absl::Seconds(30);
+  absl::Duration ping_timeout = absl::Seconds(15);
   AuthOptions auth;
 };
 

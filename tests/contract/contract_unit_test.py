@@ -182,3 +182,29 @@ def test_proxy_forwards_resets_blackholes_and_resumes(echo):
     st = p.stats()
     assert st["accepted"] == 2 and st["resets"] == 1 and st["reset"] == 1
     p.close()
+
+
+def test_proxy_blackhole_open_silences_only_the_connections_open_now(echo):
+    p = faultproxy.FaultProxy(echo)
+    p.start()
+    old = socket.create_connection(("127.0.0.1", p.port), timeout=5)
+    old.sendall(b"hello")
+    assert old.recv(5) == b"hello"
+    assert p.blackhole_open() == 1
+    time.sleep(0.3)
+    old.sendall(b"ping")
+    old.settimeout(0.8)
+    with pytest.raises(socket.timeout):
+        old.recv(4)
+    # A connection opened after it is forwarded as usual.
+    new = socket.create_connection(("127.0.0.1", p.port), timeout=5)
+    new.sendall(b"fresh")
+    assert new.recv(5) == b"fresh"
+    # Resume delivers what the silenced connection held.
+    p.resume()
+    old.settimeout(5)
+    assert old.recv(4) == b"ping"
+    assert p.stats()["silenced"] == 1
+    old.close()
+    new.close()
+    p.close()

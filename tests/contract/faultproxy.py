@@ -9,13 +9,19 @@ the proxy still verifies). On command it can
   blackhole  stop forwarding in both directions without closing anything (no FIN, no RST): the
              peers see a silent, dead connection (semantics R18). New connections are accepted
              and held silent too;
+  blackhole-open
+             stop forwarding on the connections open now, without closing them, while new
+             connections are forwarded as usual: a peer that vanished (a NAT entry dropped, a
+             node gone) under long-lived connections, so only a client that detects the dead
+             connection and opens a new one gets through (semantics R18);
   resume     forward again (held bytes are delivered; connections that were not reset live on).
 
 Use it as a module:
 
     proxy = FaultProxy(("127.0.0.1", 6443))
     proxy.start()            # proxy.port is the listening port on 127.0.0.1
-    proxy.reset_all(); proxy.blackhole(); proxy.resume(); proxy.stats(); proxy.close()
+    proxy.reset_all(); proxy.blackhole(); proxy.blackhole_open(); proxy.resume(); proxy.stats()
+    proxy.close()
 
 or as a process with a line-based control port (one command per line, one reply line):
 
@@ -48,6 +54,7 @@ class _Conn:
         self.client = client
         self.upstream = upstream
         self.closed = False
+        self.silent = False  # blackhole_open: this connection forwards nothing until resume
 
 
 class FaultProxy:
@@ -63,7 +70,7 @@ class FaultProxy:
         self._stopping = False
         self._listener = None
         self.port = 0
-        self._counts = {"accepted": 0, "reset": 0, "resets": 0, "blackholes": 0}
+        self._counts = {"accepted": 0, "reset": 0, "resets": 0, "blackholes": 0, "silenced": 0}
 
     def start(self):
         """Binds the listening socket and starts accepting. Returns the port."""
@@ -92,8 +99,22 @@ class FaultProxy:
             self._counts["blackholes"] += 1
         self._forwarding.clear()
 
+    def blackhole_open(self):
+        """Stops forwarding on the connections open now (nothing is closed); new connections
+        are forwarded. Returns how many were silenced."""
+        with self._lock:
+            conns = list(self._conns)
+            self._counts["silenced"] += len(conns)
+        for c in conns:
+            c.silent = True
+        return len(conns)
+
     def resume(self):
-        """Forwards again."""
+        """Forwards again, on every connection."""
+        with self._lock:
+            conns = list(self._conns)
+        for c in conns:
+            c.silent = False
         self._forwarding.set()
 
     def stats(self):
@@ -139,12 +160,12 @@ class FaultProxy:
         peers = {conn.client: conn.upstream, conn.upstream: conn.client}
         try:
             while not conn.closed:
-                if not self._forwarding.is_set():
+                if conn.silent or not self._forwarding.is_set():
                     # Blackholed: read nothing, write nothing, close nothing.
-                    self._forwarding.wait(0.2)
+                    self._forwarding.wait(0.2) if not self._forwarding.is_set() else time.sleep(0.2)
                     continue
                 readable, _, _ = select.select(list(peers), [], [], 0.2)
-                if not self._forwarding.is_set():
+                if conn.silent or not self._forwarding.is_set():
                     continue
                 for s in readable:
                     data = s.recv(_BUF)
@@ -259,13 +280,15 @@ def _serve_control(proxy, addr):
                 elif cmd == "blackhole":
                     proxy.blackhole()
                     reply = "ok blackhole"
+                elif cmd == "blackhole-open":
+                    reply = "ok blackhole-open %d" % proxy.blackhole_open()
                 elif cmd == "resume":
                     proxy.resume()
                     reply = "ok resume"
                 elif cmd == "stats":
                     reply = "ok " + " ".join("%s=%s" % kv for kv in sorted(proxy.stats().items()))
                 else:
-                    reply = "error unknown command %r (reset, blackhole, resume, stats)" % cmd
+                    reply = "error unknown command %r (reset, blackhole, blackhole-open, resume, stats)" % cmd
                 f.write(reply + "\n")
                 f.flush()
 
@@ -286,7 +309,7 @@ def _hostport(s):
 def main(argv):
     if len(argv) >= 1 and argv[0] == "ctl":
         if len(argv) != 3:
-            print("usage: faultproxy.py ctl PORT reset|blackhole|resume|stats", file=sys.stderr)
+            print("usage: faultproxy.py ctl PORT reset|blackhole|blackhole-open|resume|stats", file=sys.stderr)
             return 2
         with socket.create_connection(("127.0.0.1", int(argv[1])), timeout=10) as c:
             c.sendall((argv[2] + "\n").encode())

@@ -4,7 +4,8 @@
 # then one seed ($INFORMERD_CONTRACT_SEED, default 1) of a 50 s workload against two informerd
 # replicas ($INFORMERD_BIN, default build/server/informerd) behind the fault proxy, on the
 # cluster named by INFORMERD_TEST_KUBECONFIG / INFORMERD_TEST_CLUSTER_COMPACT (scripts/test
-# exports both). About 2-3 minutes. One line per check, then "N passed, N failed".
+# exports both); then the dead-connection test (dead_connection_test.py, R18). About 3-4
+# minutes. One line per check, then "N passed, N failed".
 set -uo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 source "$ROOT/scripts/lib.sh"
@@ -38,4 +39,21 @@ if ((rc != 0)) && ! grep -q '^FAIL ' <<<"$out"; then
   tail -n 30 "$work/run.log" | sed 's/^/    /'
 fi
 echo "(run log and report: $work)"
+
+# Dead API-server connections (R18): informerd's defaults (30 s read-idle, 15 s probe), so
+# about a minute.
+mkdir -p "$work/dead-connection"
+out="$("$py" "$ROOT/tests/contract/dead_connection_test.py" --work-dir "$work/dead-connection" \
+  2>"$work/dead-connection/run.log")"
+rc=$?
+while IFS= read -r line; do
+  case "$line" in
+    "PASS "*) pass "dead connection: ${line#PASS }" ;;
+    "FAIL "*) fail "dead connection: ${line#FAIL }" ;;
+  esac
+done <<<"$out"
+if ((rc != 0)) && ! grep -q '^FAIL ' <<<"$out"; then
+  fail "dead connection: the run itself failed (exit $rc)"
+  tail -n 30 "$work/dead-connection/run.log" | sed 's/^/    /'
+fi
 summarize

@@ -49,6 +49,11 @@ struct WatchEvent {
   // metadata.resourceVersion and annotations (e.g. k8s.io/initial-events-end). kError: null.
   ObjectPtr object;
   ApiStatus error;  // kError only: the Status the server sent inside the stream (R6)
+  // kAdded/kModified/kDeleted whose object a transform refused (I15): `object` is null and
+  // `dropped` says why; `dropped_resource_version` is the event's RV. The reflector logs and
+  // counts it, moves its RV past it and keeps watching, as client-go does.
+  absl::Status dropped;
+  std::string dropped_resource_version;
 };
 
 // An open WATCH. Thread-safety: Next is called by one thread; Stop may be called from any

@@ -9,6 +9,14 @@
 namespace informer {
 namespace {
 
+constexpr char kTransformErrorPayload[] = "informer.dev/transform-error";
+
+absl::Status TransformError(std::string message) {
+  absl::Status status = absl::InvalidArgumentError(std::move(message));
+  status.SetPayload(kTransformErrorPayload, absl::Cord("1"));
+  return status;
+}
+
 // The key as the JSON states it right now, for error messages and the I7 check.
 std::string CurrentKey(const rapidjson::Value& value) {
   if (!value.IsObject()) return "";
@@ -47,12 +55,11 @@ absl::StatusOr<ObjectPtr> ObjectDecoder::Decode(
   for (size_t i = 0; i < transforms_.size(); ++i) {
     if (!transforms_[i]) continue;
     if (absl::Status s = transforms_[i](value, allocator); !s.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("transform ", i, " failed on ", what, ": ", s.message()));
+      return TransformError(absl::StrCat("transform ", i, " failed on ", what, ": ", s.message()));
     }
     // A changed key would file the object under a name the API server does not know (I7).
     if (std::string now = CurrentKey(value); now != key) {
-      return absl::InvalidArgumentError(
+      return TransformError(
           absl::StrFormat("transform %d changed the key of %s to \"%s\"; transforms may not change "
                           "metadata.namespace or metadata.name",
                           i, what, now));
@@ -65,6 +72,19 @@ absl::StatusOr<ObjectPtr> ObjectDecoder::Decode(
         absl::StrCat("cannot decode ", what, ": ", object.status().message()));
   }
   return object;
+}
+
+bool IsTransformError(const absl::Status& status) {
+  return status.GetPayload(kTransformErrorPayload).has_value();
+}
+
+std::string ResourceVersionOfJson(const rapidjson::Value& value) {
+  if (!value.IsObject()) return "";
+  auto metadata = value.FindMember("metadata");
+  if (metadata == value.MemberEnd() || !metadata->value.IsObject()) return "";
+  auto rv = metadata->value.FindMember("resourceVersion");
+  if (rv == metadata->value.MemberEnd() || !rv->value.IsString()) return "";
+  return std::string(rv->value.GetString(), rv->value.GetStringLength());
 }
 
 }  // namespace informer

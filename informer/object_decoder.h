@@ -21,7 +21,9 @@ class ObjectDecoder {
   ObjectDecoder(const ResourceInfo& resource, std::vector<Transform> transforms);
 
   // Sets apiVersion/kind when absent, runs the transforms in order, checks the key did not
-  // change, and freezes the result. InvalidArgument naming the object on any failure.
+  // change, and freezes the result. InvalidArgument naming the object on any failure; when a
+  // transform failed (or changed the key, I7) the error is also a transform error
+  // (IsTransformError): a WATCH drops that one event and goes on, a LIST fails (I15).
   absl::StatusOr<ObjectPtr> Decode(rapidjson::Value& value,
                                    rapidjson::Document::AllocatorType& allocator) const;
 
@@ -32,6 +34,12 @@ class ObjectDecoder {
   std::string api_version_;
   std::vector<Transform> transforms_;
 };
+
+// Whether `status`, an error of ObjectDecoder::Decode, is a transform's failure (I15).
+bool IsTransformError(const absl::Status& status);
+
+// metadata.resourceVersion of an object's JSON, "" when absent.
+std::string ResourceVersionOfJson(const rapidjson::Value& value);
 
 }  // namespace informer
 

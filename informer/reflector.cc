@@ -282,6 +282,11 @@ absl::Status Reflector::StreamingList(std::shared_ptr<WatchStream>* stream) {
     }
     const WatchEvent& event = **next;
     CountStat(&InformerStats::events);
+    if (!event.dropped.ok()) {
+      // The initial events are a list: a transform's failure fails it, as on a LIST (I15).
+      return fail(
+          absl::InvalidArgumentError(absl::StrCat("streaming list: ", event.dropped.message())));
+    }
     switch (event.type) {
       case WatchEventType::kAdded:
       case WatchEventType::kModified:
@@ -406,6 +411,18 @@ bool Reflector::HandleEvent(const WatchEvent& event, WatchEnd* end) {
                 status);
     *end = WatchEnd::kRelist;
     return false;
+  }
+  if (!event.dropped.ok()) {
+    // A transform refused the object: that event is lost to the cache, the watch goes on and
+    // the RV moves past it, as client-go's watchHandler does (I15).
+    CountStat(&InformerStats::dropped_events);
+    LogRecovery("watch event dropped: a transform failed; watching on", event.dropped,
+                {{"resource_version", event.dropped_resource_version}});
+    if (!event.dropped_resource_version.empty()) {
+      SetResourceVersion(event.dropped_resource_version);
+      store_->Bookmark(event.dropped_resource_version);
+    }
+    return true;
   }
   if (event.object == nullptr) return true;
   SetResourceVersion(event.object->meta().resource_version);

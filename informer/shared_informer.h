@@ -50,6 +50,7 @@ struct InformerStats {
   uint64_t backoffs = 0;          // waits before a retry (each logged with its cause)
   uint64_t expired = 0;           // 410 Gone / Expired answers to a WATCH (each relists)
   uint64_t dead_connections = 0;  // watches ended by a silent connection's failed probe (R18)
+  uint64_t dropped_events = 0;    // watch events a transform refused (I15; the watch goes on)
 };
 
 // The cache as one consistent cut: every object with the history position it reflects.

@@ -27,6 +27,7 @@ using ::informer::testing::FakeListerWatcher;
 using ::informer::testing::MakeObject;
 using ::informer::testing::RecordingHandler;
 using ::testing::ElementsAre;
+using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 
 ResourceInfo Pods() {
@@ -279,6 +280,47 @@ TEST_F(SharedInformerTest, I13_ADeleteOfAnObjectTheCacheNeverHeldStillReachesHan
   EXPECT_THAT(handler->calls(), ElementsAre("delete ns/never-seen@9"));
   // Subscribers never held it: nothing for the history.
   EXPECT_EQ(informer_->history().last_seq(), 0u);
+}
+
+// A transform that refuses objects named "bad".
+absl::Status RefuseBad(rapidjson::Value& object, rapidjson::Document::AllocatorType&) {
+  if (object["metadata"]["name"] == "bad") return absl::InvalidArgumentError("no bad objects");
+  return absl::OkStatus();
+}
+
+TEST_F(SharedInformerTest, I15_ATransformErrorDropsOneWatchEventAndTheWatchGoesOn) {
+  options_.transforms = {Transform(RefuseBad)};
+  fake_->Add(MakeObject("ns", "a", ""));
+  Make();
+  auto handler = AddHandler();
+  RunAndSync();
+  ASSERT_TRUE(fake_->WaitForOpenWatches(1));
+  const size_t watches_before = fake_->watch_calls().size();
+  ObjectPtr bad = fake_->Add(MakeObject("ns", "bad", ""));
+  ObjectPtr c = fake_->Add(MakeObject("ns", "c", ""));
+  ASSERT_TRUE(handler->WaitForCalls(2));
+  EXPECT_THAT(handler->calls(), ElementsAre("add ns/a@2 initial", "add ns/c@4"));
+  EXPECT_EQ(informer_->store().GetByKey("ns/bad"), nullptr);
+  EXPECT_NE(informer_->store().GetByKey("ns/c"), nullptr);
+  EXPECT_EQ(informer_->stats().dropped_events, 1u);
+  EXPECT_EQ(informer_->LastSyncResourceVersion(), c->meta().resource_version);
+  EXPECT_EQ(bad->meta().resource_version, "3");
+  // The same watch goes on: no relist, no re-watch.
+  EXPECT_EQ(fake_->list_calls().size(), 1u);
+  EXPECT_EQ(fake_->watch_calls().size(), watches_before);
+  EXPECT_TRUE(informer_->LastError().ok());
+}
+
+TEST_F(SharedInformerTest, I15_ATransformErrorOnAListFailsTheList) {
+  options_.transforms = {Transform(RefuseBad)};
+  fake_->Add(MakeObject("ns", "a", ""));
+  fake_->Add(MakeObject("ns", "bad", ""));
+  Make();
+  ASSERT_TRUE(informer_->Run().ok());
+  EXPECT_FALSE(informer_->WaitForSync(absl::Now() + absl::Milliseconds(50)));
+  EXPECT_EQ(informer_->LastError().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(informer_->LastError().message()), HasSubstr("no bad objects"));
+  EXPECT_EQ(informer_->store().GetByKey("ns/a"), nullptr);  // nothing of a failed list
 }
 
 TEST_F(SharedInformerTest, I14_AnUpdateThatKeepsTheResourceVersionCountsAsASync) {

@@ -178,6 +178,9 @@ std::string Metrics::Render() const {
       "informerd_watch_dead_connections_total", "counter",
       "Watches whose connection went silent and failed a liveness probe (each re-watches).",
       [](const InformerRow& r) { return static_cast<double>(r.stats.dead_connections); });
+  informer_gauge("informerd_watch_events_dropped_total", "counter",
+                 "Watch events dropped because a transform refused the object (the watch goes on).",
+                 [](const InformerRow& r) { return static_cast<double>(r.stats.dropped_events); });
 
   // Subscriber series.
   std::map<std::string, std::pair<uint64_t, uint64_t>> lag;  // resource -> (max, sum)

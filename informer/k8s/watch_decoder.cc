@@ -192,6 +192,14 @@ absl::Status WatchDecoder::DecodeFrame(size_t end, std::deque<WatchEvent>* out) 
     return absl::InvalidArgumentError(absl::StrCat("unknown watch event type \"", type_name, "\""));
   }
   absl::StatusOr<ObjectPtr> decoded = decoder_->Decode(object->value, document.GetAllocator());
+  if (!decoded.ok() && IsTransformError(decoded.status())) {
+    // One event lost to a transform; the stream goes on (I15).
+    event.dropped = absl::InvalidArgumentError(
+        absl::StrCat("watch event ", type_name, ": ", decoded.status().message()));
+    event.dropped_resource_version = ResourceVersionOfJson(object->value);
+    out->push_back(std::move(event));
+    return absl::OkStatus();
+  }
   if (!decoded.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("watch event ", type_name, ": ", decoded.status().message()));

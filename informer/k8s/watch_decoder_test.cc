@@ -235,6 +235,35 @@ TEST_F(WatchDecoderTest, UnknownTypeMissingObjectAndNamelessObjectAreErrors) {
   }
 }
 
+TEST_F(WatchDecoderTest, I15_ATransformErrorDropsThatEventAndTheStreamGoesOn) {
+  ObjectDecoder refusing(ConfigMaps(),
+                         {[](rapidjson::Value& object, rapidjson::Document::AllocatorType&) {
+                           if (object["metadata"]["name"] == "bad") {
+                             return absl::InvalidArgumentError("no bad objects");
+                           }
+                           return absl::OkStatus();
+                         }});
+  WatchDecoder decoder(&refusing);
+  std::deque<WatchEvent> events;
+  ASSERT_TRUE(
+      decoder
+          .Feed(
+              R"({"type":"ADDED","object":{"metadata":{"name":"a","namespace":"ns","resourceVersion":"10"}}})"
+              R"({"type":"MODIFIED","object":{"metadata":{"name":"bad","namespace":"ns","resourceVersion":"11"}}})"
+              R"({"type":"ADDED","object":{"metadata":{"name":"c","namespace":"ns","resourceVersion":"12"}}})",
+              &events)
+          .ok());
+  ASSERT_EQ(events.size(), 3u);
+  EXPECT_EQ(Describe(events[0]), "ADDED ns/a 10");
+  EXPECT_EQ(events[1].type, WatchEventType::kModified);
+  EXPECT_EQ(events[1].object, nullptr);
+  EXPECT_THAT(events[1].dropped.message(), HasSubstr("no bad objects"));
+  EXPECT_THAT(events[1].dropped.message(), HasSubstr("ns/bad"));
+  EXPECT_EQ(events[1].dropped_resource_version, "11");
+  EXPECT_EQ(Describe(events[2]), "ADDED ns/c 12");
+  EXPECT_TRUE(decoder.Finish().ok());
+}
+
 TEST_F(WatchDecoderTest, EventsBeforeAnErrorInTheSameChunkAreKept) {
   WatchDecoder decoder(&object_decoder_);
   std::deque<WatchEvent> events;

@@ -169,6 +169,11 @@ class FakeWatchStream : public WatchStream {
       event.object = std::move(pending.object);
     } else if (pending.type != WatchEventType::kError) {
       absl::StatusOr<ObjectPtr> decoded = Decode(pending.object, *decoder_);
+      if (!decoded.ok() && IsTransformError(decoded.status())) {
+        event.dropped = decoded.status();  // as the REST watch decoder does (I15)
+        event.dropped_resource_version = pending.object->meta().resource_version;
+        return std::optional<WatchEvent>(std::move(event));
+      }
       if (!decoded.ok()) return decoded.status();
       event.object = *std::move(decoded);
     }

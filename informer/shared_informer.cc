@@ -192,10 +192,10 @@ class SharedIndexInformer::Impl {
     return last_error_;
   }
 
-  InformerSnapshot Snapshot() const {
+  InformerSnapshot Snapshot(absl::Span<const std::string> namespaces) const {
     InformerSnapshot snapshot;
     absl::MutexLock lock(&cut_mu_);
-    snapshot.objects = store_.List();
+    snapshot.objects = store_.ListNamespaces(namespaces);
     snapshot.history_seq = history_.last_seq();
     snapshot.resource_version = reflected_rv_;
     return snapshot;
@@ -477,7 +477,10 @@ void SharedIndexInformer::SetWatchErrorHandler(std::function<void(const absl::St
 absl::Status SharedIndexInformer::LastError() const { return impl_->LastError(); }
 const Store& SharedIndexInformer::store() const { return impl_->store(); }
 const EventHistory& SharedIndexInformer::history() const { return impl_->history(); }
-InformerSnapshot SharedIndexInformer::Snapshot() const { return impl_->Snapshot(); }
+InformerSnapshot SharedIndexInformer::Snapshot() const { return impl_->Snapshot({}); }
+InformerSnapshot SharedIndexInformer::Snapshot(absl::Span<const std::string> namespaces) const {
+  return impl_->Snapshot(namespaces);
+}
 const ResourceInfo& SharedIndexInformer::resource() const { return impl_->options().resource; }
 const InformerOptions& SharedIndexInformer::options() const { return impl_->options(); }
 InformerStats SharedIndexInformer::stats() const { return impl_->stats(); }

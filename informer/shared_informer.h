@@ -10,6 +10,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "informer/event_handler.h"
 #include "informer/history.h"
 #include "informer/lister_watcher.h"
@@ -124,6 +125,9 @@ class SharedIndexInformer {
   const EventHistory& history() const;
   // One consistent cut of store and history.
   InformerSnapshot Snapshot() const;
+  // The same cut restricted to the objects of `namespaces` (empty = every object), at a cost
+  // in proportion to what it returns (Store::ListNamespaces).
+  InformerSnapshot Snapshot(absl::Span<const std::string> namespaces) const;
 
   const ResourceInfo& resource() const;
   const InformerOptions& options() const;

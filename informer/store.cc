@@ -4,6 +4,8 @@
 #include <iterator>
 #include <utility>
 
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 
@@ -146,6 +148,27 @@ std::vector<ObjectPtr> Store::List() const {
   std::vector<ObjectPtr> objects;
   objects.reserve(items_.size());
   for (const auto& [key, object] : items_) objects.push_back(object);
+  return objects;
+}
+
+std::vector<ObjectPtr> Store::ListNamespaces(absl::Span<const std::string> namespaces) const {
+  if (namespaces.empty()) return List();
+  // Sorted and distinct, so the ranges come out in key order.
+  std::vector<std::string> prefixes;
+  prefixes.reserve(namespaces.size());
+  for (const std::string& ns : namespaces) {
+    if (!ns.empty()) prefixes.push_back(absl::StrCat(ns, "/"));
+  }
+  std::sort(prefixes.begin(), prefixes.end());
+  prefixes.erase(std::unique(prefixes.begin(), prefixes.end()), prefixes.end());
+  std::vector<ObjectPtr> objects;
+  absl::ReaderMutexLock lock(&mu_);
+  for (const std::string& prefix : prefixes) {
+    for (auto it = items_.lower_bound(prefix);
+         it != items_.end() && absl::StartsWith(it->first, prefix); ++it) {
+      objects.push_back(it->second);
+    }
+  }
   return objects;
 }
 

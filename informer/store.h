@@ -12,6 +12,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/types/span.h"
 #include "informer/object.h"
 
 namespace informer {
@@ -54,6 +55,9 @@ class Store {
   ObjectPtr GetByKey(absl::string_view key) const;
   // Every object, sorted by key.
   std::vector<ObjectPtr> List() const;
+  // The objects of these namespaces, sorted by key, in O(log n + returned): a namespace's keys
+  // ("namespace/name", K1) are one range of the sorted map. Empty `namespaces` = List().
+  std::vector<ObjectPtr> ListNamespaces(absl::Span<const std::string> namespaces) const;
   // Every key, sorted.
   std::vector<std::string> ListKeys() const;
   size_t Size() const;

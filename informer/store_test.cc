@@ -88,6 +88,24 @@ TEST(StoreTest, S1_NullObjectsAreIgnored) {
   EXPECT_THAT(store.ListKeys(), ElementsAre("a/x"));
 }
 
+TEST(StoreTest, ListNamespacesReturnsOnlyThoseNamespacesInKeyOrder) {
+  Store store;
+  for (const char* ns : {"a", "ab", "b", "c"}) {
+    for (const char* name : {"x", "y"}) store.Add(MakeObject(ns, name, "1"));
+  }
+  store.Add(MakeObject("", "cluster-scoped", "1"));
+  auto keys = [](const std::vector<ObjectPtr>& objects) {
+    std::vector<std::string> out;
+    for (const ObjectPtr& object : objects) out.push_back(object->key());
+    return out;
+  };
+  // "a" is not a prefix match for "ab"; duplicates and order of the request do not matter.
+  EXPECT_THAT(keys(store.ListNamespaces({"c", "a", "c"})), ElementsAre("a/x", "a/y", "c/x", "c/y"));
+  EXPECT_THAT(keys(store.ListNamespaces({"ab"})), ElementsAre("ab/x", "ab/y"));
+  EXPECT_THAT(keys(store.ListNamespaces({"missing"})), IsEmpty());
+  EXPECT_EQ(store.ListNamespaces({}).size(), 9u);  // empty = every object
+}
+
 TEST(StoreTest, NamespaceIndexIsAlwaysPresent) {
   Store store({{"node", FieldPathIndexFunc("spec.nodeName")}});
   EXPECT_THAT(store.IndexNames(), ElementsAre("namespace", "node"));

@@ -122,7 +122,10 @@ void CacheReader::List(const ListQuery& query, const CallContext& context,
             [this, target = *std::move(target), key = std::move(key), limit = query.limit,
              namespaces = query.namespaces, done = std::move(done)](absl::Status fresh) mutable {
               if (!fresh.ok()) return done(fresh);
-              InformerSnapshot cut = target.resource.informer->Snapshot();
+              // Only the namespaces asked for are copied (a namespace is one range of keys).
+              std::vector<std::string> scope = namespaces;
+              if (!target.filter.namespace_name.empty()) scope = {target.filter.namespace_name};
+              InformerSnapshot cut = target.resource.informer->Snapshot(scope);
               done(pager_->First(
                   key, InNamespaces(Filtered(std::move(cut.objects), target.filter), namespaces),
                   std::move(cut.resource_version), limit, absl::Now()));

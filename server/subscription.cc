@@ -117,7 +117,10 @@ absl::StatusOr<std::unique_ptr<Subscription>> Subscription::Create(
 }
 
 void Subscription::StartFromCut() {
-  InformerSnapshot cut = informer_->Snapshot();
+  // Only the namespace asked for is copied (a namespace is one range of keys).
+  std::vector<std::string> scope;
+  if (!request_.filter.namespace_name.empty()) scope = {request_.filter.namespace_name};
+  InformerSnapshot cut = informer_->Snapshot(scope);
   cursor_ = cut.history_seq;
   read_rv_ = cut.resource_version;
   tail_rv_ = cut.resource_version;

@@ -1290,6 +1290,26 @@ TEST_F(LimitsTest, PageSnapshotsPastThePerCallerCapAreRefusedAndOthersTokensSurv
   EXPECT_EQ(rest.objects_size(), 4);
 }
 
+TEST_F(LimitsTest, AnAgedConnectionEndsItsStreamsWithUnavailableAndTheClientResubscribes) {
+  config_.grpc_limits.max_connection_age = absl::Seconds(1);
+  config_.grpc_limits.max_connection_age_grace = absl::Seconds(1);
+  Fake(kPods)->Add(MakeObject("ns", "a", "0"));
+  StartServer();
+  Opened opened = Open(stub_.get());
+  ASSERT_TRUE(opened.synced);
+  const absl::Time started = absl::Now();
+  pb::SubscribeResponse event;
+  while (opened.stream.reader->Read(&event)) {
+  }
+  grpc::Status ended = opened.stream.reader->Finish();
+  // GOAWAY after about a second, the stream cut a second later: UNAVAILABLE, which the
+  // clients answer by resubscribing with the objects they hold.
+  EXPECT_EQ(ended.error_code(), grpc::StatusCode::UNAVAILABLE) << ended.error_message();
+  EXPECT_LT(absl::Now() - started, absl::Seconds(10));
+  EXPECT_TRUE(SubscribeWithKnown({{"ns/a", "1"}}).ok());
+  EXPECT_TRUE(Eventually([&] { return server_->service().stream_quota().total() == 0; }));
+}
+
 }  // namespace
 }  // namespace server
 }  // namespace informer

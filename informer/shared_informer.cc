@@ -244,7 +244,9 @@ class SharedIndexInformer::Impl {
       history_dirty_ = true;
     }
     history_.Commit(std::move(changes), reflected);
-    SetReflectedLocked(reflected);
+    // Progress without a change (a bookmark) also wakes the history's listeners, e.g. calls
+    // waiting for a min_resource_version.
+    if (SetReflectedLocked(reflected)) history_dirty_ = true;
     // Handlers hear of the batch once the store and the history both hold it (F10).
     for (auto& [notification, is_sync] : pending_notifications_) {
       processor_.Distribute(notification, is_sync);
@@ -342,13 +344,14 @@ class SharedIndexInformer::Impl {
     return change;
   }
 
-  // The cache now reflects `rv` (I16, U5).
-  void SetReflectedLocked(const std::string& rv) ABSL_EXCLUSIVE_LOCKS_REQUIRED(cut_mu_) {
+  // The cache now reflects `rv` (I16, U5). Returns whether that is newer than before.
+  bool SetReflectedLocked(const std::string& rv) ABSL_EXCLUSIVE_LOCKS_REQUIRED(cut_mu_) {
     uint64_t number = 0;
-    if (!absl::SimpleAtoi(rv, &number) || number <= reflected_rv_number_) return;
+    if (!absl::SimpleAtoi(rv, &number) || number <= reflected_rv_number_) return false;
     reflected_rv_number_ = number;
     reflected_rv_mirror_.store(number, std::memory_order_release);
     reflected_rv_ = rv;
+    return true;
   }
 
   void OnAttempt(const absl::Status& status) {

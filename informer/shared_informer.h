@@ -121,7 +121,8 @@ class SharedIndexInformer {
 
   // The cache. Reads are thread-safe.
   const Store& store() const;
-  // The ring of applied changes.
+  // The ring of applied changes. Its listeners are called after each batch that changed the
+  // cache or moved the version it reflects (a bookmark), on the processing thread.
   const EventHistory& history() const;
   // One consistent cut of store and history.
   InformerSnapshot Snapshot() const;

@@ -421,6 +421,9 @@ class AccessServiceTest : public ::testing::Test {
     config.access.enabled = true;
     config.access.allow_ttl = absl::Seconds(1);  // open streams are re-checked this often
     config.access.narrow_cluster_wide = narrow_;
+    if (streams_per_caller_ > 0) {
+      config.call_limits.max_subscribers_per_caller = streams_per_caller_;
+    }
     auto lister_watchers = std::make_shared<FakeListerWatcherFactory>();
     ASSERT_TRUE(lister_watchers->ForResource(PodsInfo(), "").ok());
     auto fake = lister_watchers->Get(PodsInfo().gvr);
@@ -486,6 +489,7 @@ class AccessServiceTest : public ::testing::Test {
   }
 
   bool narrow_ = false;
+  size_t streams_per_caller_ = 0;  // 0 = the default
   std::string unix_socket_;
   std::shared_ptr<FakeAuthorizer> authorizer_;
   std::unique_ptr<InformerServer> server_;
@@ -516,6 +520,36 @@ TEST_F(AccessServiceTest, WithdrawnAccessEndsAnOpenStreamWithTheResumeTrailer) {
   auto resume = trailers.find("informer-resume-resource-version");
   ASSERT_NE(resume, trailers.end());
   EXPECT_FALSE(resume->second.empty());
+}
+
+class PerPrincipalLimitsTest : public AccessServiceTest {
+ protected:
+  PerPrincipalLimitsTest() { streams_per_caller_ = 2; }
+};
+
+TEST_F(PerPrincipalLimitsTest, StreamCapsCountPerUserNotPerConnection) {
+  pb::SubscribeRequest request;
+  request.set_resource("pods");
+  request.set_namespace_("a");
+  // Two open streams of reader-a, on the same connection as every other caller here.
+  std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
+  std::vector<std::unique_ptr<grpc::ClientReader<pb::SubscribeResponse>>> readers;
+  for (int i = 0; i < 2; ++i) {
+    contexts.push_back(As("reader-a"));
+    readers.push_back(stub_->Subscribe(contexts.back().get(), request));
+    pb::SubscribeResponse event;
+    while (readers.back()->Read(&event) && event.type() != pb::EVENT_TYPE_SYNCED) {
+    }
+    ASSERT_EQ(event.type(), pb::EVENT_TYPE_SYNCED);
+  }
+  grpc::Status third = Subscribe("reader-a", request);
+  EXPECT_EQ(third.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(third.error_message(), HasSubstr("user:reader-a"));
+  EXPECT_THAT(third.error_message(), HasSubstr("--max_subscribers_per_caller"));
+  // Another user on the same connection is served.
+  EXPECT_TRUE(Subscribe("other-a", request).ok());
+  for (auto& context : contexts) context->TryCancel();
+  for (auto& reader : readers) reader->Finish();
 }
 
 TEST_F(AccessServiceTest, UnixSocketsUseLocalCredentialsAndStillNeedAToken) {

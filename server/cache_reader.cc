@@ -106,7 +106,7 @@ void CacheReader::WhenFresh(const CachedResource& resource, const std::string& m
     return;
   }
   waiter_->Wait(resource.informer, min_resource_version, context.deadline, context.cancelled,
-                std::move(then));
+                std::move(then), context.caller);
 }
 
 void CacheReader::List(const ListQuery& query, const CallContext& context,
@@ -120,7 +120,8 @@ void CacheReader::List(const ListQuery& query, const CallContext& context,
   const CachedResource resource = target->resource;  // the lambda below takes `target`
   WhenFresh(resource, query.min_resource_version, context,
             [this, target = *std::move(target), key = std::move(key), limit = query.limit,
-             namespaces = query.namespaces, done = std::move(done)](absl::Status fresh) mutable {
+             namespaces = query.namespaces, caller = context.caller,
+             done = std::move(done)](absl::Status fresh) mutable {
               if (!fresh.ok()) return done(fresh);
               // Only the namespaces asked for are copied (a namespace is one range of keys).
               std::vector<std::string> scope = namespaces;
@@ -128,7 +129,7 @@ void CacheReader::List(const ListQuery& query, const CallContext& context,
               InformerSnapshot cut = target.resource.informer->Snapshot(scope);
               done(pager_->First(
                   key, InNamespaces(Filtered(std::move(cut.objects), target.filter), namespaces),
-                  std::move(cut.resource_version), limit, absl::Now()));
+                  std::move(cut.resource_version), limit, absl::Now(), caller));
             });
 }
 
@@ -148,7 +149,7 @@ void CacheReader::ByIndex(const ListQuery& query, const CallContext& context,
   const CachedResource resource = target->resource;  // the lambda below takes `target`
   WhenFresh(
       resource, query.min_resource_version, context,
-      [this, target = *std::move(target), key = std::move(key), query,
+      [this, target = *std::move(target), key = std::move(key), query, caller = context.caller,
        done = std::move(done)](absl::Status fresh) mutable {
         if (!fresh.ok()) return done(fresh);
         const SharedIndexInformer& informer = *target.resource.informer;
@@ -162,7 +163,7 @@ void CacheReader::ByIndex(const ListQuery& query, const CallContext& context,
         }
         done(pager_->First(
             key, InNamespaces(Filtered(*std::move(objects), target.filter), query.namespaces),
-            /*resource_version=*/"", query.limit, absl::Now()));
+            /*resource_version=*/"", query.limit, absl::Now(), caller));
       });
 }
 

@@ -62,6 +62,8 @@ struct GetQuery {
 struct CallContext {
   absl::Time deadline = absl::InfiniteFuture();
   CancelledFn cancelled;
+  // Who calls, for the per-caller caps of waits and page snapshots (a CallerKey).
+  std::string caller;
 };
 
 // What ListResources reports about one resource.

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <fstream>
+#include <limits>
 #include <sstream>
 
 #include "absl/strings/ascii.h"
@@ -228,6 +229,34 @@ absl::Status ApplyKey(const std::string& key, const YAML::Node& value, ServerCon
   if (key == "metrics_request_timeout") {
     return set_duration(&config->metrics_http.request_timeout);
   }
+  // Limits on what one caller may hold.
+  if (key == "max_receive_message_bytes") {
+    return set_count(&config->grpc_limits.max_receive_message_bytes);
+  }
+  if (key == "max_streams_per_connection") {
+    return set_count(&config->grpc_limits.max_streams_per_connection);
+  }
+  if (key == "grpc_memory_bytes") return set_count(&config->grpc_limits.memory_bytes);
+  if (key == "grpc_max_threads") return set_count(&config->grpc_limits.max_threads);
+  if (key == "max_connection_age") return set_duration(&config->grpc_limits.max_connection_age);
+  if (key == "max_connection_age_grace") {
+    return set_duration(&config->grpc_limits.max_connection_age_grace);
+  }
+  if (key == "max_known_objects") return set_count(&config->call_limits.max_known_objects);
+  if (key == "max_subscribers") return set_count(&config->call_limits.max_subscribers);
+  if (key == "max_subscribers_per_caller") {
+    return set_count(&config->call_limits.max_subscribers_per_caller);
+  }
+  if (key == "max_waits") return set_count(&config->call_limits.max_waits);
+  if (key == "max_waits_per_caller") return set_count(&config->call_limits.max_waits_per_caller);
+  if (key == "max_page_snapshots") return set_count(&config->pager.max_snapshots);
+  if (key == "max_page_snapshots_per_caller") {
+    return set_count(&config->pager.max_snapshots_per_caller);
+  }
+  if (key == "max_concurrent_starts") {
+    return set_count(&config->call_limits.max_concurrent_starts);
+  }
+  if (key == "start_queue_wait") return set_duration(&config->call_limits.start_queue_wait);
   return KeyError(key, "unknown key (the config file takes the flags' names; see --help)");
 }
 
@@ -396,6 +425,32 @@ absl::Status ValidateConfig(const ServerConfig& config) {
       config.metrics_http.request_timeout <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError(
         "metrics_max_connections must be at least 1 and metrics_request_timeout positive");
+  }
+  // Limits on what one caller may hold: a cap of 0 would refuse everything.
+  const GrpcLimits& grpc = config.grpc_limits;
+  const CallLimits& calls = config.call_limits;
+  if (grpc.max_receive_message_bytes < 1024 ||
+      grpc.max_receive_message_bytes > size_t{std::numeric_limits<int>::max()}) {
+    return absl::InvalidArgumentError(
+        "max_receive_message_bytes must be between 1024 and 2147483647 (gRPC's own bound)");
+  }
+  if (grpc.max_streams_per_connection == 0 || grpc.max_threads <= 0) {
+    return absl::InvalidArgumentError(
+        "max_streams_per_connection and grpc_max_threads must be at least 1");
+  }
+  if (grpc.max_connection_age < absl::ZeroDuration() ||
+      grpc.max_connection_age_grace < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "max_connection_age and max_connection_age_grace must not be negative (0 = never)");
+  }
+  if (calls.max_known_objects == 0 || calls.max_subscribers == 0 ||
+      calls.max_subscribers_per_caller == 0 || calls.max_waits == 0 ||
+      calls.max_waits_per_caller == 0 || calls.max_concurrent_starts == 0 ||
+      config.pager.max_snapshots == 0 || config.pager.max_snapshots_per_caller == 0) {
+    return absl::InvalidArgumentError(
+        "max_known_objects, max_subscribers, max_subscribers_per_caller, max_waits, "
+        "max_waits_per_caller, max_page_snapshots, max_page_snapshots_per_caller and "
+        "max_concurrent_starts must be at least 1");
   }
   // Access control and TLS.
   const AccessConfig& access = config.access;

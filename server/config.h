@@ -13,6 +13,7 @@
 #include "informer/history.h"
 #include "informer/selector.h"
 #include "informer/store.h"
+#include "server/limits.h"
 #include "server/metrics_http.h"
 #include "server/pager.h"
 #include "server/subscription.h"
@@ -143,6 +144,12 @@ struct ServerConfig {
   SelectorLimits selector_limits;
   // The metrics and probe server's connections and per-request deadline.
   MetricsHttpOptions metrics_http;
+
+  // Limits on what one caller may hold (docs/configuration.md, "Limits"): the gRPC transport's
+  // message size, streams per connection, resource quota and connection age; known_objects,
+  // streams, waits and Subscribe starts (page snapshots are in `pager`).
+  GrpcLimits grpc_limits;
+  CallLimits call_limits;
 };
 
 // Applies the YAML document `yaml` (see docs/configuration in --help and the README) onto

@@ -20,6 +20,8 @@ ABSL_DECLARE_FLAG(std::string, namespace);
 ABSL_DECLARE_FLAG(uint64_t, history_bytes);
 ABSL_DECLARE_FLAG(uint64_t, history_cache_percent);
 ABSL_DECLARE_FLAG(uint64_t, max_selector_terms);
+ABSL_DECLARE_FLAG(uint64_t, max_waits_per_caller);
+ABSL_DECLARE_FLAG(absl::Duration, max_connection_age);
 
 namespace informer {
 namespace server {
@@ -263,6 +265,68 @@ TEST(ConfigTest, HostileInputLimitsComeFromTheFileAndTheFlags) {
   EXPECT_TRUE(ValidateConfig(*config).ok());
   config->selector_limits.max_terms = 0;
   EXPECT_EQ(ValidateConfig(*config).code(), absl::StatusCode::kInvalidArgument);
+  absl::SetFlag(&FLAGS_config, "");
+  std::remove(path.c_str());
+}
+
+TEST(ConfigTest, CallerLimitsHaveDocumentedDefaultsAndComeFromTheFileAndTheFlags) {
+  ServerConfig defaults;
+  EXPECT_EQ(defaults.grpc_limits.max_receive_message_bytes, size_t{16} << 20);
+  EXPECT_EQ(defaults.grpc_limits.max_streams_per_connection, 1000u);
+  EXPECT_EQ(defaults.grpc_limits.memory_bytes, size_t{32} << 20);
+  EXPECT_EQ(defaults.grpc_limits.max_threads, 64);
+  EXPECT_EQ(defaults.grpc_limits.max_connection_age, absl::Hours(1));
+  EXPECT_EQ(defaults.grpc_limits.max_connection_age_grace, absl::Minutes(1));
+  EXPECT_EQ(defaults.call_limits.max_known_objects, 100000u);
+  EXPECT_EQ(defaults.call_limits.max_subscribers, 10000u);
+  EXPECT_EQ(defaults.call_limits.max_subscribers_per_caller, 1000u);
+  EXPECT_EQ(defaults.call_limits.max_waits, 10000u);
+  EXPECT_EQ(defaults.call_limits.max_waits_per_caller, 1000u);
+  EXPECT_EQ(defaults.pager.max_snapshots, 1024u);
+  EXPECT_EQ(defaults.pager.max_snapshots_per_caller, 64u);
+  EXPECT_EQ(defaults.call_limits.max_concurrent_starts, 4u);
+  EXPECT_EQ(defaults.call_limits.start_queue_wait, absl::Seconds(1));
+
+  const std::string path = ::testing::TempDir() + "/informerd_caller_limits_test.yaml";
+  {
+    std::ofstream out(path);
+    out << "resources: [pods]\nmax_receive_message_bytes: 65536\nmax_known_objects: 7\n"
+           "max_streams_per_connection: 8\nmax_subscribers: 9\nmax_subscribers_per_caller: 3\n"
+           "max_waits: 10\nmax_waits_per_caller: 4\nmax_page_snapshots: 11\n"
+           "max_page_snapshots_per_caller: 5\nmax_concurrent_starts: 2\n"
+           "start_queue_wait: 250ms\ngrpc_memory_bytes: 0\ngrpc_max_threads: 12\n"
+           "max_connection_age: 10m\nmax_connection_age_grace: 30s\n";
+  }
+  absl::SetFlag(&FLAGS_config, path);
+  absl::SetFlag(&FLAGS_max_waits_per_caller, 6);
+  absl::SetFlag(&FLAGS_max_connection_age, absl::ZeroDuration());
+  absl::StatusOr<ServerConfig> config =
+      ConfigFromFlags({"config", "max_waits_per_caller", "max_connection_age"});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_EQ(config->grpc_limits.max_receive_message_bytes, 65536u);
+  EXPECT_EQ(config->grpc_limits.max_streams_per_connection, 8u);
+  EXPECT_EQ(config->grpc_limits.memory_bytes, 0u);
+  EXPECT_EQ(config->grpc_limits.max_threads, 12);
+  EXPECT_EQ(config->grpc_limits.max_connection_age, absl::ZeroDuration());
+  EXPECT_EQ(config->grpc_limits.max_connection_age_grace, absl::Seconds(30));
+  EXPECT_EQ(config->call_limits.max_known_objects, 7u);
+  EXPECT_EQ(config->call_limits.max_subscribers, 9u);
+  EXPECT_EQ(config->call_limits.max_subscribers_per_caller, 3u);
+  EXPECT_EQ(config->call_limits.max_waits, 10u);
+  EXPECT_EQ(config->call_limits.max_waits_per_caller, 6u);
+  EXPECT_EQ(config->pager.max_snapshots, 11u);
+  EXPECT_EQ(config->pager.max_snapshots_per_caller, 5u);
+  EXPECT_EQ(config->call_limits.max_concurrent_starts, 2u);
+  EXPECT_EQ(config->call_limits.start_queue_wait, absl::Milliseconds(250));
+  EXPECT_TRUE(ValidateConfig(*config).ok());
+  ServerConfig zero = *config;
+  zero.call_limits.max_waits = 0;
+  absl::Status refused = ValidateConfig(zero);
+  EXPECT_EQ(refused.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(refused.message(), HasSubstr("max_waits"));
+  ServerConfig tiny = *config;
+  tiny.grpc_limits.max_receive_message_bytes = 10;
+  EXPECT_THAT(ValidateConfig(tiny).message(), HasSubstr("max_receive_message_bytes"));
   absl::SetFlag(&FLAGS_config, "");
   std::remove(path.c_str());
 }

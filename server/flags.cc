@@ -144,6 +144,47 @@ ABSL_FLAG(uint64_t, metrics_max_connections, 64,
 ABSL_FLAG(absl::Duration, metrics_request_timeout, absl::Seconds(5),
           "how long a metrics/probe client has to send its request and read the answer");
 
+// Limits on what one caller may hold (docs/configuration.md, "Limits"). A caller is the
+// authenticated user with --auth, else the client's IP address.
+ABSL_FLAG(uint64_t, max_receive_message_bytes, uint64_t{16} << 20,
+          "largest gRPC request accepted (RESOURCE_EXHAUSTED past it, from gRPC); fits a "
+          "known_objects of --max_known_objects typical keys");
+ABSL_FLAG(uint64_t, max_known_objects, 100000,
+          "most entries in one Subscribe's known_objects (RESOURCE_EXHAUSTED past it); each key "
+          "must be NAMESPACE/NAME (or NAME) of Kubernetes lengths (INVALID_ARGUMENT otherwise)");
+ABSL_FLAG(uint64_t, max_streams_per_connection, 1000,
+          "concurrent calls on one HTTP/2 connection (MAX_CONCURRENT_STREAMS); more wait in the "
+          "client until one ends (not refused)");
+ABSL_FLAG(uint64_t, max_subscribers, 10000,
+          "open Subscribe streams in total (RESOURCE_EXHAUSTED past it)");
+ABSL_FLAG(uint64_t, max_subscribers_per_caller, 1000,
+          "open Subscribe streams of one caller (RESOURCE_EXHAUSTED past it)");
+ABSL_FLAG(uint64_t, max_waits, 10000,
+          "calls waiting for min_resource_version in total (RESOURCE_EXHAUSTED past it)");
+ABSL_FLAG(uint64_t, max_waits_per_caller, 1000,
+          "calls of one caller waiting for min_resource_version (RESOURCE_EXHAUSTED past it)");
+ABSL_FLAG(uint64_t, max_page_snapshots, 1024,
+          "List/ByIndex snapshots kept for their next pages, in total; past it a caller's own "
+          "finished lists are dropped, else the new list is refused (RESOURCE_EXHAUSTED), never "
+          "another caller's evicted");
+ABSL_FLAG(uint64_t, max_page_snapshots_per_caller, 64,
+          "List/ByIndex snapshots one caller may hold for its next pages (as above)");
+ABSL_FLAG(uint64_t, max_concurrent_starts, 4,
+          "fresh and known_objects Subscribes building their initial state at once; others wait "
+          "--start_queue_wait, then RESOURCE_EXHAUSTED with retry advice");
+ABSL_FLAG(absl::Duration, start_queue_wait, absl::Seconds(1),
+          "how long a Subscribe start waits for --max_concurrent_starts (within its deadline)");
+ABSL_FLAG(uint64_t, grpc_memory_bytes, uint64_t{32} << 20,
+          "gRPC resource quota: memory its buffers may use (0 = no cap); near it gRPC resets "
+          "streams buffering, e.g. an oversized request it has not yet refused");
+ABSL_FLAG(uint64_t, grpc_max_threads, 64, "gRPC resource quota: threads it may start");
+ABSL_FLAG(absl::Duration, max_connection_age, absl::Hours(1),
+          "a gRPC connection is sent GOAWAY after about this age (±10%; 0 = never); clients "
+          "reconnect, and streams still open after --max_connection_age_grace end with "
+          "UNAVAILABLE and resubscribe with the objects they hold");
+ABSL_FLAG(absl::Duration, max_connection_age_grace, absl::Minutes(1),
+          "how long calls of a connection past --max_connection_age may still run");
+
 namespace informer {
 namespace server {
 namespace {
@@ -320,6 +361,46 @@ absl::StatusOr<ServerConfig> ConfigFromFlags(const absl::flat_hash_set<std::stri
   if (is_given("metrics_request_timeout")) {
     config.metrics_http.request_timeout = absl::GetFlag(FLAGS_metrics_request_timeout);
   }
+  // Limits on what one caller may hold.
+  GrpcLimits& grpc = config.grpc_limits;
+  CallLimits& calls = config.call_limits;
+  if (is_given("max_receive_message_bytes")) {
+    grpc.max_receive_message_bytes = absl::GetFlag(FLAGS_max_receive_message_bytes);
+  }
+  if (is_given("max_streams_per_connection")) {
+    grpc.max_streams_per_connection =
+        static_cast<uint32_t>(absl::GetFlag(FLAGS_max_streams_per_connection));
+  }
+  if (is_given("grpc_memory_bytes")) grpc.memory_bytes = absl::GetFlag(FLAGS_grpc_memory_bytes);
+  if (is_given("grpc_max_threads")) {
+    grpc.max_threads = static_cast<int>(absl::GetFlag(FLAGS_grpc_max_threads));
+  }
+  if (is_given("max_connection_age")) {
+    grpc.max_connection_age = absl::GetFlag(FLAGS_max_connection_age);
+  }
+  if (is_given("max_connection_age_grace")) {
+    grpc.max_connection_age_grace = absl::GetFlag(FLAGS_max_connection_age_grace);
+  }
+  if (is_given("max_known_objects"))
+    calls.max_known_objects = absl::GetFlag(FLAGS_max_known_objects);
+  if (is_given("max_subscribers")) calls.max_subscribers = absl::GetFlag(FLAGS_max_subscribers);
+  if (is_given("max_subscribers_per_caller")) {
+    calls.max_subscribers_per_caller = absl::GetFlag(FLAGS_max_subscribers_per_caller);
+  }
+  if (is_given("max_waits")) calls.max_waits = absl::GetFlag(FLAGS_max_waits);
+  if (is_given("max_waits_per_caller")) {
+    calls.max_waits_per_caller = absl::GetFlag(FLAGS_max_waits_per_caller);
+  }
+  if (is_given("max_page_snapshots")) {
+    config.pager.max_snapshots = absl::GetFlag(FLAGS_max_page_snapshots);
+  }
+  if (is_given("max_page_snapshots_per_caller")) {
+    config.pager.max_snapshots_per_caller = absl::GetFlag(FLAGS_max_page_snapshots_per_caller);
+  }
+  if (is_given("max_concurrent_starts")) {
+    calls.max_concurrent_starts = absl::GetFlag(FLAGS_max_concurrent_starts);
+  }
+  if (is_given("start_queue_wait")) calls.start_queue_wait = absl::GetFlag(FLAGS_start_queue_wait);
   return config;
 }
 

@@ -8,6 +8,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/wire_format_lite.h"
 #include "server/convert.h"
 #include "server/grpc_status.h"
 
@@ -42,6 +44,32 @@ absl::Status CheckKnownObjects(const pb::SubscribeRequest& request) {
   return absl::OkStatus();
 }
 
+// The number of known_objects entries (field 6) of a serialised SubscribeRequest, read from the
+// wire format without building any; InvalidArgument when the bytes are not a protobuf message.
+absl::StatusOr<size_t> CountKnownObjects(absl::string_view bytes) {
+  constexpr int kKnownObjectsField = pb::SubscribeRequest::kKnownObjectsFieldNumber;
+  google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(bytes.data()),
+                                            static_cast<int>(bytes.size()));
+  size_t count = 0;
+  while (const uint32_t tag = in.ReadTag()) {
+    if (google::protobuf::internal::WireFormatLite::GetTagFieldNumber(tag) == kKnownObjectsField) {
+      ++count;
+    }
+    if (!google::protobuf::internal::WireFormatLite::SkipField(&in, tag)) {
+      return absl::InvalidArgumentError("malformed");
+    }
+  }
+  if (!in.ConsumedEntireMessage()) return absl::InvalidArgumentError("malformed");
+  return count;
+}
+
+WaiterOptions WaiterOptionsOf(const CallLimits& limits) {
+  WaiterOptions options;
+  options.max_waits = limits.max_waits;
+  options.max_waits_per_caller = limits.max_waits_per_caller;
+  return options;
+}
+
 ReadTarget TargetOf(const std::string& resource, const std::string& namespace_name,
                     const std::string& label_selector, const std::string& field_selector) {
   return ReadTarget{resource, namespace_name, label_selector, field_selector};
@@ -67,13 +95,20 @@ InformerServiceImpl::InformerServiceImpl(const ResourceRegistry* registry, Metri
       options_(options),
       guard_(guard),
       pager_(options.pager),
+      waiter_(WaiterOptionsOf(options.limits)),
       reader_(registry, &pager_, &waiter_, options_.selector_limits),
+      streams_("open Subscribe streams", options.limits.max_subscribers_per_caller,
+               "max_subscribers_per_caller", options.limits.max_subscribers, "max_subscribers"),
+      starts_(options.limits.max_concurrent_starts, options.limits.start_queue_wait),
       hub_(options.stream_threads, options.bookmark_tick) {}
 
 InformerServiceImpl::~InformerServiceImpl() { Shutdown(absl::ZeroDuration()); }
 
-CallContext InformerServiceImpl::ContextOf(grpc::CallbackServerContext* context) const {
+CallContext InformerServiceImpl::ContextOf(grpc::CallbackServerContext* context,
+                                           const std::string& caller) const {
   CallContext out;
+  // Admit's caller is "USER\nUID"; the user is the quota's unit.
+  out.caller = CallerKey(absl::string_view(caller).substr(0, caller.find('\n')), context->peer());
   const absl::Time now = absl::Now();
   absl::Time deadline = now + options_.max_wait;
   const auto call_deadline = context->deadline();
@@ -215,7 +250,7 @@ grpc::ServerUnaryReactor* InformerServiceImpl::List(grpc::CallbackServerContext*
   if (!query.namespaces.empty()) {
     context->AddTrailingMetadata(kNamespacesMetadata, absl::StrJoin(query.namespaces, ","));
   }
-  reader_.List(query, ContextOf(context),
+  reader_.List(query, ContextOf(context, query.caller),
                [this, reactor, response, started](absl::StatusOr<Page> page) {
                  if (page.ok()) {
                    for (const ObjectPtr& object : page->objects) {
@@ -250,7 +285,7 @@ grpc::ServerUnaryReactor* InformerServiceImpl::Get(grpc::CallbackServerContext* 
     FinishUnary(reactor, "Get", started, s);
     return reactor;
   }
-  reader_.Get(query, ContextOf(context),
+  reader_.Get(query, ContextOf(context, caller),
               [this, reactor, response, started](absl::StatusOr<ObjectPtr> object) {
                 if (object.ok()) ToProto(**object, response->mutable_object());
                 FinishUnary(reactor, "Get", started, object.status());
@@ -284,7 +319,7 @@ grpc::ServerUnaryReactor* InformerServiceImpl::ByIndex(grpc::CallbackServerConte
   if (!query.namespaces.empty()) {
     context->AddTrailingMetadata(kNamespacesMetadata, absl::StrJoin(query.namespaces, ","));
   }
-  reader_.ByIndex(query, ContextOf(context),
+  reader_.ByIndex(query, ContextOf(context, query.caller),
                   [this, reactor, response, started](absl::StatusOr<Page> page) {
                     if (page.ok()) {
                       for (const ObjectPtr& object : page->objects) {
@@ -301,14 +336,37 @@ grpc::ServerUnaryReactor* InformerServiceImpl::ByIndex(grpc::CallbackServerConte
 grpc::ServerWriteReactor<grpc::ByteBuffer>* InformerServiceImpl::Subscribe(
     grpc::CallbackServerContext* context, const grpc::ByteBuffer* raw_request) {
   if (shutting_down_.load()) return FinishedSubscribe(ToGrpcStatus(ShuttingDown()));
-  pb::SubscribeRequest parsed;
-  grpc::ByteBuffer request_bytes(*raw_request);  // Deserialize consumes its buffer
-  if (!grpc::SerializationTraits<pb::SubscribeRequest>::Deserialize(&request_bytes, &parsed).ok()) {
+  // The known_objects cap is checked on the wire bytes, before a map entry is built.
+  std::string bytes;
+  {
+    std::vector<grpc::Slice> slices;
+    if (!raw_request->Dump(&slices).ok()) {
+      return FinishedSubscribe(
+          grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "the request could not be read"));
+    }
+    bytes.reserve(raw_request->Length());
+    for (const grpc::Slice& slice : slices) {
+      bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+    }
+  }
+  const absl::StatusOr<size_t> known = CountKnownObjects(bytes);
+  if (!known.ok()) {
     return FinishedSubscribe(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                                           "the request is not an informer.v1.SubscribeRequest"));
   }
+  if (absl::Status s = CheckKnownObjectCount(*known, options_.limits.max_known_objects); !s.ok()) {
+    known_objects_refused_.fetch_add(1);
+    return FinishedSubscribe(ToGrpcStatus(s));
+  }
+  pb::SubscribeRequest parsed;
+  if (!parsed.ParseFromString(bytes)) {
+    return FinishedSubscribe(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                          "the request is not an informer.v1.SubscribeRequest"));
+  }
+  std::string().swap(bytes);
   const pb::SubscribeRequest* request = &parsed;
   StreamRecheck recheck;
+  std::string quota_caller;
   std::shared_ptr<ResourceInfo> recheck_info;  // kept alive by the check's closure
   {
     // A resume by resourceVersion is a watch; any other start lists first (as a client-go
@@ -339,6 +397,7 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* InformerServiceImpl::Subscribe(
     }
     if (admitted.ok()) admitted = CheckKnownObjects(*request);
     if (!admitted.ok()) return FinishedSubscribe(ToGrpcStatus(admitted));
+    quota_caller = ContextOf(context, caller).caller;
     if (guard_ != nullptr) {
       absl::StatusOr<CachedResource> resource = registry_->Resolve(request->resource());
       if (resource.ok()) {
@@ -357,6 +416,22 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* InformerServiceImpl::Subscribe(
       reader_.Resolve(TargetOf(request->resource(), request->namespace_(),
                                request->label_selector(), request->field_selector()));
   if (!target.ok()) return FinishedSubscribe(ToGrpcStatus(target.status()));
+  for (const auto& [key, rv] : request->known_objects()) {
+    if (absl::Status s = CheckKnownObjectEntry(key, rv, target->resource.info.namespaced);
+        !s.ok()) {
+      known_objects_refused_.fetch_add(1);
+      return FinishedSubscribe(ToGrpcStatus(s));
+    }
+  }
+  absl::StatusOr<CallerQuota::Lease> lease = streams_.Acquire(quota_caller);
+  if (!lease.ok()) return FinishedSubscribe(ToGrpcStatus(lease.status()));
+  // A fresh or known_objects start cuts the cache and builds its initial state: a few at once.
+  AdmissionGate::Ticket ticket;
+  if (request->resource_version().empty()) {
+    absl::StatusOr<AdmissionGate::Ticket> entered = starts_.Enter(ContextOf(context, "").deadline);
+    if (!entered.ok()) return FinishedSubscribe(ToGrpcStatus(entered.status()));
+    ticket = *std::move(entered);
+  }
   SubscriptionRequest subscription_request;
   subscription_request.filter = std::move(target->filter);
   subscription_request.resource_version = request->resource_version();
@@ -367,6 +442,7 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* InformerServiceImpl::Subscribe(
   const std::shared_ptr<SharedIndexInformer>& informer = target->resource.informer;
   absl::StatusOr<std::unique_ptr<Subscription>> subscription = Subscription::Create(
       informer, std::move(subscription_request), options_.subscriber_limits, absl::Now());
+  ticket.Release();
   if (absl::IsFailedPrecondition(subscription.status())) {
     return FinishedSubscribe(ToGrpcStatus(NotSyncedError(*informer)));
   }
@@ -375,7 +451,8 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* InformerServiceImpl::Subscribe(
     recheck.check = [check = std::move(recheck.check), recheck_info] { return check(); };
   }
   return hub_.Open(context, *std::move(subscription),
-                   metrics_->Subscribers(target->resource.info.gvr.ToString()), std::move(recheck));
+                   metrics_->Subscribers(target->resource.info.gvr.ToString()), std::move(recheck),
+                   *std::move(lease));
 }
 
 void InformerServiceImpl::Shutdown(absl::Duration grace) {
@@ -387,6 +464,16 @@ void InformerServiceImpl::Shutdown(absl::Duration grace) {
 std::vector<SubscriberLag> InformerServiceImpl::SubscriberLags() const { return hub_.Lags(); }
 
 size_t InformerServiceImpl::subscriber_count() const { return hub_.size(); }
+
+std::vector<Metrics::LimitState> InformerServiceImpl::LimitStates() const {
+  return {
+      {"subscribers", streams_.total(), streams_.refused()},
+      {"waits", waiter_.pending(), waiter_.refused()},
+      {"page_snapshots", pager_.snapshot_count(), pager_.refused()},
+      {"starts", starts_.in_use(), starts_.refused()},
+      {"known_objects", 0, known_objects_refused_.load()},
+  };
+}
 
 }  // namespace server
 }  // namespace informer

@@ -10,6 +10,7 @@
 #include "informer/v1/informer.grpc.pb.h"
 #include "server/access_guard.h"
 #include "server/cache_reader.h"
+#include "server/limits.h"
 #include "server/metrics.h"
 #include "server/pager.h"
 #include "server/resource_registry.h"
@@ -38,6 +39,9 @@ struct ServiceOptions {
   // With access control on: a cluster-wide read by a caller who may read only some namespaces
   // is narrowed to those (named in the `informer-namespaces` metadata) instead of refused.
   bool narrow_cluster_wide = false;
+  // What one caller may hold and make the service build (known_objects, streams, waits,
+  // starts; page snapshots are in `pager`).
+  CallLimits limits;
 };
 
 // The callback-API service with Subscribe as a raw (ByteBuffer) method, so each object
@@ -88,10 +92,18 @@ class InformerServiceImpl final : public InformerServiceBase {
   std::vector<SubscriberLag> SubscriberLags() const;
   // Open Subscribe streams.
   size_t subscriber_count() const;
+  // The limits' state, for tests and metrics.
+  const CallerQuota& stream_quota() const { return streams_; }
+  const ResourceVersionWaiter& waiter() const { return waiter_; }
+  const Pager& pager() const { return pager_; }
+  const AdmissionGate& start_gate() const { return starts_; }
+  // Every limit's state, for the metrics.
+  std::vector<Metrics::LimitState> LimitStates() const;
 
  private:
-  // The deadline and cancellation of `context`, for waits.
-  CallContext ContextOf(grpc::CallbackServerContext* context) const;
+  // The deadline, cancellation and caller of `context`, for waits and page snapshots;
+  // `caller` is what Admit returned ("" with access control off: the peer's address counts).
+  CallContext ContextOf(grpc::CallbackServerContext* context, const std::string& caller) const;
   // Who calls and whether they may do `verbs` on `read` (its resource resolved from
   // `resource_name`): OK with `*caller` (the page-token binding) when allowed or when access
   // control is off; Unauthenticated, PermissionDenied, Unavailable, or the resolution's error.
@@ -116,7 +128,11 @@ class InformerServiceImpl final : public InformerServiceBase {
   Pager pager_;
   ResourceVersionWaiter waiter_;
   CacheReader reader_;
+  // Before hub_: a stream's lease may be released while the hub is torn down.
+  CallerQuota streams_;
+  AdmissionGate starts_;
   StreamHub hub_;
+  std::atomic<uint64_t> known_objects_refused_{0};
   std::atomic<bool> shutting_down_{false};
 };
 

@@ -1098,6 +1098,218 @@ TEST_F(ServiceTest, ServesOnAUnixSocketToo) {
   EXPECT_THAT(Names(response.objects()), ElementsAre("a"));
 }
 
+// --- Limits on what one caller may hold (docs/configuration.md, "Limits"). With access control
+// off a caller is its IP address: TCP clients here are ip:127.0.0.1, unix-socket ones ip:unix.
+
+class LimitsTest : public ServiceTest {
+ protected:
+  // A second caller: a client over a unix socket (another address than 127.0.0.1).
+  void StartWithSecondCaller() {
+    unix_path_ = absl::StrCat(::testing::TempDir(), "/informerd-limits-", getpid(), ".sock");
+    config_.listen = {"127.0.0.1:0", absl::StrCat("unix:", unix_path_)};
+    StartServer();
+    other_ = pb::InformerService::NewStub(
+        grpc::CreateChannel(absl::StrCat("unix:", unix_path_), grpc::InsecureChannelCredentials()));
+  }
+  // A pods Subscribe over `stub` that has reached SYNCED (or ended: then the status is set).
+  struct Opened {
+    PodStream stream;
+    bool synced = false;
+    grpc::Status status;
+  };
+  Opened Open(pb::InformerService::Stub* stub) {
+    Opened out;
+    out.stream.context = Context();
+    pb::SubscribeRequest request;
+    request.set_resource("pods");
+    out.stream.reader = stub->Subscribe(out.stream.context.get(), request);
+    std::vector<pb::SubscribeResponse> events =
+        ReadThrough(out.stream.reader.get(), pb::EVENT_TYPE_SYNCED);
+    out.synced = !events.empty() && events.back().type() == pb::EVENT_TYPE_SYNCED;
+    if (!out.synced) out.status = out.stream.reader->Finish();
+    return out;
+  }
+  grpc::Status SubscribeWithKnown(std::map<std::string, std::string> known) {
+    auto context = Context();
+    pb::SubscribeRequest request;
+    request.set_resource("pods");
+    for (auto& [key, rv] : known) (*request.mutable_known_objects())[key] = rv;
+    auto reader = stub_->Subscribe(context.get(), request);
+    pb::SubscribeResponse event;
+    while (reader->Read(&event)) {
+      if (event.type() == pb::EVENT_TYPE_SYNCED) {
+        context->TryCancel();
+        while (reader->Read(&event)) {
+        }
+        reader->Finish();
+        return grpc::Status::OK;
+      }
+    }
+    return reader->Finish();
+  }
+
+  std::string unix_path_;
+  std::unique_ptr<pb::InformerService::Stub> other_;
+};
+
+TEST_F(LimitsTest, KnownObjectsPastTheCapIsResourceExhaustedNamingTheFlag) {
+  config_.call_limits.max_known_objects = 10;
+  Fake(kPods)->Add(MakeObject("ns", "a", "0"));
+  StartServer();
+  std::map<std::string, std::string> known;
+  for (int i = 0; i < 10; ++i) known[absl::StrCat("ns/p", i)] = "1";
+  EXPECT_TRUE(SubscribeWithKnown(known).ok());
+  known["ns/p10"] = "1";
+  grpc::Status status = SubscribeWithKnown(known);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(status.error_message(), HasSubstr("11 entries"));
+  EXPECT_THAT(status.error_message(), HasSubstr("--max_known_objects"));
+}
+
+TEST_F(LimitsTest, KnownObjectsKeysOfTheWrongFormAreInvalidArgument) {
+  StartServer();
+  for (const std::string& key : {std::string("no-namespace"), std::string("ns/a/b"),
+                                 absl::StrCat("ns/", std::string(254, 'x'))}) {
+    grpc::Status status = SubscribeWithKnown({{key, "1"}});
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << key;
+    EXPECT_THAT(status.error_message(), HasSubstr("NAMESPACE/NAME")) << key;
+  }
+}
+
+TEST_F(LimitsTest, ARequestPastTheReceiveLimitIsRefusedByTheTransport) {
+  config_.grpc_limits.max_receive_message_bytes = 64 << 10;
+  StartServer();
+  std::map<std::string, std::string> known;
+  for (int i = 0; i < 4000; ++i) known[absl::StrCat("ns/pod-with-a-long-name-", i)] = "12345";
+  grpc::Status status = SubscribeWithKnown(known);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(status.error_message(), HasSubstr("larger than max"));
+  // The server is fine and serves the next call.
+  EXPECT_TRUE(SubscribeWithKnown({{"ns/a", "1"}}).ok());
+}
+
+TEST_F(LimitsTest, SubscribersPastThePerCallerCapAreRefusedWhileAnotherCallerIsServed) {
+  config_.call_limits.max_subscribers_per_caller = 2;
+  Fake(kPods)->Add(MakeObject("ns", "a", "0"));
+  StartWithSecondCaller();
+  Opened first = Open(stub_.get());
+  Opened second = Open(stub_.get());
+  ASSERT_TRUE(first.synced && second.synced);
+  Opened third = Open(stub_.get());
+  EXPECT_FALSE(third.synced);
+  EXPECT_EQ(third.status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(third.status.error_message(), HasSubstr("--max_subscribers_per_caller"));
+  EXPECT_THAT(third.status.error_message(), HasSubstr("ip:127.0.0.1"));
+  // Another caller is served, and live events still reach the first caller's streams.
+  Opened other = Open(other_.get());
+  EXPECT_TRUE(other.synced) << other.status.error_message();
+  Fake(kPods)->Add(MakeObject("ns", "b", "0"));
+  EXPECT_THAT(Described(ReadN(first.stream.reader.get(), 1)), ElementsAre("ADDED ns/b"));
+  // An ended stream gives its slot back.
+  first.stream.context->TryCancel();
+  EXPECT_TRUE(
+      Eventually([&] { return server_->service().stream_quota().held_by("ip:127.0.0.1") == 1; }));
+  EXPECT_TRUE(Open(stub_.get()).synced);
+}
+
+TEST_F(LimitsTest, SubscribersPastTheTotalCapAreRefusedNamingTheFlag) {
+  config_.call_limits.max_subscribers = 2;
+  StartWithSecondCaller();
+  Opened first = Open(stub_.get());
+  Opened second = Open(other_.get());
+  ASSERT_TRUE(first.synced && second.synced);
+  Opened third = Open(other_.get());
+  EXPECT_EQ(third.status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(third.status.error_message(), HasSubstr("(--max_subscribers)"));
+  std::string metrics = HttpGet(server_->metrics_port(), "/metrics");
+  EXPECT_THAT(metrics, HasSubstr("informerd_limit_refusals_total{limit=\"subscribers\"} 1"));
+  EXPECT_THAT(metrics, HasSubstr("informerd_limit_in_use{limit=\"subscribers\"} 2"));
+}
+
+TEST_F(LimitsTest, WaitsPastThePerCallerCapAreRefusedWhileAnotherCallerWaits) {
+  config_.call_limits.max_waits_per_caller = 1;
+  StartWithSecondCaller();
+  const std::string future = absl::StrCat(Fake(kPods)->revision() + 1);
+  auto wait = [&](pb::InformerService::Stub* stub) {
+    pb::ListRequest request;
+    request.set_resource("pods");
+    request.set_min_resource_version(future);
+    pb::ListResponse response;
+    auto context = Context(absl::Seconds(10));
+    return stub->List(context.get(), request, &response);
+  };
+  grpc::Status first, other;
+  std::thread waiting([&] { first = wait(stub_.get()); });
+  ASSERT_TRUE(Eventually([&] { return server_->service().waiter().pending() == 1; }));
+  grpc::Status refused = wait(stub_.get());
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_THAT(refused.error_message(), HasSubstr("--max_waits_per_caller"));
+  std::thread other_waiting([&] { other = wait(other_.get()); });
+  ASSERT_TRUE(Eventually([&] { return server_->service().waiter().pending() == 2; }));
+  Fake(kPods)->Add(MakeObject("ns", "a", "0"));
+  waiting.join();
+  other_waiting.join();
+  EXPECT_TRUE(first.ok()) << first.error_message();
+  EXPECT_TRUE(other.ok()) << other.error_message();
+}
+
+TEST_F(LimitsTest, PageSnapshotsPastThePerCallerCapAreRefusedAndOthersTokensSurvive) {
+  config_.pager.max_snapshots_per_caller = 3;
+  for (int i = 0; i < 5; ++i) Fake(kPods)->Add(MakeObject("ns", absl::StrCat("p", i), "0"));
+  StartWithSecondCaller();
+  WaitCached(kPods);
+  auto first_page = [](pb::InformerService::Stub* stub, pb::ListResponse* response) {
+    pb::ListRequest request;
+    request.set_resource("pods");
+    request.set_limit(1);
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(10)));
+    return stub->List(&context, request, response);
+  };
+  pb::ListResponse victim;
+  ASSERT_TRUE(first_page(other_.get(), &victim).ok());
+  int refused = 0;
+  for (int i = 0; i < 50; ++i) {
+    pb::ListResponse response;
+    grpc::Status status = first_page(stub_.get(), &response);
+    if (status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) {
+      ++refused;
+      EXPECT_THAT(status.error_message(), HasSubstr("--max_page_snapshots_per_caller"));
+    }
+  }
+  EXPECT_EQ(refused, 47);
+  // The other caller's list goes on to its end.
+  pb::ListRequest next;
+  next.set_resource("pods");
+  next.set_limit(10);
+  next.set_page_token(victim.next_page_token());
+  pb::ListResponse rest;
+  auto context = Context();
+  grpc::Status status = other_->List(context.get(), next, &rest);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(rest.objects_size(), 4);
+}
+
+TEST_F(LimitsTest, AnAgedConnectionEndsItsStreamsWithUnavailableAndTheClientResubscribes) {
+  config_.grpc_limits.max_connection_age = absl::Seconds(1);
+  config_.grpc_limits.max_connection_age_grace = absl::Seconds(1);
+  Fake(kPods)->Add(MakeObject("ns", "a", "0"));
+  StartServer();
+  Opened opened = Open(stub_.get());
+  ASSERT_TRUE(opened.synced);
+  const absl::Time started = absl::Now();
+  pb::SubscribeResponse event;
+  while (opened.stream.reader->Read(&event)) {
+  }
+  grpc::Status ended = opened.stream.reader->Finish();
+  // GOAWAY after about a second, the stream cut a second later: UNAVAILABLE, which the
+  // clients answer by resubscribing with the objects they hold.
+  EXPECT_EQ(ended.error_code(), grpc::StatusCode::UNAVAILABLE) << ended.error_message();
+  EXPECT_LT(absl::Now() - started, absl::Seconds(10));
+  EXPECT_TRUE(SubscribeWithKnown({{"ns/a", "1"}}).ok());
+  EXPECT_TRUE(Eventually([&] { return server_->service().stream_quota().total() == 0; }));
+}
+
 }  // namespace
 }  // namespace server
 }  // namespace informer

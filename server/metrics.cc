@@ -81,6 +81,11 @@ void Metrics::SetSources(const ResourceRegistry* registry,
   subscriber_lags_ = std::move(subscriber_lags);
 }
 
+void Metrics::SetLimitSource(std::function<std::vector<LimitState>()> limits) {
+  absl::MutexLock lock(&mu_);
+  limits_ = std::move(limits);
+}
+
 void Metrics::RecordAuthentication(absl::string_view via, absl::string_view result,
                                    bool cache_hit) {
   std::string labels = absl::StrCat("via=\"", via, "\",result=\"", result, "\",cache=\"",
@@ -100,10 +105,12 @@ void Metrics::RecordAuthorization(absl::string_view method, absl::string_view ve
 std::string Metrics::Render() const {
   const ResourceRegistry* registry;
   std::function<std::vector<SubscriberLag>()> lags_fn;
+  std::function<std::vector<LimitState>()> limits_fn;
   {
     absl::MutexLock lock(&mu_);
     registry = registry_;
     lags_fn = subscriber_lags_;
+    limits_fn = limits_;
   }
   std::string out;
   // Informer-side series, read from the informers themselves at scrape time.
@@ -237,6 +244,21 @@ std::string Metrics::Render() const {
   for (const auto& [resource, entry] : lag) {
     Sample(&out, "informerd_subscriber_lag_sum", ResourceLabel(resource),
            static_cast<double>(entry.second));
+  }
+
+  // The callers' limits (docs/configuration.md, "Limits").
+  const std::vector<LimitState> limits = limits_fn ? limits_fn() : std::vector<LimitState>{};
+  Header(&out, "informerd_limit_in_use", "gauge",
+         "What callers hold now of a limited kind: subscribers, waits, page_snapshots, starts.");
+  for (const LimitState& limit : limits) {
+    Sample(&out, "informerd_limit_in_use", absl::StrCat("limit=\"", limit.limit, "\""),
+           static_cast<double>(limit.in_use));
+  }
+  Header(&out, "informerd_limit_refusals_total", "counter",
+         "Requests refused with RESOURCE_EXHAUSTED or INVALID_ARGUMENT by a limit.");
+  for (const LimitState& limit : limits) {
+    Sample(&out, "informerd_limit_refusals_total", absl::StrCat("limit=\"", limit.limit, "\""),
+           static_cast<double>(limit.refused));
   }
 
   Header(&out, "informerd_grpc_requests_total", "counter", "Unary calls by method and code.");

@@ -72,6 +72,14 @@ class Metrics {
   // Where the scrape reads the informers and subscribers from.
   void SetSources(const ResourceRegistry* registry,
                   std::function<std::vector<SubscriberLag>()> subscriber_lags);
+  // Where the scrape reads the per-caller and total limits from: each limit's name (e.g.
+  // "subscribers") with what is held now and how many requests it refused so far.
+  struct LimitState {
+    std::string limit;
+    uint64_t in_use = 0;
+    uint64_t refused = 0;
+  };
+  void SetLimitSource(std::function<std::vector<LimitState>()> limits);
 
   // The whole exposition, in the Prometheus text format 0.0.4.
   std::string Render() const;
@@ -86,6 +94,7 @@ class Metrics {
   std::map<std::string, uint64_t> authorizations_ ABSL_GUARDED_BY(mu_);
   const ResourceRegistry* registry_ ABSL_GUARDED_BY(mu_) = nullptr;
   std::function<std::vector<SubscriberLag>()> subscriber_lags_ ABSL_GUARDED_BY(mu_);
+  std::function<std::vector<LimitState>()> limits_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace server

@@ -61,7 +61,8 @@ Page Pager::Cut(const Snapshot& snapshot, size_t offset, int32_t limit) const {
 }
 
 absl::StatusOr<Page> Pager::First(absl::string_view query, std::vector<ObjectPtr> objects,
-                                  std::string resource_version, int32_t limit, absl::Time now) {
+                                  std::string resource_version, int32_t limit, absl::Time now,
+                                  const std::string& caller) {
   absl::StatusOr<int32_t> checked = CheckLimit(limit);
   if (!checked.ok()) return checked.status();
   auto snapshot = std::make_shared<Snapshot>();
@@ -69,17 +70,44 @@ absl::StatusOr<Page> Pager::First(absl::string_view query, std::vector<ObjectPtr
   snapshot->objects = std::move(objects);
   snapshot->resource_version = std::move(resource_version);
   snapshot->last_used = now;
-  absl::MutexLock lock(&mu_);
-  ExpireLocked(now);
-  snapshot->id = next_id_++;
-  Page page = Cut(*snapshot, 0, *checked);
-  if (!page.next_page_token.empty()) {
+  snapshot->caller = caller;
+  Page page;
+  {
+    absl::MutexLock lock(&mu_);
+    ExpireLocked(now);
+    snapshot->id = next_id_++;
+    page = Cut(*snapshot, 0, *checked);
+    if (page.next_page_token.empty()) return page;
+    // Room for one more: past a cap the caller's own finished snapshots go first, never
+    // another caller's.
+    auto mine = [this, &caller]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      auto it = per_caller_.find(caller);
+      return it == per_caller_.end() ? size_t{0} : it->second;
+    };
+    while (mine() >= options_.max_snapshots_per_caller && DropFinishedLocked(caller)) {
+    }
+    while (lru_.size() >= options_.max_snapshots && DropFinishedLocked(caller)) {
+    }
+    const bool caller_full = mine() >= options_.max_snapshots_per_caller;
+    if (caller_full || lru_.size() >= options_.max_snapshots) {
+      ++refused_;
+      const std::string ttl = absl::FormatDuration(options_.snapshot_ttl);
+      if (caller_full) {
+        return absl::ResourceExhaustedError(absl::StrCat(
+            "caller ", caller, " holds ", options_.max_snapshots_per_caller,
+            " unfinished paged lists, the limit per caller (--max_page_snapshots_per_caller); "
+            "read your lists to their last page (an abandoned one is dropped ",
+            ttl, " after its last page request), or ask the operator to raise the flag"));
+      }
+      return absl::ResourceExhaustedError(absl::StrCat(
+          "informerd holds ", options_.max_snapshots,
+          " unfinished paged lists of all callers, the limit (--max_page_snapshots); retry in a "
+          "while with backoff (each is dropped ",
+          ttl, " after its last page request), or list with a limit large enough for one page"));
+    }
     lru_.push_back(snapshot);
     by_id_[snapshot->id] = std::prev(lru_.end());
-    while (lru_.size() > options_.max_snapshots) {
-      by_id_.erase(lru_.front()->id);
-      lru_.pop_front();
-    }
+    ++per_caller_[caller];
   }
   return page;
 }
@@ -123,20 +151,52 @@ absl::StatusOr<Page> Pager::Next(absl::string_view query, absl::string_view toke
   if (offset == 0 || offset >= snapshot->objects.size()) return malformed;
   snapshot->last_used = now;
   lru_.splice(lru_.end(), lru_, it->second);
-  // The snapshot stays after its last page too, so a retried request gets the same answer.
-  return Cut(*snapshot, offset, *checked);
+  // The snapshot stays after its last page too, so a retried request gets the same answer (until
+  // its caller needs the room: DropFinishedLocked).
+  Page page = Cut(*snapshot, offset, *checked);
+  if (page.next_page_token.empty()) snapshot->finished = true;
+  return page;
 }
 
 void Pager::ExpireLocked(absl::Time now) {
   while (!lru_.empty() && now - lru_.front()->last_used > options_.snapshot_ttl) {
-    by_id_.erase(lru_.front()->id);
-    lru_.pop_front();
+    EraseLocked(lru_.begin());
   }
+}
+
+void Pager::EraseLocked(LruList::iterator it) {
+  const std::shared_ptr<Snapshot>& snapshot = *it;
+  by_id_.erase(snapshot->id);
+  if (auto owner = per_caller_.find(snapshot->caller); owner != per_caller_.end()) {
+    if (--owner->second == 0) per_caller_.erase(owner);
+  }
+  lru_.erase(it);
+}
+
+bool Pager::DropFinishedLocked(const std::string& caller) {
+  for (auto it = lru_.begin(); it != lru_.end(); ++it) {
+    if ((*it)->finished && (*it)->caller == caller) {
+      EraseLocked(it);
+      return true;
+    }
+  }
+  return false;
 }
 
 size_t Pager::snapshot_count() const {
   absl::MutexLock lock(&mu_);
   return lru_.size();
+}
+
+size_t Pager::snapshot_count(const std::string& caller) const {
+  absl::MutexLock lock(&mu_);
+  auto it = per_caller_.find(caller);
+  return it == per_caller_.end() ? 0 : it->second;
+}
+
+uint64_t Pager::refused() const {
+  absl::MutexLock lock(&mu_);
+  return refused_;
 }
 
 }  // namespace server

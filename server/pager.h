@@ -24,7 +24,12 @@ struct PagerOptions {
   int32_t max_limit = 10000;                       // a larger limit is InvalidArgument
   size_t max_page_bytes = size_t{3} << 20;         // a page stops early past this much JSON
   absl::Duration snapshot_ttl = absl::Minutes(5);  // since the snapshot's last page request
-  size_t max_snapshots = 1024;  // the least recently used snapshot goes first past this
+  // Snapshots kept at once, in total and per caller (--max_page_snapshots,
+  // --max_page_snapshots_per_caller). A first page that needs a snapshot past either cap first
+  // drops the caller's own least recently used finished snapshot (its last page was served), and
+  // is refused with ResourceExhausted when it has none: one caller never evicts another's.
+  size_t max_snapshots = 1024;
+  size_t max_snapshots_per_caller = 64;
 };
 
 // One page of a paged answer.
@@ -48,9 +53,12 @@ class Pager {
 
   // The first page of `objects` (already filtered and sorted) for the query identified by
   // `query` (any text that differs between queries, e.g. resource + namespace + selectors).
-  // Keeps the snapshot only when more pages remain. InvalidArgument for a limit out of range.
+  // Keeps the snapshot only when more pages remain, counted against `caller` (a CallerKey).
+  // InvalidArgument for a limit out of range; ResourceExhausted naming the cap and its flag when
+  // the snapshot cannot be kept (PagerOptions::max_snapshots*).
   absl::StatusOr<Page> First(absl::string_view query, std::vector<ObjectPtr> objects,
-                             std::string resource_version, int32_t limit, absl::Time now);
+                             std::string resource_version, int32_t limit, absl::Time now,
+                             const std::string& caller = "");
 
   // The page after the one that returned `token`. InvalidArgument for a malformed token, one
   // this process never issued, or one issued for a different query; Aborted when its snapshot
@@ -58,8 +66,11 @@ class Pager {
   absl::StatusOr<Page> Next(absl::string_view query, absl::string_view token, int32_t limit,
                             absl::Time now);
 
-  // Snapshots currently kept (for metrics and tests).
+  // Snapshots currently kept, in total and by `caller` (for metrics and tests).
   size_t snapshot_count() const;
+  size_t snapshot_count(const std::string& caller) const;
+  // First pages refused for want of room (for metrics).
+  uint64_t refused() const;
 
  private:
   struct Snapshot {
@@ -68,22 +79,29 @@ class Pager {
     std::vector<ObjectPtr> objects;
     std::string resource_version;
     absl::Time last_used;
+    std::string caller;     // who holds it (CallerKey)
+    bool finished = false;  // its last page was served
   };
+  using LruList = std::list<std::shared_ptr<Snapshot>>;
 
   absl::StatusOr<int32_t> CheckLimit(int32_t limit) const;
   // Cuts the page at `offset` and, when more remain, the token of the next one.
   Page Cut(const Snapshot& snapshot, size_t offset, int32_t limit) const;
   std::string Token(uint64_t snapshot_id, size_t offset, uint64_t query_hash) const;
   void ExpireLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void EraseLocked(LruList::iterator it) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Drops the least recently used finished snapshot of `caller`; false when it has none.
+  bool DropFinishedLocked(const std::string& caller) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const PagerOptions options_;
   const uint64_t instance_;  // random per process, so tokens from an earlier one are recognized
   mutable absl::Mutex mu_;
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 1;
   // Least recently used first.
-  std::list<std::shared_ptr<Snapshot>> lru_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<uint64_t, std::list<std::shared_ptr<Snapshot>>::iterator> by_id_
-      ABSL_GUARDED_BY(mu_);
+  LruList lru_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<uint64_t, LruList::iterator> by_id_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, size_t> per_caller_ ABSL_GUARDED_BY(mu_);
+  uint64_t refused_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace server

@@ -131,16 +131,61 @@ TEST(PagerTest, TokenFromAnotherServerProcessIsAborted) {
   EXPECT_THAT(status.message(), HasSubstr("restart the list"));
 }
 
-TEST(PagerTest, LeastRecentlyUsedSnapshotIsEvictedPastTheBound) {
+TEST(PagerTest, PastTheTotalBoundANewListIsRefusedNotAnotherCallersEvicted) {
   PagerOptions options;
   options.max_snapshots = 1;
   Pager pager(options);
-  absl::StatusOr<Page> first = pager.First("q", Pods(3), "1", 1, kNow);
-  absl::StatusOr<Page> second = pager.First("q", Pods(3), "2", 1, kNow);
-  ASSERT_TRUE(first.ok() && second.ok());
-  EXPECT_EQ(pager.Next("q", first->next_page_token, 1, kNow).status().code(),
-            absl::StatusCode::kAborted);
-  EXPECT_TRUE(pager.Next("q", second->next_page_token, 1, kNow).ok());
+  absl::StatusOr<Page> first = pager.First("q", Pods(3), "1", 1, kNow, "ip:10.0.0.1");
+  ASSERT_TRUE(first.ok());
+  absl::StatusOr<Page> second = pager.First("q", Pods(3), "2", 1, kNow, "ip:10.0.0.2");
+  EXPECT_EQ(second.status().code(), absl::StatusCode::kResourceExhausted);
+  EXPECT_THAT(second.status().message(), HasSubstr("--max_page_snapshots)"));
+  // The first caller's list goes on.
+  EXPECT_TRUE(pager.Next("q", first->next_page_token, 1, kNow).ok());
+  // A list that fits one page needs no snapshot and is answered.
+  EXPECT_TRUE(pager.First("q", Pods(1), "3", 1, kNow, "ip:10.0.0.2").ok());
+  EXPECT_EQ(pager.refused(), 1u);
+}
+
+TEST(PagerTest, ALimitOneLoopOfOneCallerCannotEvictAnothersTokens) {
+  PagerOptions options;
+  options.max_snapshots = 100;
+  options.max_snapshots_per_caller = 4;
+  Pager pager(options);
+  absl::StatusOr<Page> victim = pager.First("q", Pods(3), "1", 1, kNow, "user:victim");
+  ASSERT_TRUE(victim.ok());
+  int refused = 0;
+  for (int i = 0; i < 1000; ++i) {
+    absl::StatusOr<Page> page = pager.First("q", Pods(3), "1", 1, kNow, "user:hostile");
+    if (absl::IsResourceExhausted(page.status())) {
+      ++refused;
+      EXPECT_THAT(page.status().message(), HasSubstr("--max_page_snapshots_per_caller"));
+    }
+  }
+  EXPECT_EQ(refused, 1000 - 4);
+  EXPECT_EQ(pager.snapshot_count("user:hostile"), 4u);
+  EXPECT_EQ(pager.snapshot_count("user:victim"), 1u);
+  absl::StatusOr<Page> next = pager.Next("q", victim->next_page_token, 1, kNow);
+  EXPECT_TRUE(next.ok()) << next.status();
+}
+
+TEST(PagerTest, ACallersOwnFinishedListsMakeRoomForItsNextOne) {
+  PagerOptions options;
+  options.max_snapshots_per_caller = 1;
+  Pager pager(options);
+  for (int i = 0; i < 5; ++i) {
+    absl::StatusOr<Page> page = pager.First("q", Pods(2), "1", 1, kNow, "a");
+    ASSERT_TRUE(page.ok()) << i << ": " << page.status();
+    ASSERT_TRUE(pager.Next("q", page->next_page_token, 1, kNow).ok());  // the last page
+  }
+  EXPECT_EQ(pager.snapshot_count("a"), 1u);
+  // An unfinished one is not dropped: the next list waits for it to end or expire.
+  absl::StatusOr<Page> open = pager.First("q", Pods(3), "1", 1, kNow, "a");
+  ASSERT_TRUE(open.ok());
+  EXPECT_EQ(pager.First("q", Pods(3), "1", 1, kNow, "a").status().code(),
+            absl::StatusCode::kResourceExhausted);
+  EXPECT_TRUE(
+      pager.First("q", Pods(3), "1", 1, kNow + options.snapshot_ttl + absl::Seconds(1), "a").ok());
 }
 
 TEST(PagerTest, RetryingTheLastPageGivesTheSameAnswer) {

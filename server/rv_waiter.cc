@@ -1,5 +1,6 @@
 #include "server/rv_waiter.h"
 
+#include <algorithm>
 #include <utility>
 #include <vector>
 
@@ -10,8 +11,21 @@
 namespace informer {
 namespace server {
 
-ResourceVersionWaiter::ResourceVersionWaiter(absl::Duration poll)
-    : poll_(poll), thread_([this] { Loop(); }) {}
+namespace {
+
+// SharedIndexInformer::history() is const, but (un)registering a listener is not a change a
+// reader can see; the history object itself is not const, so the cast is well-defined.
+EventHistory& MutableHistory(const SharedIndexInformer& informer) {
+  return const_cast<EventHistory&>(informer.history());
+}
+
+}  // namespace
+
+ResourceVersionWaiter::ResourceVersionWaiter(WaiterOptions options)
+    : options_(options),
+      quota_("calls waiting for min_resource_version", options.max_waits_per_caller,
+             "max_waits_per_caller", options.max_waits, "max_waits"),
+      thread_([this] { Loop(); }) {}
 
 ResourceVersionWaiter::~ResourceVersionWaiter() { Shutdown(); }
 
@@ -53,7 +67,8 @@ bool ResourceVersionWaiter::Check(const Pending& wait, absl::Time now, absl::Sta
 
 void ResourceVersionWaiter::Wait(std::shared_ptr<SharedIndexInformer> informer,
                                  std::string resource_version, absl::Time deadline,
-                                 CancelledFn cancelled, std::function<void(absl::Status)> done) {
+                                 CancelledFn cancelled, std::function<void(absl::Status)> done,
+                                 const std::string& caller) {
   uint64_t number = 0;
   if (!absl::SimpleAtoi(resource_version, &number)) {
     done(absl::InvalidArgumentError(
@@ -65,40 +80,69 @@ void ResourceVersionWaiter::Wait(std::shared_ptr<SharedIndexInformer> informer,
   const absl::Time now = absl::Now();
   Pending wait{
       std::move(informer), std::move(resource_version), now, deadline, std::move(cancelled),
-      std::move(done)};
+      std::move(done),     CallerQuota::Lease()};
   absl::Status result;
   if (Check(wait, now, &result)) {
     wait.done(result);
     return;
   }
+  absl::StatusOr<CallerQuota::Lease> lease = quota_.Acquire(caller);
+  if (!lease.ok()) {
+    wait.done(lease.status());
+    return;
+  }
+  wait.lease = *std::move(lease);
   {
     absl::MutexLock lock(&mu_);
     if (!shut_down_) {
+      const SharedIndexInformer* key = wait.informer.get();
+      if (!listeners_.contains(key)) {
+        const EventHistory::ListenerId id =
+            MutableHistory(*wait.informer).AddListener([this] { OnProgress(); });
+        listeners_.emplace(key, std::make_pair(wait.informer, id));
+      }
       pending_.push_back(std::move(wait));
+      // It may have progressed between the check above and the listener's registration.
+      progressed_ = true;
       return;
     }
   }
   wait.done(absl::UnavailableError("informerd is shutting down"));
 }
 
+void ResourceVersionWaiter::OnProgress() {
+  absl::MutexLock lock(&mu_);
+  progressed_ = true;
+}
+
 void ResourceVersionWaiter::Loop() {
+  absl::Time next_sweep = absl::Now() + options_.sweep;
   for (;;) {
     std::list<Pending> waits;
     {
       absl::MutexLock lock(&mu_);
-      auto has_work = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-        return shut_down_ || !pending_.empty();
-      };
-      mu_.Await(absl::Condition(&has_work));
+      // Sleep until progress, the earliest deadline or the sweep.
+      absl::Time wake = absl::InfiniteFuture();
+      if (!pending_.empty()) {
+        wake = next_sweep;
+        for (const Pending& wait : pending_) wake = std::min(wake, wait.deadline);
+      }
+      auto has_work = [this]()
+                          ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return shut_down_ || progressed_; };
+      mu_.AwaitWithDeadline(absl::Condition(&has_work), wake);
       if (shut_down_) return;
+      progressed_ = false;
+      ++rounds_;
       waits.swap(pending_);
     }
     // Check without the lock, so callbacks and new Waits never wait for each other.
     const absl::Time now = absl::Now();
+    if (now >= next_sweep) next_sweep = now + options_.sweep;
     std::vector<std::pair<std::function<void(absl::Status)>, absl::Status>> answers;
     for (auto it = waits.begin(); it != waits.end();) {
       absl::Status result;
       if (Check(*it, now, &result)) {
+        it->lease.Release();
         answers.emplace_back(std::move(it->done), std::move(result));
         it = waits.erase(it);
       } else {
@@ -108,9 +152,6 @@ void ResourceVersionWaiter::Loop() {
     for (auto& [done, result] : answers) done(result);
     absl::MutexLock lock(&mu_);
     pending_.splice(pending_.begin(), waits);
-    if (shut_down_) return;
-    auto shut = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return shut_down_; };
-    mu_.AwaitWithTimeout(absl::Condition(&shut), poll_);
     if (shut_down_) return;
   }
 }
@@ -123,16 +164,31 @@ void ResourceVersionWaiter::Shutdown() {
     shut_down_ = true;
   }
   if (thread_.joinable()) thread_.join();
+  absl::flat_hash_map<const SharedIndexInformer*,
+                      std::pair<std::shared_ptr<SharedIndexInformer>, EventHistory::ListenerId>>
+      listeners;
   {
     absl::MutexLock lock(&mu_);
     waits.swap(pending_);
+    listeners.swap(listeners_);
   }
-  for (Pending& wait : waits) wait.done(absl::UnavailableError("informerd is shutting down"));
+  // Without the lock: RemoveListener waits for a running OnProgress, which takes it.
+  for (auto& [key, entry] : listeners) MutableHistory(*entry.first).RemoveListener(entry.second);
+  for (Pending& wait : waits) {
+    wait.lease.Release();
+    wait.done(absl::UnavailableError("informerd is shutting down"));
+  }
 }
 
-size_t ResourceVersionWaiter::pending() const {
+size_t ResourceVersionWaiter::pending() const { return quota_.total(); }
+
+size_t ResourceVersionWaiter::pending(const std::string& caller) const {
+  return quota_.held_by(caller);
+}
+
+uint64_t ResourceVersionWaiter::rounds() const {
   absl::MutexLock lock(&mu_);
-  return pending_.size();
+  return rounds_;
 }
 
 }  // namespace server

@@ -7,11 +7,14 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "informer/shared_informer.h"
+#include "server/limits.h"
 
 namespace informer {
 namespace server {
@@ -19,33 +22,52 @@ namespace server {
 // True when the caller has gone away (e.g. the RPC was cancelled).
 using CancelledFn = std::function<bool()>;
 
+// Bounds of the waiter.
+struct WaiterOptions {
+  // Waits pending at once, in total and per caller (--max_waits, --max_waits_per_caller).
+  size_t max_waits = 10000;
+  size_t max_waits_per_caller = 1000;
+  // How often pending waits are looked at for cancellation and a stopped informer (progress
+  // wakes them at once; deadlines are met on time).
+  absl::Duration sweep = absl::Seconds(1);
+};
+
 // Holds waits for "the cache of this informer reflects at least resourceVersion R" and calls
 // each one's callback once: OK when reached, DeadlineExceeded at its deadline (the message says
-// how far the cache got), Cancelled when its CancelledFn says so, Unavailable on Shutdown. One
-// thread polls every pending wait, so thousands of waiting calls cost no threads.
+// how far the cache got), Cancelled when its CancelledFn says so, Unavailable on Shutdown,
+// ResourceExhausted (naming the cap and its flag) when the caller or everyone already holds
+// the most waits allowed. One thread answers every pending wait: it sleeps until an informer
+// with waits progresses (a history listener: every commit, bookmarks included), the earliest
+// deadline, or the sweep, so thousands of waiting calls cost no threads and no polling.
 //
 // Thread-safety: every method may be called from any thread. Callbacks run on the calling
 // thread (when the answer is immediate) or on the waiter's thread, with no lock held.
 class ResourceVersionWaiter {
  public:
-  // `poll` is how often pending waits are checked.
-  explicit ResourceVersionWaiter(absl::Duration poll = absl::Milliseconds(5));
+  explicit ResourceVersionWaiter(WaiterOptions options = {});
   // Shuts down.
   ~ResourceVersionWaiter();
   ResourceVersionWaiter(const ResourceVersionWaiter&) = delete;
   ResourceVersionWaiter& operator=(const ResourceVersionWaiter&) = delete;
 
   // Calls `done` once the informer reflects `resource_version` (a decimal number; else `done`
-  // gets InvalidArgument at once). `done` runs inline when the answer is already known.
+  // gets InvalidArgument at once). `done` runs inline when the answer is already known, or
+  // when `caller` (a CallerKey) may not wait more.
   void Wait(std::shared_ptr<SharedIndexInformer> informer, std::string resource_version,
-            absl::Time deadline, CancelledFn cancelled, std::function<void(absl::Status)> done);
+            absl::Time deadline, CancelledFn cancelled, std::function<void(absl::Status)> done,
+            const std::string& caller = "");
 
-  // Fails every pending wait with Unavailable and stops the thread; later Waits fail at once.
-  // Idempotent.
+  // Fails every pending wait with Unavailable, stops the thread and unregisters from the
+  // informers; later Waits fail at once. Idempotent.
   void Shutdown();
 
-  // Waits not yet answered.
+  // Waits not yet answered, in total and by `caller`.
   size_t pending() const;
+  size_t pending(const std::string& caller) const;
+  // Times the thread looked at the pending waits (for tests: progress, not polling).
+  uint64_t rounds() const;
+  // Waits refused by the caps (for metrics).
+  uint64_t refused() const { return quota_.refused(); }
 
  private:
   struct Pending {
@@ -55,16 +77,26 @@ class ResourceVersionWaiter {
     absl::Time deadline;
     CancelledFn cancelled;
     std::function<void(absl::Status)> done;
+    CallerQuota::Lease lease;
   };
 
   // The answer for `wait` now, or OK-with-false when it must keep waiting.
   static bool Check(const Pending& wait, absl::Time now, absl::Status* result);
+  // Called by an informer's history after it progressed.
+  void OnProgress();
   void Loop();
 
-  const absl::Duration poll_;
+  const WaiterOptions options_;
+  CallerQuota quota_;
   mutable absl::Mutex mu_;
   std::list<Pending> pending_ ABSL_GUARDED_BY(mu_);
+  // The history listener of each informer that ever had a wait (removed at Shutdown).
+  absl::flat_hash_map<const SharedIndexInformer*,
+                      std::pair<std::shared_ptr<SharedIndexInformer>, EventHistory::ListenerId>>
+      listeners_ ABSL_GUARDED_BY(mu_);
+  bool progressed_ ABSL_GUARDED_BY(mu_) = false;
   bool shut_down_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t rounds_ ABSL_GUARDED_BY(mu_) = 0;
   std::thread thread_;
 };
 

@@ -1,5 +1,7 @@
 #include "server/server.h"
 
+#include <algorithm>
+#include <climits>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -9,6 +11,7 @@
 #include "grpc/health/v1/health.pb.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/resource_quota.h"
 #include "server/log.h"
 #include "server/tls_credentials.h"
 
@@ -40,6 +43,7 @@ ServiceOptions ServiceOptionsOf(const ServerConfig& config) {
   options.selector_limits = config.selector_limits;
   options.recheck_interval = config.access.allow_ttl;
   options.narrow_cluster_wide = config.access.narrow_cluster_wide;
+  options.limits = config.call_limits;
   return options;
 }
 
@@ -129,8 +133,23 @@ absl::StatusOr<std::unique_ptr<InformerServer>> InformerServer::Start(
     }
   }
   builder.RegisterService(server->service_.get());
-  // known_objects of a large cache exceed gRPC's default 4 MiB.
-  builder.SetMaxReceiveMessageSize(64 << 20);
+  // What one client may send and hold on the transport (docs/configuration.md, "Limits").
+  const GrpcLimits& limits = cfg.grpc_limits;
+  auto millis = [](absl::Duration d) {
+    return static_cast<int>(std::min<int64_t>(absl::ToInt64Milliseconds(d), INT_MAX));
+  };
+  builder.SetMaxReceiveMessageSize(static_cast<int>(limits.max_receive_message_bytes));
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
+                             static_cast<int>(limits.max_streams_per_connection));
+  if (limits.max_connection_age > absl::ZeroDuration()) {
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_MS, millis(limits.max_connection_age));
+    builder.AddChannelArgument(GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS,
+                               millis(limits.max_connection_age_grace));
+  }
+  grpc::ResourceQuota quota("informerd");
+  if (limits.memory_bytes > 0) quota.Resize(limits.memory_bytes);
+  quota.SetMaxThreads(limits.max_threads);
+  builder.SetResourceQuota(quota);
   // Find dead subscribers (a vanished host never closes its TCP connection).
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 60 * 1000);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20 * 1000);
@@ -152,6 +171,7 @@ absl::StatusOr<std::unique_ptr<InformerServer>> InformerServer::Start(
   // Metrics and probes.
   server->metrics_.SetSources(&server->registry_,
                               [s = server.get()] { return s->service_->SubscriberLags(); });
+  server->metrics_.SetLimitSource([s = server.get()] { return s->service_->LimitStates(); });
   if (!cfg.metrics_listen.empty()) {
     InformerServer* self = server.get();
     absl::StatusOr<std::unique_ptr<MetricsHttpServer>> http =

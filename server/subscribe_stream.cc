@@ -34,7 +34,8 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* FinishedSubscribe(const grpc::Status
 
 SubscribeStream::SubscribeStream(StreamHub* hub, grpc::CallbackServerContext* context,
                                  std::unique_ptr<Subscription> subscription,
-                                 SubscriberCounters* counters, StreamRecheck recheck)
+                                 SubscriberCounters* counters, StreamRecheck recheck,
+                                 CallerQuota::Lease lease)
     : hub_(hub),
       context_(context),
       subscription_(std::move(subscription)),
@@ -45,7 +46,8 @@ SubscribeStream::SubscribeStream(StreamHub* hub, grpc::CallbackServerContext* co
       recheck_(std::move(recheck)),
       next_recheck_unix_nanos_(recheck_.check ? absl::ToUnixNanos(std::min(
                                                     absl::Now() + recheck_.every, recheck_.expires))
-                                              : std::numeric_limits<int64_t>::max()) {
+                                              : std::numeric_limits<int64_t>::max()),
+      lease_(std::move(lease)) {
   cursor_.store(subscription_->cursor());
   counters_->subscribers.fetch_add(1);
   counters_->subscriptions_total.fetch_add(1);
@@ -176,6 +178,7 @@ void SubscribeStream::FinishOnce(const absl::Status& status) {
   const std::string& resume = subscription_->resume_resource_version();
   if (!resume.empty()) context_->AddTrailingMetadata(kResumeMetadata, resume);
   hub_->Remove(this);
+  lease_.Release();
   Finish(ToGrpcStatus(status));
 }
 
@@ -200,9 +203,9 @@ StreamHub::~StreamHub() { Shutdown(absl::ZeroDuration()); }
 
 grpc::ServerWriteReactor<grpc::ByteBuffer>* StreamHub::Open(
     grpc::CallbackServerContext* context, std::unique_ptr<Subscription> subscription,
-    SubscriberCounters* counters, StreamRecheck recheck) {
-  auto* stream =
-      new SubscribeStream(this, context, std::move(subscription), counters, std::move(recheck));
+    SubscriberCounters* counters, StreamRecheck recheck, CallerQuota::Lease lease) {
+  auto* stream = new SubscribeStream(this, context, std::move(subscription), counters,
+                                     std::move(recheck), std::move(lease));
   bool refused;
   {
     absl::MutexLock lock(&mu_);

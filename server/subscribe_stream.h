@@ -17,6 +17,7 @@
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
 #include "informer/v1/informer.grpc.pb.h"
+#include "server/limits.h"
 #include "server/metrics.h"
 #include "server/subscription.h"
 #include "server/wire.h"
@@ -46,9 +47,11 @@ struct StreamRecheck {
 // Thread-safety: Wake and Terminate may be called from any thread; the rest is gRPC's.
 class SubscribeStream : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
+  // `lease` (optional) is the stream's unit of the callers' stream quota, released when the
+  // stream finishes.
   SubscribeStream(StreamHub* hub, grpc::CallbackServerContext* context,
                   std::unique_ptr<Subscription> subscription, SubscriberCounters* counters,
-                  StreamRecheck recheck = {});
+                  StreamRecheck recheck = {}, CallerQuota::Lease lease = {});
 
   // Schedules a pump when the stream is idle; a no-op when a pump or write is under way (it
   // will look again). Never blocks and never calls gRPC.
@@ -111,6 +114,7 @@ class SubscribeStream : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
   std::atomic<int64_t> next_bookmark_unix_nanos_{0};  // Subscription::next_bookmark()
   const StreamRecheck recheck_;
   std::atomic<int64_t> next_recheck_unix_nanos_;  // when RecheckIfDue next runs the check
+  CallerQuota::Lease lease_;                      // released by FinishOnce (busy_ holder)
 };
 
 // Owns the open streams and the threads that pump woken ones and tick bookmarks.
@@ -124,12 +128,13 @@ class StreamHub {
   // Shuts down.
   ~StreamHub();
 
-  // Opens a stream over `subscription`; returns the reactor to hand to gRPC. After Shutdown the
-  // stream ends at once with Unavailable.
+  // Opens a stream over `subscription`, holding `lease` until it finishes; returns the reactor
+  // to hand to gRPC. After Shutdown the stream ends at once with Unavailable.
   grpc::ServerWriteReactor<grpc::ByteBuffer>* Open(grpc::CallbackServerContext* context,
                                                    std::unique_ptr<Subscription> subscription,
                                                    SubscriberCounters* counters,
-                                                   StreamRecheck recheck = {});
+                                                   StreamRecheck recheck = {},
+                                                   CallerQuota::Lease lease = {});
 
   // Ends every stream with Unavailable ("shutting down") and waits up to `grace` for gRPC to
   // be done with them; then stops the threads. Idempotent.

@@ -53,6 +53,12 @@ const (
 //	                  does not parse (the message shows where), or a field is malformed.
 //	UNAVAILABLE       the resource has not finished its initial sync yet; retry with backoff.
 //	DEADLINE_EXCEEDED min_resource_version was not reached before the call's deadline.
+//	RESOURCE_EXHAUSTED a limit of the server (docs/configuration.md, "Limits"): the request is
+//	                  larger than its receive limit, or the caller (its user with
+//	                  authentication, else its IP address) or all callers together already
+//	                  hold the most calls waiting for min_resource_version, unfinished paged
+//	                  lists or Subscribe streams allowed. The message names the limit and its
+//	                  flag; retry with backoff once some end.
 //	CANCELLED         the server is shutting down, or the client cancelled.
 type InformerServiceClient interface {
 	// Lists the cached resources with their sync state, size and indexes.
@@ -130,10 +136,14 @@ type InformerServiceClient interface {
 	// A slow subscriber never slows the cache or others.
 	//
 	// Errors: INVALID_ARGUMENT (see the service, plus: both resource_version and known_objects
-	// set, or a resource_version that is not a number), OUT_OF_RANGE (resource_version cannot be
+	// set, a resource_version that is not a number, or a known_objects key that is not
+	// NAMESPACE/NAME, or NAME for a cluster-scoped resource, of Kubernetes lengths), OUT_OF_RANGE (resource_version cannot be
 	// placed: resubscribe with known_objects; also ends a stream resumed from a replica that was
 	// ahead when this server then relists across that position), RESOURCE_EXHAUSTED (too slow:
-	// resume from the trailer's resource_version, or with known_objects when it is absent),
+	// resume from the trailer's resource_version, or with known_objects when it is absent; or,
+	// at the start, a limit: known_objects has more entries than allowed, the caller or everyone
+	// holds the most streams allowed, or too many fresh and known_objects starts are building
+	// their initial state at once: retry with backoff),
 	// UNAVAILABLE (not synced yet, or the resource stopped), CANCELLED (the server is shutting
 	// down: reconnect to another replica or retry).
 	Subscribe(ctx context.Context, in *SubscribeRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[SubscribeResponse], error)
@@ -223,6 +233,12 @@ type InformerService_SubscribeClient = grpc.ServerStreamingClient[SubscribeRespo
 //	                  does not parse (the message shows where), or a field is malformed.
 //	UNAVAILABLE       the resource has not finished its initial sync yet; retry with backoff.
 //	DEADLINE_EXCEEDED min_resource_version was not reached before the call's deadline.
+//	RESOURCE_EXHAUSTED a limit of the server (docs/configuration.md, "Limits"): the request is
+//	                  larger than its receive limit, or the caller (its user with
+//	                  authentication, else its IP address) or all callers together already
+//	                  hold the most calls waiting for min_resource_version, unfinished paged
+//	                  lists or Subscribe streams allowed. The message names the limit and its
+//	                  flag; retry with backoff once some end.
 //	CANCELLED         the server is shutting down, or the client cancelled.
 type InformerServiceServer interface {
 	// Lists the cached resources with their sync state, size and indexes.
@@ -300,10 +316,14 @@ type InformerServiceServer interface {
 	// A slow subscriber never slows the cache or others.
 	//
 	// Errors: INVALID_ARGUMENT (see the service, plus: both resource_version and known_objects
-	// set, or a resource_version that is not a number), OUT_OF_RANGE (resource_version cannot be
+	// set, a resource_version that is not a number, or a known_objects key that is not
+	// NAMESPACE/NAME, or NAME for a cluster-scoped resource, of Kubernetes lengths), OUT_OF_RANGE (resource_version cannot be
 	// placed: resubscribe with known_objects; also ends a stream resumed from a replica that was
 	// ahead when this server then relists across that position), RESOURCE_EXHAUSTED (too slow:
-	// resume from the trailer's resource_version, or with known_objects when it is absent),
+	// resume from the trailer's resource_version, or with known_objects when it is absent; or,
+	// at the start, a limit: known_objects has more entries than allowed, the caller or everyone
+	// holds the most streams allowed, or too many fresh and known_objects starts are building
+	// their initial state at once: retry with backoff),
 	// UNAVAILABLE (not synced yet, or the resource stopped), CANCELLED (the server is shutting
 	// down: reconnect to another replica or retry).
 	Subscribe(*SubscribeRequest, grpc.ServerStreamingServer[SubscribeResponse]) error

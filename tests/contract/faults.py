@@ -18,6 +18,10 @@ Scenarios (--scenarios, comma-separated, run in this order):
            binding is back it relists and the state is whole again.
   sigterm  SIGTERM while informerd is held in discovery, and while it is held in the initial
            LIST (a fault proxy blackholes the API server): it exits within the grace period.
+  replicas two informerd replicas, subscribers holding both addresses (as a client with a
+           list of addresses does): replica A killed (SIGKILL) mid-stream; its subscribers
+           resume on B by resourceVersion, and one that comes back only after B's (small) ring
+           moved on gets OUT_OF_RANGE and resumes by known_objects, nothing lost.
 
 Every scenario that caches ends with informerd's List, every subscriber's state rebuilt from
 its events (tracker.py checks every event: nothing lost or repeated) and a quorum LIST from
@@ -174,9 +178,14 @@ class Sub(threading.Thread):
     """One subscriber: resumes by resourceVersion after any end (known_objects after
     OUT_OF_RANGE), recording how each stream ended; tracker.py checks every event."""
 
-    def __init__(self, name, replica, resource, namespace, selector=None):
+    def __init__(self, name, replica, resource, namespace, selector=None, others=(),
+                 reconnect_delay=0.2):
         super().__init__(name="sub-" + name, daemon=True)
         self.replica = replica
+        # A client given a list of addresses: after an error it moves to the next one.
+        self.replicas = [replica] + list(others)
+        self.reconnect_delay = reconnect_delay
+        self.starts = []  # (mode, replica name) of every stream
         self.resource = resource
         self.selector = dict(selector or {})
         self.tracker = Tracker(name, namespace, self.selector)
@@ -209,6 +218,7 @@ class Sub(threading.Thread):
             elif mode == "known":
                 req.known_objects.update(t.known_objects())
             t.begin(mode, self.replica.name, t.pos if mode == "rv" else None)
+            self.starts.append((mode, self.replica.name))
             code = None
             with self._lock:
                 if self._halt.is_set():
@@ -224,7 +234,13 @@ class Sub(threading.Thread):
                     self.ends.append((code.name, e.details()))
             t.end(code.name if code else "end")
             mode = "known" if code == grpc.StatusCode.OUT_OF_RANGE else "rv"
-            self._halt.wait(0.2)
+            if code in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.CANCELLED) and \
+                    len(self.replicas) > 1:
+                i = self.replicas.index(self.replica)
+                self.replica = self.replicas[(i + 1) % len(self.replicas)]
+                self._halt.wait(self.reconnect_delay)
+            else:
+                self._halt.wait(0.2)
 
 
 def position_checks(name, witness, subs):
@@ -658,6 +674,49 @@ class Scenarios:
         except Exception:  # noqa: BLE001
             return 0
 
+    # 5. a replica killed behind one address
+    def replicas(self):
+        ns = self.namespace("replicas")
+        witness = Witness(self.core, ns)
+        witness.start()
+        a = self.informerd("A", self.args.kubeconfig, "configmaps")
+        # B's ring is small: a subscriber that comes late finds it moved on.
+        b = self.informerd("B", self.args.kubeconfig, "configmaps",
+                           ["--history_size=40"])
+        a.start()
+        b.start()
+        cm_path = "/api/v1/namespaces/%s/configmaps" % ns
+        writer = Writer(self.rest, cm_path, configmap, period=0.02)
+        subs = [Sub("soon", a, "configmaps", ns, others=[b], reconnect_delay=0.1),
+                Sub("soon-x", a, "configmaps", ns, {"app": "x"}, others=[b],
+                    reconnect_delay=0.1),
+                Sub("late", a, "configmaps", ns, others=[b], reconnect_delay=6.0)]
+        writer.start()
+        for sub in subs:
+            sub.start()
+        time.sleep(3)
+        a.proc.kill()  # SIGKILL: no goodbye, the streams just break
+        a.proc.wait()
+        time.sleep(8)
+        writer.stop()
+        final_checks("replicas", self.rest, b, "configmaps", cm_path, ns, subs)
+        witness.wait_past(max(s.tracker.pos or 0 for s in subs), 20)
+        position_checks("replicas", witness, subs)
+        for sub in subs[:2]:
+            check("replicas: %s resumed on B by resourceVersion (streams %s)" % (
+                sub.tracker.name, sub.starts), ("rv", "B") in sub.starts and
+                not any(m == "known" for m, _ in sub.starts), sub.starts)
+        late = subs[2]
+        check("replicas: late (after B's ring moved on) got OUT_OF_RANGE and resumed on B by "
+              "known_objects (streams %s)" % late.starts,
+              ("known", "B") in late.starts and
+              any(code == "OUT_OF_RANGE" for code, _ in late.ends), (late.starts, late.ends))
+        for sub in subs:
+            sub.stop()
+        witness.stop()
+        b.stop()
+        a.stop()
+
     # 4. SIGTERM during discovery / the initial LIST
     def sigterm(self):
         grace = 5.0
@@ -754,7 +813,7 @@ def readiness(replica):
 def main(argv):
     faulthandler.register(signal.SIGUSR1)
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--scenarios", default="restart,crd,rbac,sigterm")
+    p.add_argument("--scenarios", default="restart,crd,rbac,sigterm,replicas")
     p.add_argument("--kubeconfig", default=os.environ.get("INFORMERD_TEST_KUBECONFIG", ""))
     p.add_argument("--informerd-bin", default=os.environ.get(
         "INFORMERD_BIN", os.path.join(sc.ROOT, "build", "server", "informerd")))

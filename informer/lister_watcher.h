@@ -28,8 +28,9 @@ struct ListOptions {
   bool allow_watch_bookmarks = false;  // WATCH
   int64_t timeout_seconds = 0;         // WATCH: server-side timeout; 0 = server default
   bool send_initial_events = false;    // WATCH: streaming list (R7)
-  // LIST: once notified, an in-flight LIST fails with Cancelled within about a second (the
-  // Reflector passes its stop signal, so Stop is not held up by a slow or hung LIST). Not owned.
+  // LIST and WATCH: once notified, an in-flight LIST, or a WATCH still opening or being read,
+  // fails with Cancelled within about a second (the Reflector passes its stop signal, so Stop
+  // is not held up by a slow or hung API server). Not owned.
   const absl::Notification* cancel = nullptr;
 };
 

@@ -260,6 +260,7 @@ absl::Status Reflector::StreamingList(std::shared_ptr<WatchStream>* stream) {
   options.resource_version = rv_unavailable_ ? "" : LastSyncResourceVersion();
   options.allow_watch_bookmarks = true;
   options.timeout_seconds = RandomWatchTimeoutSeconds();
+  options.cancel = &stop_;  // Stop need not wait for a hung connect or initial list
   absl::StatusOr<std::unique_ptr<WatchStream>> opened = lister_watcher_->Watch(options, *decoder_);
   if (!opened.ok()) return opened.status();
   std::shared_ptr<WatchStream> watch(std::move(*opened));
@@ -325,6 +326,7 @@ Reflector::WatchEnd Reflector::Watch(std::shared_ptr<WatchStream> stream) {
     options.resource_version = LastSyncResourceVersion();
     options.allow_watch_bookmarks = true;
     options.timeout_seconds = RandomWatchTimeoutSeconds();
+    options.cancel = &stop_;  // Stop need not wait for a hung connect
     CountStat(&InformerStats::watches);
     absl::StatusOr<std::unique_ptr<WatchStream>> opened =
         lister_watcher_->Watch(options, *decoder_);

@@ -192,6 +192,11 @@ class SharedIndexInformer::Impl {
     return last_error_;
   }
 
+  absl::Time ErrorSince() const {
+    absl::MutexLock lock(&error_mu_);
+    return error_since_;
+  }
+
   InformerSnapshot Snapshot(absl::Span<const std::string> namespaces) const {
     InformerSnapshot snapshot;
     absl::MutexLock lock(&cut_mu_);
@@ -358,6 +363,11 @@ class SharedIndexInformer::Impl {
     std::function<void(const absl::Status&)> handler;
     {
       absl::MutexLock lock(&error_mu_);
+      if (status.ok()) {
+        error_since_ = absl::InfiniteFuture();
+      } else if (last_error_.ok()) {
+        error_since_ = clock_->Now();
+      }
       last_error_ = status;
       if (!status.ok()) handler = watch_error_handler_;
     }
@@ -436,6 +446,7 @@ class SharedIndexInformer::Impl {
 
   mutable absl::Mutex error_mu_;
   absl::Status last_error_ ABSL_GUARDED_BY(error_mu_);
+  absl::Time error_since_ ABSL_GUARDED_BY(error_mu_) = absl::InfiniteFuture();
   std::function<void(const absl::Status&)> watch_error_handler_ ABSL_GUARDED_BY(error_mu_);
 };
 
@@ -478,6 +489,7 @@ void SharedIndexInformer::SetWatchErrorHandler(std::function<void(const absl::St
   impl_->SetWatchErrorHandler(std::move(handler));
 }
 absl::Status SharedIndexInformer::LastError() const { return impl_->LastError(); }
+absl::Time SharedIndexInformer::ErrorSince() const { return impl_->ErrorSince(); }
 const Store& SharedIndexInformer::store() const { return impl_->store(); }
 const EventHistory& SharedIndexInformer::history() const { return impl_->history(); }
 InformerSnapshot SharedIndexInformer::Snapshot() const { return impl_->Snapshot({}); }

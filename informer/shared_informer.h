@@ -118,6 +118,11 @@ class SharedIndexInformer {
   // The most recent LIST/WATCH failure, OK when the last attempt succeeded. For "why is it not
   // synced?" diagnostics (U6).
   absl::Status LastError() const;
+  // When the current run of failed LIST/WATCH attempts began (the informer's clock): the first
+  // failure after a success, or after the start. InfiniteFuture while the last attempt
+  // succeeded. ListResources and informerd_resource_stale_seconds report the cache as stale
+  // since then.
+  absl::Time ErrorSince() const;
 
   // The cache. Reads are thread-safe.
   const Store& store() const;

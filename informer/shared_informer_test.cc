@@ -546,6 +546,29 @@ TEST_F(SharedInformerTest, U6_LastErrorAndTheWatchErrorHandlerNameTheCause) {
   EXPECT_EQ(informer_->stats().errors, 2u);
 }
 
+TEST_F(SharedInformerTest, U6_ErrorSinceIsTheFirstFailureOfTheCurrentRunAndClearsOnSuccess) {
+  options_.clock = &clock_;
+  fake_->FailNextList(ApiStatusToStatus(ApiStatus{403, "Forbidden", "pods is forbidden"}));
+  fake_->FailNextList(ApiStatusToStatus(ApiStatus{403, "Forbidden", "pods is forbidden"}));
+  Make();
+  EXPECT_EQ(informer_->ErrorSince(), absl::InfiniteFuture());
+  const absl::Time first = clock_.Now();
+  ASSERT_TRUE(informer_->Run().ok());
+  // The first failure; the reflector backs off on the clock (beside the idle resync check).
+  ASSERT_TRUE(Eventually([&] { return informer_->stats().errors == 1; }));
+  EXPECT_EQ(informer_->ErrorSince(), first);
+  ASSERT_TRUE(clock_.WaitForSleepers(2));
+  clock_.Advance(absl::Minutes(5));
+  // The second failure keeps the start of the run.
+  ASSERT_TRUE(Eventually([&] { return informer_->stats().errors == 2; }));
+  EXPECT_EQ(informer_->ErrorSince(), first);
+  ASSERT_TRUE(clock_.WaitForSleepers(2));
+  clock_.Advance(absl::Minutes(5));
+  // Then the LIST succeeds: fresh again.
+  ASSERT_TRUE(Eventually([&] { return informer_->ErrorSince() == absl::InfiniteFuture(); }));
+  EXPECT_TRUE(informer_->LastError().ok());
+}
+
 TEST_F(SharedInformerTest, HistoryHoldsAQuarterOfTheCacheBytesAsTheCacheChanges) {
   options_.history.min_bytes = 0;  // small objects: let the quarter itself be the bound
   const std::string payload = absl::StrCat(R"("data":{"blob":")", std::string(1024, 'x'), R"("})");

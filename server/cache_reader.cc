@@ -1,5 +1,6 @@
 #include "server/cache_reader.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
@@ -212,6 +213,11 @@ std::vector<ResourceSummary> CacheReader::ListResources() const {
     summary.field_selector = informer.options().field_selector;
     const absl::Status last_error = informer.LastError();
     if (!last_error.ok()) summary.last_error = std::string(last_error.message());
+    const absl::Time error_since = informer.ErrorSince();
+    if (error_since != absl::InfiniteFuture()) {
+      summary.stale = true;
+      summary.stale_for = std::max(absl::ZeroDuration(), absl::Now() - error_since);
+    }
     out.push_back(std::move(summary));
   }
   return out;

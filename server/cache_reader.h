@@ -77,6 +77,9 @@ struct ResourceSummary {
   std::string label_selector;
   std::string field_selector;
   std::string last_error;
+  // The last attempt failed, since `stale_for` (ListResourcesResponse's stale, stale_seconds).
+  bool stale = false;
+  absl::Duration stale_for = absl::ZeroDuration();
 };
 
 // Thread-safety: every method may be called from any thread. Callbacks run on the calling

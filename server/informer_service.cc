@@ -219,6 +219,8 @@ grpc::ServerUnaryReactor* InformerServiceImpl::ListResources(
         !guard_->MayListClusterWide(*principal, "ListResources", summary.info)) {
       summary.object_count = 0;
       summary.last_error.clear();
+      summary.stale = false;
+      summary.stale_for = absl::ZeroDuration();
     }
     ToProto(summary, response->add_resources());
   }

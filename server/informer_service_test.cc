@@ -614,7 +614,11 @@ TEST_F(ServiceTest, U6_NotSyncedResourceIsUnavailableAndTheLogNamesWhyAndHealthW
     if (resource.resource() != "secrets") continue;
     EXPECT_FALSE(resource.synced());
     EXPECT_THAT(resource.last_error(), HasSubstr("forbidden"));
+    EXPECT_TRUE(resource.stale());
+    EXPECT_GE(resource.stale_seconds(), 0.0);
   }
+  EXPECT_THAT(HttpGet(server_->metrics_port(), "/metrics"),
+              HasSubstr("informerd_resource_stale_seconds{resource=\"secrets.v1\"} "));
   EXPECT_THAT(HttpGet(server_->metrics_port(), "/healthz"), HasSubstr("503"));
 }
 
@@ -725,6 +729,7 @@ TEST_F(ServiceTest, MetricsEndpointServesPrometheusText) {
   EXPECT_THAT(metrics, HasSubstr("informerd_cache_objects{resource=\"pods.v1\"} 1\n"));
   EXPECT_THAT(metrics, HasSubstr("informerd_cache_bytes{resource=\"pods.v1\"}"));
   EXPECT_THAT(metrics, HasSubstr("informerd_resource_synced{resource=\"pods.v1\"} 1\n"));
+  EXPECT_THAT(metrics, HasSubstr("informerd_resource_stale_seconds{resource=\"pods.v1\"} 0\n"));
   EXPECT_THAT(metrics, HasSubstr("informerd_events_in_total{resource=\"pods.v1\"}"));
   EXPECT_THAT(metrics, HasSubstr("informerd_relists_total{resource=\"pods.v1\"}"));
   EXPECT_THAT(metrics, HasSubstr("informerd_watch_restarts_total{resource=\"pods.v1\"}"));

@@ -186,19 +186,45 @@ int Run(int argc, char** argv) {
         {{"error", std::string(access.status().message())}});
     return 1;
   }
+  // The signal thread runs before Start: Start resolves the resources (discovery), which can
+  // hang on an unresponsive API server for as long as the HTTP timeouts allow. A signal before
+  // the server is up ends the process at once: nothing is served yet, so nothing drains.
+  absl::Mutex start_mu;
+  InformerServer* started = nullptr;  // guarded by start_mu
+  bool start_failed = false;          // guarded by start_mu
+  std::thread signal_thread([&] {
+    int signal = 0;
+    sigwait(&signals, &signal);
+    const char* name = signal == SIGTERM ? "SIGTERM" : "SIGINT";
+    InformerServer* s = nullptr;
+    {
+      absl::MutexLock lock(&start_mu);
+      if (start_failed) return;
+      s = started;
+    }
+    if (s == nullptr) {
+      Log(LogLevel::kInfo, "signal received while starting (discovery); exiting now",
+          {{"signal", name}});
+      std::_Exit(0);
+    }
+    Log(LogLevel::kInfo, "signal received", {{"signal", name}});
+    s->Shutdown();
+  });
   absl::StatusOr<std::unique_ptr<InformerServer>> server =
       InformerServer::Start(*std::move(config), lister_watchers, source, *std::move(access));
   if (!server.ok()) {
     Log(LogLevel::kError, "cannot start", {{"error", std::string(server.status().message())}});
+    {
+      absl::MutexLock lock(&start_mu);
+      start_failed = true;
+    }
+    signal_thread.detach();  // blocked in sigwait; the process ends now
     return 1;
   }
-
-  std::thread signal_thread([&signals, s = server->get()] {
-    int signal = 0;
-    sigwait(&signals, &signal);
-    Log(LogLevel::kInfo, "signal received", {{"signal", signal == SIGTERM ? "SIGTERM" : "SIGINT"}});
-    s->Shutdown();
-  });
+  {
+    absl::MutexLock lock(&start_mu);
+    started = server->get();
+  }
   // Only the signal thread shuts down, so once Wait returns it is done too.
   (*server)->Wait();
   signal_thread.join();

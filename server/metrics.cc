@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_replace.h"
+#include "absl/time/clock.h"
 
 namespace informer {
 namespace server {
@@ -122,6 +123,7 @@ std::string Metrics::Render() const {
     InformerStats stats;
     size_t history_events;
     size_t history_bytes;
+    double stale_seconds;  // since the first failed LIST/WATCH after a success; 0 when fresh
   };
   std::vector<InformerRow> rows;
   if (registry != nullptr) {
@@ -133,7 +135,11 @@ std::string Metrics::Render() const {
                       0,
                       informer.stats(),
                       0,
+                      0,
                       0};
+      if (const absl::Time since = informer.ErrorSince(); since != absl::InfiniteFuture()) {
+        row.stale_seconds = std::max(0.0, absl::ToDoubleSeconds(absl::Now() - since));
+      }
       if (!informer.IsStopped()) {
         for (const ObjectPtr& object : informer.store().List()) {
           ++row.objects;
@@ -152,6 +158,10 @@ std::string Metrics::Render() const {
   };
   informer_gauge("informerd_resource_synced", "gauge", "1 once the initial LIST is applied.",
                  [](const InformerRow& r) { return r.synced ? 1.0 : 0.0; });
+  informer_gauge("informerd_resource_stale_seconds", "gauge",
+                 "Seconds since the resource's LIST/WATCH began failing (RBAC denied, CRD "
+                 "deleted, API server unreachable); 0 while the last attempt succeeded.",
+                 [](const InformerRow& r) { return r.stale_seconds; });
   informer_gauge("informerd_cache_objects", "gauge", "Objects in the cache.",
                  [](const InformerRow& r) { return static_cast<double>(r.objects); });
   informer_gauge("informerd_cache_bytes", "gauge", "Approximate bytes held by cached objects.",

@@ -4,6 +4,7 @@
 #include <limits>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "server/grpc_status.h"
 
@@ -150,6 +151,13 @@ void SubscribeStream::Pump() {
       counters_->events_out.fetch_add(1, std::memory_order_relaxed);
       StartWrite(&response_);  // busy_ stays set until OnWriteDone
       return;
+    }
+    // Caught up with a resource the API server no longer serves (its CRD was deleted: the
+    // DELETEs of its objects came first): end with NOT_FOUND rather than a silent stream.
+    if (const absl::Status error = informer_->LastError(); absl::IsNotFound(error)) {
+      return FinishOnce(absl::NotFoundError(absl::StrCat(
+          resource_, " is no longer served by the API server (CRD deleted?): ", error.message(),
+          "; subscribe again once it is back (ListResources shows it not stale)")));
     }
     absl::MutexLock lock(&mu_);
     if (woken_ || !end_.ok()) continue;

@@ -236,6 +236,7 @@ absl::StatusOr<std::unique_ptr<WatchStream>> RestClient::Watch(absl::string_view
   HttpRequest request;
   request.path = std::string(path);
   request.query = ListQuery(options, /*watch=*/true);
+  request.cancel = options.cancel;  // also aborts an open that hangs (connect, headers)
   if (options.timeout_seconds > 0) {
     request.timeout = absl::Seconds(options.timeout_seconds) + kWatchTimeoutMargin;
   }

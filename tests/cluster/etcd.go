@@ -31,10 +31,11 @@ type etcdServer struct {
 }
 
 // startEtcd starts a single-member etcd on 127.0.0.1 with its data in dataDir
-// (wiped first: every cluster starts empty). Ports are taken from the kernel
+// (wiped first, so every cluster starts empty, unless keep: then it continues from the data
+// and revisions a previous start left there). Ports are taken from the kernel
 // unless given; when a port chosen that way is grabbed by someone else before
 // etcd binds it, it retries with new ones.
-func startEtcd(ctx context.Context, dataDir string, clientPort, peerPort int, logLevel string) (*etcdServer, error) {
+func startEtcd(ctx context.Context, dataDir string, clientPort, peerPort int, logLevel string, keep bool) (*etcdServer, error) {
 	var lastErr error
 	for attempt := 0; attempt < 5; attempt++ {
 		cp, pp := clientPort, peerPort
@@ -49,7 +50,7 @@ func startEtcd(ctx context.Context, dataDir string, clientPort, peerPort int, lo
 				return nil, err
 			}
 		}
-		s, err := startEtcdOnce(ctx, dataDir, cp, pp, logLevel)
+		s, err := startEtcdOnce(ctx, dataDir, cp, pp, logLevel, keep)
 		if err == nil {
 			return s, nil
 		}
@@ -61,9 +62,11 @@ func startEtcd(ctx context.Context, dataDir string, clientPort, peerPort int, lo
 	return nil, lastErr
 }
 
-func startEtcdOnce(ctx context.Context, dataDir string, clientPort, peerPort int, logLevel string) (*etcdServer, error) {
-	if err := os.RemoveAll(dataDir); err != nil {
-		return nil, err
+func startEtcdOnce(ctx context.Context, dataDir string, clientPort, peerPort int, logLevel string, keep bool) (*etcdServer, error) {
+	if !keep {
+		if err := os.RemoveAll(dataDir); err != nil {
+			return nil, err
+		}
 	}
 	if err := os.MkdirAll(filepath.Dir(dataDir), 0o700); err != nil {
 		return nil, err

@@ -7,6 +7,7 @@
 //
 //	testcluster start   --dir STATE [flags] [-- extra kube-apiserver flags]
 //	testcluster compact --dir STATE
+//	testcluster restart-apiserver --dir STATE [--down D]
 //	testcluster version
 //
 // See docs/cluster.md in the repository for the state directory layout.
@@ -25,6 +26,9 @@ func usage() {
 	fmt.Fprintf(os.Stderr, `usage:
   testcluster start   --dir STATE [flags] [-- extra kube-apiserver flags]
   testcluster compact --dir STATE [--etcd URL]
+  testcluster restart-apiserver --dir STATE [--down DURATION]
+      stop the running cluster and start it again on the same ports with
+      the same etcd data, certificates and tokens (a fresh watch cache)
   testcluster version
 
 Run "testcluster start -h" or "testcluster compact -h" for the flags.
@@ -42,6 +46,8 @@ func main() {
 		err = runStart(os.Args[2:])
 	case "compact":
 		err = runCompact(os.Args[2:])
+	case "restart-apiserver":
+		err = runRestartAPIServer(os.Args[2:])
 	case "version", "--version":
 		fmt.Println(kubeVersion)
 	case "-h", "--help", "help":

@@ -14,11 +14,13 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
 // pki holds the files generated for one start of the cluster. Everything is
-// regenerated on every start, so nothing in a state dir outlives its cluster.
+// regenerated on every start, so nothing in a state dir outlives its cluster;
+// only a restart (start --keep-data) reads them back with loadPKI.
 type pki struct {
 	CACert        []byte // PEM
 	CAFile        string // ca.crt
@@ -163,6 +165,40 @@ func generatePKI(dir string, serviceIP net.IP) (*pki, error) {
 		return nil, err
 	}
 	if err := os.WriteFile(filepath.Join(dir, "restricted.token"), []byte(p.RestrictToken+"\n"), 0o600); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// loadPKI reads back what generatePKI wrote into dir, for a restart that keeps
+// the cluster's identity (its CA, serving certificate, service-account key and
+// tokens), so clients of the previous start keep working.
+func loadPKI(dir string) (*pki, error) {
+	p := &pki{
+		CAFile:       filepath.Join(dir, "ca.crt"),
+		ServingCert:  filepath.Join(dir, "apiserver.crt"),
+		ServingKey:   filepath.Join(dir, "apiserver.key"),
+		SAPublicKey:  filepath.Join(dir, "sa.pub"),
+		SASigningKey: filepath.Join(dir, "sa.key"),
+		TokenFile:    filepath.Join(dir, "tokens.csv"),
+	}
+	var err error
+	if p.CACert, err = os.ReadFile(p.CAFile); err != nil {
+		return nil, err
+	}
+	for _, f := range []string{p.ServingCert, p.ServingKey, p.SAPublicKey, p.SASigningKey, p.TokenFile} {
+		if _, err := os.Stat(f); err != nil {
+			return nil, err
+		}
+	}
+	read := func(name string) (string, error) {
+		b, err := os.ReadFile(filepath.Join(dir, name))
+		return strings.TrimSpace(string(b)), err
+	}
+	if p.AdminToken, err = read("admin.token"); err != nil {
+		return nil, err
+	}
+	if p.RestrictToken, err = read("restricted.token"); err != nil {
 		return nil, err
 	}
 	return p, nil

@@ -47,6 +47,7 @@ type startFlags struct {
 	verbosity           int
 	etcdLogLevel        string
 	readyTimeout        time.Duration
+	keepData            bool
 }
 
 func runStart(args []string) error {
@@ -65,6 +66,9 @@ func runStart(args []string) error {
 	fs.IntVar(&f.verbosity, "v", 0, "kube-apiserver log verbosity")
 	fs.StringVar(&f.etcdLogLevel, "etcd-log-level", "warn", "embedded etcd log level (debug, info, warn, error)")
 	fs.DurationVar(&f.readyTimeout, "ready-timeout", 3*time.Minute, "give up if the cluster is not ready in this time")
+	fs.BoolVar(&f.keepData, "keep-data", false,
+		"start from the state dir's etcd data, certificates and tokens instead of fresh ones "+
+			"(\"testcluster restart-apiserver\" uses it)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: testcluster start --dir STATE [flags] [-- extra kube-apiserver flags]\n")
 		fs.PrintDefaults()
@@ -89,6 +93,10 @@ func runStart(args []string) error {
 	}
 	// A cluster.env left behind by a killed run is not a ready marker.
 	_ = os.Remove(filepath.Join(dir, "cluster.env"))
+	// Remembered for "testcluster restart-apiserver", which starts the same cluster again.
+	if err := os.WriteFile(filepath.Join(dir, startArgsFile), []byte(strings.Join(args, "\n")+"\n"), 0o644); err != nil {
+		return err
+	}
 
 	logs.InitLogs()
 	defer logs.FlushLogs()
@@ -97,12 +105,17 @@ func runStart(args []string) error {
 	ctx := genericapiserver.SetupSignalContext()
 
 	started := time.Now()
-	p, err := generatePKI(dir, net.ParseIP(serviceIP))
+	var p *pki
+	if f.keepData {
+		p, err = loadPKI(dir)
+	} else {
+		p, err = generatePKI(dir, net.ParseIP(serviceIP))
+	}
 	if err != nil {
 		return fmt.Errorf("generating certificates: %w", err)
 	}
 
-	etcd, err := startEtcd(ctx, filepath.Join(dir, "etcd"), f.etcdPort, f.etcdPeerPort, f.etcdLogLevel)
+	etcd, err := startEtcd(ctx, filepath.Join(dir, "etcd"), f.etcdPort, f.etcdPeerPort, f.etcdLogLevel, f.keepData)
 	if err != nil {
 		return fmt.Errorf("starting etcd: %w", err)
 	}

@@ -294,7 +294,17 @@ type ResourceStatus struct {
 	FieldSelector string `protobuf:"bytes,13,opt,name=field_selector,json=fieldSelector,proto3" json:"field_selector,omitempty"`
 	// Why the most recent LIST or WATCH failed (e.g. RBAC denied, CRD missing); empty when the
 	// last attempt succeeded.
-	LastError     string `protobuf:"bytes,14,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	LastError string `protobuf:"bytes,14,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	// Whether the cache may lag the API server: the most recent LIST or WATCH failed (see
+	// last_error) and informerd is retrying with backoff. Reads still answer from the cache as
+	// it was; subscribers get no changes until it recovers, then every change it missed (a
+	// relist when the watch cannot resume). Readiness does not drop for it (RBAC and CRDs are
+	// the same for every replica, so all would go unready at once): watch this field and the
+	// metric informerd_resource_stale_seconds instead.
+	Stale bool `protobuf:"varint,15,opt,name=stale,proto3" json:"stale,omitempty"`
+	// How long the resource has been stale, in seconds (since the first failed attempt after the
+	// last success); 0 when not stale.
+	StaleSeconds  float64 `protobuf:"fixed64,16,opt,name=stale_seconds,json=staleSeconds,proto3" json:"stale_seconds,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -425,6 +435,20 @@ func (x *ResourceStatus) GetLastError() string {
 		return x.LastError
 	}
 	return ""
+}
+
+func (x *ResourceStatus) GetStale() bool {
+	if x != nil {
+		return x.Stale
+	}
+	return false
+}
+
+func (x *ResourceStatus) GetStaleSeconds() float64 {
+	if x != nil {
+		return x.StaleSeconds
+	}
+	return 0
 }
 
 // Request of List.
@@ -1125,7 +1149,7 @@ const file_informer_v1_informer_proto_rawDesc = "" +
 	"\x10resource_version\x18\x05 \x01(\tR\x0fresourceVersion\"\x16\n" +
 	"\x14ListResourcesRequest\"R\n" +
 	"\x15ListResourcesResponse\x129\n" +
-	"\tresources\x18\x01 \x03(\v2\x1b.informer.v1.ResourceStatusR\tresources\"\xb6\x03\n" +
+	"\tresources\x18\x01 \x03(\v2\x1b.informer.v1.ResourceStatusR\tresources\"\xf1\x03\n" +
 	"\x0eResourceStatus\x12\x14\n" +
 	"\x05group\x18\x01 \x01(\tR\x05group\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x1a\n" +
@@ -1145,7 +1169,9 @@ const file_informer_v1_informer_proto_rawDesc = "" +
 	"\x0elabel_selector\x18\f \x01(\tR\rlabelSelector\x12%\n" +
 	"\x0efield_selector\x18\r \x01(\tR\rfieldSelector\x12\x1d\n" +
 	"\n" +
-	"last_error\x18\x0e \x01(\tR\tlastError\"\xfc\x01\n" +
+	"last_error\x18\x0e \x01(\tR\tlastError\x12\x14\n" +
+	"\x05stale\x18\x0f \x01(\bR\x05stale\x12#\n" +
+	"\rstale_seconds\x18\x10 \x01(\x01R\fstaleSeconds\"\xfc\x01\n" +
 	"\vListRequest\x12\x1a\n" +
 	"\bresource\x18\x01 \x01(\tR\bresource\x12\x1c\n" +
 	"\tnamespace\x18\x02 \x01(\tR\tnamespace\x12%\n" +

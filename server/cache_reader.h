@@ -75,6 +75,7 @@ struct ResourceSummary {
   std::string label_selector;
   std::string field_selector;
   std::string last_error;
+  Projection projection = Projection::kFull;
 };
 
 // Thread-safety: every method may be called from any thread. Callbacks run on the calling

@@ -55,6 +55,7 @@ void ToProto(const ResourceSummary& summary, pb::ResourceStatus* out) {
   out->set_label_selector(summary.label_selector);
   out->set_field_selector(summary.field_selector);
   out->set_last_error(summary.last_error);
+  out->set_projection(std::string(ProjectionName(summary.projection)));
 }
 
 }  // namespace server

@@ -102,6 +102,12 @@ type Object struct {
 	// The object exactly as the API server serves it, as compact JSON, with `kind` and
 	// `apiVersion` always set (even for resources whose lists omit them) and, unless the server
 	// is configured otherwise, `metadata.managedFields` removed.
+	// For a resource cached with projection "metadata" (ResourceStatus.projection), the object is
+	// the PartialObjectMetadata the API server serves for it (`kind: PartialObjectMetadata`,
+	// `apiVersion: meta.k8s.io/v1`, and `metadata` only). Core Secrets are cached that way unless
+	// the server's config asks for them whole; a Secret (whole or as metadata) carries no `data`,
+	// `stringData` or `kubectl.kubernetes.io/last-applied-configuration` annotation unless the
+	// config also sets `allow_secret_data` (which needs access control on).
 	Json string `protobuf:"bytes,1,opt,name=json,proto3" json:"json,omitempty"`
 	// metadata.namespace; empty for cluster-scoped objects.
 	Namespace string `protobuf:"bytes,2,opt,name=namespace,proto3" json:"namespace,omitempty"`
@@ -294,7 +300,12 @@ type ResourceStatus struct {
 	FieldSelector string `protobuf:"bytes,13,opt,name=field_selector,json=fieldSelector,proto3" json:"field_selector,omitempty"`
 	// Why the most recent LIST or WATCH failed (e.g. RBAC denied, CRD missing); empty when the
 	// last attempt succeeded.
-	LastError     string `protobuf:"bytes,14,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	LastError string `protobuf:"bytes,14,opt,name=last_error,json=lastError,proto3" json:"last_error,omitempty"`
+	// What the cache holds of each object: "full" (the objects as the API server serves them) or
+	// "metadata" (`projection: metadata` in the server's config, and the default for core
+	// Secrets): then every object this resource returns, in every RPC, is a
+	// PartialObjectMetadata (see Object).
+	Projection    string `protobuf:"bytes,15,opt,name=projection,proto3" json:"projection,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -423,6 +434,13 @@ func (x *ResourceStatus) GetFieldSelector() string {
 func (x *ResourceStatus) GetLastError() string {
 	if x != nil {
 		return x.LastError
+	}
+	return ""
+}
+
+func (x *ResourceStatus) GetProjection() string {
+	if x != nil {
+		return x.Projection
 	}
 	return ""
 }
@@ -1125,7 +1143,7 @@ const file_informer_v1_informer_proto_rawDesc = "" +
 	"\x10resource_version\x18\x05 \x01(\tR\x0fresourceVersion\"\x16\n" +
 	"\x14ListResourcesRequest\"R\n" +
 	"\x15ListResourcesResponse\x129\n" +
-	"\tresources\x18\x01 \x03(\v2\x1b.informer.v1.ResourceStatusR\tresources\"\xb6\x03\n" +
+	"\tresources\x18\x01 \x03(\v2\x1b.informer.v1.ResourceStatusR\tresources\"\xd6\x03\n" +
 	"\x0eResourceStatus\x12\x14\n" +
 	"\x05group\x18\x01 \x01(\tR\x05group\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x1a\n" +
@@ -1145,7 +1163,10 @@ const file_informer_v1_informer_proto_rawDesc = "" +
 	"\x0elabel_selector\x18\f \x01(\tR\rlabelSelector\x12%\n" +
 	"\x0efield_selector\x18\r \x01(\tR\rfieldSelector\x12\x1d\n" +
 	"\n" +
-	"last_error\x18\x0e \x01(\tR\tlastError\"\xfc\x01\n" +
+	"last_error\x18\x0e \x01(\tR\tlastError\x12\x1e\n" +
+	"\n" +
+	"projection\x18\x0f \x01(\tR\n" +
+	"projection\"\xfc\x01\n" +
 	"\vListRequest\x12\x1a\n" +
 	"\bresource\x18\x01 \x01(\tR\bresource\x12\x1c\n" +
 	"\tnamespace\x18\x02 \x01(\tR\tnamespace\x12%\n" +

@@ -47,7 +47,7 @@ class ListResourcesResponse(_message.Message):
     def __init__(self, resources: _Optional[_Iterable[_Union[ResourceStatus, _Mapping]]] = ...) -> None: ...
 
 class ResourceStatus(_message.Message):
-    __slots__ = ("group", "version", "resource", "kind", "namespaced", "synced", "object_count", "resource_version", "index_names", "name", "namespace", "label_selector", "field_selector", "last_error")
+    __slots__ = ("group", "version", "resource", "kind", "namespaced", "synced", "object_count", "resource_version", "index_names", "name", "namespace", "label_selector", "field_selector", "last_error", "projection")
     GROUP_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     RESOURCE_FIELD_NUMBER: _ClassVar[int]
@@ -62,6 +62,7 @@ class ResourceStatus(_message.Message):
     LABEL_SELECTOR_FIELD_NUMBER: _ClassVar[int]
     FIELD_SELECTOR_FIELD_NUMBER: _ClassVar[int]
     LAST_ERROR_FIELD_NUMBER: _ClassVar[int]
+    PROJECTION_FIELD_NUMBER: _ClassVar[int]
     group: str
     version: str
     resource: str
@@ -76,7 +77,8 @@ class ResourceStatus(_message.Message):
     label_selector: str
     field_selector: str
     last_error: str
-    def __init__(self, group: _Optional[str] = ..., version: _Optional[str] = ..., resource: _Optional[str] = ..., kind: _Optional[str] = ..., namespaced: bool = ..., synced: bool = ..., object_count: _Optional[int] = ..., resource_version: _Optional[str] = ..., index_names: _Optional[_Iterable[str]] = ..., name: _Optional[str] = ..., namespace: _Optional[str] = ..., label_selector: _Optional[str] = ..., field_selector: _Optional[str] = ..., last_error: _Optional[str] = ...) -> None: ...
+    projection: str
+    def __init__(self, group: _Optional[str] = ..., version: _Optional[str] = ..., resource: _Optional[str] = ..., kind: _Optional[str] = ..., namespaced: bool = ..., synced: bool = ..., object_count: _Optional[int] = ..., resource_version: _Optional[str] = ..., index_names: _Optional[_Iterable[str]] = ..., name: _Optional[str] = ..., namespace: _Optional[str] = ..., label_selector: _Optional[str] = ..., field_selector: _Optional[str] = ..., last_error: _Optional[str] = ..., projection: _Optional[str] = ...) -> None: ...
 
 class ListRequest(_message.Message):
     __slots__ = ("resource", "namespace", "label_selector", "field_selector", "limit", "page_token", "min_resource_version")

@@ -34,6 +34,8 @@ class InformerdProcess {
   std::string log() const;
   int grpc_port() const { return Port("grpc_port"); }
   int metrics_port() const { return Port("metrics_port"); }
+  // The process id (a child of this process, so its /proc/PID/mem is readable to it).
+  pid_t pid() const { return pid_; }
 
  private:
   InformerdProcess(pid_t pid, int fd);

@@ -392,6 +392,86 @@ resources:
   EXPECT_EQ(resources.resources(0).projection(), "full");
 }
 
+TEST_F(SecretsE2eTest, SecretDataWithAuthIsServedOnlyToCallersTheApiServerWouldServe) {
+  // A ServiceAccount that may read Secrets in the namespace, with a token for informerd.
+  k8s::RestClient& admin = **admin_;
+  const std::string ns = *ns_;
+  ASSERT_TRUE(CreateOrKeep(admin, absl::StrCat("/api/v1/namespaces/", ns, "/serviceaccounts"),
+                           R"({"metadata":{"name":"secret-reader"}})")
+                  .ok());
+  ASSERT_TRUE(
+      CreateOrKeep(admin,
+                   absl::StrCat("/apis/rbac.authorization.k8s.io/v1/namespaces/", ns, "/roles"),
+                   R"({"metadata":{"name":"secret-reader"},"rules":[{"apiGroups":[""],)"
+                   R"("resources":["secrets"],"verbs":["get","list","watch"]}]})")
+          .ok());
+  ASSERT_TRUE(
+      CreateOrKeep(
+          admin,
+          absl::StrCat("/apis/rbac.authorization.k8s.io/v1/namespaces/", ns, "/rolebindings"),
+          absl::StrCat(R"({"metadata":{"name":"secret-reader"},"roleRef":{"apiGroup":)",
+                       R"("rbac.authorization.k8s.io","kind":"Role","name":"secret-reader"},)",
+                       R"("subjects":[{"kind":"ServiceAccount","name":"secret-reader",)",
+                       R"("namespace":")", ns, R"("}]})"))
+          .ok());
+  // And one that may not.
+  ASSERT_TRUE(CreateOrKeep(admin, absl::StrCat("/api/v1/namespaces/", ns, "/serviceaccounts"),
+                           R"({"metadata":{"name":"no-secrets"}})")
+                  .ok());
+  auto token_of = [&](const std::string& sa) -> std::string {
+    absl::StatusOr<std::string> answer =
+        admin.Post(absl::StrCat("/api/v1/namespaces/", ns, "/serviceaccounts/", sa, "/token"),
+                   R"({"apiVersion":"authentication.k8s.io/v1","kind":"TokenRequest","spec":)"
+                   R"({"audiences":["informerd"],"expirationSeconds":600}})");
+    if (!answer.ok()) return "";
+    rapidjson::Document token_request = Parse(*answer);
+    if (!token_request.IsObject() || !token_request.HasMember("status")) return "";
+    return k8s::StringMember(token_request["status"], "token");
+  };
+  const std::string token = token_of("secret-reader");
+  const std::string denied_token = token_of("no-secrets");
+  ASSERT_FALSE(token.empty());
+  ASSERT_FALSE(denied_token.empty());
+
+  const std::string path = WriteTempFile(absl::StrCat("namespace: ", ns, R"(
+auth: true
+allow_secret_data: true
+resources:
+  - {name: secrets, projection: full}
+)"));
+  ASSERT_FALSE(path.empty());
+  std::unique_ptr<InformerdProcess> full = InformerdProcess::Start(
+      INFORMERD_BINARY,
+      {absl::StrCat("--kubeconfig=", g_cluster->kubeconfig), absl::StrCat("--config=", path),
+       "--listen=127.0.0.1:0", "--metrics_listen=127.0.0.1:0", "--log_format=json"});
+  unlink(path.c_str());
+  ASSERT_NE(full, nullptr);
+  ASSERT_TRUE(full->WaitForLog("every resource synced", absl::Seconds(60))) << full->log();
+  EXPECT_THAT(full->log(), HasSubstr("WITH their data"));
+  auto stub = pb::InformerService::NewStub(grpc::CreateChannel(
+      absl::StrCat("127.0.0.1:", full->grpc_port()), grpc::InsecureChannelCredentials()));
+  pb::GetRequest get;
+  get.set_resource("secrets");
+  get.set_namespace_(ns);
+  get.set_name("token");
+  get.set_min_resource_version(ServerVersion("secrets", "token"));
+  pb::GetResponse got;
+  grpc::Status anonymous = stub->Get(Context().get(), get, &got);
+  EXPECT_EQ(anonymous.error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  auto denied_context = Context();
+  denied_context->AddMetadata("authorization", absl::StrCat("Bearer ", denied_token));
+  grpc::Status denied = stub->Get(denied_context.get(), get, &got);
+  EXPECT_EQ(denied.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(got.object().json(), Not(HasSubstr("password")));
+  auto context = Context();
+  context->AddMetadata("authorization", absl::StrCat("Bearer ", token));
+  grpc::Status status = stub->Get(context.get(), get, &got);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  const std::string& json = got.object().json();
+  EXPECT_THAT(json, HasSubstr(R"("kind":"Secret")"));
+  EXPECT_THAT(json, HasSubstr(R"("data":{"password":)"));
+}
+
 TEST_F(SecretsE2eTest, SecretDataWithoutAuthRefusesToStartNamingTheSetting) {
   const std::string path = WriteTempFile(R"(
 allow_secret_data: true

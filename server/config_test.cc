@@ -358,7 +358,7 @@ spiffe_trust_domain: cluster.local
 
 TEST(AccessConfigTest, ValidationSaysWhatToChange) {
   ServerConfig config;
-  config.resources.push_back(ResourceConfig{"pods", {}, {}, {}, {}, {}});
+  config.resources.push_back(Named("pods"));
   ASSERT_TRUE(ValidateConfig(config).ok());
   ServerConfig no_key = config;
   no_key.access.tls_cert_file = "/tls/tls.crt";

@@ -133,9 +133,9 @@ struct ServerConfig {
 
   // Authentication, authorization and TLS.
   AccessConfig access;
-  // Cache the data of core Secrets configured with `projection: full`. Needs access.enabled;
-  // without it such Secrets are cached without data, stringData and the last-applied annotation
-  // (docs/security.md, "Secrets").
+  // Cache the data of core Secrets configured with `projection: full`. ValidateConfig refuses
+  // it unless access.enabled. When false, Secrets with `projection: full` are cached without
+  // data, stringData and the last-applied annotation (docs/security.md, "Secrets").
   bool allow_secret_data = false;
 
   // Log lines as JSON (default) or text; the minimum level (debug, info, warning, error).

@@ -3,7 +3,20 @@
 #include <algorithm>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
+
 namespace informer {
+
+absl::string_view ProjectionName(Projection projection) {
+  return projection == Projection::kMetadata ? "metadata" : "full";
+}
+
+absl::StatusOr<std::shared_ptr<ListerWatcher>> ListerWatcherFactory::ForMetadata(
+    const ResourceInfo& resource, absl::string_view namespace_name) {
+  return absl::UnimplementedError(absl::StrCat("this lister-watcher factory cannot list ",
+                                               resource.gvr.ToString(),
+                                               " as metadata only (PartialObjectMetadata)"));
+}
 
 SharedInformerFactory::SharedInformerFactory(std::shared_ptr<ListerWatcherFactory> lister_watchers,
                                              FactoryOptions options)
@@ -41,14 +54,16 @@ absl::StatusOr<std::shared_ptr<SharedIndexInformer>> SharedInformerFactory::Info
   options.label_selector = overrides.label_selector.value_or(options_.label_selector);
   options.field_selector = overrides.field_selector.value_or(options_.field_selector);
   options.resync_period = overrides.resync_period.value_or(options_.default_resync);
-  options.transforms = options_.transforms;
+  options.transforms = overrides.transforms.value_or(options_.transforms);
   options.indexers = overrides.indexers;
   options.history = options_.history;
   options.reflector = options_.reflector;
   options.clock = options_.clock;
   // Made without the lock: a ListerWatcherFactory may do I/O.
   absl::StatusOr<std::shared_ptr<ListerWatcher>> lister_watcher =
-      lister_watchers_->ForResource(resource, options.namespace_name);
+      overrides.projection == Projection::kMetadata
+          ? lister_watchers_->ForMetadata(resource, options.namespace_name)
+          : lister_watchers_->ForResource(resource, options.namespace_name);
   if (!lister_watcher.ok()) return lister_watcher.status();
   auto created =
       std::make_shared<SharedIndexInformer>(*std::move(lister_watcher), std::move(options));

@@ -11,6 +11,7 @@
 #include "absl/container/btree_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "informer/lister_watcher.h"
@@ -19,6 +20,14 @@
 
 namespace informer {
 
+// What an informer's LIST and WATCH ask the API server for.
+enum class Projection {
+  kFull,      // the objects as the API server serves them
+  kMetadata,  // PartialObjectMetadata (meta.k8s.io/v1): kind, apiVersion and metadata only
+};
+// "full" or "metadata", as the config file and ListResources name them.
+absl::string_view ProjectionName(Projection projection);
+
 // Makes ListerWatchers; implemented over the REST client by informer/k8s.
 class ListerWatcherFactory {
  public:
@@ -26,6 +35,11 @@ class ListerWatcherFactory {
   // A ListerWatcher for `resource`, limited to `namespace_name` ("" = all namespaces).
   virtual absl::StatusOr<std::shared_ptr<ListerWatcher>> ForResource(
       const ResourceInfo& resource, absl::string_view namespace_name) = 0;
+  // As ForResource, but its LIST and WATCH return every object as PartialObjectMetadata (as
+  // client-go's metadata informer asks). This default is Unimplemented: a factory that can
+  // ask for it overrides it.
+  virtual absl::StatusOr<std::shared_ptr<ListerWatcher>> ForMetadata(
+      const ResourceInfo& resource, absl::string_view namespace_name);
 };
 
 // Defaults applied to every informer of a factory (P4).
@@ -47,6 +61,10 @@ struct InformerOverrides {
   std::optional<std::string> field_selector;
   std::optional<absl::Duration> resync_period;
   Indexers indexers;
+  // kMetadata: the informer lists and watches through ListerWatcherFactory::ForMetadata.
+  Projection projection = Projection::kFull;
+  // Replaces the factory's transforms for this informer when set.
+  std::optional<std::vector<Transform>> transforms;
 };
 
 // Thread-safety: every method may be called from any thread.

@@ -22,6 +22,22 @@ absl::Status StripManagedFields(rapidjson::Value& object,
 // Removes each listed annotation key, e.g. "kubectl.kubernetes.io/last-applied-configuration".
 Transform StripAnnotations(std::vector<std::string> keys);
 
+// The annotation `kubectl apply` keeps the whole applied manifest in: for a Secret, its data.
+inline constexpr char kLastAppliedAnnotation[] = "kubectl.kubernetes.io/last-applied-configuration";
+
+// Reduces the object to PartialObjectMetadata: drops every top-level member but `metadata`
+// and sets `kind: PartialObjectMetadata`, `apiVersion: meta.k8s.io/v1`, as the API server
+// serves objects asked for with `as=PartialObjectMetadata`. Those pass unchanged; a full object
+// (a server that ignored the Accept header) keeps nothing but its metadata.
+absl::Status ProjectToMetadata(rapidjson::Value& object,
+                               rapidjson::Document::AllocatorType& allocator);
+
+// For a core Secret (`kind: Secret`, `apiVersion: v1`): removes `data`, `stringData` and the
+// kLastAppliedAnnotation annotation (which holds the data of a Secret created by `kubectl
+// apply`). Leaves every other object as it is.
+absl::Status RedactSecretData(rapidjson::Value& object,
+                              rapidjson::Document::AllocatorType& allocator);
+
 // The transforms an informer gets unless told otherwise: {StripManagedFields}.
 std::vector<Transform> DefaultTransforms();
 

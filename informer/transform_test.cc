@@ -58,5 +58,46 @@ TEST(TransformTest, DefaultTransformsStripManagedFields) {
             R"({"metadata":{"name":"a"}})");
 }
 
+TEST(TransformTest, ProjectToMetadataKeepsOnlyMetadata) {
+  // A full object (a server that ignored the Accept header) becomes PartialObjectMetadata.
+  EXPECT_EQ(Apply(ProjectToMetadata,
+                  R"({"kind":"Secret","apiVersion":"v1","metadata":{"name":"a","labels":)"
+                  R"({"x":"y"}},"data":{"k":"c2VjcmV0"},"stringData":{"k":"s"},"type":"Opaque"})"),
+            R"({"kind":"PartialObjectMetadata","apiVersion":"meta.k8s.io/v1",)"
+            R"("metadata":{"name":"a","labels":{"x":"y"}}})");
+  // What the API server serves with as=PartialObjectMetadata passes unchanged.
+  const std::string partial = R"({"kind":"PartialObjectMetadata","apiVersion":"meta.k8s.io/v1",)"
+                              R"("metadata":{"name":"a","namespace":"n","resourceVersion":"7"}})";
+  EXPECT_EQ(Apply(ProjectToMetadata, partial), partial);
+}
+
+TEST(TransformTest, ProjectToMetadataRefusesANonObject) {
+  rapidjson::Document document;
+  document.Parse("[1]");
+  EXPECT_EQ(ProjectToMetadata(document, document.GetAllocator()).code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST(TransformTest, RedactSecretDataRemovesDataStringDataAndLastApplied) {
+  EXPECT_EQ(Apply(RedactSecretData,
+                  R"({"kind":"Secret","apiVersion":"v1","metadata":{"name":"a","annotations":{)"
+                  R"("kubectl.kubernetes.io/last-applied-configuration":"{\"data\":{}}",)"
+                  R"("keep":"me"}},"data":{"k":"c2VjcmV0"},"stringData":{"k":"s"},)"
+                  R"("type":"Opaque","immutable":true})"),
+            R"({"kind":"Secret","apiVersion":"v1","metadata":{"name":"a","annotations":)"
+            R"({"keep":"me"}},"type":"Opaque","immutable":true})");
+}
+
+TEST(TransformTest, RedactSecretDataLeavesOtherKindsAlone) {
+  const std::string config_map =
+      R"({"kind":"ConfigMap","apiVersion":"v1","metadata":{"name":"a","annotations":{)"
+      R"("kubectl.kubernetes.io/last-applied-configuration":"{}"}},"data":{"k":"v"}})";
+  EXPECT_EQ(Apply(RedactSecretData, config_map), config_map);
+  // A custom resource that happens to be called Secret is not the core Secret.
+  const std::string custom =
+      R"({"kind":"Secret","apiVersion":"example.com/v1","metadata":{"name":"a"},"data":{"k":1}})";
+  EXPECT_EQ(Apply(RedactSecretData, custom), custom);
+}
+
 }  // namespace
 }  // namespace informer

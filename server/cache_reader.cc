@@ -211,6 +211,7 @@ std::vector<ResourceSummary> CacheReader::ListResources() const {
     summary.namespace_name = informer.options().namespace_name;
     summary.label_selector = informer.options().label_selector;
     summary.field_selector = informer.options().field_selector;
+    summary.projection = resource.projection;
     const absl::Status last_error = informer.LastError();
     if (!last_error.ok()) summary.last_error = std::string(last_error.message());
     const absl::Time error_since = informer.ErrorSince();

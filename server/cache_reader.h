@@ -80,6 +80,7 @@ struct ResourceSummary {
   // The last attempt failed, since `stale_for` (ListResourcesResponse's stale, stale_seconds).
   bool stale = false;
   absl::Duration stale_for = absl::ZeroDuration();
+  Projection projection = Projection::kFull;
 };
 
 // Thread-safety: every method may be called from any thread. Callbacks run on the calling

@@ -79,6 +79,35 @@ absl::StatusOr<std::vector<IndexSpec>> Indexes(const YAML::Node& node, absl::str
   return out;
 }
 
+// `projection: metadata|full` of one resource.
+absl::Status ApplyProjection(const YAML::Node& node, absl::string_view key,
+                             ResourceConfig* resource) {
+  absl::StatusOr<std::string> text = String(node, key);
+  if (!text.ok()) return text.status();
+  if (*text == "metadata") {
+    resource->projection = Projection::kMetadata;
+  } else if (*text == "full") {
+    resource->projection = Projection::kFull;
+  } else {
+    return KeyError(key, absl::StrCat("\"", *text,
+                                      "\" is not a projection; use metadata (PartialObjectMetadata "
+                                      "only) or full"));
+  }
+  return absl::OkStatus();
+}
+
+// Secrets (docs/security.md): their data is cached only when asked for and access control
+// is on.
+absl::Status ValidateSecretsConfig(const ServerConfig& config) {
+  if (config.allow_secret_data && !config.access.enabled) {
+    return absl::InvalidArgumentError(
+        "allow_secret_data: true needs authentication and authorization (--auth, or auth: true "
+        "in the config file): without them any caller could read every cached Secret's data. "
+        "Turn on --auth, or remove allow_secret_data to cache Secrets as metadata only");
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<ResourceConfig> Resource(const YAML::Node& node) {
   ResourceConfig resource;
   if (node.IsScalar()) {
@@ -110,10 +139,12 @@ absl::StatusOr<ResourceConfig> Resource(const YAML::Node& node) {
       absl::StatusOr<std::vector<IndexSpec>> indexes = Indexes(value, where);
       if (!indexes.ok()) return indexes.status();
       resource.indexes = *std::move(indexes);
+    } else if (key == "projection") {
+      if (absl::Status s = ApplyProjection(value, where, &resource); !s.ok()) return s;
     } else {
       return KeyError(where,
                       "unknown; a resource takes name, namespace, label_selector, "
-                      "field_selector, resync, indexes");
+                      "field_selector, resync, indexes, projection");
     }
   }
   if (resource.name.empty()) return KeyError("resources[].name", "missing");
@@ -216,6 +247,7 @@ absl::Status ApplyKey(const std::string& key, const YAML::Node& value, ServerCon
   if (key == "tls_refresh") return set_duration(&config->access.tls_refresh);
   if (key == "spiffe_trust_domain") return set_string(&config->access.spiffe_trust_domain);
   if (key == "auth_narrow_cluster_wide") return set_bool(&config->access.narrow_cluster_wide);
+  if (key == "allow_secret_data") return set_bool(&config->allow_secret_data);
   if (key == "log_format") return set_string(&config->log_format);
   if (key == "log_level") return set_string(&config->log_level);
   // Limits on hostile bytes.
@@ -477,6 +509,7 @@ absl::Status ValidateConfig(const ServerConfig& config) {
   if (access.allow_ttl <= absl::ZeroDuration() || access.tls_refresh <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("--auth_allow_ttl and --tls_refresh must be positive");
   }
+  if (absl::Status s = ValidateSecretsConfig(config); !s.ok()) return s;
   if (config.log_format != "json" && config.log_format != "text") {
     return absl::InvalidArgumentError("log_format must be json or text");
   }

@@ -10,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
+#include "informer/factory.h"
 #include "informer/history.h"
 #include "informer/selector.h"
 #include "informer/store.h"
@@ -45,6 +46,9 @@ struct ResourceConfig {
   std::optional<std::string> field_selector;
   std::optional<absl::Duration> resync;
   std::vector<IndexSpec> indexes;
+  // `projection: metadata` caches only PartialObjectMetadata; `full` the whole objects. Unset =
+  // full, except for core Secrets: metadata (see server/projection.h).
+  std::optional<Projection> projection;
 };
 
 // Who may read what, and the transport (docs/security.md). Off by default for loopback
@@ -130,6 +134,10 @@ struct ServerConfig {
 
   // Authentication, authorization and TLS.
   AccessConfig access;
+  // Cache the data of core Secrets configured with `projection: full`. ValidateConfig refuses
+  // it unless access.enabled. When false, Secrets with `projection: full` are cached without
+  // data, stringData and the last-applied annotation (docs/security.md, "Secrets").
+  bool allow_secret_data = false;
 
   // Log lines as JSON (default) or text; the minimum level (debug, info, warning, error).
   std::string log_format = "json";

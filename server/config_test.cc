@@ -152,8 +152,9 @@ TEST(ConfigTest, TheDocumentedExampleIsValid) {
   EXPECT_TRUE(ValidateConfig(config).ok()) << ValidateConfig(config);
   // Spot checks that the example says what its comments say.
   EXPECT_THAT(config.listen, ElementsAre("127.0.0.1:50051", "unix:/run/informerd/grpc.sock"));
-  ASSERT_EQ(config.resources.size(), 3u);
+  ASSERT_EQ(config.resources.size(), 4u);
   EXPECT_EQ(config.resources[2].name, "pods");
+  EXPECT_EQ(config.resources[3].projection, Projection::kMetadata);
   EXPECT_EQ(config.resources[2].namespace_name.value(), "default");
   ASSERT_EQ(config.resources[2].indexes.size(), 2u);
   EXPECT_EQ(config.resources[2].indexes[0].name, "node");
@@ -421,7 +422,7 @@ spiffe_trust_domain: cluster.local
 
 TEST(AccessConfigTest, ValidationSaysWhatToChange) {
   ServerConfig config;
-  config.resources.push_back(ResourceConfig{"pods", {}, {}, {}, {}, {}});
+  config.resources.push_back(Named("pods"));
   ASSERT_TRUE(ValidateConfig(config).ok());
   ServerConfig no_key = config;
   no_key.access.tls_cert_file = "/tls/tls.crt";

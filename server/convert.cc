@@ -57,6 +57,7 @@ void ToProto(const ResourceSummary& summary, pb::ResourceStatus* out) {
   out->set_last_error(summary.last_error);
   out->set_stale(summary.stale);
   out->set_stale_seconds(absl::ToDoubleSeconds(summary.stale_for));
+  out->set_projection(std::string(ProjectionName(summary.projection)));
 }
 
 }  // namespace server

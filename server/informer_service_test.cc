@@ -622,6 +622,94 @@ TEST_F(ServiceTest, U6_NotSyncedResourceIsUnavailableAndTheLogNamesWhyAndHealthW
   EXPECT_THAT(HttpGet(server_->metrics_port(), "/healthz"), HasSubstr("503"));
 }
 
+// A Secret as a full LIST would carry it (a server that ignored the metadata Accept header).
+ObjectPtr FullSecret(const std::string& ns, const std::string& name) {
+  return MustParseObject(absl::StrCat(
+      R"({"apiVersion":"v1","kind":"Secret","metadata":{"name":")", name, R"(","namespace":")", ns,
+      R"(","resourceVersion":"5","labels":{"app":"web"},"annotations":{"keep":"me",)"
+      R"("kubectl.kubernetes.io/last-applied-configuration":"{\"data\":{\"k\":\"c2VjcmV0\"}}"}},)"
+      R"("data":{"k":"c2VjcmV0"},"type":"Opaque"})"));
+}
+
+TEST_F(ServiceTest, SecretsAreCachedAsMetadataByDefaultAndListResourcesShowsTheProjection) {
+  Fake(kSecrets)->Add(FullSecret("ns", "token"));
+  config_.resources.push_back(Named("secrets"));
+  ResourceConfig deployments = Named("deployments.apps");
+  deployments.projection = Projection::kMetadata;
+  config_.resources[1] = deployments;
+  ::testing::internal::CaptureStderr();
+  StartServer();
+  const std::string log = ::testing::internal::GetCapturedStderr();
+  EXPECT_THAT(log, HasSubstr("Secrets: what is cached and why"));
+  EXPECT_THAT(log, HasSubstr("the default for Secrets"));
+  EXPECT_THAT(lister_watchers_->requests(),
+              ::testing::IsSupersetOf({"secrets.v1@ metadata", "deployments.v1.apps@ metadata",
+                                       "pods.v1@", "nodes.v1@"}));
+
+  pb::GetRequest get;
+  get.set_resource("secrets");
+  get.set_namespace_("ns");
+  get.set_name("token");
+  pb::GetResponse got;
+  auto context = Context();
+  ASSERT_TRUE(stub_->Get(context.get(), get, &got).ok());
+  // The fake serves its own resourceVersions.
+  const std::string rv = got.object().resource_version();
+  EXPECT_EQ(got.object().json(),
+            absl::StrCat(R"({"kind":"PartialObjectMetadata","apiVersion":"meta.k8s.io/v1",)",
+                         R"("metadata":{"name":"token","namespace":"ns","resourceVersion":")", rv,
+                         R"(","labels":{"app":"web"},"annotations":{"keep":"me"}}})"));
+
+  pb::ListResourcesResponse resources;
+  auto resources_context = Context();
+  ASSERT_TRUE(stub_->ListResources(resources_context.get(), {}, &resources).ok());
+  std::map<std::string, std::string> projections;
+  for (const pb::ResourceStatus& resource : resources.resources()) {
+    projections[resource.name()] = resource.projection();
+  }
+  EXPECT_EQ(projections, (std::map<std::string, std::string>{{"deployments.v1.apps", "metadata"},
+                                                             {"nodes.v1", "full"},
+                                                             {"pods.v1", "full"},
+                                                             {"secrets.v1", "metadata"}}));
+}
+
+TEST_F(ServiceTest, FullSecretsWithoutTheAllowanceAreRedacted) {
+  Fake(kSecrets)->Add(FullSecret("ns", "token"));
+  ResourceConfig secrets = Named("secrets");
+  secrets.projection = Projection::kFull;
+  config_.resources.push_back(secrets);
+  ::testing::internal::CaptureStderr();
+  StartServer();
+  const std::string log = ::testing::internal::GetCapturedStderr();
+  EXPECT_THAT(log, HasSubstr("without data, stringData and the last-applied annotation"));
+  pb::GetRequest get;
+  get.set_resource("secrets");
+  get.set_namespace_("ns");
+  get.set_name("token");
+  pb::GetResponse got;
+  auto context = Context();
+  ASSERT_TRUE(stub_->Get(context.get(), get, &got).ok());
+  const std::string rv = got.object().resource_version();
+  EXPECT_EQ(got.object().json(),
+            absl::StrCat(R"({"apiVersion":"v1","kind":"Secret","metadata":{"name":"token",)",
+                         R"("namespace":"ns","resourceVersion":")", rv,
+                         R"(","labels":{"app":"web"},"annotations":{"keep":"me"}},)",
+                         R"("type":"Opaque"})"));
+}
+
+TEST_F(ServiceTest, SecretDataNeedsAccessControlToStart) {
+  ResourceConfig secrets = Named("secrets");
+  secrets.projection = Projection::kFull;
+  config_.resources.push_back(secrets);
+  config_.allow_secret_data = true;
+  absl::StatusOr<std::unique_ptr<InformerServer>> server =
+      InformerServer::Start(config_, lister_watchers_,
+                            std::make_shared<StaticSource>(std::vector<ResourceInfo>{kSecrets}));
+  EXPECT_EQ(server.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(server.status().message(), HasSubstr("allow_secret_data"));
+  EXPECT_THAT(server.status().message(), HasSubstr("--auth"));
+}
+
 TEST_F(ServiceTest, ResourceTheApiServerDoesNotServeYetIsRetriedAndNamedInTheLog) {
   config_.resources.push_back(Named("widgets.example.com"));
   ::testing::internal::CaptureStderr();

@@ -9,16 +9,19 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "informer/factory.h"
 #include "informer/resource.h"
 #include "informer/shared_informer.h"
 
 namespace informer {
 namespace server {
 
-// One cached resource: what discovery said about it and the informer that caches it.
+// One cached resource: what discovery said about it, the informer that caches it, and whether
+// that holds whole objects or only their metadata (PartialObjectMetadata).
 struct CachedResource {
   ResourceInfo info;
   std::shared_ptr<SharedIndexInformer> informer;
+  Projection projection = Projection::kFull;
 };
 
 // Resolves names as kubectl does, against the cached resources only (a resource the API server

@@ -13,6 +13,7 @@
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/resource_quota.h"
 #include "server/log.h"
+#include "server/projection.h"
 #include "server/tls_credentials.h"
 
 namespace informer {
@@ -244,10 +245,13 @@ absl::Status InformerServer::AddResource(const ResourceInfo& info, const Resourc
   }
   if (!info.namespaced) overrides.namespace_name = "";  // a namespace means nothing to it
   overrides.indexers = BuildIndexers(indexes);
+  CachePlan plan = PlanCaching(info, resource, config_);
+  overrides.projection = plan.projection;
+  overrides.transforms = std::move(plan.transforms);
   absl::StatusOr<std::shared_ptr<SharedIndexInformer>> informer =
       factory_.InformerFor(info, overrides);
   if (!informer.ok()) return informer.status();
-  absl::Status added = registry_.Add(CachedResource{info, *informer});
+  absl::Status added = registry_.Add(CachedResource{info, *informer, plan.projection});
   if (absl::IsAlreadyExists(added)) {
     Log(LogLevel::kWarning, "resource configured twice; the first settings win",
         {{"resource", info.gvr.ToString()}});
@@ -262,7 +266,16 @@ absl::Status InformerServer::AddResource(const ResourceInfo& info, const Resourc
        {"namespace", (*informer)->options().namespace_name},
        {"label_selector", (*informer)->options().label_selector},
        {"field_selector", (*informer)->options().field_selector},
-       {"indexes", absl::StrJoin(index_names, ",")}});
+       {"indexes", absl::StrJoin(index_names, ",")},
+       {"projection", std::string(ProjectionName(plan.projection))}});
+  if (plan.secrets) {
+    Log(plan.projection == Projection::kFull && config_.allow_secret_data ? LogLevel::kWarning
+                                                                          : LogLevel::kInfo,
+        "Secrets: what is cached and why",
+        {{"resource", info.gvr.ToString()},
+         {"projection", std::string(ProjectionName(plan.projection))},
+         {"cached", plan.secrets_reason}});
+  }
   return absl::OkStatus();
 }
 

@@ -179,8 +179,9 @@ absl::StatusOr<std::string> RestClient::Delete(absl::string_view path, absl::str
 }
 
 absl::StatusOr<ListPage> RestClient::List(absl::string_view path, const ListOptions& options,
-                                          const ObjectDecoder& decoder) {
+                                          const ObjectDecoder& decoder, absl::string_view accept) {
   HttpRequest request;
+  if (!accept.empty()) request.headers.push_back(absl::StrCat("Accept: ", accept));
   request.path = std::string(path);
   request.query = ListQuery(options, /*watch=*/false);
   request.cancel = options.cancel;
@@ -232,8 +233,10 @@ absl::StatusOr<ListPage> RestClient::List(absl::string_view path, const ListOpti
 
 absl::StatusOr<std::unique_ptr<WatchStream>> RestClient::Watch(absl::string_view path,
                                                                const ListOptions& options,
-                                                               const ObjectDecoder& decoder) {
+                                                               const ObjectDecoder& decoder,
+                                                               absl::string_view accept) {
   HttpRequest request;
+  if (!accept.empty()) request.headers.push_back(absl::StrCat("Accept: ", accept));
   request.path = std::string(path);
   request.query = ListQuery(options, /*watch=*/true);
   request.cancel = options.cancel;  // also aborts an open that hangs (connect, headers)

@@ -27,6 +27,15 @@ using QueryParams = std::vector<std::pair<std::string, std::string>>;
 std::string ResourcePath(const ResourceInfo& resource, absl::string_view namespace_name,
                          absl::string_view name = "");
 
+// Accept headers that make the API server serve PartialObjectMetadata (meta.k8s.io/v1) instead
+// of full objects: a LIST answers a PartialObjectMetadataList, a WATCH (also a streaming list)
+// sends PartialObjectMetadata objects. Only JSON, with no full-object fallback: a server that
+// cannot project answers 406 rather than sending the data.
+inline constexpr char kAcceptMetadataList[] =
+    "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1";
+inline constexpr char kAcceptMetadata[] =
+    "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1";
+
 // The query parameters of a LIST (watch = false) or WATCH (watch = true) with `options`.
 QueryParams ListQuery(const ListOptions& options, bool watch);
 
@@ -55,17 +64,20 @@ class RestClient {
   // One page of a LIST of the collection at `path`. The body is parsed once (in situ); each
   // item lacking kind/apiVersion gets them from the list (kind minus "List"), then goes through
   // `decoder`. InvalidArgument when the body is not a list or an item cannot be decoded; server
-  // errors as Do.
+  // errors as Do. `accept` is the Accept header ("" = application/json), e.g.
+  // kAcceptMetadataList.
   absl::StatusOr<ListPage> List(absl::string_view path, const ListOptions& options,
-                                const ObjectDecoder& decoder);
+                                const ObjectDecoder& decoder, absl::string_view accept = "");
 
   // Opens a WATCH of the collection at `path` and returns once the server has answered. A
   // non-2xx answer is its Status error (as Do); errors later in the stream (ERROR events) are
   // kError events. The stream's client-side timeout is options.timeout_seconds plus a margin.
-  // `decoder` must outlive the stream.
+  // `decoder` must outlive the stream. `accept` is the Accept header ("" = application/json),
+  // e.g. kAcceptMetadata.
   absl::StatusOr<std::unique_ptr<WatchStream>> Watch(absl::string_view path,
                                                      const ListOptions& options,
-                                                     const ObjectDecoder& decoder);
+                                                     const ObjectDecoder& decoder,
+                                                     absl::string_view accept = "");
 
   HttpClient& http() { return *http_; }
   const RestConfig& config() const { return http_->config(); }

@@ -404,6 +404,73 @@ TEST_F(RestClientTest, ListerWatcherUsesTheResourcePath) {
   EXPECT_EQ(requests[1].path, "/apis/apps/v1/namespaces/prod/deployments");
 }
 
+TEST_F(RestClientTest, MetadataListerWatcherAsksForPartialObjectMetadata) {
+  // What kube-apiserver answers to the metadata Accept headers (its items carry their own
+  // kind and apiVersion).
+  Start([](const TestRequest& request, TestConnection* connection) {
+    if (request.Param("watch") == "true") {
+      connection->StartChunked(200);
+      connection->WriteChunk(
+          R"({"type":"ADDED","object":{"kind":"PartialObjectMetadata","apiVersion":"meta.k8s.io/v1",)"
+          R"("metadata":{"name":"b","namespace":"prod","resourceVersion":"4"}}})"
+          "\n");
+      connection->EndChunked();
+    } else {
+      connection->Respond(
+          200,
+          R"({"kind":"PartialObjectMetadataList","apiVersion":"meta.k8s.io/v1","metadata":)"
+          R"({"resourceVersion":"3"},"items":[{"kind":"PartialObjectMetadata","apiVersion":)"
+          R"("meta.k8s.io/v1","metadata":{"name":"a","namespace":"prod","resourceVersion":"2"}}]})");
+    }
+  });
+  RestListerWatcherFactory factory(client_);
+  absl::StatusOr<std::shared_ptr<ListerWatcher>> lw = factory.ForMetadata(ConfigMaps(), "prod");
+  ASSERT_TRUE(lw.ok()) << lw.status();
+  ObjectDecoder decoder(ConfigMaps(), {});
+  absl::StatusOr<ListPage> page = (*lw)->List({}, decoder);
+  ASSERT_TRUE(page.ok()) << page.status();
+  ASSERT_EQ(page->items.size(), 1u);
+  EXPECT_EQ(page->items[0]->kind(), "PartialObjectMetadata");
+  EXPECT_EQ(page->items[0]->api_version(), "meta.k8s.io/v1");
+  ListOptions streaming;
+  streaming.send_initial_events = true;
+  absl::StatusOr<std::unique_ptr<WatchStream>> stream = (*lw)->Watch(streaming, decoder);
+  ASSERT_TRUE(stream.ok()) << stream.status();
+  absl::StatusOr<std::optional<WatchEvent>> event = (*stream)->Next();
+  ASSERT_TRUE(event.ok() && event->has_value()) << event.status();
+  EXPECT_EQ((*event)->object->kind(), "PartialObjectMetadata");
+  std::vector<TestRequest> requests = server_->requests();
+  ASSERT_EQ(requests.size(), 2u);
+  EXPECT_EQ(requests[0].Param("watch"), "");
+  EXPECT_EQ(requests[0].Header("accept"),
+            "application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1");
+  EXPECT_EQ(requests[1].Param("watch"), "true");
+  EXPECT_EQ(requests[1].Header("accept"),
+            "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1");
+}
+
+TEST_F(RestClientTest, FullListerWatcherAsksForPlainJson) {
+  Start([](const TestRequest& request, TestConnection* connection) {
+    if (request.Param("watch") == "true") {
+      connection->StartChunked(200);
+      connection->EndChunked();
+    } else {
+      connection->Respond(200, kListBody);
+    }
+  });
+  RestListerWatcherFactory factory(client_);
+  absl::StatusOr<std::shared_ptr<ListerWatcher>> lw = factory.ForResource(ConfigMaps(), "ns");
+  ASSERT_TRUE(lw.ok()) << lw.status();
+  ObjectDecoder decoder(ConfigMaps(), {});
+  ASSERT_TRUE((*lw)->List({}, decoder).ok());
+  absl::StatusOr<std::unique_ptr<WatchStream>> stream = (*lw)->Watch({}, decoder);
+  ASSERT_TRUE(stream.ok()) << stream.status();
+  std::vector<TestRequest> requests = server_->requests();
+  ASSERT_EQ(requests.size(), 2u);
+  EXPECT_EQ(requests[0].Header("accept"), "application/json");
+  EXPECT_EQ(requests[1].Header("accept"), "application/json");
+}
+
 TEST_F(RestClientTest, FactoryRefusesResourcesThatCannotBeWatched) {
   Start([](const TestRequest&, TestConnection* connection) { connection->Respond(200, "{}"); });
   RestListerWatcherFactory factory(client_);

@@ -8,19 +8,22 @@ namespace informer {
 namespace k8s {
 
 RestListerWatcher::RestListerWatcher(std::shared_ptr<RestClient> client, ResourceInfo resource,
-                                     std::string namespace_name)
+                                     std::string namespace_name, Projection projection)
     : client_(std::move(client)),
       resource_(std::move(resource)),
-      path_(ResourcePath(resource_, namespace_name)) {}
+      path_(ResourcePath(resource_, namespace_name)),
+      projection_(projection) {}
 
 absl::StatusOr<ListPage> RestListerWatcher::List(const ListOptions& options,
                                                  const ObjectDecoder& decoder) {
-  return client_->List(path_, options, decoder);
+  return client_->List(path_, options, decoder,
+                       projection_ == Projection::kMetadata ? kAcceptMetadataList : "");
 }
 
 absl::StatusOr<std::unique_ptr<WatchStream>> RestListerWatcher::Watch(
     const ListOptions& options, const ObjectDecoder& decoder) {
-  return client_->Watch(path_, options, decoder);
+  return client_->Watch(path_, options, decoder,
+                        projection_ == Projection::kMetadata ? kAcceptMetadata : "");
 }
 
 RestListerWatcherFactory::RestListerWatcherFactory(std::shared_ptr<RestClient> client)
@@ -28,6 +31,16 @@ RestListerWatcherFactory::RestListerWatcherFactory(std::shared_ptr<RestClient> c
 
 absl::StatusOr<std::shared_ptr<ListerWatcher>> RestListerWatcherFactory::ForResource(
     const ResourceInfo& resource, absl::string_view namespace_name) {
+  return Make(resource, namespace_name, Projection::kFull);
+}
+
+absl::StatusOr<std::shared_ptr<ListerWatcher>> RestListerWatcherFactory::ForMetadata(
+    const ResourceInfo& resource, absl::string_view namespace_name) {
+  return Make(resource, namespace_name, Projection::kMetadata);
+}
+
+absl::StatusOr<std::shared_ptr<ListerWatcher>> RestListerWatcherFactory::Make(
+    const ResourceInfo& resource, absl::string_view namespace_name, Projection projection) {
   if (resource.gvr.version.empty() || resource.gvr.resource.empty()) {
     return absl::InvalidArgumentError(absl::StrCat("resource \"", resource.gvr.ToString(),
                                                    "\" needs a version and a resource name"));
@@ -36,8 +49,8 @@ absl::StatusOr<std::shared_ptr<ListerWatcher>> RestListerWatcherFactory::ForReso
     return absl::InvalidArgumentError(
         absl::StrCat("resource \"", resource.gvr.ToString(), "\" does not support list and watch"));
   }
-  return std::shared_ptr<ListerWatcher>(
-      std::make_shared<RestListerWatcher>(client_, resource, std::string(namespace_name)));
+  return std::shared_ptr<ListerWatcher>(std::make_shared<RestListerWatcher>(
+      client_, resource, std::string(namespace_name), projection));
 }
 
 }  // namespace k8s

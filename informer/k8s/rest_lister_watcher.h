@@ -19,9 +19,11 @@ namespace k8s {
 // Thread-safety: List and Watch may be called from any thread, concurrently.
 class RestListerWatcher : public ListerWatcher {
  public:
-  // `namespace_name` "" = all namespaces; ignored for cluster-scoped resources.
+  // `namespace_name` "" = all namespaces; ignored for cluster-scoped resources. With
+  // Projection::kMetadata every LIST and WATCH asks for PartialObjectMetadata (kAcceptMetadataList,
+  // kAcceptMetadata), as client-go's metadata informer does.
   RestListerWatcher(std::shared_ptr<RestClient> client, ResourceInfo resource,
-                    std::string namespace_name);
+                    std::string namespace_name, Projection projection = Projection::kFull);
 
   // See ListerWatcher::List and RestClient::List.
   absl::StatusOr<ListPage> List(const ListOptions& options, const ObjectDecoder& decoder) override;
@@ -31,11 +33,13 @@ class RestListerWatcher : public ListerWatcher {
 
   // The collection path every request goes to, e.g. /api/v1/namespaces/ns/configmaps.
   const std::string& path() const { return path_; }
+  Projection projection() const { return projection_; }
 
  private:
   std::shared_ptr<RestClient> client_;
   const ResourceInfo resource_;
   const std::string path_;
+  const Projection projection_;
 };
 
 // Makes RestListerWatchers that share one RestClient (and so its connections and credentials).
@@ -49,8 +53,15 @@ class RestListerWatcherFactory : public ListerWatcherFactory {
   // without verbs, as tests build by hand, is taken on trust) or it has no version/resource.
   absl::StatusOr<std::shared_ptr<ListerWatcher>> ForResource(
       const ResourceInfo& resource, absl::string_view namespace_name) override;
+  // As ForResource; the ListerWatcher asks for PartialObjectMetadata.
+  absl::StatusOr<std::shared_ptr<ListerWatcher>> ForMetadata(
+      const ResourceInfo& resource, absl::string_view namespace_name) override;
 
  private:
+  absl::StatusOr<std::shared_ptr<ListerWatcher>> Make(const ResourceInfo& resource,
+                                                      absl::string_view namespace_name,
+                                                      Projection projection);
+
   std::shared_ptr<RestClient> client_;
 };
 

@@ -516,9 +516,19 @@ bool Eventually(const std::function<bool()>& condition, absl::Duration timeout) 
 
 absl::StatusOr<std::shared_ptr<ListerWatcher>> FakeListerWatcherFactory::ForResource(
     const ResourceInfo& resource, absl::string_view namespace_name) {
+  return Make(resource, namespace_name, "");
+}
+
+absl::StatusOr<std::shared_ptr<ListerWatcher>> FakeListerWatcherFactory::ForMetadata(
+    const ResourceInfo& resource, absl::string_view namespace_name) {
+  return Make(resource, namespace_name, " metadata");
+}
+
+absl::StatusOr<std::shared_ptr<ListerWatcher>> FakeListerWatcherFactory::Make(
+    const ResourceInfo& resource, absl::string_view namespace_name, absl::string_view suffix) {
   absl::MutexLock lock(&mu_);
   const std::string gvr = resource.gvr.ToString();
-  requests_.push_back(absl::StrCat(gvr, "@", namespace_name));
+  requests_.push_back(absl::StrCat(gvr, "@", namespace_name, suffix));
   auto failure = failures_.find(gvr);
   if (failure != failures_.end()) return failure->second;
   std::shared_ptr<FakeListerWatcher>& fake = fakes_[{gvr, std::string(namespace_name)}];

@@ -134,16 +134,24 @@ class FakeListerWatcherFactory : public ListerWatcherFactory {
  public:
   absl::StatusOr<std::shared_ptr<ListerWatcher>> ForResource(
       const ResourceInfo& resource, absl::string_view namespace_name) override;
+  // The same fake as ForResource (its objects go through the informer's transforms, which
+  // project them), recorded as "<gvr>@<namespace> metadata".
+  absl::StatusOr<std::shared_ptr<ListerWatcher>> ForMetadata(
+      const ResourceInfo& resource, absl::string_view namespace_name) override;
 
   // The fake made for `gvr` and `namespace_name`, or null.
   std::shared_ptr<FakeListerWatcher> Get(const GroupVersionResource& gvr,
                                          absl::string_view namespace_name = "") const;
-  // Every ForResource call as "<gvr>@<namespace>".
+  // Every ForResource call as "<gvr>@<namespace>" (ForMetadata: "<gvr>@<namespace> metadata").
   std::vector<std::string> requests() const;
   // ForResource for `gvr` fails with `status` from now on.
   void FailFor(const GroupVersionResource& gvr, absl::Status status);
 
  private:
+  absl::StatusOr<std::shared_ptr<ListerWatcher>> Make(const ResourceInfo& resource,
+                                                      absl::string_view namespace_name,
+                                                      absl::string_view suffix);
+
   mutable absl::Mutex mu_;
   std::map<std::pair<std::string, std::string>, std::shared_ptr<FakeListerWatcher>> fakes_
       ABSL_GUARDED_BY(mu_);

@@ -100,6 +100,14 @@ tls_mount = next((m for m in c["volumeMounts"]
 out(tls_mount is not None and config.get("tls_cert_file") == f"{tls_mount['mountPath']}/tls.crt"
     and config.get("tls_key_file") == f"{tls_mount['mountPath']}/tls.key",
     "TLS files come from the mounted Secret informerd-tls")
+# Secrets (docs/security.md): listed or not, informerd never holds their data here.
+secret_entries = [r for r in config["resources"]
+                  if (r if isinstance(r, str) else r["name"]).split(".")[0].lower()
+                  in ("secrets", "secret")]
+out(all(isinstance(r, str) or r.get("projection", "metadata") == "metadata" for r in secret_entries)
+    and not config.get("allow_secret_data"),
+    "Secrets, if listed, are cached as metadata only (no projection: full, no allow_secret_data)",
+    f"secrets entries {secret_entries}, allow_secret_data {config.get('allow_secret_data')}")
 deleg = by.get(("ClusterRoleBinding", "informerd:auth-delegator"))
 out(deleg is not None and deleg["roleRef"]["name"] == "system:auth-delegator" and deleg["subjects"] == [
     {"kind": "ServiceAccount", "name": sa["metadata"]["name"],

@@ -102,6 +102,12 @@ type Object struct {
 	// The object exactly as the API server serves it, as compact JSON, with `kind` and
 	// `apiVersion` always set (even for resources whose lists omit them) and, unless the server
 	// is configured otherwise, `metadata.managedFields` removed.
+	// For a resource cached with projection "metadata" (ResourceStatus.projection), the object is
+	// the PartialObjectMetadata the API server serves for it (`kind: PartialObjectMetadata`,
+	// `apiVersion: meta.k8s.io/v1`, and `metadata` only). Core Secrets are cached that way unless
+	// the server's config asks for them whole; a Secret (whole or as metadata) carries no `data`,
+	// `stringData` or `kubectl.kubernetes.io/last-applied-configuration` annotation unless the
+	// config also sets `allow_secret_data` (which needs access control on).
 	Json string `protobuf:"bytes,1,opt,name=json,proto3" json:"json,omitempty"`
 	// metadata.namespace; empty for cluster-scoped objects.
 	Namespace string `protobuf:"bytes,2,opt,name=namespace,proto3" json:"namespace,omitempty"`
@@ -304,7 +310,12 @@ type ResourceStatus struct {
 	Stale bool `protobuf:"varint,15,opt,name=stale,proto3" json:"stale,omitempty"`
 	// How long the resource has been stale, in seconds (since the first failed attempt after the
 	// last success); 0 when not stale.
-	StaleSeconds  float64 `protobuf:"fixed64,16,opt,name=stale_seconds,json=staleSeconds,proto3" json:"stale_seconds,omitempty"`
+	StaleSeconds float64 `protobuf:"fixed64,16,opt,name=stale_seconds,json=staleSeconds,proto3" json:"stale_seconds,omitempty"`
+	// What the cache holds of each object: "full" (the objects as the API server serves them) or
+	// "metadata" (`projection: metadata` in the server's config, and the default for core
+	// Secrets): then every object this resource returns, in every RPC, is a
+	// PartialObjectMetadata (see Object).
+	Projection    string `protobuf:"bytes,17,opt,name=projection,proto3" json:"projection,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -449,6 +460,13 @@ func (x *ResourceStatus) GetStaleSeconds() float64 {
 		return x.StaleSeconds
 	}
 	return 0
+}
+
+func (x *ResourceStatus) GetProjection() string {
+	if x != nil {
+		return x.Projection
+	}
+	return ""
 }
 
 // Request of List.
@@ -1149,7 +1167,7 @@ const file_informer_v1_informer_proto_rawDesc = "" +
 	"\x10resource_version\x18\x05 \x01(\tR\x0fresourceVersion\"\x16\n" +
 	"\x14ListResourcesRequest\"R\n" +
 	"\x15ListResourcesResponse\x129\n" +
-	"\tresources\x18\x01 \x03(\v2\x1b.informer.v1.ResourceStatusR\tresources\"\xf1\x03\n" +
+	"\tresources\x18\x01 \x03(\v2\x1b.informer.v1.ResourceStatusR\tresources\"\x91\x04\n" +
 	"\x0eResourceStatus\x12\x14\n" +
 	"\x05group\x18\x01 \x01(\tR\x05group\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x1a\n" +
@@ -1171,7 +1189,10 @@ const file_informer_v1_informer_proto_rawDesc = "" +
 	"\n" +
 	"last_error\x18\x0e \x01(\tR\tlastError\x12\x14\n" +
 	"\x05stale\x18\x0f \x01(\bR\x05stale\x12#\n" +
-	"\rstale_seconds\x18\x10 \x01(\x01R\fstaleSeconds\"\xfc\x01\n" +
+	"\rstale_seconds\x18\x10 \x01(\x01R\fstaleSeconds\x12\x1e\n" +
+	"\n" +
+	"projection\x18\x11 \x01(\tR\n" +
+	"projection\"\xfc\x01\n" +
 	"\vListRequest\x12\x1a\n" +
 	"\bresource\x18\x01 \x01(\tR\bresource\x12\x1c\n" +
 	"\tnamespace\x18\x02 \x01(\tR\tnamespace\x12%\n" +

@@ -47,7 +47,7 @@ class ListResourcesResponse(_message.Message):
     def __init__(self, resources: _Optional[_Iterable[_Union[ResourceStatus, _Mapping]]] = ...) -> None: ...
 
 class ResourceStatus(_message.Message):
-    __slots__ = ("group", "version", "resource", "kind", "namespaced", "synced", "object_count", "resource_version", "index_names", "name", "namespace", "label_selector", "field_selector", "last_error", "stale", "stale_seconds")
+    __slots__ = ("group", "version", "resource", "kind", "namespaced", "synced", "object_count", "resource_version", "index_names", "name", "namespace", "label_selector", "field_selector", "last_error", "stale", "stale_seconds", "projection")
     GROUP_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     RESOURCE_FIELD_NUMBER: _ClassVar[int]
@@ -64,6 +64,7 @@ class ResourceStatus(_message.Message):
     LAST_ERROR_FIELD_NUMBER: _ClassVar[int]
     STALE_FIELD_NUMBER: _ClassVar[int]
     STALE_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    PROJECTION_FIELD_NUMBER: _ClassVar[int]
     group: str
     version: str
     resource: str
@@ -80,7 +81,8 @@ class ResourceStatus(_message.Message):
     last_error: str
     stale: bool
     stale_seconds: float
-    def __init__(self, group: _Optional[str] = ..., version: _Optional[str] = ..., resource: _Optional[str] = ..., kind: _Optional[str] = ..., namespaced: bool = ..., synced: bool = ..., object_count: _Optional[int] = ..., resource_version: _Optional[str] = ..., index_names: _Optional[_Iterable[str]] = ..., name: _Optional[str] = ..., namespace: _Optional[str] = ..., label_selector: _Optional[str] = ..., field_selector: _Optional[str] = ..., last_error: _Optional[str] = ..., stale: bool = ..., stale_seconds: _Optional[float] = ...) -> None: ...
+    projection: str
+    def __init__(self, group: _Optional[str] = ..., version: _Optional[str] = ..., resource: _Optional[str] = ..., kind: _Optional[str] = ..., namespaced: bool = ..., synced: bool = ..., object_count: _Optional[int] = ..., resource_version: _Optional[str] = ..., index_names: _Optional[_Iterable[str]] = ..., name: _Optional[str] = ..., namespace: _Optional[str] = ..., label_selector: _Optional[str] = ..., field_selector: _Optional[str] = ..., last_error: _Optional[str] = ..., stale: bool = ..., stale_seconds: _Optional[float] = ..., projection: _Optional[str] = ...) -> None: ...
 
 class ListRequest(_message.Message):
     __slots__ = ("resource", "namespace", "label_selector", "field_selector", "limit", "page_token", "min_resource_version")

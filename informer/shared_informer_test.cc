@@ -337,6 +337,8 @@ TEST_F(SharedInformerTest, I14_AnUpdateThatKeepsTheResourceVersionCountsAsASync)
   clock_.Advance(absl::Seconds(1));   // the check: only `due` is due
   ASSERT_TRUE(due->WaitForCalls(2));  // its resync
   // A MODIFIED that carries the resourceVersion the cache holds: a sync, whatever its type.
+  // (EmitEvent reaches open watches only; the watch opens after the list that synced.)
+  ASSERT_TRUE(fake_->WaitForOpenWatches(1));
   fake_->EmitEvent(WatchEventType::kModified, fake_->Objects().at("ns/a"));
   ASSERT_TRUE(due->WaitForCalls(3));
   absl::SleepFor(absl::Milliseconds(20));

@@ -31,6 +31,7 @@
 #include "server/authn.h"
 #include "server/authz.h"
 #include "server/server.h"
+#include "server/tls_credentials.h"
 
 namespace informer {
 namespace server {
@@ -725,6 +726,18 @@ TEST_F(AccessServiceTest, MetricsNeedATokenAndProbesDoNot) {
   EXPECT_THAT(metrics, HasSubstr("200 OK"));
   EXPECT_THAT(metrics, HasSubstr("informerd_authorizations_total{"));
   EXPECT_THAT(metrics, HasSubstr("decision=\"denied\""));
+}
+
+// The startup warning (server.cc) fires for every listen address this says is not loopback
+// when TLS or authentication is off.
+TEST(PlaintextWarningTest, OnlyLoopbackAddressesCountAsLoopback) {
+  for (const char* address : {"127.0.0.1:50051", "127.1.2.3:0", "localhost:8080", "[::1]:50051"}) {
+    EXPECT_TRUE(IsLoopbackAddress(address)) << address;
+  }
+  for (const char* address : {"0.0.0.0:50051", "[::]:50051", "10.0.0.7:50051", ":50051",
+                              "informerd.svc:50051", "128.0.0.1:1", "localhost.evil.com:1"}) {
+    EXPECT_FALSE(IsLoopbackAddress(address)) << address;
+  }
 }
 
 }  // namespace

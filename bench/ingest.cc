@@ -45,7 +45,9 @@ ABSL_FLAG(int64_t, latency_events, 0,
 ABSL_FLAG(int64_t, history_max_events, -1,
           "EventHistory bound (-1 = informerd's default; 0 keeps the ring minimal)");
 ABSL_FLAG(int64_t, page_size, -1, "LIST page size (-1 = informerd's default)");
-ABSL_FLAG(bool, streaming_list, false, "use the streaming list (sendInitialEvents), R7");
+ABSL_FLAG(
+    bool, streaming_list, true,
+    "use the streaming list (sendInitialEvents, R7; informerd's default); false = paged LIST");
 ABSL_FLAG(absl::Duration, timeout, absl::Minutes(10), "give up after this long");
 
 namespace {

@@ -141,6 +141,50 @@ def proc_cpu(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+# List modes, compared like with like: "stream" is the streaming list (a WATCH with
+# sendInitialEvents=true, R7), the default of both client-go v0.36 (WatchListClient gate on)
+# and informerd; "list" is the paged LIST then WATCH (client-go `--watchlist off`, informerd
+# `--streaming_list=false`).
+MODES = ("stream", "list")
+MODE_LABEL = {"stream": "streaming list (default)", "list": "paged LIST"}
+MODE_SHORT = {"stream": "streaming list", "list": "paged LIST"}
+CLIENTGO_MODE = {"stream": "on", "list": "off"}
+INFORMERD_MODE = {"stream": "true", "list": "false"}
+# Variants run in the default mode only; the base sides run in both.
+INGEST_SIDES = ("client-go", "client-go+strip", "informerd", "informerd-no-history",
+                "informerd-keep-mf")
+
+
+def run_key(name, mode):
+    return f"{name}@{mode}"
+
+
+def ingest_runs(cfg, kube, expect, iexpect):
+    """(name, mode, command) of every ingest run, default mode first."""
+    runs = []
+    for mode in MODES:
+        cg = [cfg.benchgo, "clientgo", "--kubeconfig", kube, "--watchlist", CLIENTGO_MODE[mode]]
+        inf = [cfg.ingest, "--kubeconfig", kube, f"--streaming_list={INFORMERD_MODE[mode]}"]
+        runs.append(("client-go", mode, cg + ["--transform", "none"] + expect))
+        if mode == "stream":
+            runs.append(("client-go+strip", mode, cg + ["--transform", "strip-managed-fields"]
+                         + expect))
+        runs.append(("informerd", mode, inf + iexpect))
+        if mode == "stream":
+            runs.append(("informerd-no-history", mode, inf + iexpect
+                         + ["--history_max_events", "0"]))
+            runs.append(("informerd-keep-mf", mode, inf + iexpect + ["--transform", "none"]))
+    return runs
+
+
+def replay_info(ready):
+    try:
+        with urllib.request.urlopen(f"{ready['url']}/bench/info", timeout=10) as r:
+            return json.loads(r.read())
+    except Exception:
+        return {}
+
+
 # ---------------------------------------------------------------------------------------------
 # Workload 1: ingest from the replay server.
 
@@ -155,25 +199,19 @@ def workload_ingest(cfg, out):
         ready = replay.wait_for("replay_ready", 900)
         out["replay"] = ready
         expect = ["--expect-objects", str(n), "--expect-events", str(m)]
-        runs = [
-            ("client-go", [cfg.benchgo, "clientgo", "--kubeconfig", kube, "--transform", "none"]
-             + expect),
-            ("client-go+strip", [cfg.benchgo, "clientgo", "--kubeconfig", kube, "--transform",
-                                 "strip-managed-fields"] + expect),
-            ("informerd", [cfg.ingest, "--kubeconfig", kube, "--expect_objects", str(n),
-                           "--expect_events", str(m)]),
-            ("informerd-no-history", [cfg.ingest, "--kubeconfig", kube, "--expect_objects",
-                                      str(n), "--expect_events", str(m),
-                                      "--history_max_events", "0"]),
-            ("informerd-keep-mf", [cfg.ingest, "--kubeconfig", kube, "--expect_objects", str(n),
-                                   "--expect_events", str(m), "--transform", "none"]),
-        ]
+        iexpect = ["--expect_objects", str(n), "--expect_events", str(m)]
         out["ingest"] = {}
-        for name, cmd in runs:
+        for name, mode, cmd in ingest_runs(cfg, kube, expect, iexpect):
+            info0 = replay_info(ready)
             r = last(run(cmd + ["--timeout", "20m"], timeout=1500))
-            out["ingest"][name] = r
-            log(f"{name}: {r.get('events_per_cpu_s', 0):.0f} events/CPU-s, "
-                f"sync {r['time_to_sync_s']:.2f}s, {r.get('rss_per_object_bytes', 0):.0f} B/object")
+            info1 = replay_info(ready)
+            # What the client really sent: LISTs and streaming lists (sendInitialEvents).
+            r["replay_lists"] = info1.get("lists", 0) - info0.get("lists", 0)
+            r["replay_watch_lists"] = info1.get("watch_lists", 0) - info0.get("watch_lists", 0)
+            out["ingest"][run_key(name, mode)] = r
+            log(f"{name} [{mode}]: {r.get('events_per_cpu_s', 0):.0f} events/CPU-s, "
+                f"sync {r['time_to_sync_s']:.2f}s, {r.get('rss_per_object_bytes', 0):.0f} B/object, "
+                f"{r['replay_lists']} LIST / {r['replay_watch_lists']} streaming lists")
     finally:
         replay.stop()
 
@@ -210,18 +248,21 @@ def workload_cluster(cfg, out, cluster):
                                 "--namespace", "informerd-bench", "--count", str(n)],
                                timeout=3600), "populated")
     out["cluster"] = {}
-    sides = [
-        ("client-go", [cfg.benchgo, "clientgo", "--kubeconfig", cluster.kubeconfig, "--namespace",
-                       "informerd-bench", "--latency-events", str(writes), "--timeout", "10m"]),
-        ("client-go+strip", [cfg.benchgo, "clientgo", "--kubeconfig", cluster.kubeconfig,
-                             "--namespace", "informerd-bench", "--transform",
-                             "strip-managed-fields", "--latency-events", str(writes),
-                             "--timeout", "10m"]),
-        ("informerd", [cfg.ingest, "--kubeconfig", cluster.kubeconfig, "--namespace_name",
-                       "informerd-bench", "--latency_events", str(writes), "--timeout", "10m"]),
-    ]
+    sides = []
+    for mode in MODES:
+        cg = [cfg.benchgo, "clientgo", "--kubeconfig", cluster.kubeconfig, "--namespace",
+              "informerd-bench", "--watchlist", CLIENTGO_MODE[mode], "--latency-events",
+              str(writes), "--timeout", "10m"]
+        sides.append((run_key("client-go", mode), cg))
+        if mode == "stream":
+            sides.append((run_key("client-go+strip", mode),
+                          cg + ["--transform", "strip-managed-fields"]))
+        sides.append((run_key("informerd", mode),
+                      [cfg.ingest, "--kubeconfig", cluster.kubeconfig, "--namespace_name",
+                       "informerd-bench", f"--streaming_list={INFORMERD_MODE[mode]}",
+                       "--latency_events", str(writes), "--timeout", "10m"]))
     for name, cmd in sides:
-        client = Background(cmd, stderr_path=os.path.join(cfg.tmp, f"w2-{name}.log"))
+        client = Background(cmd, stderr_path=os.path.join(cfg.tmp, f"w2-{name.replace('@', '-')}.log"))
         try:
             client.wait_for("synced", 600)
             w = last(run([cfg.benchgo, "write", "--kubeconfig", cluster.kubeconfig,
@@ -461,6 +502,31 @@ def table(headers, rows):
     return "\n".join(lines)
 
 
+def mode_ratios(ing, *_):
+    """The headline ratios informerd / client-go, each list mode against the same mode."""
+    def r(name, mode):
+        return ing.get(run_key(name, mode)) or {}
+
+    metrics = [("events per CPU-second", "events_per_cpu_s"),
+               ("time to sync", "time_to_sync_s"),
+               ("RSS per object (settled)", "rss_per_object_bytes")]
+    rows = []
+    for label, k in metrics:
+        rows.append([label,
+                     ratio(r("informerd", "stream").get(k), r("client-go", "stream").get(k)),
+                     ratio(r("informerd", "list").get(k), r("client-go", "list").get(k)),
+                     ratio(r("informerd", "stream").get(k), r("client-go+strip", "stream").get(k)),
+                     ratio(r("informerd", "list").get(k), r("client-go", "stream").get(k))])
+    return ("Ratios informerd / client-go, each list mode against the same mode (the first two "
+            "columns are the like-for-like comparison; the third compares with client-go's "
+            "managedFields-stripping transform, informerd's default; the last is the pairing of "
+            "the benchmark before both defaulted to the streaming list: informerd paged, "
+            "client-go streaming):\n\n"
+            + table(["", "streaming list (both defaults)", "paged LIST (both)",
+                     "streaming / client-go+strip", "informerd paged / client-go streaming"],
+                    rows) + "\n")
+
+
 def report(cfg, out):
     parts = []
     ing = out.get("ingest")
@@ -471,43 +537,38 @@ def report(cfg, out):
                      f"{rp['events']:,} watch events ({rp['watch_bytes'] / 1e6:,.0f} MB), "
                      f"{rp['final_objects']:,} Pods at the end. Each client runs alone against "
                      "the same replay server (plain HTTP on 127.0.0.1); indexes: namespace, "
-                     "label `app`, `spec.nodeName`; one counting handler.\n")
-        cg, cgs, inf = ing.get("client-go"), ing.get("client-go+strip"), ing.get("informerd")
+                     "label `app`, `spec.nodeName`; one counting handler. Two list modes, each side "
+                     "against the same mode: the **streaming list** (WATCH with "
+                     "`sendInitialEvents=true`), the default of both client-go v0.36 "
+                     "(WatchListClient on; `benchgo clientgo --watchlist on`) and informerd "
+                     "(`--streaming_list=true`), and the **paged LIST** then WATCH (`--watchlist "
+                     "off`, `--streaming_list=false`); the variants run in the default mode. The "
+                     "last column counts the requests the replay server saw, to show each run "
+                     "used its mode.\n")
         rows = []
-        for name in ("client-go", "client-go+strip", "informerd", "informerd-no-history",
-                     "informerd-keep-mf"):
-            r = ing.get(name)
+        for name, mode, _ in ingest_runs(cfg, "", [], []):
+            r = ing.get(run_key(name, mode))
             if not r:
                 continue
-            rows.append([name, fmt(r.get("events_per_cpu_s")), fmt(r.get("events_per_s")),
-                         fmt(r.get("time_to_sync_s"), " s"), fmt(r.get("cpu_s"), " s"),
+            rows.append([name, MODE_LABEL[mode], fmt(r.get("events_per_cpu_s")),
+                         fmt(r.get("events_per_s")), fmt(r.get("time_to_sync_s"), " s"),
+                         fmt(r.get("cpu_s"), " s"),
                          fmt(r.get("rss_settled_bytes", 0) / 2**20, " MiB"),
                          fmt(r.get("rss_per_object_bytes"), " B"),
-                         fmt(r.get("rss_steady_per_object_bytes"), " B")])
-        parts.append(table(["side", "events / CPU-s", "events / s (wall)", "time to sync",
-                            "CPU", "RSS settled", "RSS / object (settled)",
-                            "RSS / object (steady)"], rows))
+                         fmt(r.get("rss_steady_per_object_bytes"), " B"),
+                         f"{r.get('replay_lists', '–')} / {r.get('replay_watch_lists', '–')}"])
+        parts.append(table(["side", "list mode", "events / CPU-s", "events / s (wall)",
+                            "time to sync", "CPU", "RSS settled", "RSS / object (settled)",
+                            "RSS / object (steady)", "LISTs / streaming lists sent"], rows))
         parts.append("")
-        if cg and inf:
-            rows = [
-                ["events per CPU-second", ratio(inf.get("events_per_cpu_s"), cg.get("events_per_cpu_s")),
-                 ratio(inf.get("events_per_cpu_s"), get(cgs, "events_per_cpu_s"))],
-                ["time to sync", ratio(inf.get("time_to_sync_s"), cg.get("time_to_sync_s")),
-                 ratio(inf.get("time_to_sync_s"), get(cgs, "time_to_sync_s"))],
-                ["RSS per object (settled)", ratio(inf.get("rss_per_object_bytes"),
-                                                   cg.get("rss_per_object_bytes")),
-                 ratio(inf.get("rss_per_object_bytes"), get(cgs, "rss_per_object_bytes"))],
-            ]
-            parts.append("Ratios informerd / client-go (default typed informer; with the "
-                         "managedFields-stripping transform):\n")
-            parts.append(table(["", "/ client-go", "/ client-go+strip"], rows))
-            parts.append("")
+        parts.append(mode_ratios(ing, "events_per_cpu_s", "time_to_sync_s",
+                                 "rss_per_object_bytes"))
         hist = []
-        for name in ("informerd", "informerd-no-history", "informerd-keep-mf"):
-            r = ing.get(name)
+        for name, mode, _ in ingest_runs(cfg, "", [], []):
+            r = ing.get(run_key(name, mode))
             if not r or "cache_bytes" not in r:
                 continue
-            hist.append([name, fmt(r["cache_bytes"] / 2**20, " MiB"),
+            hist.append([name, MODE_LABEL[mode], fmt(r["cache_bytes"] / 2**20, " MiB"),
                          fmt(r.get("history_events")),
                          fmt(r.get("history_bytes", 0) / 2**20, " MiB"),
                          fmt(r.get("history_byte_limit", 0) / 2**20, " MiB")])
@@ -516,7 +577,7 @@ def report(cfg, out):
                          "(`Object::ApproximateBytes`; the ring counts each event's object and "
                          "old_object, also those the cache shares, so its real extra memory is at "
                          "most its count):\n")
-            parts.append(table(["side", "cache bytes", "ring events", "ring bytes",
+            parts.append(table(["side", "list mode", "cache bytes", "ring events", "ring bytes",
                                 "ring byte bound"], hist))
             parts.append("")
 
@@ -528,25 +589,35 @@ def report(cfg, out):
                      f"and managedFields in {pop['seconds']:.0f} s). Initial sync of that "
                      "namespace, then live latency of merge-patches made by `benchgo write` "
                      f"({cfg.size('latency_writes')} writes at {cfg.size('latency_rate')}/s): "
-                     "from the writer's clock before the request to the handler.\n")
+                     "from the writer's clock before the request to the handler; both list modes, as "
+                     "in workload 1.\n")
         rows = []
-        for name in ("client-go", "client-go+strip", "informerd"):
-            r = cl.get(name)
-            if not r:
-                continue
-            lat = r.get("latency", {})
-            rows.append([name, fmt(r.get("time_to_sync_s"), " s"), fmt(lat.get("p50_ms"), " ms"),
-                         fmt(lat.get("p99_ms"), " ms"),
-                         fmt(get(r, "writer", "write_latency", "p50_ms"), " ms"),
-                         fmt(r.get("rss_settled_bytes", 0) / 2**20, " MiB")])
-        parts.append(table(["side", "initial sync", "write→handler p50", "write→handler p99",
-                            "write request p50 (API server)", "RSS settled"], rows))
-        if cl.get("client-go") and cl.get("informerd"):
-            parts.append("\nRatio informerd / client-go: sync "
-                         + ratio(cl["informerd"]["time_to_sync_s"], cl["client-go"]["time_to_sync_s"])
-                         + ", latency p99 "
-                         + ratio(get(cl, "informerd", "latency", "p99_ms"),
-                                 get(cl, "client-go", "latency", "p99_ms")) + ".")
+        for mode in MODES:
+            for name in ("client-go", "client-go+strip", "informerd"):
+                r = cl.get(run_key(name, mode))
+                if not r:
+                    continue
+                lat = r.get("latency", {})
+                rows.append([name, MODE_LABEL[mode], fmt(r.get("time_to_sync_s"), " s"),
+                             fmt(lat.get("p50_ms"), " ms"), fmt(lat.get("p99_ms"), " ms"),
+                             fmt(get(r, "writer", "write_latency", "p50_ms"), " ms"),
+                             fmt(r.get("rss_settled_bytes", 0) / 2**20, " MiB")])
+        parts.append(table(["side", "list mode", "initial sync", "write→handler p50",
+                            "write→handler p99", "write request p50 (API server)",
+                            "RSS settled"], rows))
+        ratios = []
+        for mode in MODES:
+            cg, inf = cl.get(run_key("client-go", mode)), cl.get(run_key("informerd", mode))
+            if cg and inf:
+                ratios.append(f"{MODE_LABEL[mode]}: sync "
+                              + ratio(inf.get("time_to_sync_s"), cg.get("time_to_sync_s"))
+                              + ", latency p99 "
+                              + ratio(get(inf, "latency", "p99_ms"), get(cg, "latency", "p99_ms"))
+                              + ", RSS " + ratio(inf.get("rss_settled_bytes"),
+                                                 cg.get("rss_settled_bytes")))
+        if ratios:
+            parts.append("\nRatios informerd / client-go in the same list mode: "
+                         + "; ".join(ratios) + ".")
         parts.append("")
 
     sv = out.get("serving")
@@ -695,14 +766,18 @@ def paced_target_row(fp, variant, label):
 
 def targets(cfg, out):
     rows = []
-    cg, inf = get(out, "ingest", "client-go"), get(out, "ingest", "informerd")
-    if cg and inf:
+    for mode in MODES:
+        cg = get(out, "ingest", run_key("client-go", mode))
+        inf = get(out, "ingest", run_key("informerd", mode))
+        if not (cg and inf):
+            continue
         x = inf["events_per_cpu_s"] / cg["events_per_cpu_s"]
-        rows.append(["ingest ≥ 3× client-go's events per CPU-second", f"{x:.2f}×",
-                     "met" if x >= 3 else "**missed**"])
+        rows.append([f"ingest ≥ 3× client-go's events per CPU-second ({MODE_SHORT[mode]}, "
+                     "both sides)", f"{x:.2f}×", "met" if x >= 3 else "**missed**"])
         x = inf["rss_per_object_bytes"] / cg["rss_per_object_bytes"]
-        rows.append(["memory per cached Pod ≤ ½ of client-go's default typed informer",
-                     f"{x:.2f}×", "met" if x <= 0.5 else "**missed**"])
+        rows.append(["memory per cached Pod ≤ ½ of client-go's default typed informer "
+                     f"({MODE_SHORT[mode]}, both sides)", f"{x:.2f}×",
+                     "met" if x <= 0.5 else "**missed**"])
     fp = out.get("fanout_paced")
     for variant, label in (("broadcast", "1000 subscribers at 1k events/s, p99 < 10 ms: "
                             "paced replay, every subscriber gets every change"),

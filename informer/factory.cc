@@ -56,6 +56,7 @@ absl::StatusOr<std::shared_ptr<SharedIndexInformer>> SharedInformerFactory::Info
   options.resync_period = overrides.resync_period.value_or(options_.default_resync);
   options.transforms = overrides.transforms.value_or(options_.transforms);
   options.indexers = overrides.indexers;
+  options.extracted_field_paths = overrides.extracted_field_paths;
   options.history = options_.history;
   options.reflector = options_.reflector;
   options.clock = options_.clock;

@@ -61,6 +61,8 @@ struct InformerOverrides {
   std::optional<std::string> field_selector;
   std::optional<absl::Duration> resync_period;
   Indexers indexers;
+  // InformerOptions::extracted_field_paths (the field indexes' paths).
+  std::vector<std::string> extracted_field_paths;
   // kMetadata: the informer lists and watches through ListerWatcherFactory::ForMetadata.
   Projection projection = Projection::kFull;
   // Replaces the factory's transforms for this informer when set.

@@ -15,7 +15,9 @@ bool IsKeyedMap(const std::vector<FieldPathStep>& steps) {
          (steps[1].member == "labels" || steps[1].member == "annotations");
 }
 
-void AppendScalar(const rapidjson::Value& value, std::vector<std::string>* out) {
+// `inexact`, when not null, is set when a double was rendered: its text may differ from the
+// JSON's (a DOM that parsed numbers keeps no text).
+void AppendScalar(const rapidjson::Value& value, std::vector<std::string>* out, bool* inexact) {
   if (value.IsString()) {
     out->emplace_back(value.GetString(), value.GetStringLength());
   } else if (value.IsBool()) {
@@ -26,14 +28,15 @@ void AppendScalar(const rapidjson::Value& value, std::vector<std::string>* out) 
     out->push_back(absl::StrCat(value.GetUint64()));
   } else if (value.IsNumber()) {
     out->push_back(absl::StrFormat("%.17g", value.GetDouble()));
+    if (inexact != nullptr) *inexact = true;
   }
   // null, objects and arrays have no field-selector rendering.
 }
 
 void Collect(const rapidjson::Value& value, const std::vector<FieldPathStep>& steps, size_t i,
-             std::vector<std::string>* out) {
+             std::vector<std::string>* out, bool* inexact) {
   if (i == steps.size()) {
-    AppendScalar(value, out);
+    AppendScalar(value, out, inexact);
     return;
   }
   const FieldPathStep& step = steps[i];
@@ -43,16 +46,18 @@ void Collect(const rapidjson::Value& value, const std::vector<FieldPathStep>& st
       auto it = value.FindMember(
           rapidjson::Value(rapidjson::StringRef(step.member.data(), step.member.size())));
       if (it == value.MemberEnd()) return;
-      Collect(it->value, steps, i + 1, out);
+      Collect(it->value, steps, i + 1, out, inexact);
       return;
     }
     case FieldPathStep::Kind::kIndex:
       if (!value.IsArray() || step.index >= value.Size()) return;
-      Collect(value[static_cast<rapidjson::SizeType>(step.index)], steps, i + 1, out);
+      Collect(value[static_cast<rapidjson::SizeType>(step.index)], steps, i + 1, out, inexact);
       return;
     case FieldPathStep::Kind::kEach:
       if (!value.IsArray()) return;
-      for (const rapidjson::Value& element : value.GetArray()) Collect(element, steps, i + 1, out);
+      for (const rapidjson::Value& element : value.GetArray()) {
+        Collect(element, steps, i + 1, out, inexact);
+      }
       return;
   }
 }
@@ -128,7 +133,15 @@ absl::StatusOr<std::vector<FieldPathStep>> ParseFieldPath(absl::string_view path
 
 void CollectFieldValues(const rapidjson::Value& root, const std::vector<FieldPathStep>& steps,
                         std::vector<std::string>* out) {
-  Collect(root, steps, 0, out);
+  Collect(root, steps, 0, out, nullptr);
+}
+
+bool CollectFieldValuesExactly(const rapidjson::Value& root,
+                               const std::vector<FieldPathStep>& steps,
+                               std::vector<std::string>* out) {
+  bool inexact = false;
+  Collect(root, steps, 0, out, &inexact);
+  return !inexact;
 }
 
 }  // namespace informer

@@ -42,6 +42,12 @@ bool ParseFieldPath(absl::string_view path, std::vector<FieldPathStep>* steps,
 // members give nothing.
 void CollectFieldValues(const rapidjson::Value& root, const std::vector<FieldPathStep>& steps,
                         std::vector<std::string>* out);
+// As CollectFieldValues on a DOM whose numbers were parsed (ParseJson), for values extracted at
+// decode time: false when it reached a non-integer number, whose JSON text the DOM no longer
+// has (the caller then reads that path from the JSON text instead).
+bool CollectFieldValuesExactly(const rapidjson::Value& root,
+                               const std::vector<FieldPathStep>& steps,
+                               std::vector<std::string>* out);
 
 }  // namespace informer
 

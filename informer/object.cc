@@ -1,5 +1,6 @@
 #include "informer/object.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/numbers.h"
@@ -215,9 +216,21 @@ absl::Status Object::SetTypeMeta(rapidjson::Value& value,
   return absl::OkStatus();
 }
 
+ExtractedFieldPaths::ExtractedFieldPaths(const std::vector<std::string>& paths) {
+  for (const std::string& path : paths) {
+    if (paths_.size() == kMaxPaths) break;
+    if (std::find(paths_.begin(), paths_.end(), path) != paths_.end()) continue;
+    absl::StatusOr<std::vector<FieldPathStep>> steps = ParseFieldPath(path);
+    if (!steps.ok()) continue;
+    paths_.push_back(path);
+    steps_.push_back(*std::move(steps));
+  }
+}
+
 absl::StatusOr<std::shared_ptr<const Object>> Object::FromJsonValue(
     rapidjson::Value& value, rapidjson::Document::AllocatorType& allocator,
-    absl::string_view default_api_version, absl::string_view default_kind) {
+    absl::string_view default_api_version, absl::string_view default_kind,
+    std::shared_ptr<const ExtractedFieldPaths> extract) {
   if (absl::Status s = SetTypeMeta(value, allocator, default_api_version, default_kind); !s.ok()) {
     return s;
   }
@@ -238,6 +251,17 @@ absl::StatusOr<std::shared_ptr<const Object>> Object::FromJsonValue(
   object->key_ = ObjectKey(object->meta_.namespace_name, object->meta_.name);
   uint64_t rv = 0;
   if (absl::SimpleAtoi(object->meta_.resource_version, &rv)) object->resource_version_number_ = rv;
+  if (extract != nullptr && extract->size() > 0) {
+    object->extracted_.resize(extract->size());
+    for (size_t i = 0; i < extract->size(); ++i) {
+      if (CollectFieldValuesExactly(value, extract->steps(i), &object->extracted_[i])) {
+        object->extracted_mask_ |= uint64_t{1} << i;
+      } else {
+        object->extracted_[i].clear();
+      }
+    }
+    object->extract_ = std::move(extract);
+  }
   return std::shared_ptr<const Object>(std::move(object));
 }
 
@@ -251,6 +275,11 @@ absl::StatusOr<std::shared_ptr<const Object>> Object::FromJson(
 }
 
 std::vector<std::string> Object::FieldValues(absl::string_view path) const {
+  if (extract_ != nullptr) {
+    for (size_t i = 0; i < extract_->size(); ++i) {
+      if ((extracted_mask_ >> i & 1) != 0 && extract_->path(i) == path) return extracted_[i];
+    }
+  }
   std::vector<std::string> values;
   absl::StatusOr<std::vector<FieldPathStep>> steps = ParseFieldPath(path);
   if (!steps.ok()) return values;
@@ -291,6 +320,10 @@ size_t Object::ApproximateBytes() const {
                  StringBytes(meta_.name) + StringBytes(meta_.uid) +
                  StringBytes(meta_.resource_version) + StringBytes(meta_.deletion_timestamp) +
                  StringMapBytes(meta_.labels) + StringMapBytes(meta_.annotations);
+  for (const std::vector<std::string>& values : extracted_) {
+    bytes += sizeof(values);
+    for (const std::string& value : values) bytes += sizeof(value) + StringBytes(value);
+  }
   for (const OwnerReference& ref : meta_.owner_references) {
     bytes += sizeof(OwnerReference) + StringBytes(ref.api_version) + StringBytes(ref.kind) +
              StringBytes(ref.name) + StringBytes(ref.uid);

@@ -11,6 +11,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "informer/field_path.h"
 #include "rapidjson/document.h"
 
 namespace informer {
@@ -37,6 +38,29 @@ struct ObjectMeta {
   std::string deletion_timestamp;  // RFC 3339; empty when not being deleted
 };
 
+// Field paths whose values are extracted once per object version, when the object is decoded,
+// so that Object::FieldValues answers them from memory instead of re-parsing the JSON: the
+// paths of the informer's field indexes (index upkeep reads them for the old and the new
+// object of every change) and so also field selectors on those paths. Shared by every object
+// of one informer.
+//
+// Thread-safety: immutable.
+class ExtractedFieldPaths {
+ public:
+  static constexpr size_t kMaxPaths = 64;
+  // Paths that do not parse, repeats and paths beyond kMaxPaths are left out (they are read
+  // from the JSON as before).
+  explicit ExtractedFieldPaths(const std::vector<std::string>& paths);
+
+  size_t size() const { return paths_.size(); }
+  const std::string& path(size_t i) const { return paths_[i]; }
+  const std::vector<FieldPathStep>& steps(size_t i) const { return steps_[i]; }
+
+ private:
+  std::vector<std::string> paths_;
+  std::vector<std::vector<FieldPathStep>> steps_;
+};
+
 // An object as cached: its JSON exactly as the API server sent it (after transforms), with
 // `kind` and `apiVersion` always present, plus parsed metadata.
 //
@@ -47,9 +71,12 @@ class Object {
   // `default_api_version`/`default_kind` when the JSON lacks them (U1). `value` may be modified
   // (that is how the fields get inserted). Returns InvalidArgument when `value` is not an
   // object or has no metadata.name.
+  // `extract`, when given, names the field paths whose values are extracted now from `value`
+  // (see ExtractedFieldPaths).
   static absl::StatusOr<std::shared_ptr<const Object>> FromJsonValue(
       rapidjson::Value& value, rapidjson::Document::AllocatorType& allocator,
-      absl::string_view default_api_version, absl::string_view default_kind);
+      absl::string_view default_api_version, absl::string_view default_kind,
+      std::shared_ptr<const ExtractedFieldPaths> extract = nullptr);
 
   // Inserts `apiVersion`/`kind` as the first members of `value` when they are absent or empty
   // and the defaults are not empty (U1); members already present keep their place.
@@ -78,6 +105,8 @@ class Object {
   // "metadata.ownerReferences[*].uid" (`[*]` fans out over an array, `[2]` picks one
   // element). Scalars are rendered as the API server would in a field selector: strings
   // as-is, numbers in decimal, booleans "true"/"false". Missing paths give no values.
+  // metadata.name/namespace/labels/annotations and the extracted paths (ExtractedFieldPaths)
+  // are answered from memory; any other path parses the JSON.
   std::vector<std::string> FieldValues(absl::string_view path) const;
 
   // Approximate heap bytes held by this object (for metrics and the history ring bound).
@@ -92,6 +121,11 @@ class Object {
   std::string key_;
   uint64_t resource_version_number_ = 0;
   ObjectMeta meta_;
+  // Values at extract_->path(i) when bit i of extracted_mask_ is set (a path that reached a
+  // non-integer number is not extracted: its text is read from json_).
+  std::shared_ptr<const ExtractedFieldPaths> extract_;
+  std::vector<std::vector<std::string>> extracted_;
+  uint64_t extracted_mask_ = 0;
 };
 
 using ObjectPtr = std::shared_ptr<const Object>;

@@ -39,10 +39,14 @@ std::string Describe(const std::string& kind, const std::string& key) {
 
 }  // namespace
 
-ObjectDecoder::ObjectDecoder(const ResourceInfo& resource, std::vector<Transform> transforms)
+ObjectDecoder::ObjectDecoder(const ResourceInfo& resource, std::vector<Transform> transforms,
+                             const std::vector<std::string>& extracted_field_paths)
     : resource_(resource),
       api_version_(resource.gvr.ApiVersion()),
-      transforms_(std::move(transforms)) {}
+      transforms_(std::move(transforms)) {
+  auto extract = std::make_shared<const ExtractedFieldPaths>(extracted_field_paths);
+  if (extract->size() > 0) extract_ = std::move(extract);
+}
 
 absl::StatusOr<ObjectPtr> ObjectDecoder::Decode(
     rapidjson::Value& value, rapidjson::Document::AllocatorType& allocator) const {
@@ -66,7 +70,7 @@ absl::StatusOr<ObjectPtr> ObjectDecoder::Decode(
     }
   }
   absl::StatusOr<ObjectPtr> object =
-      Object::FromJsonValue(value, allocator, api_version_, resource_.kind);
+      Object::FromJsonValue(value, allocator, api_version_, resource_.kind, extract_);
   if (!object.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("cannot decode ", what, ": ", object.status().message()));

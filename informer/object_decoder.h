@@ -2,6 +2,8 @@
 #ifndef INFORMER_OBJECT_DECODER_H_
 #define INFORMER_OBJECT_DECODER_H_
 
+#include <memory>
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -18,7 +20,10 @@ namespace informer {
 // Thread-safety: immutable after construction; Decode may run on any thread.
 class ObjectDecoder {
  public:
-  ObjectDecoder(const ResourceInfo& resource, std::vector<Transform> transforms);
+  // `extracted_field_paths`: field paths whose values each decoded object keeps in memory
+  // (ExtractedFieldPaths; the informer's field-index paths).
+  ObjectDecoder(const ResourceInfo& resource, std::vector<Transform> transforms,
+                const std::vector<std::string>& extracted_field_paths = {});
 
   // Sets apiVersion/kind when absent, runs the transforms in order, checks the key did not
   // change, and freezes the result. InvalidArgument naming the object on any failure; when a
@@ -33,6 +38,7 @@ class ObjectDecoder {
   ResourceInfo resource_;
   std::string api_version_;
   std::vector<Transform> transforms_;
+  std::shared_ptr<const ExtractedFieldPaths> extract_;  // null when there is nothing to extract
 };
 
 // Whether `status`, an error of ObjectDecoder::Decode, is a transform's failure (I15).

@@ -5,6 +5,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "informer/field_path.h"
+#include "informer/json.h"
 #include "informer/testing/objects.h"
 
 namespace informer {
@@ -384,6 +385,46 @@ TEST(ObjectTest, NumberTooBigForADoubleIsRefused) {
       Object::FromJson(R"({"metadata":{"name":"n"},"a":1e400})", "v1", "ConfigMap");
   EXPECT_EQ(object.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(object.status().message(), HasSubstr("too big to be stored in double"));
+}
+
+// Field values extracted at decode time answer exactly as reading the JSON does, for every
+// kind of value; a non-integer number is left to the JSON (its text is not in the DOM).
+TEST(ObjectTest, ExtractedFieldValuesAnswerAsTheJsonDoes) {
+  const std::string json =
+      R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":"p","namespace":"ns"},)"
+      R"("spec":{"nodeName":"node-1","hostNetwork":true,"priority":-7,"big":18446744073709551615,)"
+      R"("ratio":0.1,"sci":1e3,"containers":[{"name":"a","ports":[{"containerPort":80}]},)"
+      R"({"name":"b","ports":[{"containerPort":443},{"containerPort":8443}]}],"nothing":null}})";
+  const std::vector<std::string> paths = {"spec.nodeName",
+                                          "spec.hostNetwork",
+                                          "spec.priority",
+                                          "spec.big",
+                                          "spec.ratio",
+                                          "spec.sci",
+                                          "spec.missing",
+                                          "spec.nothing",
+                                          "spec.containers[*].name",
+                                          "spec.containers[1].ports[*].containerPort",
+                                          "spec.containers",
+                                          "not a path["};
+  auto extract = std::make_shared<const ExtractedFieldPaths>(paths);
+  EXPECT_EQ(extract->size(), paths.size() - 1);  // the malformed path is left out
+  rapidjson::Document document;
+  ASSERT_TRUE(ParseJson(json, &document).ok());
+  absl::StatusOr<ObjectPtr> extracted =
+      Object::FromJsonValue(document, document.GetAllocator(), "", "", extract);
+  ASSERT_TRUE(extracted.ok()) << extracted.status();
+  ObjectPtr plain = MustParseObject(json);
+  for (const std::string& path : paths) {
+    EXPECT_EQ((*extracted)->FieldValues(path), plain->FieldValues(path)) << path;
+  }
+  EXPECT_THAT((*extracted)->FieldValues("spec.nodeName"), ElementsAre("node-1"));
+  EXPECT_THAT((*extracted)->FieldValues("spec.big"), ElementsAre("18446744073709551615"));
+  EXPECT_THAT((*extracted)->FieldValues("spec.ratio"), ElementsAre("0.1"));  // from the JSON
+  EXPECT_THAT((*extracted)->FieldValues("spec.containers[1].ports[*].containerPort"),
+              ElementsAre("443", "8443"));
+  EXPECT_EQ((*extracted)->json(), plain->json());
+  EXPECT_GT((*extracted)->ApproximateBytes(), plain->ApproximateBytes());
 }
 
 }  // namespace

@@ -34,6 +34,10 @@ struct InformerOptions {
   absl::Duration resync_period = absl::ZeroDuration();
   std::vector<Transform> transforms = DefaultTransforms();
   Indexers indexers;  // in addition to kNamespaceIndex, which is always present
+  // Field paths whose values each cached object keeps from its decoding, so index upkeep and
+  // field selectors on them do not re-parse its JSON: the paths of the field indexes
+  // (ExtractedFieldPaths).
+  std::vector<std::string> extracted_field_paths;
   HistoryOptions history;
   ReflectorOptions reflector;
   Clock* clock = nullptr;  // null = the real clock; tests pass a fake

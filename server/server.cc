@@ -245,6 +245,10 @@ absl::Status InformerServer::AddResource(const ResourceInfo& info, const Resourc
   }
   if (!info.namespaced) overrides.namespace_name = "";  // a namespace means nothing to it
   overrides.indexers = BuildIndexers(indexes);
+  // Field-index paths are extracted once per object version, at decode.
+  for (const IndexSpec& spec : indexes) {
+    if (spec.kind == IndexSpec::Kind::kField) overrides.extracted_field_paths.push_back(spec.key);
+  }
   CachePlan plan = PlanCaching(info, resource, config_);
   overrides.projection = plan.projection;
   overrides.transforms = std::move(plan.transforms);

@@ -1,5 +1,6 @@
 #include "informer/k8s/watch_decoder.h"
 
+#include <cstring>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -94,9 +95,24 @@ absl::Status WatchDecoder::Feed(absl::string_view chunk, std::deque<WatchEvent>*
     if (in_string_) {
       if (escaped_) {
         escaped_ = false;
-      } else if (c == '\\') {
+        continue;
+      }
+      // Inside a string only a quote or a backslash matters: jump to the next one (memchr
+      // scans words at a time; strings are most of an object's bytes).
+      const char* here = buffer_.data() + pos;
+      const char* end = buffer_.data() + size;
+      const char* quote = static_cast<const char*>(std::memchr(here, '"', end - here));
+      const char* backslash = static_cast<const char*>(
+          std::memchr(here, '\\', (quote != nullptr ? quote : end) - here));
+      const char* next = backslash != nullptr ? backslash : quote;
+      if (next == nullptr) {
+        pos = size - 1;  // the rest of the buffer is inside the string
+        continue;
+      }
+      pos = static_cast<size_t>(next - buffer_.data());
+      if (*next == '\\') {
         escaped_ = true;
-      } else if (c == '"') {
+      } else {
         in_string_ = false;
       }
       continue;

@@ -147,6 +147,8 @@ int main(int argc, char** argv) {
   }
   options.indexers["by-app"] = informer::LabelIndexFunc(absl::GetFlag(FLAGS_label_index));
   options.indexers["by-node"] = informer::FieldPathIndexFunc("spec.nodeName");
+  // As informerd's server does for its field indexes: extracted once per object version.
+  options.extracted_field_paths = {"spec.nodeName"};
   if (absl::GetFlag(FLAGS_history_max_events) >= 0) {
     options.history.max_events = static_cast<size_t>(absl::GetFlag(FLAGS_history_max_events));
   }

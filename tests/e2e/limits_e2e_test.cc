@@ -262,10 +262,19 @@ TEST_F(LimitsE2eTest, KnownObjectsFloodsAreRefusedCheaply) {
     EXPECT_FALSE(reader->Read(&event));
     grpc::Status status = reader->Finish();
     // gRPC's own refusal ("larger than max") or, past --grpc_memory_bytes while it still
-    // buffers the request, its reset of the stream (RST_STREAM 11, ENHANCE_YOUR_CALM).
-    EXPECT_TRUE(status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED ||
-                absl::StrContains(status.error_message(), "RST_STREAM with error code 11"))
-        << status.error_code() << ": " << status.error_message();
+    // buffers the request, its reset of the stream (RST_STREAM 11, ENHANCE_YOUR_CALM) or, when
+    // the quota's reclaimer closes the connection while this client is still writing the
+    // 64 MiB, UNAVAILABLE with the socket error the client's write got (seen on two busy
+    // cores: "Broken pipe"). Which one depends on timing in gRPC 1.51; every one is a refusal,
+    // and what the server keeps is checked below.
+    const bool refused =
+        status.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED ||
+        absl::StrContains(status.error_message(), "RST_STREAM with error code 11") ||
+        (status.error_code() == grpc::StatusCode::UNAVAILABLE &&
+         (absl::StrContains(status.error_message(), "Broken pipe") ||
+          absl::StrContains(status.error_message(), "Connection reset") ||
+          absl::StrContains(status.error_message(), "Socket closed")));
+    EXPECT_TRUE(refused) << status.error_code() << ": " << status.error_message();
     if (round == 0) {
       printf("[figures] a %zu-byte known_objects refused in %.1f ms: %s\n", request.ByteSizeLong(),
              absl::ToDoubleMilliseconds(absl::Now() - sent), status.error_message().c_str());

@@ -557,7 +557,9 @@ TEST_F(SharedInformerTest, U6_ErrorSinceIsTheFirstFailureOfTheCurrentRunAndClear
   const absl::Time first = clock_.Now();
   ASSERT_TRUE(informer_->Run().ok());
   // The first failure; the reflector backs off on the clock (beside the idle resync check).
-  ASSERT_TRUE(Eventually([&] { return informer_->stats().errors == 1; }));
+  // (The reflector counts the failure before the informer records it: wait for the record.)
+  ASSERT_TRUE(Eventually([&] { return informer_->ErrorSince() != absl::InfiniteFuture(); }));
+  EXPECT_EQ(informer_->stats().errors, 1u);
   EXPECT_EQ(informer_->ErrorSince(), first);
   ASSERT_TRUE(clock_.WaitForSleepers(2));
   clock_.Advance(absl::Minutes(5));

@@ -317,7 +317,8 @@ TEST_F(SharedInformerTest, I15_ATransformErrorOnAListFailsTheList) {
   fake_->Add(MakeObject("ns", "bad", ""));
   Make();
   ASSERT_TRUE(informer_->Run().ok());
-  EXPECT_FALSE(informer_->WaitForSync(absl::Now() + absl::Milliseconds(50)));
+  ASSERT_TRUE(Eventually([&] { return !informer_->LastError().ok(); }));
+  EXPECT_FALSE(informer_->HasSynced());
   EXPECT_EQ(informer_->LastError().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(informer_->LastError().message()), HasSubstr("no bad objects"));
   EXPECT_EQ(informer_->store().GetByKey("ns/a"), nullptr);  // nothing of a failed list

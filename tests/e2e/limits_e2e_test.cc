@@ -293,8 +293,14 @@ TEST_F(LimitsE2eTest, KnownObjectsFloodsAreRefusedCheaply) {
   // reclaimer runs: about 40 MiB idle, up to about 58 on two busy cores (without the quota
   // 67, and before these limits, when the entries were built, 760). What informerd keeps
   // afterwards is what the allocator retains of those buffers.
+#ifndef __SANITIZE_ADDRESS__
   EXPECT_LT(peak_after - rss_before, 80 * 1024);
   EXPECT_LT(rss_after - rss_before, 64 * 1024);
+#else
+  // Under AddressSanitizer (informerd is built the same way as this test) freed memory sits in
+  // ASan's quarantine (256 MiB by default), so RSS says nothing about what informerd holds:
+  // the figures above are printed, the bounds are checked by the default build's run.
+#endif
   ExpectPoliteServed();
 }
 

@@ -339,6 +339,12 @@ TEST_F(SecretsE2eTest, ConfigMapsWithProjectionMetadataHoldNoData) {
 }
 
 TEST_F(SecretsE2eTest, TheSecretsDataNeverReachesInformerdsMemory) {
+#ifdef __SANITIZE_ADDRESS__
+  // informerd is built as this test is: under AddressSanitizer its mappings include terabytes
+  // of shadow memory, which a scan of /proc/PID/mem cannot cover within the test's timeout.
+  GTEST_SKIP() << "memory scan skipped under AddressSanitizer (shadow memory); the default "
+                  "build's run checks it";
+#endif
   // The API server serves PartialObjectMetadata, so the data is not even received; the value
   // was written before informerd started, and is unique to this run.
   absl::StatusOr<bool> found = ProcessMemoryContains(informerd_->pid(), *g_plain_value);

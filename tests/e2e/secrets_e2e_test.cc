@@ -132,6 +132,25 @@ std::string WriteTempFile(const std::string& text) {
   return written == static_cast<ssize_t>(text.size()) ? path : "";
 }
 
+// Starts another informerd on the loopback cluster with the config file `yaml` (removed once
+// informerd has started); null when it could not be written or started.
+std::unique_ptr<InformerdProcess> StartWithConfig(const std::string& yaml) {
+  const std::string path = WriteTempFile(yaml);
+  if (path.empty()) return nullptr;
+  std::unique_ptr<InformerdProcess> process = InformerdProcess::Start(
+      INFORMERD_BINARY,
+      {absl::StrCat("--kubeconfig=", g_cluster->kubeconfig), absl::StrCat("--config=", path),
+       "--listen=127.0.0.1:0", "--metrics_listen=127.0.0.1:0", "--log_format=json"});
+  unlink(path.c_str());
+  return process;
+}
+
+// A plaintext stub for `process`'s gRPC port.
+std::unique_ptr<pb::InformerService::Stub> StubFor(const InformerdProcess& process) {
+  return pb::InformerService::NewStub(grpc::CreateChannel(
+      absl::StrCat("127.0.0.1:", process.grpc_port()), grpc::InsecureChannelCredentials()));
+}
+
 // Unique to this run, and present only in the Secret's data (never in its metadata), so
 // finding it anywhere in informerd means the data got there.
 std::string* g_plain_value = nullptr;
@@ -184,10 +203,7 @@ resources:
     if (config_path_ != nullptr) unlink(config_path_->c_str());
   }
 
-  void SetUp() override {
-    stub_ = pb::InformerService::NewStub(grpc::CreateChannel(
-        absl::StrCat("127.0.0.1:", informerd_->grpc_port()), grpc::InsecureChannelCredentials()));
-  }
+  void SetUp() override { stub_ = StubFor(*informerd_); }
 
   static std::unique_ptr<grpc::ClientContext> Context(absl::Duration timeout = absl::Seconds(30)) {
     auto context = std::make_unique<grpc::ClientContext>();
@@ -361,21 +377,14 @@ TEST_F(SecretsE2eTest, TheSecretsDataNeverReachesInformerdsMemory) {
 }
 
 TEST_F(SecretsE2eTest, FullSecretsWithoutTheAllowanceAreRedacted) {
-  const std::string path = WriteTempFile(absl::StrCat("namespace: ", *ns_, R"(
+  std::unique_ptr<InformerdProcess> full = StartWithConfig(absl::StrCat("namespace: ", *ns_, R"(
 resources:
   - {name: secrets, projection: full}
 )"));
-  ASSERT_FALSE(path.empty());
-  std::unique_ptr<InformerdProcess> full = InformerdProcess::Start(
-      INFORMERD_BINARY,
-      {absl::StrCat("--kubeconfig=", g_cluster->kubeconfig), absl::StrCat("--config=", path),
-       "--listen=127.0.0.1:0", "--metrics_listen=127.0.0.1:0", "--log_format=json"});
-  unlink(path.c_str());
   ASSERT_NE(full, nullptr);
   ASSERT_TRUE(full->WaitForLog("every resource synced", absl::Seconds(60))) << full->log();
   EXPECT_THAT(full->log(), HasSubstr("redacted"));
-  auto stub = pb::InformerService::NewStub(grpc::CreateChannel(
-      absl::StrCat("127.0.0.1:", full->grpc_port()), grpc::InsecureChannelCredentials()));
+  auto stub = StubFor(*full);
   pb::GetRequest get;
   get.set_resource("secrets");
   get.set_namespace_(*ns_);
@@ -439,23 +448,16 @@ TEST_F(SecretsE2eTest, SecretDataWithAuthIsServedOnlyToCallersTheApiServerWouldS
   ASSERT_FALSE(token.empty());
   ASSERT_FALSE(denied_token.empty());
 
-  const std::string path = WriteTempFile(absl::StrCat("namespace: ", ns, R"(
+  std::unique_ptr<InformerdProcess> full = StartWithConfig(absl::StrCat("namespace: ", ns, R"(
 auth: true
 allow_secret_data: true
 resources:
   - {name: secrets, projection: full}
 )"));
-  ASSERT_FALSE(path.empty());
-  std::unique_ptr<InformerdProcess> full = InformerdProcess::Start(
-      INFORMERD_BINARY,
-      {absl::StrCat("--kubeconfig=", g_cluster->kubeconfig), absl::StrCat("--config=", path),
-       "--listen=127.0.0.1:0", "--metrics_listen=127.0.0.1:0", "--log_format=json"});
-  unlink(path.c_str());
   ASSERT_NE(full, nullptr);
   ASSERT_TRUE(full->WaitForLog("every resource synced", absl::Seconds(60))) << full->log();
   EXPECT_THAT(full->log(), HasSubstr("WITH their data"));
-  auto stub = pb::InformerService::NewStub(grpc::CreateChannel(
-      absl::StrCat("127.0.0.1:", full->grpc_port()), grpc::InsecureChannelCredentials()));
+  auto stub = StubFor(*full);
   pb::GetRequest get;
   get.set_resource("secrets");
   get.set_namespace_(ns);

@@ -28,6 +28,9 @@ const absl::Status& ShuttingDown() {
 
 // Metadata naming the namespaces a cluster-wide read was narrowed to (narrow_cluster_wide).
 constexpr char kNamespacesMetadata[] = "informer-namespaces";
+// Initial metadata of every Subscribe stream that starts: the server's bookmark interval in
+// milliseconds, so a client can tell a silent server from a quiet resource.
+constexpr char kBookmarkIntervalMetadata[] = "informer-bookmark-interval-ms";
 
 // InvalidArgument when a known_objects key is outside `namespace_name` (a namespaced request):
 // the stream must never say anything about objects of other namespaces.
@@ -452,6 +455,9 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* InformerServiceImpl::Subscribe(
   if (recheck.check) {
     recheck.check = [check = std::move(recheck.check), recheck_info] { return check(); };
   }
+  context->AddInitialMetadata(
+      kBookmarkIntervalMetadata,
+      absl::StrCat(absl::ToInt64Milliseconds(options_.subscriber_limits.bookmark_interval)));
   return hub_.Open(context, *std::move(subscription),
                    metrics_->Subscribers(target->resource.info.gvr.ToString()), std::move(recheck),
                    *std::move(lease));

@@ -1088,6 +1088,11 @@ TEST_F(ServiceTest, BookmarksReachSubscribersWhoseFilterMatchesNothing) {
   StartServer();
   PodStream stream = SubscribePods("app=none");
   ReadThrough(stream.reader.get(), pb::EVENT_TYPE_SYNCED);
+  // The stream announces the interval, for the clients' silent-server watchdog.
+  const auto& initial = stream.context->GetServerInitialMetadata();
+  auto interval = initial.find("informer-bookmark-interval-ms");
+  ASSERT_NE(interval, initial.end());
+  EXPECT_EQ(std::string(interval->second.data(), interval->second.size()), "200");
   ObjectPtr a = pods->Add(MakeObject("ns", "a", "0"));
   std::vector<pb::SubscribeResponse> events =
       ReadThrough(stream.reader.get(), pb::EVENT_TYPE_BOOKMARK);

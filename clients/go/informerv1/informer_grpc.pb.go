@@ -117,7 +117,10 @@ type InformerServiceClient interface {
 	//
 	// Live events: ADDED, MODIFIED (old_object set when include_old_object is), DELETED (with the
 	// last known state), and BOOKMARK every bookmark interval while nothing else is sent, so a
-	// subscriber whose filter matches nothing can still resume from a recent version. Selectors
+	// subscriber whose filter matches nothing can still resume from a recent version. A stream
+	// that starts carries the interval in its initial metadata, `informer-bookmark-interval-ms`
+	// (decimal milliseconds): a client that receives nothing for two intervals may treat the
+	// server as gone and resume elsewhere, as the client libraries do. Selectors
 	// are evaluated on both the old and the new state of each change, as the API server's
 	// filtered watch does: an object that starts matching arrives as ADDED, one that stops
 	// matching as DELETED (carrying its new, non-matching state). The subscriber is never sent a
@@ -297,7 +300,10 @@ type InformerServiceServer interface {
 	//
 	// Live events: ADDED, MODIFIED (old_object set when include_old_object is), DELETED (with the
 	// last known state), and BOOKMARK every bookmark interval while nothing else is sent, so a
-	// subscriber whose filter matches nothing can still resume from a recent version. Selectors
+	// subscriber whose filter matches nothing can still resume from a recent version. A stream
+	// that starts carries the interval in its initial metadata, `informer-bookmark-interval-ms`
+	// (decimal milliseconds): a client that receives nothing for two intervals may treat the
+	// server as gone and resume elsewhere, as the client libraries do. Selectors
 	// are evaluated on both the old and the new state of each change, as the API server's
 	// filtered watch does: an object that starts matching arrives as ADDED, one that stops
 	// matching as DELETED (carrying its new, non-matching state). The subscriber is never sent a

@@ -107,7 +107,7 @@ class SharedIndexInformer::Impl {
   bool WaitForSync(absl::Time deadline) const {
     absl::MutexLock lock(&cut_mu_);
     auto done = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(cut_mu_) { return synced_ || stopped_; };
-    cut_mu_.AwaitWithDeadline(absl::Condition(&done), deadline);
+    AwaitWithMonotonicDeadline(&cut_mu_, absl::Condition(&done), MonotonicDeadline(deadline));
     return fifo_->HasSynced();
   }
 
@@ -128,7 +128,7 @@ class SharedIndexInformer::Impl {
     auto done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(cut_mu_) {
       return stopped_ || reflected_rv_number_ >= wanted;
     };
-    cut_mu_.AwaitWithDeadline(absl::Condition(&done), deadline);
+    AwaitWithMonotonicDeadline(&cut_mu_, absl::Condition(&done), MonotonicDeadline(deadline));
     if (stopped_) return absl::CancelledError("the informer was stopped");
     if (reflected_rv_number_ >= wanted) return absl::OkStatus();
     return absl::DeadlineExceededError(absl::StrCat(
@@ -195,6 +195,12 @@ class SharedIndexInformer::Impl {
   absl::Time ErrorSince() const {
     absl::MutexLock lock(&error_mu_);
     return error_since_;
+  }
+
+  std::optional<absl::Duration> FailingFor() const {
+    const absl::Time since = ErrorSince();
+    if (since == absl::InfiniteFuture()) return std::nullopt;
+    return std::max(absl::ZeroDuration(), clock_->Now() - since);
   }
 
   InformerSnapshot Snapshot(absl::Span<const std::string> namespaces) const {
@@ -490,6 +496,9 @@ void SharedIndexInformer::SetWatchErrorHandler(std::function<void(const absl::St
 }
 absl::Status SharedIndexInformer::LastError() const { return impl_->LastError(); }
 absl::Time SharedIndexInformer::ErrorSince() const { return impl_->ErrorSince(); }
+std::optional<absl::Duration> SharedIndexInformer::FailingFor() const {
+  return impl_->FailingFor();
+}
 const Store& SharedIndexInformer::store() const { return impl_->store(); }
 const EventHistory& SharedIndexInformer::history() const { return impl_->history(); }
 InformerSnapshot SharedIndexInformer::Snapshot() const { return impl_->Snapshot({}); }

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -127,6 +128,9 @@ class SharedIndexInformer {
   // succeeded. ListResources and informerd_resource_stale_seconds report the cache as stale
   // since then.
   absl::Time ErrorSince() const;
+  // How long that run of failures has lasted, by the informer's clock (monotonic for the real
+  // one); nullopt while the last attempt succeeded.
+  std::optional<absl::Duration> FailingFor() const;
 
   // The cache. Reads are thread-safe.
   const Store& store() const;

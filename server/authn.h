@@ -64,7 +64,7 @@ using TokenReviewFn = std::function<absl::StatusOr<k8s::TokenReviewResult>(
 class TokenReviewAuthenticator : public Authenticator {
  public:
   TokenReviewAuthenticator(TokenReviewFn review, TokenAuthOptions options,
-                           Clock* clock = RealClock::Get());
+                           Clock* clock = WallClock::Get());
 
   absl::StatusOr<Principal> Authenticate(absl::string_view token, bool* cache_hit) override;
 

@@ -50,7 +50,7 @@ using AccessReviewFn = std::function<absl::StatusOr<k8s::AccessDecision>(
 class SubjectAccessReviewAuthorizer : public Authorizer {
  public:
   SubjectAccessReviewAuthorizer(AccessReviewFn review, AccessReviewOptions options,
-                                Clock* clock = RealClock::Get());
+                                Clock* clock = WallClock::Get());
 
   absl::StatusOr<k8s::AccessDecision> Authorize(const k8s::UserInfo& user,
                                                 const k8s::AccessAttributes& attributes,

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "informer/clock.h"
 
 namespace informer {
 namespace server {
@@ -116,7 +117,7 @@ void CacheReader::List(const ListQuery& query, const CallContext& context,
   if (!target.ok()) return done(target.status());
   std::string key = QueryKey(*target, query);
   if (!query.page_token.empty()) {
-    return done(pager_->Next(key, query.page_token, query.limit, absl::Now()));
+    return done(pager_->Next(key, query.page_token, query.limit, MonotonicNow()));
   }
   const CachedResource resource = target->resource;  // the lambda below takes `target`
   WhenFresh(resource, query.min_resource_version, context,
@@ -130,7 +131,7 @@ void CacheReader::List(const ListQuery& query, const CallContext& context,
               InformerSnapshot cut = target.resource.informer->Snapshot(scope);
               done(pager_->First(
                   key, InNamespaces(Filtered(std::move(cut.objects), target.filter), namespaces),
-                  std::move(cut.resource_version), limit, absl::Now(), caller));
+                  std::move(cut.resource_version), limit, MonotonicNow(), caller));
             });
 }
 
@@ -145,7 +146,7 @@ void CacheReader::ByIndex(const ListQuery& query, const CallContext& context,
   }
   std::string key = QueryKey(*target, query);
   if (!query.page_token.empty()) {
-    return done(pager_->Next(key, query.page_token, query.limit, absl::Now()));
+    return done(pager_->Next(key, query.page_token, query.limit, MonotonicNow()));
   }
   const CachedResource resource = target->resource;  // the lambda below takes `target`
   WhenFresh(
@@ -164,7 +165,7 @@ void CacheReader::ByIndex(const ListQuery& query, const CallContext& context,
         }
         done(pager_->First(
             key, InNamespaces(Filtered(*std::move(objects), target.filter), query.namespaces),
-            /*resource_version=*/"", query.limit, absl::Now(), caller));
+            /*resource_version=*/"", query.limit, MonotonicNow(), caller));
       });
 }
 
@@ -214,10 +215,9 @@ std::vector<ResourceSummary> CacheReader::ListResources() const {
     summary.projection = resource.projection;
     const absl::Status last_error = informer.LastError();
     if (!last_error.ok()) summary.last_error = std::string(last_error.message());
-    const absl::Time error_since = informer.ErrorSince();
-    if (error_since != absl::InfiniteFuture()) {
+    if (const std::optional<absl::Duration> failing = informer.FailingFor()) {
       summary.stale = true;
-      summary.stale_for = std::max(absl::ZeroDuration(), absl::Now() - error_since);
+      summary.stale_for = *failing;
     }
     out.push_back(std::move(summary));
   }

@@ -60,6 +60,7 @@ struct GetQuery {
 
 // When a call gives up waiting, and how to tell it went away.
 struct CallContext {
+  // On the monotonic clock (informer::MonotonicNow), like every wait's deadline in informerd.
   absl::Time deadline = absl::InfiniteFuture();
   CancelledFn cancelled;
   // Who calls, for the per-caller caps of waits and page snapshots (a CallerKey).

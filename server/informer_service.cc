@@ -10,6 +10,7 @@
 #include "absl/time/clock.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/wire_format_lite.h"
+#include "informer/clock.h"
 #include "server/convert.h"
 #include "server/grpc_status.h"
 
@@ -112,17 +113,19 @@ CallContext InformerServiceImpl::ContextOf(grpc::CallbackServerContext* context,
   CallContext out;
   // Admit's caller is "USER\nUID"; the user is the quota's unit.
   out.caller = CallerKey(absl::string_view(caller).substr(0, caller.find('\n')), context->peer());
-  const absl::Time now = absl::Now();
-  absl::Time deadline = now + options_.max_wait;
+  // On the monotonic clock. gRPC gives the call's deadline on the wall clock, converted just now
+  // from its own monotonic one: read the wall clock the same way (absl::Now() may lag a step of
+  // the wall clock by seconds) to get the time left.
+  absl::Duration wait = options_.max_wait;
   const auto call_deadline = context->deadline();
   if (call_deadline != std::chrono::system_clock::time_point::max()) {
     // Answer a little before the client gives up, so it gets our message rather than a bare
     // DEADLINE_EXCEEDED.
-    const absl::Time client = absl::FromChrono(call_deadline);
-    const absl::Duration margin = std::min(absl::Milliseconds(100), (client - now) / 10);
-    deadline = std::min(deadline, client - margin);
+    const absl::Duration left = absl::FromChrono(call_deadline - std::chrono::system_clock::now());
+    const absl::Duration margin = std::min(absl::Milliseconds(100), left / 10);
+    wait = std::min(wait, left - margin);
   }
-  out.deadline = deadline;
+  out.deadline = MonotonicNow() + wait;
   out.cancelled = [context] { return context->IsCancelled(); };
   return out;
 }
@@ -197,14 +200,14 @@ StreamRecheck InformerServiceImpl::RecheckOf(Principal who, std::string authoriz
 
 void InformerServiceImpl::FinishUnary(grpc::ServerUnaryReactor* reactor, const char* method,
                                       absl::Time started, const absl::Status& status) {
-  metrics_->RecordCall(method, status.code(), absl::Now() - started);
+  metrics_->RecordCall(method, status.code(), MonotonicNow() - started);
   reactor->Finish(ToGrpcStatus(status));
 }
 
 grpc::ServerUnaryReactor* InformerServiceImpl::ListResources(
     grpc::CallbackServerContext* context, const pb::ListResourcesRequest* request,
     pb::ListResourcesResponse* response) {
-  const absl::Time started = absl::Now();
+  const absl::Time started = MonotonicNow();  // for the latency
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   std::optional<Principal> principal;
   if (guard_ != nullptr) {
@@ -234,7 +237,7 @@ grpc::ServerUnaryReactor* InformerServiceImpl::ListResources(
 grpc::ServerUnaryReactor* InformerServiceImpl::List(grpc::CallbackServerContext* context,
                                                     const pb::ListRequest* request,
                                                     pb::ListResponse* response) {
-  const absl::Time started = absl::Now();
+  const absl::Time started = MonotonicNow();  // for the latency
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   if (shutting_down_.load()) {
     FinishUnary(reactor, "List", started, ShuttingDown());
@@ -273,7 +276,7 @@ grpc::ServerUnaryReactor* InformerServiceImpl::List(grpc::CallbackServerContext*
 grpc::ServerUnaryReactor* InformerServiceImpl::Get(grpc::CallbackServerContext* context,
                                                    const pb::GetRequest* request,
                                                    pb::GetResponse* response) {
-  const absl::Time started = absl::Now();
+  const absl::Time started = MonotonicNow();  // for the latency
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   if (shutting_down_.load()) {
     FinishUnary(reactor, "Get", started, ShuttingDown());
@@ -301,7 +304,7 @@ grpc::ServerUnaryReactor* InformerServiceImpl::Get(grpc::CallbackServerContext* 
 grpc::ServerUnaryReactor* InformerServiceImpl::ByIndex(grpc::CallbackServerContext* context,
                                                        const pb::ByIndexRequest* request,
                                                        pb::ByIndexResponse* response) {
-  const absl::Time started = absl::Now();
+  const absl::Time started = MonotonicNow();  // for the latency
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   if (shutting_down_.load()) {
     FinishUnary(reactor, "ByIndex", started, ShuttingDown());
@@ -446,7 +449,7 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* InformerServiceImpl::Subscribe(
   subscription_request.include_old_object = request->include_old_object();
   const std::shared_ptr<SharedIndexInformer>& informer = target->resource.informer;
   absl::StatusOr<std::unique_ptr<Subscription>> subscription = Subscription::Create(
-      informer, std::move(subscription_request), options_.subscriber_limits, absl::Now());
+      informer, std::move(subscription_request), options_.subscriber_limits, MonotonicNow());
   ticket.Release();
   if (absl::IsFailedPrecondition(subscription.status())) {
     return FinishedSubscribe(ToGrpcStatus(NotSyncedError(*informer)));

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "informer/clock.h"
 
 namespace informer {
 namespace server {
@@ -158,10 +159,10 @@ void AdmissionGate::Ticket::Release() {
 }
 
 absl::StatusOr<AdmissionGate::Ticket> AdmissionGate::Enter(absl::Time deadline) {
-  const absl::Time until = std::min(deadline, absl::Now() + wait_);
+  const absl::Time until = std::min(deadline, MonotonicNow() + wait_);
   absl::MutexLock lock(&mu_);
   auto free = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return in_use_ < slots_; };
-  if (!mu_.AwaitWithDeadline(absl::Condition(&free), until)) {
+  if (!AwaitWithMonotonicDeadline(&mu_, absl::Condition(&free), until)) {
     ++refused_;
     return absl::ResourceExhaustedError(absl::StrCat(
         "informerd is building the initial state of ", slots_,

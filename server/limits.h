@@ -158,7 +158,8 @@ class AdmissionGate {
     AdmissionGate* gate_ = nullptr;
   };
 
-  // Waits for a slot until `deadline` or the gate's wait, whichever is sooner. ResourceExhausted
+  // Waits for a slot until `deadline` (on the monotonic clock, informer::MonotonicNow) or the
+  // gate's wait, whichever is sooner. ResourceExhausted
   // naming --max_concurrent_starts and advising a retry with backoff when none frees in time.
   absl::StatusOr<Ticket> Enter(absl::Time deadline);
 

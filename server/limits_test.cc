@@ -7,6 +7,7 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "informer/clock.h"
 
 namespace informer {
 namespace server {
@@ -69,18 +70,18 @@ TEST(AdmissionGateTest, FullGateWaitsBrieflyThenRefusesWithRetryAdvice) {
   AdmissionGate gate(1, absl::Milliseconds(100));
   absl::StatusOr<AdmissionGate::Ticket> first = gate.Enter(absl::InfiniteFuture());
   ASSERT_TRUE(first.ok());
-  const absl::Time started = absl::Now();
+  const absl::Time started = MonotonicNow();
   absl::StatusOr<AdmissionGate::Ticket> second = gate.Enter(absl::InfiniteFuture());
-  const absl::Duration waited = absl::Now() - started;
+  const absl::Duration waited = MonotonicNow() - started;
   EXPECT_EQ(second.status().code(), absl::StatusCode::kResourceExhausted);
   EXPECT_THAT(second.status().message(), HasSubstr("--max_concurrent_starts"));
   EXPECT_THAT(second.status().message(), HasSubstr("retry"));
   EXPECT_GE(waited, absl::Milliseconds(90));
   EXPECT_LT(waited, absl::Seconds(2));
   // A call's own deadline bounds the wait too.
-  const absl::Time before = absl::Now();
-  EXPECT_FALSE(gate.Enter(absl::Now() + absl::Milliseconds(10)).ok());
-  EXPECT_LT(absl::Now() - before, absl::Milliseconds(90));
+  const absl::Time before = MonotonicNow();
+  EXPECT_FALSE(gate.Enter(MonotonicNow() + absl::Milliseconds(10)).ok());
+  EXPECT_LT(MonotonicNow() - before, absl::Milliseconds(90));
   EXPECT_EQ(gate.refused(), 2u);
 }
 

@@ -137,8 +137,8 @@ std::string Metrics::Render() const {
                       0,
                       0,
                       0};
-      if (const absl::Time since = informer.ErrorSince(); since != absl::InfiniteFuture()) {
-        row.stale_seconds = std::max(0.0, absl::ToDoubleSeconds(absl::Now() - since));
+      if (const std::optional<absl::Duration> failing = informer.FailingFor()) {
+        row.stale_seconds = absl::ToDoubleSeconds(*failing);
       }
       if (!informer.IsStopped()) {
         for (const ObjectPtr& object : informer.store().List()) {

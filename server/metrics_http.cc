@@ -18,6 +18,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "informer/clock.h"
 #include "server/log.h"
 
 namespace informer {
@@ -202,7 +203,7 @@ void MetricsHttpServer::Refuse(int client) {
       "Content-Length: 21\r\nConnection: close\r\n\r\ntoo many connections\n";
   (void)::send(client, kBusy.data(), kBusy.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
   ::close(client);
-  const absl::Time now = absl::Now();
+  const absl::Time now = MonotonicNow();
   if (now - last_refusal_log_ >= absl::Seconds(10)) {
     last_refusal_log_ = now;
     Log(LogLevel::kInfo, "metrics server refused a connection: too many open",

@@ -7,6 +7,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "informer/clock.h"
 
 namespace informer {
 namespace server {
@@ -77,7 +78,8 @@ void ResourceVersionWaiter::Wait(std::shared_ptr<SharedIndexInformer> informer,
                      "metadata.resourceVersion)")));
     return;
   }
-  const absl::Time now = absl::Now();
+  // On the monotonic clock, so a stepped wall clock neither cuts nor stretches the wait.
+  const absl::Time now = MonotonicNow();
   Pending wait{
       std::move(informer), std::move(resource_version), now, deadline, std::move(cancelled),
       std::move(done),     CallerQuota::Lease()};
@@ -116,7 +118,7 @@ void ResourceVersionWaiter::OnProgress() {
 }
 
 void ResourceVersionWaiter::Loop() {
-  absl::Time next_sweep = absl::Now() + options_.sweep;
+  absl::Time next_sweep = MonotonicNow() + options_.sweep;
   for (;;) {
     std::list<Pending> waits;
     {
@@ -129,14 +131,14 @@ void ResourceVersionWaiter::Loop() {
       }
       auto has_work = [this]()
                           ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return shut_down_ || progressed_; };
-      mu_.AwaitWithDeadline(absl::Condition(&has_work), wake);
+      AwaitWithMonotonicDeadline(&mu_, absl::Condition(&has_work), wake);
       if (shut_down_) return;
       progressed_ = false;
       ++rounds_;
       waits.swap(pending_);
     }
     // Check without the lock, so callbacks and new Waits never wait for each other.
-    const absl::Time now = absl::Now();
+    const absl::Time now = MonotonicNow();
     if (now >= next_sweep) next_sweep = now + options_.sweep;
     std::vector<std::pair<std::function<void(absl::Status)>, absl::Status>> answers;
     for (auto it = waits.begin(); it != waits.end();) {

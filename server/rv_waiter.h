@@ -52,7 +52,8 @@ class ResourceVersionWaiter {
 
   // Calls `done` once the informer reflects `resource_version` (a decimal number; else `done`
   // gets InvalidArgument at once). `done` runs inline when the answer is already known, or
-  // when `caller` (a CallerKey) may not wait more.
+  // when `caller` (a CallerKey) may not wait more. `deadline` is on the monotonic clock
+  // (informer::MonotonicNow).
   void Wait(std::shared_ptr<SharedIndexInformer> informer, std::string resource_version,
             absl::Time deadline, CancelledFn cancelled, std::function<void(absl::Status)> done,
             const std::string& caller = "");

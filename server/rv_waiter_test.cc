@@ -10,6 +10,7 @@
 #include "absl/time/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "informer/clock.h"
 #include "informer/testing/fake_lister_watcher.h"
 #include "informer/testing/objects.h"
 
@@ -84,15 +85,15 @@ WaiterOptions NoSweep() {
 TEST_F(WaiterTest, AChangeWakesTheWaitAtOnceWithoutPolling) {
   ResourceVersionWaiter waiter(NoSweep());
   Answer answer;
-  waiter.Wait(informer_, Next(), absl::Now() + absl::Seconds(30), nullptr, answer.Callback());
+  waiter.Wait(informer_, Next(), MonotonicNow() + absl::Seconds(30), nullptr, answer.Callback());
   EXPECT_EQ(waiter.pending(), 1u);
   absl::SleepFor(absl::Milliseconds(300));
   // Idle: no round ran for it beyond its registration (a 5 ms poll would have run ~60).
   EXPECT_LE(waiter.rounds(), 2u);
-  const absl::Time changed = absl::Now();
+  const absl::Time changed = MonotonicNow();
   fake_->Add(MakeObject("ns", "a", "0"));
   EXPECT_TRUE(answer.Get().ok());
-  EXPECT_LT(absl::Now() - changed, absl::Seconds(1));
+  EXPECT_LT(MonotonicNow() - changed, absl::Seconds(1));
   EXPECT_EQ(waiter.pending(), 0u);
 }
 
@@ -100,7 +101,7 @@ TEST_F(WaiterTest, ABookmarkAloneWakesTheWait) {
   ResourceVersionWaiter waiter(NoSweep());
   Answer answer;
   const std::string wanted = absl::StrCat(fake_->revision() + 5);
-  waiter.Wait(informer_, wanted, absl::Now() + absl::Seconds(30), nullptr, answer.Callback());
+  waiter.Wait(informer_, wanted, MonotonicNow() + absl::Seconds(30), nullptr, answer.Callback());
   ASSERT_TRUE(fake_->WaitForOpenWatches(1));  // a bookmark reaches open watches only
   fake_->BumpRevision(10);
   fake_->SendBookmark();
@@ -110,12 +111,12 @@ TEST_F(WaiterTest, ABookmarkAloneWakesTheWait) {
 TEST_F(WaiterTest, TheDeadlineIsMetWithoutProgressAndSaysHowFarTheCacheGot) {
   ResourceVersionWaiter waiter(NoSweep());
   Answer answer;
-  const absl::Time started = absl::Now();
+  const absl::Time started = MonotonicNow();
   waiter.Wait(informer_, "999999", started + absl::Milliseconds(150), nullptr, answer.Callback());
   absl::Status status = answer.Get();
   EXPECT_EQ(status.code(), absl::StatusCode::kDeadlineExceeded);
   EXPECT_THAT(status.message(), HasSubstr("has not reached min_resource_version 999999"));
-  EXPECT_LT(absl::Now() - started, absl::Seconds(1));
+  EXPECT_LT(MonotonicNow() - started, absl::Seconds(1));
 }
 
 TEST_F(WaiterTest, PerCallerCapRefusesThatCallerWhileOthersWait) {
@@ -126,7 +127,7 @@ TEST_F(WaiterTest, PerCallerCapRefusesThatCallerWhileOthersWait) {
   std::vector<std::unique_ptr<Answer>> answers;
   for (int i = 0; i < 3; ++i) {
     answers.push_back(std::make_unique<Answer>());
-    waiter.Wait(informer_, Next(), absl::Now() + absl::Seconds(30), nullptr,
+    waiter.Wait(informer_, Next(), MonotonicNow() + absl::Seconds(30), nullptr,
                 answers.back()->Callback(), "ip:10.0.0.1");
   }
   // The third was answered at once.
@@ -135,7 +136,7 @@ TEST_F(WaiterTest, PerCallerCapRefusesThatCallerWhileOthersWait) {
   EXPECT_EQ(refused.code(), absl::StatusCode::kResourceExhausted);
   EXPECT_THAT(refused.message(), HasSubstr("--max_waits_per_caller"));
   Answer other;
-  waiter.Wait(informer_, Next(), absl::Now() + absl::Seconds(30), nullptr, other.Callback(),
+  waiter.Wait(informer_, Next(), MonotonicNow() + absl::Seconds(30), nullptr, other.Callback(),
               "ip:10.0.0.2");
   EXPECT_FALSE(other.done());
   EXPECT_EQ(waiter.pending("ip:10.0.0.1"), 2u);
@@ -152,8 +153,10 @@ TEST_F(WaiterTest, TotalCapRefusesEveryCallerNamingTheFlag) {
   options.max_waits = 1;
   ResourceVersionWaiter waiter(options);
   Answer first, second;
-  waiter.Wait(informer_, Next(), absl::Now() + absl::Seconds(30), nullptr, first.Callback(), "a");
-  waiter.Wait(informer_, Next(), absl::Now() + absl::Seconds(30), nullptr, second.Callback(), "b");
+  waiter.Wait(informer_, Next(), MonotonicNow() + absl::Seconds(30), nullptr, first.Callback(),
+              "a");
+  waiter.Wait(informer_, Next(), MonotonicNow() + absl::Seconds(30), nullptr, second.Callback(),
+              "b");
   absl::Status refused = second.Get();
   EXPECT_EQ(refused.code(), absl::StatusCode::kResourceExhausted);
   EXPECT_THAT(refused.message(), HasSubstr("--max_waits)"));
@@ -168,14 +171,14 @@ TEST_F(WaiterTest, ACancelledCallIsAnsweredByTheSweep) {
   std::atomic<bool> cancelled{false};
   Answer answer;
   waiter.Wait(
-      informer_, Next(), absl::Now() + absl::Seconds(30), [&] { return cancelled.load(); },
+      informer_, Next(), MonotonicNow() + absl::Seconds(30), [&] { return cancelled.load(); },
       answer.Callback(), "a");
   absl::SleepFor(absl::Milliseconds(200));  // the wait is pending, its first round long done
   EXPECT_FALSE(answer.done());
-  const absl::Time cancelled_at = absl::Now();
+  const absl::Time cancelled_at = MonotonicNow();
   cancelled = true;
   EXPECT_EQ(answer.Get(absl::Seconds(2)).code(), absl::StatusCode::kCancelled);
-  EXPECT_LT(absl::Now() - cancelled_at, absl::Milliseconds(500));
+  EXPECT_LT(MonotonicNow() - cancelled_at, absl::Milliseconds(500));
   EXPECT_EQ(waiter.pending("a"), 0u);
 }
 
@@ -184,7 +187,7 @@ TEST_F(WaiterTest, AWaitAlreadyReachedIsAnsweredInlineAndTakesNoSlot) {
   options.max_waits = 1;
   ResourceVersionWaiter waiter(options);
   Answer answer;
-  waiter.Wait(informer_, "1", absl::Now() + absl::Seconds(1), nullptr, answer.Callback(), "a");
+  waiter.Wait(informer_, "1", MonotonicNow() + absl::Seconds(1), nullptr, answer.Callback(), "a");
   ASSERT_TRUE(answer.done());
   EXPECT_TRUE(answer.Get().ok());
   EXPECT_EQ(waiter.pending(), 0u);

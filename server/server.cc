@@ -12,6 +12,7 @@
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/resource_quota.h"
+#include "informer/clock.h"
 #include "server/log.h"
 #include "server/projection.h"
 #include "server/tls_credentials.h"
@@ -351,7 +352,7 @@ void InformerServer::SetServing(bool serving) {
 }
 
 void InformerServer::MonitorSync() {
-  const absl::Time started = absl::Now();
+  const absl::Time started = MonotonicNow();
   absl::Time next_report = started + config_.sync_timeout;
   absl::Time next_resolve = started + kResolveRetry;
   bool serving = false;
@@ -359,9 +360,11 @@ void InformerServer::MonitorSync() {
     {
       absl::MutexLock lock(&mu_);
       auto stopping = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return shutting_down_; };
-      if (mu_.AwaitWithTimeout(absl::Condition(&stopping), absl::Milliseconds(50))) return;
+      if (AwaitWithMonotonicTimeout(&mu_, absl::Condition(&stopping), absl::Milliseconds(50))) {
+        return;
+      }
     }
-    const absl::Time now = absl::Now();
+    const absl::Time now = MonotonicNow();
     if (now >= next_resolve) {
       next_resolve = now + kResolveRetry;
       if (!ResolvePending()) {

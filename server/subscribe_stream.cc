@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "informer/clock.h"
 #include "server/grpc_status.h"
 
 namespace informer {
@@ -45,9 +46,10 @@ SubscribeStream::SubscribeStream(StreamHub* hub, grpc::CallbackServerContext* co
       resource_(informer_->resource().gvr.ToString()),
       only_name_(subscription_->only_name()),
       recheck_(std::move(recheck)),
-      next_recheck_unix_nanos_(recheck_.check ? absl::ToUnixNanos(std::min(
-                                                    absl::Now() + recheck_.every, recheck_.expires))
-                                              : std::numeric_limits<int64_t>::max()),
+      next_recheck_unix_nanos_(
+          recheck_.check ? absl::ToUnixNanos(std::min(MonotonicNow() + recheck_.every,
+                                                      MonotonicDeadline(recheck_.expires)))
+                         : std::numeric_limits<int64_t>::max()),
       lease_(std::move(lease)) {
   cursor_.store(subscription_->cursor());
   counters_->subscribers.fetch_add(1);
@@ -128,11 +130,11 @@ void SubscribeStream::Pump() {
       woken_ = false;
     }
     if (!end.ok()) return FinishOnce(end);
-    if (absl::Status allowed = RecheckIfDue(absl::Now()); !allowed.ok()) {
+    if (absl::Status allowed = RecheckIfDue(MonotonicNow()); !allowed.ok()) {
       return FinishOnce(allowed);
     }
     SubscriptionEvent event;
-    absl::StatusOr<bool> next = subscription_->Next(absl::Now(), &event);
+    absl::StatusOr<bool> next = subscription_->Next(MonotonicNow(), &event);
     const SubscriptionStats& stats = subscription_->stats();
     cursor_.store(subscription_->cursor());
     buffered_.store(subscription_->buffered());
@@ -172,8 +174,9 @@ absl::Status SubscribeStream::RecheckIfDue(absl::Time now) {
   }
   absl::Status allowed = recheck_.check();
   next_recheck_unix_nanos_.store(
-      absl::ToUnixNanos(std::max(now + absl::Milliseconds(100),
-                                 std::min(now + recheck_.every, recheck_.expires))),
+      absl::ToUnixNanos(
+          std::max(now + absl::Milliseconds(100),
+                   std::min(now + recheck_.every, MonotonicDeadline(recheck_.expires)))),
       std::memory_order_relaxed);
   return allowed;
 }
@@ -281,9 +284,9 @@ void StreamHub::Ticker() {
     {
       absl::MutexLock lock(&mu_);
       auto stopped = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stopped_; };
-      if (mu_.AwaitWithTimeout(absl::Condition(&stopped), tick_)) return;
+      if (AwaitWithMonotonicTimeout(&mu_, absl::Condition(&stopped), tick_)) return;
     }
-    const absl::Time now = absl::Now();
+    const absl::Time now = MonotonicNow();
     for (SubscribeStream* stream : RefAll()) {
       if (stream->DueForTick(now)) stream->Wake();
       stream->Unref();
@@ -322,7 +325,7 @@ void StreamHub::Shutdown(absl::Duration grace) {
   {
     absl::MutexLock lock(&mu_);
     auto all_done = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return alive_ == 0; };
-    mu_.AwaitWithTimeout(absl::Condition(&all_done), grace);
+    AwaitWithMonotonicTimeout(&mu_, absl::Condition(&all_done), grace);
     stopped_ = true;
   }
   for (std::thread& thread : threads_) thread.join();

@@ -16,6 +16,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "informer/clock.h"
 #include "informer/json.h"
 #include "informer/k8s/file_util.h"
 #include "informer/k8s/json_util.h"
@@ -91,7 +92,7 @@ absl::StatusOr<ProcessResult> RunProcess(const std::vector<std::string>& argv,
   }
 
   ProcessResult result;
-  const absl::Time deadline = absl::Now() + timeout;
+  const absl::Time deadline = MonotonicNow() + timeout;
   bool timed_out = false;
   struct Stream {
     int* fd;
@@ -101,7 +102,7 @@ absl::StatusOr<ProcessResult> RunProcess(const std::vector<std::string>& argv,
   Stream streams[2] = {{&out_pipe[0], &result.out, kMaxPluginStdout},
                        {&err_pipe[0], &result.err, kMaxPluginStderr}};
   while (out_pipe[0] >= 0 || err_pipe[0] >= 0) {
-    const absl::Duration left = deadline - absl::Now();
+    const absl::Duration left = deadline - MonotonicNow();
     if (left <= absl::ZeroDuration()) {
       timed_out = true;
       break;

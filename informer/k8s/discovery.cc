@@ -11,6 +11,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "informer/clock.h"
 #include "informer/json.h"
 #include "informer/k8s/json_util.h"
 #include "rapidjson/document.h"
@@ -240,7 +241,7 @@ absl::Status Discovery::FetchLegacy(View* view) {
 absl::Status Discovery::Refresh() {
   {
     absl::MutexLock lock(&mu_);
-    last_refresh_ = absl::Now();
+    last_refresh_ = MonotonicNow();
   }
   auto next = std::make_shared<View>();
   absl::StatusOr<bool> aggregated = FetchAggregated(next.get());
@@ -405,7 +406,7 @@ absl::StatusOr<ResourceInfo> Discovery::ResolveOrRefresh(absl::string_view name)
   if (!absl::IsNotFound(resolved.status())) return resolved;
   {
     absl::MutexLock lock(&mu_);
-    if (absl::Now() - last_refresh_ < min_refresh_interval_) return resolved;
+    if (MonotonicNow() - last_refresh_ < min_refresh_interval_) return resolved;
   }
   if (absl::Status s = Refresh(); !s.ok()) return s;
   return Resolve(name);

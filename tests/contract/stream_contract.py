@@ -70,8 +70,9 @@ def log(msg):
 class Replica:
     """One informerd process, its gRPC channel and stub."""
 
-    def __init__(self, name, binary, kubeconfig, flags, work_dir):
+    def __init__(self, name, binary, kubeconfig, flags, work_dir, env=None):
         self.name = name
+        self._env = env  # None: this process's environment
         self._cmd = [binary, "--kubeconfig=" + kubeconfig, "--listen=127.0.0.1:0",
                      "--metrics_listen=127.0.0.1:0", "--resources=configmaps", "--log_format=json",
                      "--log_level=info"] + flags
@@ -85,7 +86,8 @@ class Replica:
 
     def start(self, timeout=60):
         self._log = open(self.log_path, "w")
-        self.proc = subprocess.Popen(self._cmd, stdout=self._log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(self._cmd, stdout=self._log, stderr=subprocess.STDOUT,
+                                     env=self._env)
         deadline = time.monotonic() + timeout
         while not self.port:
             if self.proc.poll() is not None:

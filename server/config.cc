@@ -274,6 +274,11 @@ absl::Status ApplyKey(const std::string& key, const YAML::Node& value, ServerCon
   if (key == "max_connection_age_grace") {
     return set_duration(&config->grpc_limits.max_connection_age_grace);
   }
+  if (key == "grpc_keepalive_time") return set_duration(&config->grpc_limits.keepalive_time);
+  if (key == "grpc_keepalive_timeout") return set_duration(&config->grpc_limits.keepalive_timeout);
+  if (key == "grpc_min_client_ping_interval") {
+    return set_duration(&config->grpc_limits.min_client_ping_interval);
+  }
   if (key == "max_known_objects") return set_count(&config->call_limits.max_known_objects);
   if (key == "max_subscribers") return set_count(&config->call_limits.max_subscribers);
   if (key == "max_subscribers_per_caller") {
@@ -474,6 +479,12 @@ absl::Status ValidateConfig(const ServerConfig& config) {
       grpc.max_connection_age_grace < absl::ZeroDuration()) {
     return absl::InvalidArgumentError(
         "max_connection_age and max_connection_age_grace must not be negative (0 = never)");
+  }
+  if (grpc.keepalive_time < absl::Seconds(1) || grpc.keepalive_timeout < absl::Seconds(1) ||
+      grpc.min_client_ping_interval < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "grpc_keepalive_time and grpc_keepalive_timeout must be at least 1s, and "
+        "grpc_min_client_ping_interval not negative");
   }
   if (calls.max_known_objects == 0 || calls.max_subscribers == 0 ||
       calls.max_subscribers_per_caller == 0 || calls.max_waits == 0 ||

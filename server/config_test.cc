@@ -278,6 +278,9 @@ TEST(ConfigTest, CallerLimitsHaveDocumentedDefaultsAndComeFromTheFileAndTheFlags
   EXPECT_EQ(defaults.grpc_limits.max_threads, 64);
   EXPECT_EQ(defaults.grpc_limits.max_connection_age, absl::Hours(1));
   EXPECT_EQ(defaults.grpc_limits.max_connection_age_grace, absl::Minutes(1));
+  EXPECT_EQ(defaults.grpc_limits.keepalive_time, absl::Seconds(60));
+  EXPECT_EQ(defaults.grpc_limits.keepalive_timeout, absl::Seconds(20));
+  EXPECT_EQ(defaults.grpc_limits.min_client_ping_interval, absl::Seconds(10));
   EXPECT_EQ(defaults.call_limits.max_known_objects, 100000u);
   EXPECT_EQ(defaults.call_limits.max_subscribers, 10000u);
   EXPECT_EQ(defaults.call_limits.max_subscribers_per_caller, 1000u);
@@ -296,7 +299,9 @@ TEST(ConfigTest, CallerLimitsHaveDocumentedDefaultsAndComeFromTheFileAndTheFlags
            "max_waits: 10\nmax_waits_per_caller: 4\nmax_page_snapshots: 11\n"
            "max_page_snapshots_per_caller: 5\nmax_concurrent_starts: 2\n"
            "start_queue_wait: 250ms\ngrpc_memory_bytes: 0\ngrpc_max_threads: 12\n"
-           "max_connection_age: 10m\nmax_connection_age_grace: 30s\n";
+           "max_connection_age: 10m\nmax_connection_age_grace: 30s\n"
+           "grpc_keepalive_time: 5s\ngrpc_keepalive_timeout: 2s\n"
+           "grpc_min_client_ping_interval: 1s\n";
   }
   absl::SetFlag(&FLAGS_config, path);
   absl::SetFlag(&FLAGS_max_waits_per_caller, 6);
@@ -310,6 +315,9 @@ TEST(ConfigTest, CallerLimitsHaveDocumentedDefaultsAndComeFromTheFileAndTheFlags
   EXPECT_EQ(config->grpc_limits.max_threads, 12);
   EXPECT_EQ(config->grpc_limits.max_connection_age, absl::ZeroDuration());
   EXPECT_EQ(config->grpc_limits.max_connection_age_grace, absl::Seconds(30));
+  EXPECT_EQ(config->grpc_limits.keepalive_time, absl::Seconds(5));
+  EXPECT_EQ(config->grpc_limits.keepalive_timeout, absl::Seconds(2));
+  EXPECT_EQ(config->grpc_limits.min_client_ping_interval, absl::Seconds(1));
   EXPECT_EQ(config->call_limits.max_known_objects, 7u);
   EXPECT_EQ(config->call_limits.max_subscribers, 9u);
   EXPECT_EQ(config->call_limits.max_subscribers_per_caller, 3u);
@@ -328,6 +336,9 @@ TEST(ConfigTest, CallerLimitsHaveDocumentedDefaultsAndComeFromTheFileAndTheFlags
   ServerConfig tiny = *config;
   tiny.grpc_limits.max_receive_message_bytes = 10;
   EXPECT_THAT(ValidateConfig(tiny).message(), HasSubstr("max_receive_message_bytes"));
+  ServerConfig no_keepalive = *config;
+  no_keepalive.grpc_limits.keepalive_time = absl::ZeroDuration();
+  EXPECT_THAT(ValidateConfig(no_keepalive).message(), HasSubstr("grpc_keepalive_time"));
   absl::SetFlag(&FLAGS_config, "");
   std::remove(path.c_str());
 }

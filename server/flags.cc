@@ -184,6 +184,14 @@ ABSL_FLAG(absl::Duration, max_connection_age, absl::Hours(1),
           "UNAVAILABLE and resubscribe with the objects they hold");
 ABSL_FLAG(absl::Duration, max_connection_age_grace, absl::Minutes(1),
           "how long calls of a connection past --max_connection_age may still run");
+ABSL_FLAG(absl::Duration, grpc_keepalive_time, absl::Seconds(60),
+          "informerd pings a client connection after this long without a ping; with "
+          "--grpc_keepalive_timeout it bounds how long a vanished client's streams live");
+ABSL_FLAG(absl::Duration, grpc_keepalive_timeout, absl::Seconds(20),
+          "a client connection whose ping is not answered within this is closed");
+ABSL_FLAG(absl::Duration, grpc_min_client_ping_interval, absl::Seconds(10),
+          "clients may send keepalive pings this far apart (idle connections included); "
+          "more often gets GOAWAY too_many_pings");
 
 namespace informer {
 namespace server {
@@ -380,6 +388,14 @@ absl::StatusOr<ServerConfig> ConfigFromFlags(const absl::flat_hash_set<std::stri
   }
   if (is_given("max_connection_age_grace")) {
     grpc.max_connection_age_grace = absl::GetFlag(FLAGS_max_connection_age_grace);
+  }
+  if (is_given("grpc_keepalive_time"))
+    grpc.keepalive_time = absl::GetFlag(FLAGS_grpc_keepalive_time);
+  if (is_given("grpc_keepalive_timeout")) {
+    grpc.keepalive_timeout = absl::GetFlag(FLAGS_grpc_keepalive_timeout);
+  }
+  if (is_given("grpc_min_client_ping_interval")) {
+    grpc.min_client_ping_interval = absl::GetFlag(FLAGS_grpc_min_client_ping_interval);
   }
   if (is_given("max_known_objects"))
     calls.max_known_objects = absl::GetFlag(FLAGS_max_known_objects);

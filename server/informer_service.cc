@@ -92,6 +92,17 @@ ReadAttributes ReadOf(const ReadTarget& target) {
 
 }  // namespace
 
+namespace {
+
+// The stream hub's tick: options.bookmark_tick, but at most a quarter of the bookmark interval
+// and at least 10 ms.
+absl::Duration TickOf(const ServiceOptions& options) {
+  return std::max(absl::Milliseconds(10),
+                  std::min(options.bookmark_tick, options.subscriber_limits.bookmark_interval / 4));
+}
+
+}  // namespace
+
 InformerServiceImpl::InformerServiceImpl(const ResourceRegistry* registry, Metrics* metrics,
                                          ServiceOptions options, AccessGuard* guard)
     : registry_(registry),
@@ -104,7 +115,7 @@ InformerServiceImpl::InformerServiceImpl(const ResourceRegistry* registry, Metri
       streams_("open Subscribe streams", options.limits.max_subscribers_per_caller,
                "max_subscribers_per_caller", options.limits.max_subscribers, "max_subscribers"),
       starts_(options.limits.max_concurrent_starts, options.limits.start_queue_wait),
-      hub_(options.stream_threads, options.bookmark_tick) {}
+      hub_(options.stream_threads, TickOf(options)) {}
 
 InformerServiceImpl::~InformerServiceImpl() { Shutdown(absl::ZeroDuration()); }
 

@@ -29,7 +29,9 @@ struct ServiceOptions {
   absl::Duration max_wait = absl::Seconds(30);
   // Threads that pump woken Subscribe streams (not one per stream).
   int stream_threads = 2;
-  // How often idle streams are looked at for a due bookmark (or re-authorization).
+  // How often idle streams are looked at for a due bookmark (or re-authorization); at most a
+  // quarter of the bookmark interval, so a bookmark is never late by more than that (clients
+  // presume a stream silent for two intervals dead).
   absl::Duration bookmark_tick = absl::Seconds(1);
   // Caps on the selectors of List, ByIndex and Subscribe.
   SelectorLimits selector_limits;

@@ -42,6 +42,16 @@ struct GrpcLimits {
   // paces (--max_connection_age, --max_connection_age_grace).
   absl::Duration max_connection_age = absl::Hours(1);
   absl::Duration max_connection_age_grace = absl::Minutes(1);
+  // HTTP/2 keepalive towards clients: a ping after `keepalive_time` without one, the
+  // connection closed when its ack takes longer than `keepalive_timeout`. A client that
+  // vanished without closing (its node gone, a NAT entry dropped) thus frees its streams, their
+  // quota and memory within time + timeout (--grpc_keepalive_time, --grpc_keepalive_timeout).
+  absl::Duration keepalive_time = absl::Seconds(60);
+  absl::Duration keepalive_timeout = absl::Seconds(20);
+  // Clients may ping this often, idle connections included (the client libraries ping every
+  // 30 s to find a dead informerd); a client pinging more often gets GOAWAY too_many_pings
+  // (--grpc_min_client_ping_interval).
+  absl::Duration min_client_ping_interval = absl::Seconds(10);
 };
 
 // What the service lets callers hold. A caller is the authenticated user with --auth, else the

@@ -243,6 +243,19 @@ std::string Metrics::Render() const {
   subscriber_series("informerd_terminated_subscribers_total", "counter",
                     "Subscribers ended with RESOURCE_EXHAUSTED for being too slow.",
                     [](const SubscriberCounters& c) { return c.terminated_subscribers.load(); });
+  Header(&out, "informerd_subscriptions_ended_total", "counter",
+         "Subscribe streams ended, by the status code they ended with (CANCELLED: the client "
+         "went away, or keepalive found its connection dead).");
+  for (const auto& [resource, c] : counters) {
+    for (size_t code = 0; code < c->ended_by_code.size(); ++code) {
+      const uint64_t n = c->ended_by_code[code].load();
+      if (n == 0) continue;
+      Sample(&out, "informerd_subscriptions_ended_total",
+             absl::StrCat(ResourceLabel(resource), ",code=\"",
+                          absl::StatusCodeToString(static_cast<absl::StatusCode>(code)), "\""),
+             static_cast<double>(n));
+    }
+  }
   Header(&out, "informerd_subscriber_lag_max", "gauge",
          "Largest number of changes a subscriber of the resource has not received yet.");
   for (const auto& [resource, entry] : lag) {

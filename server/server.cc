@@ -152,9 +152,14 @@ absl::StatusOr<std::unique_ptr<InformerServer>> InformerServer::Start(
   if (limits.memory_bytes > 0) quota.Resize(limits.memory_bytes);
   quota.SetMaxThreads(limits.max_threads);
   builder.SetResourceQuota(quota);
-  // Find dead subscribers (a vanished host never closes its TCP connection).
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, 60 * 1000);
-  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 20 * 1000);
+  // Find dead subscribers (a vanished host never closes its TCP connection), and let clients
+  // find a dead informerd the same way.
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS, millis(limits.keepalive_time));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, millis(limits.keepalive_timeout));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+                             millis(limits.min_client_ping_interval));
   server->server_ = builder.BuildAndStart();
   if (server->server_ == nullptr) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", absl::StrJoin(cfg.listen, ", "),

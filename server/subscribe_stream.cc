@@ -8,6 +8,7 @@
 #include "absl/time/clock.h"
 #include "informer/clock.h"
 #include "server/grpc_status.h"
+#include "server/log.h"
 
 namespace informer {
 namespace server {
@@ -186,7 +187,17 @@ void SubscribeStream::FinishOnce(const absl::Status& status) {
   MutableHistory(*informer_).RemoveListener(listener_);
   counters_->coalesced_events.fetch_add(subscription_->stats().events_coalesced);
   counters_->subscribers.fetch_sub(1);
+  const size_t code = static_cast<size_t>(status.code());
+  if (code < counters_->ended_by_code.size()) counters_->ended_by_code[code].fetch_add(1);
   const std::string& resume = subscription_->resume_resource_version();
+  Log(LogLevel::kInfo, "subscription ended",
+      {{"resource", resource_},
+       {"namespace", subscription_->namespace_name()},
+       {"peer", context_->peer()},
+       {"code", absl::StatusCodeToString(status.code())},
+       {"cause", std::string(status.message())},
+       {"events_sent", absl::StrCat(subscription_->stats().events_sent)},
+       {"resume_resource_version", resume}});
   if (!resume.empty()) context_->AddTrailingMetadata(kResumeMetadata, resume);
   hub_->Remove(this);
   lease_.Release();

@@ -116,6 +116,8 @@ class Subscription {
   // The metadata.name every object the subscriber can be sent has (its field selector fixes
   // it), or "": its stream need be woken only by changes to that name (EventHistory).
   const std::string& only_name() const { return only_name_; }
+  // The namespace the subscriber follows ("" = all), for logs.
+  const std::string& namespace_name() const { return request_.filter.namespace_name; }
   // Whether every initial object (and SYNCED) has been returned.
   bool initial_done() const { return initial_next_ >= initial_.size(); }
   const SubscriptionStats& stats() const { return stats_; }

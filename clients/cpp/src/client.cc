@@ -78,17 +78,29 @@ class TokenFilePlugin : public grpc::MetadataCredentialsPlugin {
   absl::Time next_read_ ABSL_GUARDED_BY(mu_);
 };
 
-grpc::ChannelArguments ReconnectArgs() {
+// Reconnects at most 2 s apart, so informers notice a restarted server soon, and keepalive
+// pings as `options` says.
+grpc::ChannelArguments ChannelArgs(const ConnectOptions& options) {
   grpc::ChannelArguments args;
+  // Not GRPC_ARG_MIN_RECONNECT_BACKOFF_MS: gRPC also uses it as the connect timeout, and a
+  // server busy starting up would then never finish its handshake in time.
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
+  if (options.keepalive_time > absl::ZeroDuration()) {
+    args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS,
+                static_cast<int>(absl::ToInt64Milliseconds(options.keepalive_time)));
+    args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
+                static_cast<int>(absl::ToInt64Milliseconds(options.keepalive_timeout)));
+    args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+    // Keep pinging while a quiet stream is open (bookmarks are data, but may be minutes apart).
+    args.SetInt(GRPC_ARG_HTTP2_MAX_PINGS_WITHOUT_DATA, 0);
+  }
   return args;
 }
 
-}  // namespace
-
-absl::StatusOr<std::shared_ptr<Client>> Client::Connect(const std::string& target,
-                                                        const ConnectOptions& options) {
+// One channel to `target` with the credentials, reconnect pacing and keepalive of `options`.
+absl::StatusOr<std::shared_ptr<grpc::Channel>> NewChannel(const std::string& target,
+                                                          const ConnectOptions& options) {
   std::shared_ptr<grpc::ChannelCredentials> credentials;
   if (!options.ca_file.empty()) {
     grpc::SslCredentialsOptions ssl;
@@ -118,21 +130,63 @@ absl::StatusOr<std::shared_ptr<Client>> Client::Connect(const std::string& targe
         credentials, grpc::MetadataCredentialsFromPlugin(std::make_unique<TokenFilePlugin>(
                          options.token_file, options.token_reread)));
   }
-  return std::make_shared<Client>(grpc::CreateCustomChannel(target, credentials, ReconnectArgs()));
+  return grpc::CreateCustomChannel(target, credentials, ChannelArgs(options));
+}
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<Client>> Client::Connect(const std::string& target,
+                                                        const ConnectOptions& options) {
+  return ConnectAny({target}, options);
 }
 
 std::shared_ptr<Client> Client::Connect(const std::string& target) {
-  grpc::ChannelArguments args;
-  // Not GRPC_ARG_MIN_RECONNECT_BACKOFF_MS: gRPC also uses it as the connect timeout, and a
-  // server busy starting up would then never finish its handshake in time.
-  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
   return std::make_shared<Client>(
-      grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args));
+      grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), ChannelArgs({})));
+}
+
+absl::StatusOr<std::shared_ptr<Client>> Client::ConnectAny(const std::vector<std::string>& targets,
+                                                           const ConnectOptions& options) {
+  if (targets.empty()) return absl::InvalidArgumentError("no informerd address given");
+  std::vector<std::shared_ptr<grpc::Channel>> channels;
+  for (const std::string& target : targets) {
+    absl::StatusOr<std::shared_ptr<grpc::Channel>> channel = NewChannel(target, options);
+    if (!channel.ok()) return channel.status();
+    channels.push_back(*std::move(channel));
+  }
+  return std::make_shared<Client>(std::move(channels));
 }
 
 Client::Client(std::shared_ptr<grpc::Channel> channel)
-    : channel_(std::move(channel)), stub_(informer::v1::InformerService::NewStub(channel_)) {}
+    : Client(std::vector<std::shared_ptr<grpc::Channel>>{std::move(channel)}) {}
+
+Client::Client(std::vector<std::shared_ptr<grpc::Channel>> channels) {
+  for (std::shared_ptr<grpc::Channel>& channel : channels) {
+    auto stub = informer::v1::InformerService::NewStub(channel);
+    replicas_.push_back(Replica{std::move(channel), std::move(stub)});
+  }
+}
+
+size_t Client::FailOver(size_t from) {
+  const size_t next = (from + 1) % replicas_.size();
+  size_t expected = from;
+  if (current_.compare_exchange_strong(expected, next, std::memory_order_acq_rel)) return next;
+  return expected;  // another caller already moved on
+}
+
+bool Client::ShouldRetry(const grpc::Status& status, size_t replica, RetryState* retry) {
+  if (status.error_code() == grpc::StatusCode::ABORTED && retry->restarts < kMaxListRestarts) {
+    ++retry->restarts;
+    return true;
+  }
+  if (status.error_code() == grpc::StatusCode::UNAVAILABLE &&
+      retry->failovers + 1 < replicas_.size()) {
+    ++retry->failovers;
+    FailOver(replica);
+    return true;
+  }
+  return false;
+}
 
 std::unique_ptr<grpc::ClientContext> Client::NewContext() const {
   auto ctx = std::make_unique<grpc::ClientContext>();
@@ -143,14 +197,17 @@ std::unique_ptr<grpc::ClientContext> Client::NewContext() const {
 absl::StatusOr<std::vector<informer::v1::ResourceStatus>> Client::ListResources() {
   auto ctx = NewContext();
   informer::v1::ListResourcesResponse resp;
-  grpc::Status s = stub_->ListResources(ctx.get(), informer::v1::ListResourcesRequest(), &resp);
+  grpc::Status s = stub().ListResources(ctx.get(), informer::v1::ListResourcesRequest(), &resp);
   if (!s.ok()) return FromGrpcStatus(s);
   return std::vector<informer::v1::ResourceStatus>(resp.resources().begin(),
                                                    resp.resources().end());
 }
 
 absl::StatusOr<ObjectList> Client::List(const std::string& resource, const ListOptions& options) {
-  for (int attempt = 0;; ++attempt) {
+  RetryState retry;
+  while (true) {
+    // Every page from one replica: a page token names that replica's snapshot.
+    const size_t replica = current();
     informer::v1::ListRequest req;
     req.set_resource(resource);
     req.set_namespace_(options.namespace_name);
@@ -163,16 +220,14 @@ absl::StatusOr<ObjectList> Client::List(const std::string& resource, const ListO
     while (true) {
       auto ctx = NewContext();
       informer::v1::ListResponse resp;
-      s = stub_->List(ctx.get(), req, &resp);
+      s = replicas_[replica].stub->List(ctx.get(), req, &resp);
       if (!s.ok()) break;
       out.resource_version = resp.resource_version();
       if (absl::Status a = AppendObjects(resp.objects(), &out.items); !a.ok()) return a;
       if (resp.next_page_token().empty()) return out;
       req.set_page_token(resp.next_page_token());
     }
-    if (s.error_code() != grpc::StatusCode::ABORTED || attempt >= kMaxListRestarts) {
-      return FromGrpcStatus(s);
-    }
+    if (!ShouldRetry(s, replica, &retry)) return FromGrpcStatus(s);
   }
 }
 
@@ -184,18 +239,24 @@ absl::StatusOr<ObjectPtr> Client::Get(const std::string& resource,
   req.set_namespace_(namespace_name);
   req.set_name(name);
   req.set_min_resource_version(min_resource_version);
-  auto ctx = NewContext();
-  informer::v1::GetResponse resp;
-  grpc::Status s = stub_->Get(ctx.get(), req, &resp);
-  if (!s.ok()) return FromGrpcStatus(s);
-  return Object::FromProto(resp.object());
+  RetryState retry;
+  while (true) {
+    const size_t replica = current();
+    auto ctx = NewContext();
+    informer::v1::GetResponse resp;
+    grpc::Status s = replicas_[replica].stub->Get(ctx.get(), req, &resp);
+    if (s.ok()) return Object::FromProto(resp.object());
+    if (!ShouldRetry(s, replica, &retry)) return FromGrpcStatus(s);
+  }
 }
 
 absl::StatusOr<std::vector<ObjectPtr>> Client::ByIndex(const std::string& resource,
                                                        const std::string& index_name,
                                                        const std::string& value,
                                                        const ListOptions& options) {
-  for (int attempt = 0;; ++attempt) {
+  RetryState retry;
+  while (true) {
+    const size_t replica = current();
     informer::v1::ByIndexRequest req;
     req.set_resource(resource);
     req.set_index_name(index_name);
@@ -210,15 +271,13 @@ absl::StatusOr<std::vector<ObjectPtr>> Client::ByIndex(const std::string& resour
     while (true) {
       auto ctx = NewContext();
       informer::v1::ByIndexResponse resp;
-      s = stub_->ByIndex(ctx.get(), req, &resp);
+      s = replicas_[replica].stub->ByIndex(ctx.get(), req, &resp);
       if (!s.ok()) break;
       if (absl::Status a = AppendObjects(resp.objects(), &out); !a.ok()) return a;
       if (resp.next_page_token().empty()) return out;
       req.set_page_token(resp.next_page_token());
     }
-    if (s.error_code() != grpc::StatusCode::ABORTED || attempt >= kMaxListRestarts) {
-      return FromGrpcStatus(s);
-    }
+    if (!ShouldRetry(s, replica, &retry)) return FromGrpcStatus(s);
   }
 }
 

@@ -5,7 +5,9 @@
 #include <utility>
 
 #include "absl/random/random.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 
 namespace informerd {
 namespace {
@@ -15,6 +17,10 @@ using informer::v1::EventType;
 // Trailing metadata in which a RESOURCE_EXHAUSTED subscription names the last position it
 // delivered.
 constexpr char kResumeTrailer[] = "informer-resume-resource-version";
+// Initial metadata in which a Subscribe announces its bookmark interval (decimal ms).
+constexpr char kBookmarkIntervalHeader[] = "informer-bookmark-interval-ms";
+// A stream may be silent for this many bookmark intervals before it is presumed dead.
+constexpr int kSilentIntervals = 2;
 
 }  // namespace
 
@@ -141,6 +147,7 @@ void Informer::Start() {
   started_ = true;
   reader_ = std::thread([this] { Run(); });
   dispatcher_ = std::thread([this] { Dispatch(); });
+  watchdog_ = std::thread([this] { Watch(); });
 }
 
 void Informer::Stop() {
@@ -149,9 +156,15 @@ void Informer::Stop() {
     stopping_ = true;
     if (call_ != nullptr) call_->TryCancel();
   }
+  {
+    std::lock_guard<std::mutex> lock(watchdog_mu_);
+    watchdog_stop_ = true;
+  }
+  watchdog_wake_.notify_all();
   absl::MutexLock lock(&join_mu_);
   if (reader_.joinable()) reader_.join();
   if (dispatcher_.joinable()) dispatcher_.join();
+  if (watchdog_.joinable()) watchdog_.join();
 }
 
 bool Informer::HasSynced() const {
@@ -174,6 +187,33 @@ bool Informer::SleepUnlessStopped(absl::Duration d) {
   return !mu_.AwaitWithTimeout(absl::Condition(&stopping_), d);
 }
 
+void Informer::Watch() {
+  std::unique_lock<std::mutex> lock(watchdog_mu_);
+  while (!watchdog_stop_) {
+    lock.unlock();
+    const std::chrono::milliseconds next_check = CheckSilence();
+    lock.lock();
+    watchdog_wake_.wait_for(lock, next_check, [this] { return watchdog_stop_; });
+  }
+}
+
+std::chrono::milliseconds Informer::CheckSilence() {
+  absl::MutexLock lock(&mu_);
+  // Checks 8 times per limit (a stream is cancelled at most an eighth late), at most every
+  // second and at least every 10 ms.
+  const auto period = std::chrono::milliseconds(std::clamp<int64_t>(
+      absl::ToInt64Milliseconds(silence_limit_ > absl::ZeroDuration() ? silence_limit_ / 8
+                                                                      : absl::Seconds(1)),
+      10, 1000));
+  if (call_ == nullptr || silenced_ || silence_limit_ <= absl::ZeroDuration()) return period;
+  const absl::Duration silent = absl::FromChrono(std::chrono::steady_clock::now() - last_heard_);
+  if (silent >= silence_limit_) {
+    silenced_ = true;
+    call_->TryCancel();
+  }
+  return period;
+}
+
 void Informer::Run() {
   absl::BitGen jitter;
   absl::Duration delay = options_.initial_backoff;
@@ -189,13 +229,16 @@ void Informer::Run() {
     if (outcome.progressed) delay = options_.initial_backoff;
     // Only RESOURCE_EXHAUSTED, UNAUTHENTICATED (the token expired: the next call sends the
     // re-read one) and PERMISSION_DENIED (access withdrawn, maybe restored) end a stream of a
-    // server that still holds our position in its history; after anything else (a restart,
-    // OUT_OF_RANGE) the store's versions are the safe start.
+    // server that still holds our position in its history: resume there. After anything else
+    // (a restart, a lost or silent connection, OUT_OF_RANGE) the store's versions are the safe
+    // start, on the next replica when there are several.
     resume_rv.clear();
     const absl::StatusCode code = outcome.status.code();
     if (code == absl::StatusCode::kResourceExhausted ||
         code == absl::StatusCode::kUnauthenticated || code == absl::StatusCode::kPermissionDenied) {
       resume_rv = outcome.resume_rv;
+    } else {
+      client_->FailOver(outcome.replica);
     }
     if (!SleepUnlessStopped(delay * absl::Uniform(jitter, 0.8, 1.2))) return;
     delay = std::min(2 * delay, options_.max_backoff);
@@ -222,11 +265,28 @@ Informer::Outcome Informer::Subscribe(const std::string& resume_rv) {
       ++(req.known_objects().empty() ? stats_.fresh_starts : stats_.known_objects_starts);
     }
     call_ = &ctx;
+    // Until the server announces its bookmark interval, the configured silence.
+    last_heard_ = std::chrono::steady_clock::now();
+    silence_limit_ = options_.silence_timeout;
+    silenced_ = false;
   }
   Outcome out;
   out.resume_rv = resume_rv;
+  out.replica = client_->current();
   std::unique_ptr<grpc::ClientReaderInterface<informer::v1::SubscribeResponse>> reader =
-      client_->stub().Subscribe(&ctx, req);
+      client_->stub_at(out.replica).Subscribe(&ctx, req);
+  reader->WaitForInitialMetadata();
+  if (options_.silence_timeout > absl::ZeroDuration()) {
+    const auto& headers = ctx.GetServerInitialMetadata();
+    int64_t interval_ms = 0;
+    if (auto it = headers.find(kBookmarkIntervalHeader);
+        it != headers.end() &&
+        absl::SimpleAtoi(absl::string_view(it->second.data(), it->second.size()), &interval_ms) &&
+        interval_ms > 0) {
+      absl::MutexLock lock(&mu_);
+      silence_limit_ = kSilentIntervals * absl::Milliseconds(interval_ms);
+    }
+  }
   informer::v1::SubscribeResponse event;
   while (reader->Read(&event)) {
     out.progressed = true;
@@ -235,9 +295,21 @@ Informer::Outcome Informer::Subscribe(const std::string& resume_rv) {
     if (positioned && !event.resource_version().empty()) out.resume_rv = event.resource_version();
   }
   grpc::Status status = reader->Finish();
+  absl::Duration silence;
   {
     absl::MutexLock lock(&mu_);
     call_ = nullptr;
+    if (silenced_) {
+      silence = silence_limit_;
+      ++stats_.silent_streams;
+    }
+  }
+  if (silence > absl::ZeroDuration()) {
+    out.status = absl::UnavailableError(absl::StrCat(
+        "informerd sent nothing (no event, no bookmark) for ", absl::FormatDuration(silence),
+        ": the connection is presumed dead; resubscribing"));
+    out.resume_rv.clear();  // another replica may be next: its history is not this one's
+    return out;
   }
   out.status = status.ok() ? absl::UnavailableError("informerd ended the subscription")
                            : FromGrpcStatus(status);
@@ -258,6 +330,7 @@ void Informer::Apply(const informer::v1::SubscribeResponse& event) {
   absl::StatusOr<ObjectPtr> obj = absl::InvalidArgumentError("no object");
   if (event.has_object()) obj = Object::FromProto(event.object());
   absl::MutexLock lock(&mu_);
+  last_heard_ = std::chrono::steady_clock::now();
   ++stats_.events;
   Notification n;
   switch (event.type()) {

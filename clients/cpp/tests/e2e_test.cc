@@ -26,6 +26,7 @@
 namespace informerd {
 namespace {
 
+using e2e::BlackholeProxy;
 using e2e::Eventually;
 using e2e::GetTestEnv;
 using e2e::Kube;
@@ -269,6 +270,47 @@ TEST_F(ClientE2ETest, R8_ServerRestartMidStreamResumes) {
   EXPECT_GE(s.known_objects_starts, 1);
   // Unsubscribe before the server goes: it would wait out its shutdown grace for the stream.
   informer_->Stop();
+}
+
+// The path to one informerd address goes silent (blackholed, nothing closed) mid-stream: the
+// informer, told by the server to expect a bookmark every second (clients_e2e_test.sh runs
+// informerd with --bookmark_interval=1s), presumes the stream dead after two silent intervals
+// and resumes on the client's other address with the objects it holds; every change made
+// meanwhile reaches the handlers once.
+TEST_F(ClientE2ETest, R17_BlackholedAddressIsLeftWithinTwoBookmarkIntervals) {
+  BlackholeProxy proxy;
+  ASSERT_TRUE(proxy.Start(env_.addr).ok());
+  ASSERT_TRUE(kube_->CreateConfigMap("a", {}, {}).ok());
+  ASSERT_TRUE(kube_->CreateConfigMap("b", {}, {}).ok());
+  absl::StatusOr<std::shared_ptr<Client>> client = Client::ConnectAny({proxy.target(), env_.addr});
+  ASSERT_TRUE(client.ok()) << client.status();
+  StartInformer(*client);
+  ASSERT_EQ((*client)->current(), 0u) << "the stream should run through the proxy";
+  const size_t before = checker_->log().size();
+
+  proxy.Blackhole();
+  const absl::Time blackholed = absl::Now();
+  ASSERT_TRUE(kube_->CreateConfigMap("c", {}, {}).ok());
+  ASSERT_TRUE(kube_->SetData("a", "k", "1").ok());
+  ASSERT_TRUE(kube_->DeleteConfigMap("b").ok());
+  ASSERT_TRUE(Eventually([&] { return informer_->stats().silent_streams >= 1; }, absl::Seconds(15)))
+      << "the silent stream was never cancelled";
+  const absl::Duration noticed = absl::Now() - blackholed;
+  // Two 1 s intervals after the last message, which came at most 1.25 s before the blackhole
+  // (bookmarks are due every second, looked at every 250 ms), plus the watchdog's eighth and
+  // scheduling.
+  EXPECT_GE(noticed, absl::Milliseconds(500));
+  EXPECT_LT(noticed, absl::Seconds(5));
+  ExpectConverged();
+  EXPECT_EQ((*client)->current(), 1u) << "the informer should have moved to the other address";
+
+  std::vector<std::string> log = checker_->log(), after(log.begin() + before, log.end());
+  std::sort(after.begin(), after.end());
+  EXPECT_THAT(after, ElementsAre("add c live", "delete-unknown b", "update a"));
+  InformerStats s = informer_->stats();
+  EXPECT_EQ(s.fresh_starts, 1);
+  EXPECT_EQ(s.known_objects_starts, 1);
+  EXPECT_EQ(s.silent_streams, 1);
 }
 
 }  // namespace

@@ -174,6 +174,7 @@ class InformerTest : public ::testing::Test {
     builder.RegisterService(&fake_);
     server_ = builder.BuildAndStart();
     ASSERT_NE(port, 0);
+    port_ = port;
     client_ = Client::Connect(absl::StrCat("127.0.0.1:", port));
   }
   void TearDown() override {
@@ -198,7 +199,10 @@ class InformerTest : public ::testing::Test {
     return *informer_;
   }
 
+  int ListeningPort() const { return port_; }
+
   FakeService fake_;
+  int port_ = 0;
   std::unique_ptr<grpc::Server> server_;
   std::shared_ptr<Client> client_;
   std::unique_ptr<Informer> informer_;
@@ -399,6 +403,114 @@ TEST_F(InformerTest, I9_StopEndsAStreamInFlight) {
   inf.Stop();
   EXPECT_LT(absl::Now() - start, absl::Seconds(2));
   inf.Stop();  // idempotent
+}
+
+// A script that announces a bookmark interval of `interval_ms`, sends `events`, then sends
+// `bookmarks` bookmarks `interval_ms / 2` apart and goes silent without ending the stream, as a
+// server behind a vanished path looks to its client.
+Script AnnounceThenFallSilent(int interval_ms, std::vector<SubscribeResponse> events,
+                              int bookmarks = 0) {
+  return [=](grpc::ServerContext* ctx, Writer* w) {
+    ctx->AddInitialMetadata("informer-bookmark-interval-ms", std::to_string(interval_ms));
+    w->SendInitialMetadata();
+    for (const SubscribeResponse& e : events) {
+      if (!w->Write(e)) return grpc::Status::CANCELLED;
+    }
+    for (int i = 0; i < bookmarks; ++i) {
+      absl::SleepFor(absl::Milliseconds(interval_ms / 2));
+      if (!w->Write(Ev(kBookmark, absl::StrCat(100 + i)))) return grpc::Status::CANCELLED;
+    }
+    while (!ctx->IsCancelled()) absl::SleepFor(absl::Milliseconds(2));
+    return grpc::Status::CANCELLED;
+  };
+}
+
+TEST_F(InformerTest, R17_SilentStreamIsCancelledAfterTwoBookmarkIntervalsAndResumes) {
+  Informer& inf = StartInformer();
+  fake_.NextRequest();
+  auto a5 = Obj("ns", "a", "5");
+  // Bookmarks every half interval keep the stream alive for 6 intervals; then silence.
+  fake_.Push(AnnounceThenFallSilent(100, {Ev(kAdded, "", &a5), Ev(kSynced, "5")}, 12));
+  ASSERT_TRUE(inf.WaitForSync(absl::Seconds(5)));
+  const absl::Time synced = absl::Now();
+  SubscribeRequest req = fake_.NextRequest();
+  const absl::Duration resumed_after = absl::Now() - synced;
+  // 12 bookmarks 50 ms apart, then two 100 ms intervals of silence (+ at most an eighth).
+  EXPECT_GE(resumed_after, absl::Milliseconds(600 + 200));
+  EXPECT_LT(resumed_after, absl::Milliseconds(600 + 200 + 1500));
+  EXPECT_EQ(req.resource_version(), "");
+  EXPECT_THAT(req.known_objects(), UnorderedElementsAre(Pair("ns/a", "5")));
+  auto a6 = Obj("ns", "a", "6");
+  fake_.Push(Send({Ev(kModified, "", &a6), Ev(kSynced, "6")}));
+  EXPECT_THAT(recorder_->Wait(2), ElementsAre("add ns/a 5 initial", "update ns/a 5->6"));
+  EXPECT_EQ(inf.stats().silent_streams, 1);
+  absl::MutexLock lock(&errors_mu_);
+  ASSERT_EQ(errors_.size(), 1u);
+  EXPECT_EQ(errors_[0].code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(std::string(errors_[0].message()), ::testing::HasSubstr("sent nothing"));
+}
+
+TEST_F(InformerTest, R17_WithoutAnAnnouncedIntervalTheConfiguredSilenceApplies) {
+  InformerOptions o;
+  o.namespace_name = "ns";
+  o.initial_backoff = absl::Milliseconds(1);
+  o.silence_timeout = absl::Milliseconds(300);
+  o.on_error = [](const absl::Status&) {};
+  informer_ = std::make_unique<Informer>(client_, "configmaps", o);
+  informer_->Start();
+  fake_.NextRequest();
+  auto a5 = Obj("ns", "a", "5");
+  fake_.Push(Send({Ev(kAdded, "", &a5), Ev(kSynced, "5")}));  // no header, then silent
+  ASSERT_TRUE(informer_->WaitForSync(absl::Seconds(5)));
+  const absl::Time synced = absl::Now();
+  SubscribeRequest req = fake_.NextRequest();
+  EXPECT_GE(absl::Now() - synced, absl::Milliseconds(250));
+  EXPECT_THAT(req.known_objects(), UnorderedElementsAre(Pair("ns/a", "5")));
+  EXPECT_EQ(informer_->stats().silent_streams, 1);
+}
+
+// Two fake replicas behind one client: a stream that falls silent on the first resumes on the
+// second with the objects it holds, and unary reads follow it there.
+TEST_F(InformerTest, R17_SilentReplicaFailsOverToTheNextAddress) {
+  FakeService second;
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&second);
+  std::unique_ptr<grpc::Server> second_server = builder.BuildAndStart();
+  ASSERT_NE(port, 0);
+  absl::StatusOr<std::shared_ptr<Client>> both = Client::ConnectAny(
+      {absl::StrCat("127.0.0.1:", ListeningPort()), absl::StrCat("127.0.0.1:", port)});
+  ASSERT_TRUE(both.ok()) << both.status();
+  client_ = *both;
+  Informer& inf = StartInformer();
+  fake_.NextRequest();
+  auto a5 = Obj("ns", "a", "5"), b6 = Obj("ns", "b", "6");
+  fake_.Push(AnnounceThenFallSilent(100, {Ev(kAdded, "", &a5), Ev(kSynced, "5")}));
+  ASSERT_TRUE(inf.WaitForSync(absl::Seconds(5)));
+  SubscribeRequest req = second.NextRequest();
+  EXPECT_THAT(req.known_objects(), UnorderedElementsAre(Pair("ns/a", "5")));
+  second.Push(Send({Ev(kAdded, "", &b6), Ev(kSynced, "6")}));
+  EXPECT_THAT(recorder_->Wait(2), ElementsAre("add ns/a 5 initial", "add ns/b 6"));
+  EXPECT_EQ(client_->current(), 1u);
+  // The first replica is gone now: a List that finds it UNAVAILABLE moves to the other one.
+  client_->FailOver(1);  // back to the first, which is about to be shut down
+  server_->Shutdown(std::chrono::system_clock::now());
+  second.list_ = [](const informer::v1::ListRequest&, informer::v1::ListResponse* resp) {
+    resp->set_resource_version("6");
+    *resp->add_objects() = Obj("ns", "b", "6");
+    return grpc::Status::OK;
+  };
+  absl::StatusOr<ObjectList> list = client_->List("configmaps");
+  ASSERT_TRUE(list.ok()) << list.status();
+  EXPECT_EQ(list->resource_version, "6");
+  EXPECT_EQ(client_->current(), 1u);
+  informer_->Stop();
+  second_server->Shutdown(std::chrono::system_clock::now());
+}
+
+TEST(ClientTest, ConnectAnyRefusesAnEmptyList) {
+  EXPECT_EQ(Client::ConnectAny({}).status().code(), absl::StatusCode::kInvalidArgument);
 }
 
 TEST_F(InformerTest, ListFetchesEveryPageAndRestartsAnExpiredSnapshot) {

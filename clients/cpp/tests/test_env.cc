@@ -1,8 +1,12 @@
 #include "clients/cpp/tests/test_env.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -12,8 +16,10 @@
 #include <vector>
 
 #include "absl/random/random.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "informer/k8s/config.h"
 #include "informerd/client.h"
@@ -200,6 +206,92 @@ bool Eventually(const std::function<bool()>& cond, absl::Duration timeout) {
     absl::SleepFor(absl::Milliseconds(10));
   }
   return true;
+}
+
+// --- BlackholeProxy --------------------------------------------------------------------------
+
+BlackholeProxy::~BlackholeProxy() {
+  closing_ = true;
+  std::vector<std::thread> threads;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (listener_ >= 0) shutdown(listener_, SHUT_RDWR);
+    for (int fd : fds_) shutdown(fd, SHUT_RDWR);
+    threads.swap(threads_);
+  }
+  for (std::thread& t : threads) t.join();
+  std::lock_guard<std::mutex> lock(mu_);
+  for (int fd : fds_) close(fd);
+  if (listener_ >= 0) close(listener_);
+}
+
+absl::Status BlackholeProxy::Start(const std::string& upstream) {
+  std::pair<std::string, std::string> host_port = absl::StrSplit(upstream, ':');
+  upstream_host_ = host_port.first;
+  if (!absl::SimpleAtoi(host_port.second, &upstream_port_)) {
+    return absl::InvalidArgumentError(absl::StrCat("not host:port: ", upstream));
+  }
+  listener_ = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof(addr);
+  if (listener_ < 0 || bind(listener_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0 ||
+      listen(listener_, 16) != 0 ||
+      getsockname(listener_, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    return absl::InternalError("cannot listen on 127.0.0.1");
+  }
+  port_ = ntohs(addr.sin_port);
+  std::lock_guard<std::mutex> lock(mu_);
+  threads_.emplace_back([this] { Accept(); });
+  return absl::OkStatus();
+}
+
+std::string BlackholeProxy::target() const { return absl::StrCat("127.0.0.1:", port_); }
+
+void BlackholeProxy::Blackhole() { blackholed_ = true; }
+
+void BlackholeProxy::Accept() {
+  while (!closing_) {
+    const int client = accept(listener_, nullptr, nullptr);
+    if (client < 0) return;
+    const int upstream = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(upstream_port_));
+    inet_pton(AF_INET, upstream_host_.c_str(), &addr.sin_addr);
+    if (upstream < 0 || connect(upstream, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
+      close(client);
+      if (upstream >= 0) close(upstream);
+      continue;
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    fds_.push_back(client);
+    fds_.push_back(upstream);
+    threads_.emplace_back([this, client, upstream] { Forward(client, upstream); });
+  }
+}
+
+void BlackholeProxy::Forward(int client, int upstream) {
+  char buf[16384];
+  pollfd fds[2] = {{client, POLLIN, 0}, {upstream, POLLIN, 0}};
+  while (!closing_) {
+    if (blackholed_) {  // hold everything; close nothing
+      absl::SleepFor(absl::Milliseconds(20));
+      continue;
+    }
+    if (poll(fds, 2, 50) <= 0) continue;
+    for (int i = 0; i < 2; ++i) {
+      if ((fds[i].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
+      const ssize_t n = read(fds[i].fd, buf, sizeof(buf));
+      if (n <= 0) return;  // a side closed: the destructor closes both
+      for (ssize_t off = 0; off < n;) {
+        const ssize_t w = write(fds[1 - i].fd, buf + off, static_cast<size_t>(n - off));
+        if (w <= 0) return;
+        off += w;
+      }
+    }
+  }
 }
 
 }  // namespace e2e

@@ -11,10 +11,14 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "informer/k8s/rest_client.h"
@@ -87,6 +91,38 @@ class ServerProcess {
   std::string socket_;
   std::string log_;
   pid_t pid_ = -1;
+};
+
+// A TCP proxy on 127.0.0.1 in front of one "host:port" that can blackhole: stop forwarding
+// both ways without closing anything (no FIN, no RST), as when a node or a NAT entry on the
+// path vanishes. Thread-safety: any thread.
+class BlackholeProxy {
+ public:
+  BlackholeProxy() = default;
+  ~BlackholeProxy();  // closes every connection
+  BlackholeProxy(const BlackholeProxy&) = delete;
+  BlackholeProxy& operator=(const BlackholeProxy&) = delete;
+
+  // Listens on a free port and forwards each connection to `upstream` ("127.0.0.1:PORT").
+  absl::Status Start(const std::string& upstream);
+  // "127.0.0.1:PORT", for clients.
+  std::string target() const;
+  // From now on, nothing is forwarded on any connection, open or new.
+  void Blackhole();
+
+ private:
+  void Accept();
+  void Forward(int client, int upstream);
+
+  std::string upstream_host_;
+  int upstream_port_ = 0;
+  int listener_ = -1;
+  int port_ = 0;
+  std::atomic<bool> blackholed_{false};
+  std::atomic<bool> closing_{false};
+  std::mutex mu_;
+  std::vector<std::thread> threads_;  // guarded by mu_
+  std::vector<int> fds_;              // guarded by mu_; closed by the destructor
 };
 
 // Polls `cond` every 10 ms for up to `timeout`; whether it held.

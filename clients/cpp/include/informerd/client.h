@@ -2,6 +2,7 @@
 #ifndef INFORMERD_CLIENT_H_
 #define INFORMERD_CLIENT_H_
 
+#include <atomic>
 #include <memory>
 #include <string>
 #include <vector>
@@ -46,6 +47,11 @@ struct ConnectOptions {
   // unix socket only (gRPC refuses call credentials over plaintext TCP).
   std::string token_file;
   absl::Duration token_reread = absl::Seconds(30);
+  // HTTP/2 keepalive: a ping after `keepalive_time` without traffic, the connection declared
+  // dead when its ack takes longer than `keepalive_timeout` (informerd accepts pings 10 s
+  // apart or more, idle connections included). Zero keepalive_time = no pings.
+  absl::Duration keepalive_time = absl::Seconds(30);
+  absl::Duration keepalive_timeout = absl::Seconds(10);
 };
 
 // The absl::Status of a gRPC status (the codes are the same numbers).
@@ -66,8 +72,16 @@ class Client {
   // read.
   static absl::StatusOr<std::shared_ptr<Client>> Connect(const std::string& target,
                                                          const ConnectOptions& options);
+  // A client of several informerd replicas serving the same caches ("host:port" each, tried in
+  // this order): calls go to one until FailOver moves them to the next, as informers do after
+  // a stream breaks, so they resume on another replica. InvalidArgument for an empty list or
+  // a file that cannot be read.
+  static absl::StatusOr<std::shared_ptr<Client>> ConnectAny(const std::vector<std::string>& targets,
+                                                            const ConnectOptions& options = {});
   // A client over a channel the caller made (e.g. with TLS credentials).
   explicit Client(std::shared_ptr<grpc::Channel> channel);
+  // A client over one channel per replica (at least one), the first one current.
+  explicit Client(std::vector<std::shared_ptr<grpc::Channel>> channels);
 
   // What informerd caches, with sync state, size and index names.
   absl::StatusOr<std::vector<informer::v1::ResourceStatus>> ListResources();
@@ -85,18 +99,43 @@ class Client {
                                                  const std::string& value,
                                                  const ListOptions& options = {});
 
-  // The generated stub, for calls the helpers do not cover.
-  informer::v1::InformerService::StubInterface& stub() { return *stub_; }
-  const std::shared_ptr<grpc::Channel>& channel() const { return channel_; }
+  // The generated stub of the current replica, for calls the helpers do not cover. It stays
+  // valid as long as the client.
+  informer::v1::InformerService::StubInterface& stub() { return *replicas_[current()].stub; }
+  std::shared_ptr<grpc::Channel> channel() const { return replicas_[current()].channel; }
+  // The stub of replica `replica` (< replica_count()), for a stream that must stay on it.
+  informer::v1::InformerService::StubInterface& stub_at(size_t replica) {
+    return *replicas_[replica].stub;
+  }
+  // Which replica calls go to now (an index into the targets), and how many there are.
+  size_t current() const { return current_.load(std::memory_order_acquire); }
+  size_t replica_count() const { return replicas_.size(); }
+  // Moves later calls to the next replica (round robin) if `from` is still the current one,
+  // so that informers failing on the same replica at once move it once. Returns the new
+  // current index.
+  size_t FailOver(size_t from);
   // Deadline of each unary call (default 30 s).
   void set_timeout(absl::Duration timeout) { timeout_ = timeout; }
 
  private:
+  struct Replica {
+    std::shared_ptr<grpc::Channel> channel;
+    std::unique_ptr<informer::v1::InformerService::StubInterface> stub;
+  };
+  // How often one read was restarted: after its paged snapshot expired (ABORTED) and on
+  // another replica after UNAVAILABLE.
+  struct RetryState {
+    int restarts = 0;
+    size_t failovers = 0;
+  };
+  // Whether a read that ended with `status` on `replica` starts again: an expired snapshot a
+  // few times, and UNAVAILABLE once on each other replica (moving the client there).
+  bool ShouldRetry(const grpc::Status& status, size_t replica, RetryState* retry);
   // A context with the unary deadline.
   std::unique_ptr<grpc::ClientContext> NewContext() const;
 
-  std::shared_ptr<grpc::Channel> channel_;
-  std::unique_ptr<informer::v1::InformerService::StubInterface> stub_;
+  std::vector<Replica> replicas_;  // fixed at construction
+  std::atomic<size_t> current_{0};
   absl::Duration timeout_ = absl::Seconds(30);
 };
 

@@ -3,10 +3,13 @@
 #ifndef INFORMERD_INFORMER_H_
 #define INFORMERD_INFORMER_H_
 
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -93,6 +96,12 @@ struct InformerOptions {
   // resets once a subscription delivers events again. Waits are jittered by +-20%.
   absl::Duration initial_backoff = absl::Milliseconds(250);
   absl::Duration max_backoff = absl::Seconds(30);
+  // A stream that delivers nothing (no event, no bookmark) for two of the bookmark intervals
+  // the server announces (`informer-bookmark-interval-ms`) is presumed dead, as a server or
+  // path that vanished without closing the connection: it is cancelled and the informer
+  // resubscribes (on the client's next replica when it has several). When the server announces
+  // no interval, this silence ends the stream instead. Zero = never.
+  absl::Duration silence_timeout = absl::Seconds(60);
   // Sees every error that ended a subscription (the informer retries regardless); default:
   // a line on stderr.
   std::function<void(const absl::Status&)> on_error;
@@ -104,6 +113,8 @@ struct InformerStats {
   int64_t known_objects_starts = 0;
   int64_t resource_version_starts = 0;
   int64_t failures = 0;
+  // Streams the informer cancelled because informerd sent nothing for too long.
+  int64_t silent_streams = 0;
   int64_t events = 0;
 };
 
@@ -131,9 +142,9 @@ class HandlerRegistration {
 // each change reaches the handlers once, none lost, none repeated. After RESOURCE_EXHAUSTED it
 // resumes from the last position instead.
 //
-// Two threads: a reader applies events to the store and queues notifications; a dispatcher
+// Three threads: a reader applies events to the store and queues notifications; a dispatcher
 // calls the handlers (so a slow handler never holds up the stream; the queue between them is
-// unbounded, as client-go's).
+// unbounded, as client-go's); a watchdog cancels a stream that has been silent too long.
 //
 // Thread-safety: every method may be called from any thread, except from a handler: Stop.
 class Informer {
@@ -184,7 +195,9 @@ class Informer {
     absl::Status status;
     bool progressed = false;
     std::string resume_rv;
+    size_t replica = 0;  // the client's replica the stream ran on
   };
+  using SteadyTime = std::chrono::steady_clock::time_point;
 
   // The reader thread: subscribe, apply, back off, resubscribe until Stop.
   void Run();
@@ -200,6 +213,11 @@ class Informer {
   void Deliver(Notification& n, const std::vector<std::shared_ptr<HandlerRegistration>>& handlers);
   // Sleeps `d` or until Stop; false when stopping.
   bool SleepUnlessStopped(absl::Duration d);
+  // The watchdog thread: until Stop, checks the stream in flight for silence.
+  void Watch();
+  // Cancels the stream in flight if it has been silent for its limit; returns how long to wait
+  // before the next check.
+  std::chrono::milliseconds CheckSilence();
 
   const std::shared_ptr<Client> client_;
   const std::string resource_;
@@ -211,12 +229,22 @@ class Informer {
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
   bool synced_ ABSL_GUARDED_BY(mu_) = false;
   grpc::ClientContext* call_ ABSL_GUARDED_BY(mu_) = nullptr;  // the Subscribe in flight
+  // When the stream in flight last delivered something (or started), how long it may be
+  // silent, and whether the watchdog cancelled it.
+  SteadyTime last_heard_ ABSL_GUARDED_BY(mu_);
+  absl::Duration silence_limit_ ABSL_GUARDED_BY(mu_) = absl::ZeroDuration();
+  bool silenced_ ABSL_GUARDED_BY(mu_) = false;
   std::deque<Notification> queue_ ABSL_GUARDED_BY(mu_);
   std::vector<std::shared_ptr<HandlerRegistration>> handlers_ ABSL_GUARDED_BY(mu_);
   InformerStats stats_ ABSL_GUARDED_BY(mu_);
   absl::Mutex join_mu_;  // one Stop joins the threads; a concurrent one waits for it
   std::thread reader_;
   std::thread dispatcher_;
+  std::thread watchdog_;
+  // The watchdog's sleep, on the steady clock (a wall-clock step neither fires nor stalls it).
+  std::mutex watchdog_mu_;
+  std::condition_variable watchdog_wake_;
+  bool watchdog_stop_ = false;  // guarded by watchdog_mu_
 };
 
 }  // namespace informerd

@@ -6,10 +6,11 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import grpc
 
+from informerd._resume import addresses_of
 from informerd.v1 import informer_pb2 as pb
 from informerd.v1 import informer_pb2_grpc as pb_grpc
 
@@ -19,9 +20,16 @@ KubeObject = Dict[str, Any]
 # Channel options of the channels Client makes: a restarted informerd is noticed within about
 # 2 s (gRPC's default reconnect backoff grows to 120 s). Not grpc.min_reconnect_backoff_ms: gRPC
 # also uses it as the connect timeout, which a server busy starting up could miss.
+# Keepalive: a ping every 30 s, also without calls, the connection dropped when one is not
+# answered within 10 s, so a blackholed informerd is noticed even while no stream is open
+# (informerd accepts pings 10 s apart or more); pings keep going on a stream with no data.
 DEFAULT_CHANNEL_OPTIONS: Tuple[Tuple[str, int], ...] = (
     ("grpc.initial_reconnect_backoff_ms", 100),
     ("grpc.max_reconnect_backoff_ms", 2000),
+    ("grpc.keepalive_time_ms", 30000),
+    ("grpc.keepalive_timeout_ms", 10000),
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.max_pings_without_data", 0),
 )
 
 # How often a paged read restarts after its snapshot expired (ABORTED).
@@ -139,6 +147,11 @@ class Client:
 
     `target` is informerd's address ("host:port" or "unix:/path"); pass `channel` instead to use
     one you made (e.g. with TLS credentials); it is then yours to close.
+
+    `addresses` lists several informerd replicas instead of `target`: reads use the first, and
+    an informer whose stream fails resubscribes at the next one (round robin). Their channels
+    come from `channel_factory(address)` (e.g. ``lambda a: secure_channel(a, ca_file=...)``),
+    by default insecure ones with DEFAULT_CHANNEL_OPTIONS; the client closes them.
     """
 
     def __init__(
@@ -147,19 +160,32 @@ class Client:
         *,
         channel: Optional[grpc.Channel] = None,
         timeout: float = 30.0,
+        addresses: Optional[Sequence[str]] = None,
+        channel_factory: Optional[Callable[[str], grpc.Channel]] = None,
     ) -> None:
+        if channel is not None and addresses is not None:
+            raise ValueError("pass channel or addresses, not both")
         self._own_channel = channel is None
-        self.channel: grpc.Channel = channel or grpc.insecure_channel(
-            target, options=list(DEFAULT_CHANNEL_OPTIONS)
+        #: The informerd addresses, in round-robin order (one when a channel was passed).
+        self.addresses = addresses_of(target, addresses)
+        make = channel_factory or (
+            lambda a: grpc.insecure_channel(a, options=list(DEFAULT_CHANNEL_OPTIONS))
         )
-        #: The generated stub, for calls the helpers do not cover.
+        self.channels: List[grpc.Channel] = [channel] if channel is not None else [
+            make(a) for a in self.addresses
+        ]
+        #: The channel and generated stub of the first address, for calls the helpers do not
+        #: cover.
+        self.channel: grpc.Channel = self.channels[0]
         self.stub = pb_grpc.InformerServiceStub(self.channel)
+        self.stubs = [self.stub] + [pb_grpc.InformerServiceStub(c) for c in self.channels[1:]]
         self.timeout = timeout
 
     def close(self) -> None:
-        """Closes the channel the client made."""
+        """Closes the channels the client made."""
         if self._own_channel:
-            self.channel.close()
+            for c in self.channels:
+                c.close()
 
     def __enter__(self) -> "Client":
         return self

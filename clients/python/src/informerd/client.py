@@ -69,18 +69,15 @@ class TokenFile(grpc.AuthMetadataPlugin):
         callback((("authorization", f"Bearer {token}"),), None)
 
 
-def secure_channel(
-    target: str,
+def channel_credentials(
     *,
     ca_file: str,
     token_file: Optional[str] = None,
     cert_file: Optional[str] = None,
     key_file: Optional[str] = None,
     token_reread: float = 30.0,
-) -> grpc.Channel:
-    """A channel to an informerd running with TLS (and --auth): `ca_file` signs its certificate,
-    `token_file` holds a ServiceAccount token of audience informerd (re-read as it rotates), and
-    `cert_file`/`key_file` are a client certificate for mTLS."""
+) -> grpc.ChannelCredentials:
+    """The credentials secure_channel uses (also for grpc.aio.secure_channel)."""
 
     def read(path: Optional[str]) -> Optional[bytes]:
         if path is None:
@@ -97,6 +94,28 @@ def secure_channel(
         credentials = grpc.composite_channel_credentials(
             credentials, grpc.metadata_call_credentials(TokenFile(token_file, token_reread))
         )
+    return credentials
+
+
+def secure_channel(
+    target: str,
+    *,
+    ca_file: str,
+    token_file: Optional[str] = None,
+    cert_file: Optional[str] = None,
+    key_file: Optional[str] = None,
+    token_reread: float = 30.0,
+) -> grpc.Channel:
+    """A channel to an informerd running with TLS (and --auth): `ca_file` signs its certificate,
+    `token_file` holds a ServiceAccount token of audience informerd (re-read as it rotates), and
+    `cert_file`/`key_file` are a client certificate for mTLS."""
+    credentials = channel_credentials(
+        ca_file=ca_file,
+        token_file=token_file,
+        cert_file=cert_file,
+        key_file=key_file,
+        token_reread=token_reread,
+    )
     return grpc.secure_channel(target, credentials, options=list(DEFAULT_CHANNEL_OPTIONS))
 
 

@@ -209,8 +209,19 @@ class Server:
         self.proc.wait()
         self.proc = None
 
+    def pause(self) -> None:
+        """SIGSTOP: connections stay open but nothing is sent (a silent server)."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def cont(self) -> None:
+        """SIGCONT after pause."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGCONT)
+
     def stop(self) -> None:
         if self.proc is not None:
+            self.proc.send_signal(signal.SIGCONT)
             self.proc.send_signal(signal.SIGTERM)
             self.proc.wait()
             self.proc = None
@@ -224,6 +235,23 @@ def own_server(env: Env, tmp_path: Path) -> Iterator[Server]:
     s.start()
     yield s
     s.stop()
+
+
+@pytest.fixture
+def two_servers(env: Env, tmp_path: Path) -> Iterator[Tuple[Server, Server]]:
+    """Two informerd replicas of the test's own (as behind one Service)."""
+    if not env.bin:
+        pytest.skip("set INFORMERD_TEST_BIN to the informerd binary to run the replica tests")
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    servers = (Server(env, tmp_path / "a"), Server(env, tmp_path / "b"))
+    try:
+        for s in servers:
+            s.start()
+        yield servers
+    finally:
+        for s in servers:
+            s.stop()
 
 
 def eventually(cond: Callable[[], bool], timeout: float = 30.0, msg: Callable[[], str] = lambda: "") -> None:

@@ -4,6 +4,7 @@ resume rules, the silent-server watchdog, address failover, paged reads, the wor
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
 import time
 from typing import AsyncIterator, Iterator, List, Tuple, Union
@@ -292,3 +293,34 @@ async def test_queue_rate_limits_retries_and_add_after_keeps_the_earliest() -> N
     q.shut_down()
     with pytest.raises(aio.ShutDown):
         await q.get(timeout=1)
+
+
+async def test_cancelling_the_informer_task_cancels_it_and_its_call(served: Tuple[FakeServicer, aio.Client]) -> None:
+    """Cancelling run()'s task is not mistaken for a watchdog cancel: the task ends cancelled
+    and does not resubscribe."""
+    servicer, client = served
+    inf = informer(client)
+    servicer.scripts.put(send(ev(SYNCED, rv="1")))
+    task = inf.start()
+    await next_request(servicer)
+    assert await inf.wait_for_sync(5)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert inf.stats().failures == 0
+    assert servicer.requests.empty()
+
+
+async def test_reads_fail_over_to_the_next_address() -> None:
+    server, servicer, addr = fake_server()
+    servicer.list_handler = lambda req, ctx: pb.ListResponse(objects=[obj("ns", "a", "1")], resource_version="9")
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    dead = f"127.0.0.1:{s.getsockname()[1]}"
+    s.close()
+    try:
+        async with aio.Client(addresses=[dead, addr], timeout=5) as client:
+            assert [o["metadata"]["name"] for o in (await client.list("configmaps")).items] == ["a"]
+            assert client.addresses[client._read] == addr
+    finally:
+        server.stop(0)

@@ -151,3 +151,34 @@ async def test_aio_example_controller_annotates_labelled_configmaps(env: Env, co
     finally:
         stop.set()
         await asyncio.wait_for(task, 10)
+
+
+async def test_aio_a_silent_replica_is_left_for_the_other_within_two_intervals(
+    core: Any, namespace: str, two_servers: Tuple[Server, Server]
+) -> None:
+    """The serving replica is SIGSTOPped (connection open, nothing sent): the watchdog leaves it
+    two bookmark intervals (1 s each) after its last message and resumes on the other."""
+    a, b = two_servers
+    for i in range(3):
+        create(core, namespace, f"cm-{i}")
+    async with aio.Client(addresses=[a.target, b.target]) as client:
+        inf, chk = await follow(client, namespace)
+        try:
+            await converged(core, namespace, inf, chk)
+            before = len(chk.snapshot()[1])
+            a.pause()
+            try:
+                paused = time.monotonic()
+                create(core, namespace, "new")
+                update(core, namespace, "cm-0", "1")
+                core.delete_namespaced_config_map("cm-1", namespace)
+                await converged(core, namespace, inf, chk)
+                took = time.monotonic() - paused
+            finally:
+                a.cont()
+            assert took < 2 * 1.0 + 1.5, took
+            assert sorted(chk.snapshot()[1][before:]) == ["add new False", "delete-unknown cm-1", "update cm-0"]
+            s = inf.stats()
+            assert s.silent_timeouts == 1 and s.address_switches >= 1
+        finally:
+            await inf.stop()

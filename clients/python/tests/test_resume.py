@@ -3,13 +3,15 @@ in-process fake informerds, and the shared resume rules of informerd._resume."""
 
 from __future__ import annotations
 
+import socket
 import time
 from typing import Iterator
 
 import grpc
+import pytest
 
 from conftest import Fake, ev, fake_server, obj, send
-from informerd import Client, Informer
+from informerd import Client, Informer, InformerdError
 from informerd._resume import DEFAULT_SILENCE_TIMEOUT, Subscription, silence_timeout
 from informerd.v1 import informer_pb2 as pb
 from test_informer import ADDED, BOOKMARK, MODIFIED, SYNCED, Recorder
@@ -140,3 +142,29 @@ def test_a_killed_address_is_resumed_on_the_next_one() -> None:
         client.close()
         server_a.stop(0)
         server_b.stop(0)
+
+
+def dead_address() -> str:
+    """A loopback address nothing listens on."""
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return f"127.0.0.1:{port}"
+
+
+def test_reads_fail_over_to_the_next_address_and_stay_there() -> None:
+    server, servicer, addr = fake_server()
+    servicer.list_handler = lambda req, ctx: pb.ListResponse(objects=[obj("ns", "a", "1")], resource_version="9")
+    client = Client(addresses=[dead_address(), addr], timeout=5)
+    try:
+        assert [o["metadata"]["name"] for o in client.list("configmaps").items] == ["a"]
+        assert client.addresses[client._read] == addr
+        assert client.list("configmaps").resource_version == "9"
+    finally:
+        client.close()
+        server.stop(0)
+    with Client(addresses=[dead_address(), dead_address()], timeout=5) as gone:
+        with pytest.raises(InformerdError) as e:
+            gone.list("configmaps")
+        assert e.value.code == grpc.StatusCode.UNAVAILABLE

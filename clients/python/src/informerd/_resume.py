@@ -187,3 +187,12 @@ def addresses_of(target: str, addresses: Optional[Sequence[str]]) -> Tuple[str, 
             raise ValueError("addresses is empty")
         return tuple(addresses)
     return (target,)
+
+
+def read_failover(code: grpc.StatusCode, current: int, n: int, switches: int) -> Optional[int]:
+    """Where a read that failed with code at address `current` (of n) retries after `switches`
+    earlier moves: the next address after UNAVAILABLE while some address is untried, else None
+    (the error stands)."""
+    if code != grpc.StatusCode.UNAVAILABLE or switches >= n - 1:
+        return None
+    return (current + 1) % n

@@ -10,7 +10,7 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import grpc
 
-from informerd._resume import addresses_of
+from informerd._resume import addresses_of, read_failover
 from informerd.v1 import informer_pb2 as pb
 from informerd.v1 import informer_pb2_grpc as pb_grpc
 
@@ -167,10 +167,11 @@ class Client:
     `target` is informerd's address ("host:port" or "unix:/path"); pass `channel` instead to use
     one you made (e.g. with TLS credentials); it is then yours to close.
 
-    `addresses` lists several informerd replicas instead of `target`: reads use the first, and
-    an informer whose stream fails resubscribes at the next one (round robin). Their channels
-    come from `channel_factory(address)` (e.g. ``lambda a: secure_channel(a, ca_file=...)``),
-    by default insecure ones with DEFAULT_CHANNEL_OPTIONS; the client closes them.
+    `addresses` lists several informerd replicas instead of `target`: reads use the first (the
+    next one when it is UNAVAILABLE, and then stay there), and an informer whose stream fails
+    resubscribes at the next one (round robin). Their channels come from
+    `channel_factory(address)` (e.g. ``lambda a: secure_channel(a, ca_file=...)``), by default
+    insecure ones with DEFAULT_CHANNEL_OPTIONS; the client closes them.
     """
 
     def __init__(
@@ -199,6 +200,8 @@ class Client:
         self.stub = pb_grpc.InformerServiceStub(self.channel)
         self.stubs = [self.stub] + [pb_grpc.InformerServiceStub(c) for c in self.channels[1:]]
         self.timeout = timeout
+        # The address reads go to: the first, then the next after one was UNAVAILABLE.
+        self._read = 0
 
     def close(self) -> None:
         """Closes the channels the client made."""
@@ -214,10 +217,17 @@ class Client:
 
     def list_resources(self) -> Sequence[pb.ResourceStatus]:
         """What informerd caches, with sync state, size and index names."""
-        try:
-            resp = self.stub.ListResources(pb.ListResourcesRequest(), timeout=self.timeout)
-        except grpc.RpcError as e:
-            raise _error(e) from None
+        switches = 0
+        while True:
+            try:
+                resp = self.stubs[self._read].ListResources(pb.ListResourcesRequest(), timeout=self.timeout)
+                break
+            except grpc.RpcError as e:
+                err = _error(e)
+                nxt = read_failover(err.code, self._read, len(self.stubs), switches)
+                if nxt is None:
+                    raise err from None
+                self._read, switches = nxt, switches + 1
         return list(resp.resources)
 
     def list(
@@ -234,7 +244,8 @@ class Client:
         key, from one snapshot (all pages fetched). Raises NotFound for a resource informerd does not
         cache, InformerdError with INVALID_ARGUMENT for a bad selector, UNAVAILABLE while not
         synced."""
-        for attempt in range(_MAX_LIST_RESTARTS + 1):
+        attempt = switches = 0
+        while True:
             req = pb.ListRequest(
                 resource=resource,
                 namespace=namespace,
@@ -246,7 +257,7 @@ class Client:
             out = ObjectList()
             try:
                 while True:
-                    resp = self.stub.List(req, timeout=self.timeout)
+                    resp = self.stubs[self._read].List(req, timeout=self.timeout)
                     out.resource_version = resp.resource_version
                     out.items.extend(decode(o) for o in resp.objects)
                     if not resp.next_page_token:
@@ -254,9 +265,13 @@ class Client:
                     req.page_token = resp.next_page_token
             except grpc.RpcError as e:
                 err = _error(e)
-                if err.code != grpc.StatusCode.ABORTED or attempt == _MAX_LIST_RESTARTS:
+                if err.code == grpc.StatusCode.ABORTED and attempt < _MAX_LIST_RESTARTS:
+                    attempt += 1  # the snapshot expired: start over
+                    continue
+                nxt = read_failover(err.code, self._read, len(self.stubs), switches)
+                if nxt is None:
                     raise err from None
-        raise AssertionError("unreachable")
+                self._read, switches = nxt, switches + 1
 
     def get(
         self, resource: str, namespace: str, name: str, *, min_resource_version: str = ""
@@ -269,10 +284,17 @@ class Client:
             name=name,
             min_resource_version=min_resource_version,
         )
-        try:
-            resp = self.stub.Get(req, timeout=self.timeout)
-        except grpc.RpcError as e:
-            raise _error(e) from None
+        switches = 0
+        while True:
+            try:
+                resp = self.stubs[self._read].Get(req, timeout=self.timeout)
+                break
+            except grpc.RpcError as e:
+                err = _error(e)
+                nxt = read_failover(err.code, self._read, len(self.stubs), switches)
+                if nxt is None:
+                    raise err from None
+                self._read, switches = nxt, switches + 1
         return decode(resp.object)
 
     def by_index(
@@ -289,7 +311,8 @@ class Client:
     ) -> List[KubeObject]:
         """Every cached object whose index `index_name` holds `value`, sorted by key (all pages).
         INVALID_ARGUMENT names the resource's indexes when index_name is not one."""
-        for attempt in range(_MAX_LIST_RESTARTS + 1):
+        attempt = switches = 0
+        while True:
             req = pb.ByIndexRequest(
                 resource=resource,
                 index_name=index_name,
@@ -303,13 +326,17 @@ class Client:
             out: List[KubeObject] = []
             try:
                 while True:
-                    resp = self.stub.ByIndex(req, timeout=self.timeout)
+                    resp = self.stubs[self._read].ByIndex(req, timeout=self.timeout)
                     out.extend(decode(o) for o in resp.objects)
                     if not resp.next_page_token:
                         return out
                     req.page_token = resp.next_page_token
             except grpc.RpcError as e:
                 err = _error(e)
-                if err.code != grpc.StatusCode.ABORTED or attempt == _MAX_LIST_RESTARTS:
+                if err.code == grpc.StatusCode.ABORTED and attempt < _MAX_LIST_RESTARTS:
+                    attempt += 1  # the snapshot expired: start over
+                    continue
+                nxt = read_failover(err.code, self._read, len(self.stubs), switches)
+                if nxt is None:
                     raise err from None
-        raise AssertionError("unreachable")
+                self._read, switches = nxt, switches + 1

@@ -7,7 +7,7 @@ from typing import Callable, List, Optional, Sequence
 import grpc
 import grpc.aio
 
-from informerd._resume import addresses_of
+from informerd._resume import addresses_of, read_failover
 from informerd.client import (
     DEFAULT_CHANNEL_OPTIONS,
     InformerdError,
@@ -50,8 +50,9 @@ class Client:
     one event loop (the one it was made in).
 
     The arguments are informerd.Client's: `target`, or `channel` (yours to close), or
-    `addresses` of several replicas (reads use the first; an informer resubscribes at the next
-    after a failure) with an optional `channel_factory(address)`.
+    `addresses` of several replicas (reads use the first, the next when it is UNAVAILABLE; an
+    informer resubscribes at the next after a failure) with an optional
+    `channel_factory(address)`.
     """
 
     def __init__(
@@ -79,6 +80,8 @@ class Client:
         self.stub = pb_grpc.InformerServiceStub(self.channel)
         self.stubs = [self.stub] + [pb_grpc.InformerServiceStub(c) for c in self.channels[1:]]
         self.timeout = timeout
+        # The address reads go to: the first, then the next after one was UNAVAILABLE.
+        self._read = 0
 
     async def close(self) -> None:
         """Closes the channels the client made."""
@@ -94,10 +97,17 @@ class Client:
 
     async def list_resources(self) -> Sequence[pb.ResourceStatus]:
         """What informerd caches, with sync state, size and index names."""
-        try:
-            resp = await self.stub.ListResources(pb.ListResourcesRequest(), timeout=self.timeout)
-        except grpc.RpcError as e:
-            raise _error(e) from None
+        switches = 0
+        while True:
+            try:
+                resp = await self.stubs[self._read].ListResources(pb.ListResourcesRequest(), timeout=self.timeout)
+                break
+            except grpc.RpcError as e:
+                err = _error(e)
+                nxt = read_failover(err.code, self._read, len(self.stubs), switches)
+                if nxt is None:
+                    raise err from None
+                self._read, switches = nxt, switches + 1
         return list(resp.resources)
 
     async def list(
@@ -113,7 +123,8 @@ class Client:
         """As informerd.Client.list: every matching object, sorted by key, from one snapshot
         (all pages). Raises NotFound for a resource informerd does not cache, InformerdError
         with INVALID_ARGUMENT for a bad selector, UNAVAILABLE while not synced."""
-        for attempt in range(_MAX_LIST_RESTARTS + 1):
+        attempt = switches = 0
+        while True:
             req = pb.ListRequest(
                 resource=resource,
                 namespace=namespace,
@@ -125,7 +136,7 @@ class Client:
             out = ObjectList()
             try:
                 while True:
-                    resp = await self.stub.List(req, timeout=self.timeout)
+                    resp = await self.stubs[self._read].List(req, timeout=self.timeout)
                     out.resource_version = resp.resource_version
                     out.items.extend(decode(o) for o in resp.objects)
                     if not resp.next_page_token:
@@ -133,9 +144,13 @@ class Client:
                     req.page_token = resp.next_page_token
             except grpc.RpcError as e:
                 err = _error(e)
-                if err.code != grpc.StatusCode.ABORTED or attempt == _MAX_LIST_RESTARTS:
+                if err.code == grpc.StatusCode.ABORTED and attempt < _MAX_LIST_RESTARTS:
+                    attempt += 1  # the snapshot expired: start over
+                    continue
+                nxt = read_failover(err.code, self._read, len(self.stubs), switches)
+                if nxt is None:
                     raise err from None
-        raise AssertionError("unreachable")
+                self._read, switches = nxt, switches + 1
 
     async def get(
         self, resource: str, namespace: str, name: str, *, min_resource_version: str = ""
@@ -148,10 +163,17 @@ class Client:
             name=name,
             min_resource_version=min_resource_version,
         )
-        try:
-            resp = await self.stub.Get(req, timeout=self.timeout)
-        except grpc.RpcError as e:
-            raise _error(e) from None
+        switches = 0
+        while True:
+            try:
+                resp = await self.stubs[self._read].Get(req, timeout=self.timeout)
+                break
+            except grpc.RpcError as e:
+                err = _error(e)
+                nxt = read_failover(err.code, self._read, len(self.stubs), switches)
+                if nxt is None:
+                    raise err from None
+                self._read, switches = nxt, switches + 1
         return decode(resp.object)
 
     async def by_index(
@@ -168,7 +190,8 @@ class Client:
     ) -> List[KubeObject]:
         """Every cached object whose index `index_name` holds `value`, sorted by key (all
         pages). INVALID_ARGUMENT names the resource's indexes when index_name is not one."""
-        for attempt in range(_MAX_LIST_RESTARTS + 1):
+        attempt = switches = 0
+        while True:
             req = pb.ByIndexRequest(
                 resource=resource,
                 index_name=index_name,
@@ -182,16 +205,20 @@ class Client:
             out: List[KubeObject] = []
             try:
                 while True:
-                    resp = await self.stub.ByIndex(req, timeout=self.timeout)
+                    resp = await self.stubs[self._read].ByIndex(req, timeout=self.timeout)
                     out.extend(decode(o) for o in resp.objects)
                     if not resp.next_page_token:
                         return out
                     req.page_token = resp.next_page_token
             except grpc.RpcError as e:
                 err = _error(e)
-                if err.code != grpc.StatusCode.ABORTED or attempt == _MAX_LIST_RESTARTS:
+                if err.code == grpc.StatusCode.ABORTED and attempt < _MAX_LIST_RESTARTS:
+                    attempt += 1  # the snapshot expired: start over
+                    continue
+                nxt = read_failover(err.code, self._read, len(self.stubs), switches)
+                if nxt is None:
                     raise err from None
-        raise AssertionError("unreachable")
+                self._read, switches = nxt, switches + 1
 
 
 __all__ = ["Client", "InformerdError", "secure_channel"]

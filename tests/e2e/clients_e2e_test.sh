@@ -148,9 +148,10 @@ else ko "informerd serves configmaps at $ADDR" "$(tail -n 20 "$work/informerd.lo
 
 export INFORMERD_TEST_ADDR="$ADDR" INFORMERD_TEST_KUBECONFIG="$KUBECONFIG_E2E" INFORMERD_TEST_BIN="$BIN"
 
-# 5a. Python: the package installed (editable) into the venv, then pytest.
+# 5a. Python: the package installed (editable) into the venv with its [test] extra (pytest-asyncio
+# for informerd.aio), then pytest.
 py="$INFORMERD_VENV/bin/python"
-if ! "$py" -c 'import informerd, sys; sys.exit(0 if informerd.__file__.startswith(sys.argv[1]) else 1)' \
+if ! "$py" -c 'import informerd, pytest_asyncio, sys; sys.exit(0 if informerd.__file__.startswith(sys.argv[1]) else 1)' \
     "$ROOT/clients/python/src" 2>/dev/null; then
   step "installing clients/python into $INFORMERD_VENV"
   "$py" -m pip install -q -e "$ROOT/clients/python[test]" >"$work/pip.log" 2>&1 \

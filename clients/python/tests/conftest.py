@@ -17,7 +17,7 @@ import time
 from concurrent import futures
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator, List, Optional
+from typing import Any, Callable, Iterator, List, Optional, Tuple
 
 import grpc
 import pytest
@@ -63,14 +63,20 @@ class Fake:
     client: Client
 
 
-@pytest.fixture
-def fake() -> Iterator[Fake]:
+def fake_server() -> Tuple[grpc.Server, FakeServicer, str]:
+    """A started in-process fake informerd: the server, its servicer and its address."""
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=8))
     servicer = FakeServicer()
     pb_grpc.add_InformerServiceServicer_to_server(servicer, server)
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
-    client = Client(f"127.0.0.1:{port}")
+    return server, servicer, f"127.0.0.1:{port}"
+
+
+@pytest.fixture
+def fake() -> Iterator[Fake]:
+    server, servicer, addr = fake_server()
+    client = Client(addr)
     yield Fake(servicer, client)
     client.close()
     server.stop(0)
@@ -92,10 +98,18 @@ def ev(t: int, o: Optional[pb.Object] = None, rv: str = "", **kw: Any) -> pb.Sub
     return pb.SubscribeResponse(type=t, object=o, resource_version=rv, **kw)  # type: ignore[arg-type]
 
 
-def send(*events: pb.SubscribeResponse, end: Optional[grpc.StatusCode] = None, trailer: str = "") -> Script:
-    """A script sending events, then ending with status `end` (None: wait for the client)."""
+def send(
+    *events: pb.SubscribeResponse,
+    end: Optional[grpc.StatusCode] = None,
+    trailer: str = "",
+    bookmark_interval_ms: int = 0,
+) -> Script:
+    """A script announcing bookmark_interval_ms (when set), sending events, then ending with
+    status `end` (None: silent until the client goes)."""
 
     def script(req: pb.SubscribeRequest, ctx: grpc.ServicerContext) -> Iterator[pb.SubscribeResponse]:
+        if bookmark_interval_ms:
+            ctx.send_initial_metadata((("informer-bookmark-interval-ms", str(bookmark_interval_ms)),))
         yield from events
         if end is not None:
             if trailer:
@@ -195,8 +209,19 @@ class Server:
         self.proc.wait()
         self.proc = None
 
+    def pause(self) -> None:
+        """SIGSTOP: connections stay open but nothing is sent (a silent server)."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGSTOP)
+
+    def cont(self) -> None:
+        """SIGCONT after pause."""
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGCONT)
+
     def stop(self) -> None:
         if self.proc is not None:
+            self.proc.send_signal(signal.SIGCONT)
             self.proc.send_signal(signal.SIGTERM)
             self.proc.wait()
             self.proc = None
@@ -210,6 +235,23 @@ def own_server(env: Env, tmp_path: Path) -> Iterator[Server]:
     s.start()
     yield s
     s.stop()
+
+
+@pytest.fixture
+def two_servers(env: Env, tmp_path: Path) -> Iterator[Tuple[Server, Server]]:
+    """Two informerd replicas of the test's own (as behind one Service)."""
+    if not env.bin:
+        pytest.skip("set INFORMERD_TEST_BIN to the informerd binary to run the replica tests")
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    servers = (Server(env, tmp_path / "a"), Server(env, tmp_path / "b"))
+    try:
+        for s in servers:
+            s.start()
+        yield servers
+    finally:
+        for s in servers:
+            s.stop()
 
 
 def eventually(cond: Callable[[], bool], timeout: float = 30.0, msg: Callable[[], str] = lambda: "") -> None:

@@ -6,10 +6,11 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 import grpc
 
+from informerd._resume import addresses_of, read_failover
 from informerd.v1 import informer_pb2 as pb
 from informerd.v1 import informer_pb2_grpc as pb_grpc
 
@@ -19,9 +20,16 @@ KubeObject = Dict[str, Any]
 # Channel options of the channels Client makes: a restarted informerd is noticed within about
 # 2 s (gRPC's default reconnect backoff grows to 120 s). Not grpc.min_reconnect_backoff_ms: gRPC
 # also uses it as the connect timeout, which a server busy starting up could miss.
+# Keepalive: a ping every 30 s, also without calls, the connection dropped when one is not
+# answered within 10 s, so a blackholed informerd is noticed even while no stream is open
+# (informerd accepts pings 10 s apart or more); pings keep going on a stream with no data.
 DEFAULT_CHANNEL_OPTIONS: Tuple[Tuple[str, int], ...] = (
     ("grpc.initial_reconnect_backoff_ms", 100),
     ("grpc.max_reconnect_backoff_ms", 2000),
+    ("grpc.keepalive_time_ms", 30000),
+    ("grpc.keepalive_timeout_ms", 10000),
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.max_pings_without_data", 0),
 )
 
 # How often a paged read restarts after its snapshot expired (ABORTED).
@@ -61,18 +69,15 @@ class TokenFile(grpc.AuthMetadataPlugin):
         callback((("authorization", f"Bearer {token}"),), None)
 
 
-def secure_channel(
-    target: str,
+def channel_credentials(
     *,
     ca_file: str,
     token_file: Optional[str] = None,
     cert_file: Optional[str] = None,
     key_file: Optional[str] = None,
     token_reread: float = 30.0,
-) -> grpc.Channel:
-    """A channel to an informerd running with TLS (and --auth): `ca_file` signs its certificate,
-    `token_file` holds a ServiceAccount token of audience informerd (re-read as it rotates), and
-    `cert_file`/`key_file` are a client certificate for mTLS."""
+) -> grpc.ChannelCredentials:
+    """The credentials secure_channel uses (also for grpc.aio.secure_channel)."""
 
     def read(path: Optional[str]) -> Optional[bytes]:
         if path is None:
@@ -89,6 +94,28 @@ def secure_channel(
         credentials = grpc.composite_channel_credentials(
             credentials, grpc.metadata_call_credentials(TokenFile(token_file, token_reread))
         )
+    return credentials
+
+
+def secure_channel(
+    target: str,
+    *,
+    ca_file: str,
+    token_file: Optional[str] = None,
+    cert_file: Optional[str] = None,
+    key_file: Optional[str] = None,
+    token_reread: float = 30.0,
+) -> grpc.Channel:
+    """A channel to an informerd running with TLS (and --auth): `ca_file` signs its certificate,
+    `token_file` holds a ServiceAccount token of audience informerd (re-read as it rotates), and
+    `cert_file`/`key_file` are a client certificate for mTLS."""
+    credentials = channel_credentials(
+        ca_file=ca_file,
+        token_file=token_file,
+        cert_file=cert_file,
+        key_file=key_file,
+        token_reread=token_reread,
+    )
     return grpc.secure_channel(target, credentials, options=list(DEFAULT_CHANNEL_OPTIONS))
 
 
@@ -139,6 +166,12 @@ class Client:
 
     `target` is informerd's address ("host:port" or "unix:/path"); pass `channel` instead to use
     one you made (e.g. with TLS credentials); it is then yours to close.
+
+    `addresses` lists several informerd replicas instead of `target`: reads use the first (the
+    next one when it is UNAVAILABLE, and then stay there), and an informer whose stream fails
+    resubscribes at the next one (round robin). Their channels come from
+    `channel_factory(address)` (e.g. ``lambda a: secure_channel(a, ca_file=...)``), by default
+    insecure ones with DEFAULT_CHANNEL_OPTIONS; the client closes them.
     """
 
     def __init__(
@@ -147,19 +180,34 @@ class Client:
         *,
         channel: Optional[grpc.Channel] = None,
         timeout: float = 30.0,
+        addresses: Optional[Sequence[str]] = None,
+        channel_factory: Optional[Callable[[str], grpc.Channel]] = None,
     ) -> None:
+        if channel is not None and addresses is not None:
+            raise ValueError("pass channel or addresses, not both")
         self._own_channel = channel is None
-        self.channel: grpc.Channel = channel or grpc.insecure_channel(
-            target, options=list(DEFAULT_CHANNEL_OPTIONS)
+        #: The informerd addresses, in round-robin order (one when a channel was passed).
+        self.addresses = addresses_of(target, addresses)
+        make = channel_factory or (
+            lambda a: grpc.insecure_channel(a, options=list(DEFAULT_CHANNEL_OPTIONS))
         )
-        #: The generated stub, for calls the helpers do not cover.
+        self.channels: List[grpc.Channel] = [channel] if channel is not None else [
+            make(a) for a in self.addresses
+        ]
+        #: The channel and generated stub of the first address, for calls the helpers do not
+        #: cover.
+        self.channel: grpc.Channel = self.channels[0]
         self.stub = pb_grpc.InformerServiceStub(self.channel)
+        self.stubs = [self.stub] + [pb_grpc.InformerServiceStub(c) for c in self.channels[1:]]
         self.timeout = timeout
+        # The address reads go to: the first, then the next after one was UNAVAILABLE.
+        self._read = 0
 
     def close(self) -> None:
-        """Closes the channel the client made."""
+        """Closes the channels the client made."""
         if self._own_channel:
-            self.channel.close()
+            for c in self.channels:
+                c.close()
 
     def __enter__(self) -> "Client":
         return self
@@ -169,10 +217,17 @@ class Client:
 
     def list_resources(self) -> Sequence[pb.ResourceStatus]:
         """What informerd caches, with sync state, size and index names."""
-        try:
-            resp = self.stub.ListResources(pb.ListResourcesRequest(), timeout=self.timeout)
-        except grpc.RpcError as e:
-            raise _error(e) from None
+        switches = 0
+        while True:
+            try:
+                resp = self.stubs[self._read].ListResources(pb.ListResourcesRequest(), timeout=self.timeout)
+                break
+            except grpc.RpcError as e:
+                err = _error(e)
+                nxt = read_failover(err.code, self._read, len(self.stubs), switches)
+                if nxt is None:
+                    raise err from None
+                self._read, switches = nxt, switches + 1
         return list(resp.resources)
 
     def list(
@@ -189,7 +244,8 @@ class Client:
         key, from one snapshot (all pages fetched). Raises NotFound for a resource informerd does not
         cache, InformerdError with INVALID_ARGUMENT for a bad selector, UNAVAILABLE while not
         synced."""
-        for attempt in range(_MAX_LIST_RESTARTS + 1):
+        attempt = switches = 0
+        while True:
             req = pb.ListRequest(
                 resource=resource,
                 namespace=namespace,
@@ -201,7 +257,7 @@ class Client:
             out = ObjectList()
             try:
                 while True:
-                    resp = self.stub.List(req, timeout=self.timeout)
+                    resp = self.stubs[self._read].List(req, timeout=self.timeout)
                     out.resource_version = resp.resource_version
                     out.items.extend(decode(o) for o in resp.objects)
                     if not resp.next_page_token:
@@ -209,9 +265,13 @@ class Client:
                     req.page_token = resp.next_page_token
             except grpc.RpcError as e:
                 err = _error(e)
-                if err.code != grpc.StatusCode.ABORTED or attempt == _MAX_LIST_RESTARTS:
+                if err.code == grpc.StatusCode.ABORTED and attempt < _MAX_LIST_RESTARTS:
+                    attempt += 1  # the snapshot expired: start over
+                    continue
+                nxt = read_failover(err.code, self._read, len(self.stubs), switches)
+                if nxt is None:
                     raise err from None
-        raise AssertionError("unreachable")
+                self._read, switches = nxt, switches + 1
 
     def get(
         self, resource: str, namespace: str, name: str, *, min_resource_version: str = ""
@@ -224,10 +284,17 @@ class Client:
             name=name,
             min_resource_version=min_resource_version,
         )
-        try:
-            resp = self.stub.Get(req, timeout=self.timeout)
-        except grpc.RpcError as e:
-            raise _error(e) from None
+        switches = 0
+        while True:
+            try:
+                resp = self.stubs[self._read].Get(req, timeout=self.timeout)
+                break
+            except grpc.RpcError as e:
+                err = _error(e)
+                nxt = read_failover(err.code, self._read, len(self.stubs), switches)
+                if nxt is None:
+                    raise err from None
+                self._read, switches = nxt, switches + 1
         return decode(resp.object)
 
     def by_index(
@@ -244,7 +311,8 @@ class Client:
     ) -> List[KubeObject]:
         """Every cached object whose index `index_name` holds `value`, sorted by key (all pages).
         INVALID_ARGUMENT names the resource's indexes when index_name is not one."""
-        for attempt in range(_MAX_LIST_RESTARTS + 1):
+        attempt = switches = 0
+        while True:
             req = pb.ByIndexRequest(
                 resource=resource,
                 index_name=index_name,
@@ -258,13 +326,17 @@ class Client:
             out: List[KubeObject] = []
             try:
                 while True:
-                    resp = self.stub.ByIndex(req, timeout=self.timeout)
+                    resp = self.stubs[self._read].ByIndex(req, timeout=self.timeout)
                     out.extend(decode(o) for o in resp.objects)
                     if not resp.next_page_token:
                         return out
                     req.page_token = resp.next_page_token
             except grpc.RpcError as e:
                 err = _error(e)
-                if err.code != grpc.StatusCode.ABORTED or attempt == _MAX_LIST_RESTARTS:
+                if err.code == grpc.StatusCode.ABORTED and attempt < _MAX_LIST_RESTARTS:
+                    attempt += 1  # the snapshot expired: start over
+                    continue
+                nxt = read_failover(err.code, self._read, len(self.stubs), switches)
+                if nxt is None:
                     raise err from None
-        raise AssertionError("unreachable")
+                self._read, switches = nxt, switches + 1

@@ -3,29 +3,26 @@
 from __future__ import annotations
 
 import logging
-import random
 import threading
-from dataclasses import dataclass
+import time
 from typing import Callable, Dict, List, NamedTuple, Optional, Tuple, Union
 
 import grpc
 
+from informerd._resume import RESUME_TRAILER as RESUME_TRAILER  # re-exported
+from informerd._resume import Stats as Stats  # re-exported
+from informerd._resume import (
+    DEFAULT_SILENCE_TIMEOUT,
+    AddressRing,
+    Backoff,
+    Subscription,
+    silence_timeout,
+    subscribe_base,
+)
 from informerd.client import Client, InformerdError, KubeObject, _error, decode
 from informerd.v1 import informer_pb2 as pb
 
 _log = logging.getLogger("informerd")
-
-# Trailing metadata in which a RESOURCE_EXHAUSTED subscription names the last position it
-# delivered.
-RESUME_TRAILER = "informer-resume-resource-version"
-
-# Codes ending a stream of a server that still holds its position (see _run).
-_RESUMABLE = (
-    grpc.StatusCode.RESOURCE_EXHAUSTED,
-    grpc.StatusCode.UNAUTHENTICATED,
-    grpc.StatusCode.PERMISSION_DENIED,
-)
-
 
 class DeletedFinalStateUnknown(NamedTuple):
     """What on_delete receives when the informer did not see the deletion itself (the object was
@@ -60,6 +57,101 @@ def _rv_newer(a: str, b: str) -> bool:
         return int(a) > int(b)
     except ValueError:
         return a != b
+
+
+class Event(NamedTuple):
+    """One change an informer applied to its store: type "add" (obj, is_in_initial_list),
+    "update" (old -> obj) or "delete" (obj: its last state or a DeletedFinalStateUnknown)."""
+
+    type: str
+    obj: Union[KubeObject, "DeletedFinalStateUnknown"]
+    old: Optional[KubeObject] = None
+    is_in_initial_list: bool = False
+
+
+def apply_event(store: "Store", ev: pb.SubscribeResponse, synced: bool) -> Optional[Event]:
+    """Brings one received message into store and returns the change handlers are told of, or
+    None (a bookmark, SYNCED, or a state the store already holds: same or newer
+    resourceVersion, deletion of an absent key; so a resumed stream never repeats an event).
+    `synced` says whether the informer has synced (for is_in_initial_list)."""
+    if ev.type in (pb.EVENT_TYPE_ADDED, pb.EVENT_TYPE_MODIFIED):
+        key, rv = _key(ev.object), ev.object.resource_version
+        held = store._get(key)
+        if held is not None and not _rv_newer(rv, held[0]):
+            return None
+        try:
+            obj = decode(ev.object)
+        except ValueError:
+            _log.exception("informerd sent an undecodable object %s; dropped", key)
+            return None
+        store._put(key, rv, obj)
+        if held is not None:
+            return Event("update", obj, held[1])
+        return Event("add", obj, None, not synced)
+    if ev.type == pb.EVENT_TYPE_DELETED:
+        key = _key(ev.object)
+        held = store._get(key)
+        if held is None:
+            return None
+        store._remove(key)
+        arg: Union[KubeObject, DeletedFinalStateUnknown] = DeletedFinalStateUnknown(key, held[1])
+        if not ev.final_state_unknown:
+            try:
+                arg = decode(ev.object)
+            except ValueError:
+                pass  # the tombstone with the last state held says as much
+        return Event("delete", arg)
+    return None
+
+
+class _Watchdog:
+    """Calls expire() once when feed() was not called for `timeout` seconds (counted from
+    start()), from a thread of its own. feed() is cheap (one assignment, no wakeup: the thread
+    rechecks at the old deadline); set_timeout wakes it to apply a new bound."""
+
+    def __init__(self, timeout: float, expire: Callable[[], object]) -> None:
+        self.fired = False
+        self._timeout = timeout
+        self._expire = expire
+        self._last = time.monotonic()
+        self._cond = threading.Condition()
+        self._done = False
+        self._thread = threading.Thread(target=self._run, name="informerd-watchdog", daemon=True)
+
+    @property
+    def timeout(self) -> float:
+        return self._timeout
+
+    def set_timeout(self, timeout: float) -> None:
+        with self._cond:
+            self._timeout = timeout
+            self._cond.notify()
+
+    def start(self) -> None:
+        self._last = time.monotonic()
+        self._thread.start()
+
+    def feed(self) -> None:
+        self._last = time.monotonic()
+
+    def stop(self) -> None:
+        with self._cond:
+            self._done = True
+            self._cond.notify()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join()
+
+    def _run(self) -> None:
+        with self._cond:
+            while not self._done:
+                left = self._last + self._timeout - time.monotonic()
+                if left <= 0:
+                    self.fired = True
+                    break
+                self._cond.wait(left)
+            else:
+                return
+        self._expire()
 
 
 class ResourceEventHandler:
@@ -164,17 +256,6 @@ class Store:
             self._items.pop(key, None)
 
 
-@dataclass
-class Stats:
-    """An informer's subscriptions by how they started, and what they received."""
-
-    fresh_starts: int = 0
-    known_objects_starts: int = 0
-    resource_version_starts: int = 0
-    failures: int = 0
-    events: int = 0
-
-
 class Registration:
     """A handler added with Informer.add_event_handler."""
 
@@ -194,7 +275,11 @@ class Informer:
     After a stream breaks (informerd restarted, connection lost) it resubscribes with
     exponential backoff, sending the resourceVersion of every object it holds, so the server sends
     only what changed meanwhile: each change reaches the handlers once, none lost, none repeated.
-    After RESOURCE_EXHAUSTED (it fell behind) it resumes from the last position instead.
+    After RESOURCE_EXHAUSTED (it fell behind) it resumes from the last position instead. A
+    stream that brings nothing (no event, no bookmark) for twice the bookmark interval informerd
+    announced (60 s when it announced none) is cancelled and resumed the same way, so a
+    blackholed informerd is left within two intervals. With several client addresses each
+    resubscription after a failure goes to the next one (round robin).
 
     `resource` is kubectl-style ("configmaps", "deployments.apps"). Thread-safe.
     """
@@ -218,6 +303,10 @@ class Informer:
         self._field_selector = field_selector
         self._initial_backoff = initial_backoff
         self._max_backoff = max(max_backoff, initial_backoff)
+        self._base = subscribe_base(resource, namespace, label_selector, field_selector)
+        # Silence after which a stream counts as dead: twice the last announced bookmark
+        # interval (the fallback until a server announced one). Only the run loop writes it.
+        self._silence_timeout = DEFAULT_SILENCE_TIMEOUT
         self._on_error = on_error or (
             lambda e: _log.warning("informerd subscription of %s ended: %s; resubscribing", resource, e)
         )
@@ -299,121 +388,85 @@ class Informer:
     def run(self) -> None:
         """Subscribes and keeps the store current until stop(); blocks (start() runs it in a
         thread)."""
-        delay = self._initial_backoff
+        backoff = Backoff(self._initial_backoff, self._max_backoff)
+        ring = AddressRing(len(self._client.stubs))
         resume_rv = ""
         while not self._stopping.is_set():
-            err, progressed, rv = self._subscribe(resume_rv)
+            err, progressed, resume_rv = self._subscribe(resume_rv, ring.current)
             if self._stopping.is_set():
                 return
+            switched = ring.advance()
             with self._lock:
                 self._stats.failures += 1
+                self._stats.address_switches += int(switched)
             self._on_error(err)
             if progressed:
-                delay = self._initial_backoff
-            # Only RESOURCE_EXHAUSTED, UNAUTHENTICATED (the token expired; the next call sends
-            # the re-read one) and PERMISSION_DENIED (access withdrawn) end a stream of a server
-            # that still holds our position in its history; after anything else the store's
-            # versions are the one safe start.
-            resume_rv = rv if err.code in _RESUMABLE else ""
-            self._stopping.wait(delay * random.uniform(0.8, 1.2))
-            delay = min(2 * delay, self._max_backoff)
+                backoff.reset()
+            self._stopping.wait(backoff.next())
 
-    def _subscribe(self, resume_rv: str) -> Tuple[InformerdError, bool, str]:
-        """Runs one Subscribe call to its end: from resume_rv when set, else from the store's
-        objects (fresh when empty). Returns the error that ended it, whether events arrived, and
-        the position to resume from by resourceVersion ("" when none is complete)."""
-        req = pb.SubscribeRequest(
-            resource=self._resource,
-            namespace=self._namespace,
-            label_selector=self._label_selector,
-            field_selector=self._field_selector,
-        )
-        # Until SYNCED of a fresh or known_objects start no position is complete.
-        positioned = bool(resume_rv)
+    def _subscribe(self, resume_rv: str, address: int) -> Tuple[InformerdError, bool, str]:
+        """Runs one Subscribe call to the client's address number `address` to its end: from
+        resume_rv when set, else from the store's objects (fresh when empty). Returns the error
+        that ended it, whether events arrived, and the position to resume from by
+        resourceVersion ("" for known_objects). A stream silent for twice the bookmark interval
+        the server announced is cancelled and counts as UNAVAILABLE."""
+        sub = Subscription(resume_rv)
         with self._lock:
-            if positioned:
-                req.resource_version = resume_rv
-                self._stats.resource_version_starts += 1
-            else:
-                known = self.store.resource_versions()
-                if known:
-                    req.known_objects.update(known)
-                    self._stats.known_objects_starts += 1
-                else:
-                    self._stats.fresh_starts += 1
-        call = self._client.stub.Subscribe(req)
+            req = sub.request(self._base, self.store.resource_versions(), self._stats)
+        call = self._client.stubs[address].Subscribe(req)
+        # Until the first message shows the server's interval, the last one announced (or the
+        # fallback) bounds the silence.
+        dog = _Watchdog(self._silence_timeout, call.cancel)
         with self._lock:
             self._call = call
         if self._stopping.is_set():
             call.cancel()
-        rv, progressed = resume_rv, False
+        dog.start()
         try:
             for ev in call:
-                progressed = True
+                dog.feed()
+                if not sub.progressed:
+                    self._silence_timeout = silence_timeout(call.initial_metadata())
+                    dog.set_timeout(self._silence_timeout)
                 with self._lock:
                     self._stats.events += 1
                 self._apply(ev)
-                if ev.type == pb.EVENT_TYPE_SYNCED:
-                    positioned = True
-                if positioned and ev.resource_version:
-                    rv = ev.resource_version
+                sub.on_event(ev)
             err = InformerdError(grpc.StatusCode.UNAVAILABLE, "informerd ended the subscription")
+            trailers = None
         except grpc.RpcError as e:
             err = _error(e)
             call_err: grpc.Call = e  # type: ignore[assignment]
-            trailer = ""
-            for key, value in call_err.trailing_metadata() or ():
-                if key == RESUME_TRAILER and value:
-                    trailer = value.decode() if isinstance(value, bytes) else value
-            if trailer:
-                rv = trailer
-            elif err.code == grpc.StatusCode.RESOURCE_EXHAUSTED:
-                # Ended without a position: it left the server's history ring, so a resume by
-                # resourceVersion would only get OUT_OF_RANGE. Resume with known_objects.
-                rv = ""
+            trailers = call_err.trailing_metadata()
         finally:
+            dog.stop()
             with self._lock:
                 self._call = None
-        return err, progressed, rv if positioned else ""
+        if dog.fired and not self._stopping.is_set():
+            with self._lock:
+                self._stats.silent_timeouts += 1
+            err = InformerdError(
+                grpc.StatusCode.UNAVAILABLE,
+                f"informerd at {self._client.addresses[address]} sent nothing for "
+                f"{dog.timeout:g} s (twice its bookmark interval)",
+            )
+        return err, sub.progressed, sub.on_end(err.code, trailers)
 
     def _apply(self, ev: pb.SubscribeResponse) -> None:
-        """Brings one event into the store and tells the handlers. States the store already
-        holds (same or newer resourceVersion, deletion of an absent key) are dropped, so a
-        resumed stream never repeats an event."""
+        """Brings one event into the store and tells the handlers (see apply_event)."""
         with self._deliver:
-            if ev.type in (pb.EVENT_TYPE_ADDED, pb.EVENT_TYPE_MODIFIED):
-                key, rv = _key(ev.object), ev.object.resource_version
-                held = self.store._get(key)
-                if held is not None and not _rv_newer(rv, held[0]):
-                    return
-                try:
-                    obj = decode(ev.object)
-                except ValueError:
-                    _log.exception("informerd sent an undecodable object %s; dropped", key)
-                    return
-                self.store._put(key, rv, obj)
-                initial = not self._synced.is_set()
-                for r in self._handlers:
-                    if held is not None:
-                        self._call_handler(r.handler.on_update, held[1], obj)
-                    else:
-                        self._call_handler(r.handler.on_add, obj, initial)
-            elif ev.type == pb.EVENT_TYPE_DELETED:
-                key = _key(ev.object)
-                held = self.store._get(key)
-                if held is None:
-                    return
-                self.store._remove(key)
-                arg: Union[KubeObject, DeletedFinalStateUnknown] = DeletedFinalStateUnknown(key, held[1])
-                if not ev.final_state_unknown:
-                    try:
-                        arg = decode(ev.object)
-                    except ValueError:
-                        pass  # the tombstone with the last state held says as much
-                for r in self._handlers:
-                    self._call_handler(r.handler.on_delete, arg)
-            elif ev.type == pb.EVENT_TYPE_SYNCED:
+            change = apply_event(self.store, ev, self._synced.is_set())
+            if ev.type == pb.EVENT_TYPE_SYNCED:
                 self._synced.set()
+            if change is None:
+                return
+            for r in self._handlers:
+                if change.type == "add":
+                    self._call_handler(r.handler.on_add, change.obj, change.is_in_initial_list)
+                elif change.type == "update":
+                    self._call_handler(r.handler.on_update, change.old, change.obj)
+                else:
+                    self._call_handler(r.handler.on_delete, change.obj)
 
     @staticmethod
     def _call_handler(fn: Callable[..., None], *args: object) -> None:

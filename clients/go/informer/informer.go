@@ -75,6 +75,11 @@ type Options struct {
 	// OnError sees every error that ended a subscription (client-go's WatchErrorHandler); the
 	// informer retries regardless. Default: log with slog at Warn.
 	OnError func(err error)
+	// SilenceTimeout is how long a subscription may receive nothing before the informer treats
+	// informerd as gone (ends the stream as UNAVAILABLE and resumes, on another address when
+	// the Client has several) when the stream did not announce its bookmark interval; when it
+	// did (informer-bookmark-interval-ms), the limit is two intervals. Default 60 s.
+	SilenceTimeout time.Duration
 }
 
 // Stats counts an informer's subscriptions by how they started, for tests and metrics.
@@ -258,9 +263,11 @@ func (inf *Informer) subscribe(ctx context.Context, resumeRV string) subscribeRe
 	if err != nil {
 		return subscribeResult{err: err}
 	}
+	wd := newWatchdogStream(stream, cancel, inf.opts.SilenceTimeout)
+	defer wd.stop()
 	res := subscribeResult{resumeRV: resumeRV}
 	for {
-		ev, err := stream.Recv()
+		ev, err := wd.Recv()
 		if err != nil {
 			if errors.Is(err, io.EOF) {
 				err = status.Error(codes.Unavailable, "informerd ended the subscription")

@@ -3,6 +3,8 @@ package informer
 import (
 	"context"
 	"fmt"
+	"net"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -59,7 +61,7 @@ func Dial(target string, opts ...grpc.DialOption) (*Client, error) {
 var dialSchemes atomic.Int64
 
 // DialAddresses connects to several informerd replicas that follow the same API server
-// ("host:port" each): calls are spread round robin over the addresses that are up, and one
+// ("host:port" or "unix:///path" each): calls are spread round robin over the addresses that are up, and one
 // that goes away is left out until it is back, so an informer's resume after a replica died
 // (its stream ended, or the bookmark watchdog gave up on it) goes to another one. Subscription
 // positions are the API server's resourceVersions, so a resume by resourceVersion or
@@ -75,7 +77,8 @@ func DialAddresses(addrs []string, opts ...grpc.DialOption) (*Client, error) {
 	}
 	r.InitialState(state)
 	all := append(defaultDialOptions(), grpc.WithResolvers(r),
-		grpc.WithDefaultServiceConfig(`{"loadBalancingConfig":[{"round_robin":{}}]}`))
+		grpc.WithDefaultServiceConfig(`{"loadBalancingConfig":[{"round_robin":{}}]}`),
+		grpc.WithContextDialer(dialAddress))
 	conn, err := grpc.NewClient(r.Scheme()+":///informerd", append(all, opts...)...)
 	if err != nil {
 		return nil, err
@@ -203,4 +206,15 @@ func (c *Client) ByIndex(ctx context.Context, resource, indexName, value string,
 			return nil, err
 		}
 	}
+}
+
+// dialAddress connects to one address of DialAddresses: a unix socket for "unix:PATH" or
+// "unix://PATH", else TCP.
+func dialAddress(ctx context.Context, addr string) (net.Conn, error) {
+	network := "tcp"
+	if rest, ok := strings.CutPrefix(addr, "unix:"); ok {
+		network, addr = "unix", strings.TrimPrefix(rest, "//")
+	}
+	var d net.Dialer
+	return d.DialContext(ctx, network, addr)
 }

@@ -77,8 +77,9 @@ type Options struct {
 	OnError func(err error)
 	// SilenceTimeout is how long a subscription may receive nothing before the informer treats
 	// informerd as gone (ends the stream as UNAVAILABLE and resumes, on another address when
-	// the Client has several) when the stream did not announce its bookmark interval; when it
-	// did (informer-bookmark-interval-ms), the limit is two intervals. Default 60 s.
+	// the Client has several) when no stream announced a bookmark interval; when one did
+	// (informer-bookmark-interval-ms), the limit is two intervals (the last announced one
+	// until the current stream announces its own). Default 60 s.
 	SilenceTimeout time.Duration
 }
 
@@ -118,6 +119,8 @@ type Informer struct {
 	handlers  []*Registration
 
 	stats struct{ fresh, known, rv, failures, events atomic.Int64 }
+	// announced is the bookmark interval (ns) the last stream announced, for the watchdog.
+	announced atomic.Int64
 }
 
 // Registration identifies a handler added with AddEventHandler.
@@ -263,7 +266,7 @@ func (inf *Informer) subscribe(ctx context.Context, resumeRV string) subscribeRe
 	if err != nil {
 		return subscribeResult{err: err}
 	}
-	wd := newWatchdogStream(stream, cancel, inf.opts.SilenceTimeout)
+	wd := newWatchdogStream(stream, cancel, inf.opts.SilenceTimeout, &inf.announced)
 	defer wd.stop()
 	res := subscribeResult{resumeRV: resumeRV}
 	for {

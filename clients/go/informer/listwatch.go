@@ -7,6 +7,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -52,8 +53,8 @@ type ListerWatcherOptions struct {
 	// Decoding: Typed (default), Unstructured or Metadata.
 	Decoding Decoding
 	// SilenceTimeout is how long a watch may receive nothing before it ends (so the reflector
-	// watches again, on another address when the Client has several) when its stream did not
-	// announce a bookmark interval; when it did, the limit is two intervals. Default 60 s.
+	// watches again, on another address when the Client has several) when no stream announced
+	// a bookmark interval; when one did, the limit is two intervals. Default 60 s.
 	SilenceTimeout time.Duration
 }
 
@@ -87,6 +88,8 @@ type ListerWatcher struct {
 
 	mu       sync.Mutex
 	resolved *informerv1.ResourceStatus
+	// announced is the bookmark interval (ns) the last watch's stream announced.
+	announced atomic.Int64
 }
 
 var (
@@ -329,7 +332,7 @@ func (lw *ListerWatcher) WatchWithContext(ctx context.Context, options metav1.Li
 		lw: lw, res: r, cancel: cancel, ctx: sctx, out: make(chan watch.Event),
 		bookmarks: options.AllowWatchBookmarks, streaming: streaming, last: req.ResourceVersion,
 	}
-	go w.run(newWatchdogStream(stream, cancel, lw.opts.SilenceTimeout))
+	go w.run(newWatchdogStream(stream, cancel, lw.opts.SilenceTimeout, &lw.announced))
 	return w, nil
 }
 

@@ -3,6 +3,7 @@ package informer
 import (
 	"context"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -34,27 +35,34 @@ type recvResult struct {
 // Not safe for concurrent use: one goroutine calls Recv. The caller cancels the stream's context
 // when it is done with it.
 type watchdogStream struct {
-	stream   informerv1.InformerService_SubscribeClient
-	cancel   context.CancelFunc
-	fallback time.Duration
-	results  chan recvResult
-	header   chan time.Duration // the announced interval (0 = none), once
-	timeout  time.Duration
-	timer    *time.Timer
-	done     chan struct{} // closed by stop: nobody reads results any more
+	stream    informerv1.InformerService_SubscribeClient
+	cancel    context.CancelFunc
+	announced *atomic.Int64 // the last interval a stream announced, shared with later streams
+	results   chan recvResult
+	header    chan time.Duration // the announced interval (0 = none), once
+	timeout   time.Duration
+	timer     *time.Timer
+	done      chan struct{} // closed by stop: nobody reads results any more
 }
 
-// newWatchdogStream starts reading stream, whose context cancel ends. fallback <= 0 means
-// DefaultSilenceTimeout.
-func newWatchdogStream(stream informerv1.InformerService_SubscribeClient, cancel context.CancelFunc, fallback time.Duration) *watchdogStream {
+// newWatchdogStream starts reading stream, whose context cancel ends. Until the stream
+// announces its interval, the limit is two of the interval an earlier stream of the same caller
+// announced (*announced, when > 0: a resubscription to a server that hangs never sends its
+// header), else fallback (<= 0: DefaultSilenceTimeout). An announced interval is stored in
+// *announced.
+func newWatchdogStream(stream informerv1.InformerService_SubscribeClient, cancel context.CancelFunc, fallback time.Duration, announced *atomic.Int64) *watchdogStream {
 	if fallback <= 0 {
 		fallback = DefaultSilenceTimeout
 	}
+	timeout := fallback
+	if prev := time.Duration(announced.Load()); prev > 0 {
+		timeout = 2 * prev
+	}
 	w := &watchdogStream{
-		stream: stream, cancel: cancel, fallback: fallback, timeout: fallback,
+		stream: stream, cancel: cancel, timeout: timeout, announced: announced,
 		results: make(chan recvResult), header: make(chan time.Duration, 1), done: make(chan struct{}),
 	}
-	w.timer = time.NewTimer(fallback)
+	w.timer = time.NewTimer(timeout)
 	go w.pump()
 	return w
 }
@@ -92,6 +100,7 @@ func (w *watchdogStream) Recv() (*informerv1.SubscribeResponse, error) {
 		select {
 		case interval := <-w.header:
 			if interval > 0 {
+				w.announced.Store(int64(interval))
 				w.timeout = 2 * interval
 				w.resetTimer()
 			}

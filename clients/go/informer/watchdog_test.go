@@ -181,3 +181,21 @@ func TestW4_AResumeGoesToAnotherAddressWhenOneIsKilled(t *testing.T) {
 		t.Error("not synced")
 	}
 }
+
+func TestW5_AResumeToAServerThatHangsBeforeItsHeaderUsesTheLastAnnouncedInterval(t *testing.T) {
+	const interval = 100 * time.Millisecond
+	fake, c := startFake(t)
+	run(t, c, nil)
+	fake.nextRequest(t)
+	silent := make(chan time.Time, 2)
+	fake.scripts <- announce(interval, silentAfter(silent, ev(synced, nil, "10")))
+	<-silent
+	fake.nextRequest(t)
+	// The resumed stream's server hangs before sending anything, its header included.
+	fake.scripts <- silentAfter(silent)
+	since := <-silent
+	fake.nextRequest(t)
+	if elapsed := time.Since(since); elapsed < 2*interval || elapsed > 2*interval+300*time.Millisecond {
+		t.Fatalf("left the headerless stream after %v, want two of the last announced intervals (%v), not the 60 s fallback", elapsed, 2*interval)
+	}
+}

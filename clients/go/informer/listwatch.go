@@ -255,36 +255,47 @@ func join(a, b string) string {
 	return a + "," + b
 }
 
-// ListWithContext returns one page of the resource as a list object of its Go type (e.g.
-// *corev1.ConfigMapList) carrying the snapshot's resourceVersion and, when more pages follow,
-// the Continue token. options.ResourceVersion is not needed: informerd answers from its cache
-// (as the API server does for "0"). Errors are the API server's (NotFound, BadRequest,
-// ServiceUnavailable, 410 Expired for an expired Continue token).
+// ListWithContext returns the resource as a list object of its Go type (e.g.
+// *corev1.ConfigMapList) carrying the snapshot's resourceVersion: one page of options.Limit
+// objects with the Continue token of the next (as client-go's pager asks), or, with Limit 0,
+// every object (as the API server answers an unpaged list). options.ResourceVersion is not
+// needed: informerd answers from its cache (as the API server does for "0"). Errors are the API
+// server's (NotFound, BadRequest, ServiceUnavailable, 410 Expired for an expired Continue token).
 func (lw *ListerWatcher) ListWithContext(ctx context.Context, options metav1.ListOptions) (runtime.Object, error) {
 	r, err := lw.resolve(ctx)
 	if err != nil {
 		return nil, err
 	}
-	limit := options.Limit
-	if limit > 10000 {
-		limit = 10000
-	}
-	resp, err := lw.client.rpc.List(ctx, &informerv1.ListRequest{
+	req := &informerv1.ListRequest{
 		Resource: r.GetName(), Namespace: lw.opts.Namespace,
 		LabelSelector: join(lw.opts.LabelSelector, options.LabelSelector),
 		FieldSelector: join(lw.opts.FieldSelector, options.FieldSelector),
-		Limit:         int32(limit), PageToken: options.Continue,
-	})
-	if err != nil {
-		return nil, toAPIError(err, r.GetResource())
+		Limit:         int32(min(options.Limit, 10000)), PageToken: options.Continue,
 	}
-	items := make([]runtime.Object, 0, len(resp.GetObjects()))
-	for _, o := range resp.GetObjects() {
-		obj, err := lw.decode(r, o)
+	var items []runtime.Object
+	var resp *informerv1.ListResponse
+	for restarts := 0; ; {
+		resp, err = lw.client.rpc.List(ctx, req)
 		if err != nil {
-			return nil, apierrors.NewInternalError(fmt.Errorf("decoding %s/%s: %w", o.GetNamespace(), o.GetName(), err))
+			if status.Code(err) == codes.Aborted && options.Limit == 0 && options.Continue == "" && restarts < maxListRestarts {
+				// Our own paging's snapshot expired: start the whole list over.
+				restarts++
+				items, req.PageToken = nil, ""
+				continue
+			}
+			return nil, toAPIError(err, r.GetResource())
 		}
-		items = append(items, obj)
+		for _, o := range resp.GetObjects() {
+			obj, err := lw.decode(r, o)
+			if err != nil {
+				return nil, apierrors.NewInternalError(fmt.Errorf("decoding %s/%s: %w", o.GetNamespace(), o.GetName(), err))
+			}
+			items = append(items, obj)
+		}
+		if options.Limit != 0 || resp.GetNextPageToken() == "" {
+			break
+		}
+		req.PageToken = resp.GetNextPageToken()
 	}
 	list := lw.newList(r)
 	if err := meta.SetList(list, items); err != nil {

@@ -100,6 +100,23 @@ func TestLW1_ListPagesMapLimitAndContinueToPageSizeAndToken(t *testing.T) {
 	}
 }
 
+func TestLW1b_AnUnpagedListReturnsEveryPage(t *testing.T) {
+	fake, c := startFake(t)
+	fake.list = func(r *informerv1.ListRequest) (*informerv1.ListResponse, error) {
+		if r.GetPageToken() == "" {
+			return &informerv1.ListResponse{Objects: []*informerv1.Object{obj("ns", "a", "5")}, ResourceVersion: "10", NextPageToken: "t1", TotalCount: 2}, nil
+		}
+		return &informerv1.ListResponse{Objects: []*informerv1.Object{obj("ns", "b", "6")}, ResourceVersion: "10"}, nil
+	}
+	got, err := NewListerWatcher(c, "configmaps", ListerWatcherOptions{}).ListWithContext(context.Background(), metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := got.(*corev1.ConfigMapList); len(l.Items) != 2 || l.Items[1].Name != "b" || l.Continue != "" || l.ResourceVersion != "10" {
+		t.Fatalf("unpaged list = %+v, want a and b, no Continue", l)
+	}
+}
+
 func TestLW2_ExpiredPageTokenIsTheAPIServers410(t *testing.T) {
 	fake, c := startFake(t)
 	fake.list = func(*informerv1.ListRequest) (*informerv1.ListResponse, error) {

@@ -14,6 +14,9 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"k8s.io/klog/v2"
+	ctrl "sigs.k8s.io/controller-runtime"
 )
 
 func main() {
@@ -22,6 +25,7 @@ func main() {
 	namespace := flag.String("namespace", "", "only this namespace (default: all)")
 	selector := flag.String("selector", "app=demo", "label selector of the ConfigMaps to summarise")
 	flag.Parse()
+	ctrl.SetLogger(klog.NewKlogr())
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, Config{Informerd: *addr, Kubeconfig: *kubeconfig, Namespace: *namespace, Selector: *selector}); err != nil {

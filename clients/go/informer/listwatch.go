@@ -318,7 +318,10 @@ func (lw *ListerWatcher) ListWithContext(ctx context.Context, options metav1.Lis
 // options.ResourceVersion when set (other than "0"), else fresh (ADDED for every object, then,
 // with SendInitialEvents, the initial-events-end bookmark). Errors of the stream arrive as a
 // watch.Error event (410 Expired when the position cannot be resumed) or as the end of the
-// result channel (a broken or silent stream: watch again).
+// result channel (a broken or silent stream: watch again). A streaming list's
+// ResourceVersionMatch=NotOlderThan is not enforced: Subscribe has no minimum version, so the
+// initial state is informerd's current cut, which a lagging replica may hold older than the
+// requested version.
 func (lw *ListerWatcher) WatchWithContext(ctx context.Context, options metav1.ListOptions) (watch.Interface, error) {
 	r, err := lw.resolve(ctx)
 	if err != nil {

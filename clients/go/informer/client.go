@@ -2,12 +2,19 @@ package informer
 
 import (
 	"context"
+	"fmt"
+	"net"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/resolver"
+	"google.golang.org/grpc/resolver/manual"
 	"google.golang.org/grpc/status"
 
 	informerv1 "informerd.dev/clients/go/informerv1"
@@ -20,19 +27,59 @@ type Client struct {
 	rpc  informerv1.InformerServiceClient
 }
 
-// Dial connects to informerd at target ("host:port" or "unix:///path"). Without options it uses
-// plaintext and retries connecting every 2 s at most, so an informer notices a restarted server
-// soon; pass grpc.DialOptions to change that (e.g. TLS credentials). The connection is lazy:
-// Dial fails only on a malformed target.
-func Dial(target string, opts ...grpc.DialOption) (*Client, error) {
-	all := []grpc.DialOption{
+// Keepalive is the client side of gRPC keepalive that Dial and DialAddresses use: a ping after
+// 30 s without traffic, the connection declared dead 10 s after an unanswered ping, also while
+// no stream is open (informerd accepts pings 10 s apart). With the streams' bookmark watchdog
+// (Options.SilenceTimeout) it bounds how long a client trusts a silent server.
+var Keepalive = keepalive.ClientParameters{Time: 30 * time.Second, Timeout: 10 * time.Second, PermitWithoutStream: true}
+
+// defaultDialOptions are what Dial and DialAddresses use before the caller's options.
+func defaultDialOptions() []grpc.DialOption {
+	return []grpc.DialOption{
 		grpc.WithTransportCredentials(insecure.NewCredentials()),
 		grpc.WithConnectParams(grpc.ConnectParams{
 			Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 2 * time.Second},
 			MinConnectTimeout: 5 * time.Second,
 		}),
+		grpc.WithKeepaliveParams(Keepalive),
 	}
-	conn, err := grpc.NewClient(target, append(all, opts...)...)
+}
+
+// Dial connects to informerd at target ("host:port" or "unix:///path"). Without options it uses
+// plaintext, keepalive (see Keepalive) and retries connecting every 2 s at most, so an informer
+// notices a restarted server soon; pass grpc.DialOptions to change that (e.g. TLS credentials).
+// The connection is lazy: Dial fails only on a malformed target.
+func Dial(target string, opts ...grpc.DialOption) (*Client, error) {
+	conn, err := grpc.NewClient(target, append(defaultDialOptions(), opts...)...)
+	if err != nil {
+		return nil, err
+	}
+	return &Client{conn: conn, rpc: informerv1.NewInformerServiceClient(conn)}, nil
+}
+
+// dialSchemes numbers the resolver schemes of DialAddresses, one per call.
+var dialSchemes atomic.Int64
+
+// DialAddresses connects to several informerd replicas that follow the same API server
+// ("host:port" or "unix:///path" each): calls are spread round robin over the addresses that are up, and one
+// that goes away is left out until it is back, so an informer's resume after a replica died
+// (its stream ended, or the bookmark watchdog gave up on it) goes to another one. Subscription
+// positions are the API server's resourceVersions, so a resume by resourceVersion or
+// known_objects continues on any replica. Options as Dial's.
+func DialAddresses(addrs []string, opts ...grpc.DialOption) (*Client, error) {
+	if len(addrs) == 0 {
+		return nil, status.Error(codes.InvalidArgument, "DialAddresses: no address")
+	}
+	r := manual.NewBuilderWithScheme(fmt.Sprintf("informerd-addrs-%d", dialSchemes.Add(1)))
+	state := resolver.State{}
+	for _, a := range addrs {
+		state.Addresses = append(state.Addresses, resolver.Address{Addr: a})
+	}
+	r.InitialState(state)
+	all := append(defaultDialOptions(), grpc.WithResolvers(r),
+		grpc.WithDefaultServiceConfig(`{"loadBalancingConfig":[{"round_robin":{}}]}`),
+		grpc.WithContextDialer(dialAddress))
+	conn, err := grpc.NewClient(r.Scheme()+":///informerd", append(all, opts...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -159,4 +206,15 @@ func (c *Client) ByIndex(ctx context.Context, resource, indexName, value string,
 			return nil, err
 		}
 	}
+}
+
+// dialAddress connects to one address of DialAddresses: a unix socket for "unix:PATH" or
+// "unix://PATH", else TCP.
+func dialAddress(ctx context.Context, addr string) (net.Conn, error) {
+	network := "tcp"
+	if rest, ok := strings.CutPrefix(addr, "unix:"); ok {
+		network, addr = "unix", strings.TrimPrefix(rest, "//")
+	}
+	var d net.Dialer
+	return d.DialContext(ctx, network, addr)
 }

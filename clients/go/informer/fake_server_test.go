@@ -24,6 +24,16 @@ type fakeServer struct {
 	requests chan *informerv1.SubscribeRequest
 	scripts  chan script
 	list     func(*informerv1.ListRequest) (*informerv1.ListResponse, error)
+	// resources answers ListResources; nil = core/v1 configmaps only.
+	resources []*informerv1.ResourceStatus
+}
+
+func (f *fakeServer) ListResources(context.Context, *informerv1.ListResourcesRequest) (*informerv1.ListResourcesResponse, error) {
+	if f.resources == nil {
+		return &informerv1.ListResourcesResponse{Resources: []*informerv1.ResourceStatus{{
+			Version: "v1", Resource: "configmaps", Kind: "ConfigMap", Namespaced: true, Synced: true, Name: "configmaps.v1"}}}, nil
+	}
+	return &informerv1.ListResourcesResponse{Resources: f.resources}, nil
 }
 
 func (f *fakeServer) Subscribe(req *informerv1.SubscribeRequest, stream informerv1.InformerService_SubscribeServer) error {

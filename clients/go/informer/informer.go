@@ -75,6 +75,12 @@ type Options struct {
 	// OnError sees every error that ended a subscription (client-go's WatchErrorHandler); the
 	// informer retries regardless. Default: log with slog at Warn.
 	OnError func(err error)
+	// SilenceTimeout is how long a subscription may receive nothing before the informer treats
+	// informerd as gone (ends the stream as UNAVAILABLE and resumes, on another address when
+	// the Client has several) when no stream announced a bookmark interval; when one did
+	// (informer-bookmark-interval-ms), the limit is two intervals (the last announced one
+	// until the current stream announces its own). Default 60 s.
+	SilenceTimeout time.Duration
 }
 
 // Stats counts an informer's subscriptions by how they started, for tests and metrics.
@@ -113,6 +119,8 @@ type Informer struct {
 	handlers  []*Registration
 
 	stats struct{ fresh, known, rv, failures, events atomic.Int64 }
+	// announced is the bookmark interval (ns) the last stream announced, for the watchdog.
+	announced atomic.Int64
 }
 
 // Registration identifies a handler added with AddEventHandler.
@@ -258,9 +266,11 @@ func (inf *Informer) subscribe(ctx context.Context, resumeRV string) subscribeRe
 	if err != nil {
 		return subscribeResult{err: err}
 	}
+	wd := newWatchdogStream(stream, cancel, inf.opts.SilenceTimeout, &inf.announced)
+	defer wd.stop()
 	res := subscribeResult{resumeRV: resumeRV}
 	for {
-		ev, err := stream.Recv()
+		ev, err := wd.Recv()
 		if err != nil {
 			if errors.Is(err, io.EOF) {
 				err = status.Error(codes.Unavailable, "informerd ended the subscription")

@@ -10,6 +10,9 @@ import (
 
 // RateLimiter decides how long an item waits before it is retried (client-go's
 // workqueue.TypedRateLimiter).
+//
+// Deprecated: use client-go's k8s.io/client-go/util/workqueue (workqueue.TypedRateLimiter), which this copies; it is
+// kept so existing code builds.
 type RateLimiter[T comparable] interface {
 	// When returns how long item should wait now, counting this as one more failure.
 	When(item T) time.Duration
@@ -106,6 +109,9 @@ func (r *MaxOfRateLimiter[T]) NumRequeues(item T) int {
 
 // DefaultControllerRateLimiter is client-go's default: per item 5 ms doubling to 1000 s, and
 // overall 10 qps with bursts of 100.
+//
+// Deprecated: use client-go's k8s.io/client-go/util/workqueue (workqueue.DefaultTypedControllerRateLimiter), which this copies; it is
+// kept so existing code builds.
 func DefaultControllerRateLimiter[T comparable]() RateLimiter[T] {
 	return NewMaxOfRateLimiter[T](
 		NewItemExponentialFailureRateLimiter[T](5*time.Millisecond, 1000*time.Second),
@@ -117,6 +123,9 @@ func DefaultControllerRateLimiter[T comparable]() RateLimiter[T] {
 // once however often it is added, is handed to one worker at a time (added again while being
 // processed, it is queued again once Done), and can be retried after a delay that grows with
 // its failures. Safe for concurrent use.
+//
+// Deprecated: use client-go's k8s.io/client-go/util/workqueue (workqueue.NewTypedRateLimitingQueue), which this copies; it is
+// kept so existing code builds.
 type RateLimitingQueue[T comparable] struct {
 	limiter RateLimiter[T]
 
@@ -131,6 +140,9 @@ type RateLimitingQueue[T comparable] struct {
 }
 
 // NewRateLimitingQueue returns an empty queue retrying with limiter.
+//
+// Deprecated: use client-go's k8s.io/client-go/util/workqueue (workqueue.NewTypedRateLimitingQueue), which this copies; it is
+// kept so existing code builds.
 func NewRateLimitingQueue[T comparable](limiter RateLimiter[T]) *RateLimitingQueue[T] {
 	q := &RateLimitingQueue[T]{
 		limiter: limiter, dirty: map[T]struct{}{}, processing: map[T]struct{}{},

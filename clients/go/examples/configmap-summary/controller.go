@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
+	"k8s.io/client-go/util/workqueue"
 
 	"informerd.dev/clients/go/informer"
 )
@@ -75,7 +76,7 @@ func run(ctx context.Context, cfg Config) error {
 	defer c.Close()
 
 	inf := informer.New(c, "configmaps", informer.Options{Namespace: cfg.Namespace, LabelSelector: cfg.Selector})
-	queue := informer.NewRateLimitingQueue[string](informer.DefaultControllerRateLimiter[string]())
+	queue := workqueue.NewTypedRateLimitingQueue(workqueue.DefaultTypedControllerRateLimiter[string]())
 	inf.AddEventHandler(informer.ResourceEventHandlerFuncs{
 		AddFunc:    func(obj *informer.Object, _ bool) { queue.Add(obj.Key()) },
 		UpdateFunc: func(_, obj *informer.Object) { queue.Add(obj.Key()) },
@@ -102,7 +103,7 @@ func run(ctx context.Context, cfg Config) error {
 }
 
 // processNext reconciles one key; false once the queue is shut down.
-func processNext(ctx context.Context, inf *informer.Informer, kube kubernetes.Interface, queue *informer.RateLimitingQueue[string]) bool {
+func processNext(ctx context.Context, inf *informer.Informer, kube kubernetes.Interface, queue workqueue.TypedRateLimitingInterface[string]) bool {
 	key, shutdown := queue.Get()
 	if shutdown {
 		return false

@@ -169,3 +169,20 @@ func Eventually(t *testing.T, timeout time.Duration, cond func() bool, msg func(
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// Pause stops the process with SIGSTOP: its connections stay open and it answers nothing (a
+// hung server, or one behind a blackholed network). Continue undoes it; the test's end does too.
+func (s *Server) Pause() {
+	s.t.Helper()
+	if err := s.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		s.t.Fatal(err)
+	}
+	s.t.Cleanup(s.Continue)
+}
+
+// Continue resumes a paused process.
+func (s *Server) Continue() {
+	if s.cmd != nil {
+		s.cmd.Process.Signal(syscall.SIGCONT)
+	}
+}

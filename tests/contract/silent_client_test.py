@@ -12,10 +12,12 @@ disappears). informerd must then
   `informerd_subscriptions_ended_total` counts it, and the end is logged at info with its cause;
 - keep serving the direct subscriber meanwhile: a ConfigMap created during the blackhole
   reaches it promptly, and its events, rebuilt into a state, equal informerd's List and a
-  quorum LIST from the API server, every event at its object's resourceVersion.
+  quorum LIST from the API server, every event at its object's resourceVersion;
+- let clients ping as the client libraries do (--grpc_min_client_ping_interval, streams that
+  carry no data included), and refuse a client that pings more often (GOAWAY too_many_pings).
 
 Prints "PASS name" / "FAIL name: why" per check; exit status 0 only when every check passed.
-Run by tests/contract/stream_contract_test.sh (scripts/test); about 20 seconds.
+Run by tests/contract/stream_contract_test.sh (scripts/test); about 35 seconds.
 """
 
 import argparse
@@ -95,6 +97,58 @@ def metric(replica, name, resource, extra=""):
             total += float(m.group(2))
             found = True
     return total if found else None
+
+
+def pinging_channel(port, every_ms):
+    """A channel that pings every `every_ms`, streams with no data included."""
+    return grpc.insecure_channel("127.0.0.1:%d" % port, options=[
+        ("grpc.keepalive_time_ms", every_ms), ("grpc.keepalive_timeout_ms", 5000),
+        ("grpc.keepalive_permit_without_calls", 1), ("grpc.http2.max_pings_without_data", 0)])
+
+
+def stream_outcome(port, every_ms, namespace, seconds):
+    """Subscribes to an empty selection over a channel pinging every `every_ms` (so the stream
+    carries no data but SYNCED) and returns the status code it ended with within `seconds`,
+    or None when it was still open."""
+    channel = pinging_channel(port, every_ms)
+    stub = pb_grpc.InformerServiceStub(channel)
+    call = stub.Subscribe(pb.SubscribeRequest(resource="configmaps", namespace=namespace,
+                                              label_selector="matches=nothing"))
+    ended = []
+
+    def read():
+        try:
+            for _ in call:
+                pass
+        except grpc.RpcError as e:
+            ended.append((e.code(), e.details()))
+
+    t = threading.Thread(target=read, daemon=True)
+    t.start()
+    t.join(seconds)
+    call.cancel()
+    channel.close()
+    return ended[0] if ended and ended[0][0] != grpc.StatusCode.CANCELLED else None
+
+
+def check_ping_policy(check, replica, args, namespace):
+    """informerd lets clients ping every --grpc_min_client_ping_interval, on streams that carry
+    no data too, and sends GOAWAY too_many_pings to one pinging more often (gRPC's default
+    policy would refuse pings every few seconds on such streams: 5 minutes)."""
+    # informerd's default: pings 10 s apart are allowed; one every 500 ms is abuse.
+    outcome = stream_outcome(replica.port, 500, namespace, 15)
+    check("a client pinging every 0.5 s is refused (GOAWAY too_many_pings)",
+          outcome is not None and outcome[0] == grpc.StatusCode.UNAVAILABLE,
+          "the stream ended with %s" % (outcome,))
+    allowing = Replica("ping-policy", args.informerd_bin, args.kubeconfig,
+                       ["--grpc_min_client_ping_interval=1s"], args.work_dir)
+    try:
+        allowing.start()
+        outcome = stream_outcome(allowing.port, 1500, namespace, 10)
+        check("with --grpc_min_client_ping_interval=1s a client pinging every 1.5 s keeps its "
+              "stream", outcome is None, "the stream ended with %s" % (outcome,))
+    finally:
+        allowing.stop()
 
 
 def main(argv):
@@ -183,8 +237,10 @@ def main(argv):
         quorum = api.list_namespaced_config_map(namespace)
         truth = {"%s/%s" % (namespace, o.metadata.name): o.metadata.resource_version
                  for o in quorum.items}
-        _, got, problems = list_all(replica.stub, namespace, 100,
-                                    min_rv=quorum.metadata.resource_version)
+        # Read-your-writes at the newest ConfigMap's version (the list's own version may be of a
+        # write to another resource, which informerd sees only with the next bookmark).
+        newest = str(max(int(v) for v in truth.values()))
+        _, got, problems = list_all(replica.stub, namespace, 100, min_rv=newest)
         check("informerd's List equals a quorum LIST", got == truth and not problems,
               "list %s problems %s, quorum %s" % (got, problems, truth))
         direct.stop()
@@ -199,6 +255,7 @@ def main(argv):
         live = seen[1:]  # after the initial object, positions are the events' RVs
         check("every position after SYNCED is its event's resourceVersion",
               all(e[2] == e[3] for e in live), "events %s" % live)
+        check_ping_policy(check, replica, args, namespace)
     except Exception as e:  # noqa: BLE001 - reported as a failure with its cause
         check("the run", False, repr(e))
     finally:

@@ -61,6 +61,7 @@ fi
 check "scripts/demo exits 130 on Ctrl-C (got ${rc:-none})" test "$rc" = 130
 check "no Python traceback on Ctrl-C" bash -c '! grep -E "Traceback|KeyboardInterrupt" "$1"' _ "$out"
 check "a short message says it was interrupted" grep -q 'interrupted: stopping' "$out"
+check "no gRPC error from the subscriber on Ctrl-C" bash -c '! grep -A2 "^ERROR:" "$1"' _ "$out"
 check "no process of the demo's group outlives it" bash -c '! pgrep -g "$1" -a' _ "$demo_pid"
 demo_pid=""
 check "the demo's kube-apiserver is stopped (pid ${cluster_pid:-unknown})" \

@@ -9,9 +9,16 @@
 #      /var/run/secrets/kubernetes.io/serviceaccount (a private mount namespace), the
 #      KUBERNETES_SERVICE_HOST/PORT variables, the Deployment's args and the ConfigMap's config
 #      read back from the API server; its gRPC health turns SERVING and a ConfigMap created
-#      here shows up in List.
+#      here shows up in List;
+#   5. the Helm chart deploy/helm/informerd: `helm lint --strict`, its default `helm template`
+#      equals `kustomize build deploy/` object by object (and the ServiceMonitor toggle equals
+#      servicemonitor.yaml), a render with every value changed shows each value's effect, and
+#      the rendered chart passes a server-side dry run and applies over deploy/'s objects;
+#   6. every metric deploy/grafana-dashboard.json queries is one the running informerd exports
+#      (scraped with a metrics-reader token), and the check rejects a doctored dashboard.
 # Prints `N passed, N failed`; exits non-zero when a check failed. Objects it creates in an
-# existing cluster are kept (deploy/ is applied idempotently) except its test ConfigMap.
+# existing cluster are kept (deploy/ is applied idempotently) except its test ConfigMap and its
+# metrics scraper (a ServiceAccount and its binding).
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 source "$root/scripts/lib.sh"
@@ -29,10 +36,16 @@ chmod 0755 "$tmp"  # informerd reads its config and service account here as uid 
 cluster_dir=""
 informerd_pid=""
 test_cm=""
+scraper_made=""
 cleanup() {
   [ -n "$informerd_pid" ] && kill "$informerd_pid" 2>/dev/null
   [ -n "$test_cm" ] && "$kubectl" delete configmap -n default "$test_cm" --ignore-not-found \
     >/dev/null 2>&1
+  if [ -n "$scraper_made" ]; then
+    "$kubectl" delete clusterrolebinding informerd-deploy-test-scraper --ignore-not-found >/dev/null 2>&1
+    "$kubectl" delete serviceaccount -n informerd informerd-deploy-test-scraper --ignore-not-found \
+      >/dev/null 2>&1
+  fi
   [ -n "$cluster_dir" ] && scripts/cluster-down --dir "$cluster_dir" >/dev/null 2>&1
   rm -rf "$tmp"
 }
@@ -147,6 +160,145 @@ while read -r verdict rest; do
   esac
 done <"$tmp/static"
 
+echo "== Helm chart (deploy/helm/informerd) renders what deploy/ does"
+helm="$INFORMERD_TOOLS/bin/helm"
+chart=deploy/helm/informerd
+chart_ok=""
+if [ ! -x "$helm" ]; then
+  fail "helm is installed ($helm: run scripts/setup)"
+else
+  check "helm lint --strict $chart" "$helm" lint --strict "$chart"
+  # Every value the chart offers, changed at once: its own namespace handling, resources of
+  # three API groups (RBAC derived from them), TLS, auth and the NetworkPolicy off, ports,
+  # image, limits, the ServiceMonitor on, extra config keys.
+  cat >"$tmp/variant-values.yaml" <<'YAML'
+namespace: {name: "", create: false}
+name: informerd-variant
+image: {repository: registry.example/informerd, tag: "1.2.3"}
+informer:
+  resources:
+    - pods
+    - deployments.apps
+    - {name: widgets.v1.example.com, namespace: team-a}
+    - {name: secrets, projection: metadata}
+  indexes: ["label:app"]
+listen: {grpcPort: 7000, metricsPort: 7001}
+tls: {enabled: false}
+auth: {enabled: false}
+extraConfig: {history_size: 5000}
+resources: {requests: {cpu: 200m, memory: 256Mi}, limits: {memory: 1Gi}}
+networkPolicy: {enabled: false}
+serviceMonitor: {enabled: true, labels: {release: prometheus}}
+YAML
+  check "helm lint --strict $chart with every value changed" \
+    "$helm" lint --strict "$chart" -f "$tmp/variant-values.yaml"
+  if "$helm" template informerd "$chart" >"$tmp/chart.yaml" 2>"$tmp/err" &&
+    "$helm" template informerd "$chart" --set serviceMonitor.enabled=true \
+      --show-only templates/servicemonitor.yaml >"$tmp/chart-sm.yaml" 2>>"$tmp/err" &&
+    "$helm" template informerd "$chart" -n informerd -f "$tmp/variant-values.yaml" \
+      >"$tmp/chart-variant.yaml" 2>>"$tmp/err"; then
+    pass "helm template renders the chart (defaults, ServiceMonitor on, every value changed)"
+    chart_ok=1
+  else
+    fail "helm template renders the chart"; sed 's/^/    /' "$tmp/err"
+  fi
+fi
+if [ -n "$chart_ok" ]; then
+  "$yaml_py" - "$tmp/rendered.yaml" "$tmp/chart.yaml" deploy/servicemonitor.yaml "$tmp/chart-sm.yaml" \
+    "$tmp/chart-variant.yaml" >"$tmp/chart-static" 2>&1 <<'PY'
+import sys, yaml
+kust_path, chart_path, sm_path, chart_sm_path, variant_path = sys.argv[1:]
+def out(ok, name, detail=""):
+    print(("PASS " if ok else "FAIL ") + name + (f" ({detail})" if detail and not ok else ""))
+def load(path):
+    return [o for o in yaml.safe_load_all(open(path)) if o]
+def norm(o):
+    # The one normalisation: a ConfigMap's *.yaml data is compared as YAML (comments and key
+    # order are not what informerd reads).
+    if o["kind"] == "ConfigMap":
+        o["data"] = {k: yaml.safe_load(v) if k.endswith(".yaml") else v for k, v in o["data"].items()}
+    return o
+def key(o):
+    return (o["apiVersion"], o["kind"], o["metadata"].get("namespace", ""), o["metadata"]["name"])
+def diff(a, b, path=""):
+    if isinstance(a, dict) and isinstance(b, dict):
+        for k in sorted(set(a) | set(b), key=str):
+            if k not in a: yield f"{path}.{k}: only in the chart ({b[k]!r})"
+            elif k not in b: yield f"{path}.{k}: missing in the chart (kustomize {a[k]!r})"
+            else: yield from diff(a[k], b[k], f"{path}.{k}")
+    elif isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        for i, (x, y) in enumerate(zip(a, b)): yield from diff(x, y, f"{path}[{i}]")
+    elif a != b:
+        yield f"{path}: kustomize {a!r}, chart {b!r}"
+def compare(kust_objs, chart_objs, what):
+    kust = {key(o): norm(o) for o in kust_objs}
+    chart = {key(o): norm(o) for o in chart_objs}
+    out(set(kust) == set(chart), f"{what}: the same objects",
+        f"only kustomize {sorted(set(kust) - set(chart))}, only chart {sorted(set(chart) - set(kust))}")
+    for k in sorted(set(kust) & set(chart)):
+        d = list(diff(kust[k], chart[k]))
+        out(not d, f"{what}: {k[1]} {k[3]} is equal", "; ".join(d[:5]))
+compare(load(kust_path), load(chart_path), "default values = kustomize build deploy/")
+compare(load(sm_path), load(chart_sm_path), "serviceMonitor.enabled = deploy/servicemonitor.yaml")
+
+# The variant: every value took effect.
+objs = load(variant_path)
+by = {(o["kind"], o["metadata"]["name"]): o for o in objs}
+kinds = sorted(k for k, _ in by)
+out(all(o["metadata"].get("namespace") == "informerd" for o in objs
+        if o["kind"] not in ("ClusterRole", "ClusterRoleBinding")) and "Namespace" not in kinds,
+    "variant: namespace.name \"\" puts the objects in the release's namespace, create false renders none",
+    str(kinds))
+out("NetworkPolicy" not in kinds and ("ClusterRoleBinding", "informerd-variant:auth-delegator") not in by
+    and ("ClusterRole", "informerd-variant:metrics-reader") not in by,
+    "variant: no NetworkPolicy, no auth-delegator binding, no metrics-reader without auth", str(sorted(by)))
+role = by.get(("ClusterRole", "informerd-variant"), {})
+rules = {tuple(r["apiGroups"]): sorted(r["resources"]) for r in role.get("rules", [])}
+want = {("",): ["pods", "secrets"], ("apps",): ["deployments"], ("example.com",): ["widgets"]}
+out(rules == want and all(r["verbs"] == ["get", "list", "watch"] for r in role["rules"]),
+    "variant: the ClusterRole grants get/list/watch on exactly the resources, per API group",
+    f"{rules} != {want}")
+config = yaml.safe_load(by[("ConfigMap", "informerd-variant-config")]["data"]["config.yaml"])
+out(config.get("resources") == [
+        "pods", "deployments.apps", {"name": "widgets.v1.example.com", "namespace": "team-a"},
+        {"name": "secrets", "projection": "metadata"}]
+    and config.get("indexes") == ["label:app"] and config.get("history_size") == 5000,
+    "variant: the config holds the resources, indexes and extraConfig", str(config))
+out(config.get("auth") is False and "tls_cert_file" not in config and "tls_key_file" not in config
+    and config.get("listen") == ["0.0.0.0:7000"] and config.get("metrics_listen") == "0.0.0.0:7001",
+    "variant: auth off, no TLS files, listen addresses from listen.*", str(config))
+dep = by[("Deployment", "informerd-variant")]
+c = dep["spec"]["template"]["spec"]["containers"][0]
+vols = dep["spec"]["template"]["spec"]["volumes"]
+out(c["image"] == "registry.example/informerd:1.2.3", "variant: the image", c["image"])
+out({p["name"]: p["containerPort"] for p in c["ports"]} == {"grpc": 7000, "metrics": 7001}
+    and all(p["targetPort"] in ("grpc", "metrics") for p in by[("Service", "informerd-variant")]["spec"]["ports"])
+    and sorted(p["port"] for p in by[("Service", "informerd-variant")]["spec"]["ports"]) == [7000, 7001],
+    "variant: container and Service ports from listen.*")
+out(c["resources"] == {"requests": {"cpu": "200m", "memory": "256Mi"}, "limits": {"memory": "1Gi"}},
+    "variant: container resources", str(c["resources"]))
+out(not any("secret" in v for v in vols) and not any(m["name"] == "tls" for m in c["volumeMounts"]),
+    "variant: no TLS Secret volume with tls.enabled false", str(vols))
+out(dep["spec"]["template"]["spec"]["serviceAccountName"] == "informerd-variant"
+    and by[("ClusterRoleBinding", "informerd-variant")]["subjects"][0]["namespace"] == "informerd",
+    "variant: the binding names the ServiceAccount in the release namespace")
+sm = by.get(("ServiceMonitor", "informerd-variant"), {})
+out(sm.get("metadata", {}).get("labels", {}).get("release") == "prometheus"
+    and sm["spec"]["namespaceSelector"]["matchNames"] == ["informerd"],
+    "variant: ServiceMonitor with its labels, selecting the release namespace", str(sm))
+# What the cluster gets: all but the ServiceMonitor (its CRD is not installed there).
+with open(variant_path + ".apply", "w") as f:
+    yaml.safe_dump_all([o for o in objs if o["kind"] != "ServiceMonitor"], f)
+PY
+  while read -r verdict rest; do
+    case "$verdict" in
+      PASS) pass "$rest" ;;
+      FAIL) fail "$rest" ;;
+      *) fail "chart check crashed: $verdict $rest" ;;
+    esac
+  done <"$tmp/chart-static"
+fi
+
 echo "== cluster"
 if [ -n "${INFORMERD_TEST_KUBECONFIG:-}" ]; then
   export KUBECONFIG="$INFORMERD_TEST_KUBECONFIG"
@@ -199,6 +351,34 @@ for o in yaml.safe_load_all(open(sys.argv[1])):
 ' "$tmp/rendered.yaml")
 check "the Deployment kept its HTTP probes server-side" test "$("$kubectl" get -n informerd \
   deployment/informerd -o jsonpath='{.spec.template.spec.containers[0].readinessProbe.httpGet.path}')" = /readyz
+generation="$("$kubectl" get -n informerd deployment/informerd -o jsonpath='{.metadata.generation}')"
+
+echo "== apply the rendered chart"
+if [ -n "$chart_ok" ]; then
+  # Over what deploy/ created: the same objects, so the apply changes no spec; the dry run
+  # before it must pass without a Pod Security warning, as deploy/'s does.
+  if "$kubectl" apply --dry-run=server -f "$tmp/chart.yaml" >"$tmp/chart-dry.out" 2>"$tmp/chart-dry.err" &&
+    grep -q 'deployment.apps/informerd' "$tmp/chart-dry.out" && ! grep -qi warning "$tmp/chart-dry.err"; then
+    pass "kubectl apply --dry-run=server of the chart (default values): no warning"
+  else
+    fail "kubectl apply --dry-run=server of the chart (default values): no warning"
+    sed 's/^/    /' "$tmp/chart-dry.err"
+  fi
+  check "kubectl apply of the chart (default values)" "$kubectl" apply -f "$tmp/chart.yaml"
+  check "the chart's apply left the Deployment's spec as deploy/ made it (generation $generation)" \
+    test "$("$kubectl" get -n informerd deployment/informerd -o jsonpath='{.metadata.generation}')" \
+    = "$generation"
+  if "$kubectl" apply --dry-run=server -f "$tmp/chart-variant.yaml.apply" >"$tmp/variant-dry.out" \
+    2>"$tmp/variant-dry.err" && grep -q 'deployment.apps/informerd-variant' "$tmp/variant-dry.out" &&
+    ! grep -qi warning "$tmp/variant-dry.err"; then
+    pass "kubectl apply --dry-run=server of the chart with every value changed: no warning"
+  else
+    fail "kubectl apply --dry-run=server of the chart with every value changed: no warning"
+    sed 's/^/    /' "$tmp/variant-dry.err"
+  fi
+else
+  skip "applying the chart (it did not render)"
+fi
 
 echo "== RBAC is minimal"
 sa_user=system:serviceaccount:informerd:informerd
@@ -358,6 +538,145 @@ fi
 # may read what it caches (a real controller has its own ServiceAccount and RBAC).
 client_token="$("$kubectl" create token informerd -n informerd --audience informerd --duration=1h)"
 grpcurl_tls=(-cacert "$tls_dir/ca.crt" -H "authorization: Bearer $client_token")
+
+echo "== the Grafana dashboard queries only metrics informerd exports"
+# A scraper as the README sets up Prometheus: a ServiceAccount bound to the metrics-reader
+# ClusterRole, with a token of audience informerd.
+scraper=informerd-deploy-test-scraper
+scraper_made=1
+if { "$kubectl" create serviceaccount -n informerd "$scraper" --dry-run=client -o yaml &&
+  echo --- && "$kubectl" create clusterrolebinding "$scraper" --dry-run=client -o yaml \
+    --clusterrole=informerd:metrics-reader --serviceaccount="informerd:$scraper"; } |
+  "$kubectl" apply -f - >/dev/null 2>"$tmp/err"; then
+  pass "a ServiceAccount bound to informerd:metrics-reader"
+else
+  fail "a ServiceAccount bound to informerd:metrics-reader"; sed 's/^/    /' "$tmp/err"
+fi
+scrape_token="$("$kubectl" create token -n informerd "$scraper" --audience informerd --duration=10m 2>/dev/null)"
+# A List first, so the call-latency histogram has a series (its # TYPE line is there anyway).
+grpcurl "${grpcurl_tls[@]}" -max-time 5 -d '{"resource":"namespaces"}' 127.0.0.1:"$grpc_port" \
+  informer.v1.InformerService/List >/dev/null 2>&1
+if [ -n "$metrics_port" ] && curl -fsS -H "Authorization: Bearer $scrape_token" \
+  "http://127.0.0.1:$metrics_port/metrics" >"$tmp/metrics.txt" 2>"$tmp/err"; then
+  pass "/metrics with a metrics-reader token answers ($(grep -c '^# TYPE' "$tmp/metrics.txt") metric families)"
+else
+  fail "/metrics with a metrics-reader token answers"; sed 's/^/    /' "$tmp/err"
+fi
+cat >"$tmp/dashboard_check.py" <<'PY'
+"""Prints PASS/FAIL lines: every metric the dashboard's PromQL names is one informerd exports."""
+import json, re, sys
+
+dashboard_path, metrics_path = sys.argv[1:]
+# Exported families with their types (# TYPE), and sample names (a family without samples
+# still has its # TYPE line).
+types, samples = {}, set()
+for line in open(metrics_path):
+    if line.startswith("# TYPE "):
+        _, _, name, kind = line.split()[:4]
+        types[name] = kind
+    elif line.strip() and not line.startswith("#"):
+        samples.add(re.match(r"[A-Za-z_:][A-Za-z0-9_:]*", line).group(0))
+
+def known(name):
+    if name in types or name in samples:
+        return True
+    # A histogram's series are NAME_bucket, NAME_sum, NAME_count; a summary's NAME_sum and
+    # NAME_count. Only those: informerd_subscriber_lag_sum is a gauge of its own, and
+    # informerd_subscriber_lag is no metric.
+    for suffix, kinds in (("_bucket", {"histogram"}), ("_sum", {"histogram", "summary"}),
+                          ("_count", {"histogram", "summary"})):
+        if name.endswith(suffix) and types.get(name[: -len(suffix)]) in kinds:
+            return True
+    return False
+
+KEYWORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "offset", "bool",
+            "and", "or", "unless", "inf", "nan"}
+
+def metric_names(expr):
+    names = set(re.findall(r'__name__\s*=\s*"([^"]+)"', expr))
+    e = re.sub(r'"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\'|`[^`]*`', '""', expr)  # strings
+    e = re.sub(r"\{[^}]*\}", " ", e)       # label matchers
+    e = re.sub(r"\[[^\]]*\]", " ", e)      # range and subquery durations
+    e = re.sub(r"\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", " ", e)
+    e = re.sub(r"\$\{?[A-Za-z0-9_]+\}?", " ", e)  # Grafana variables
+    for m in re.finditer(r"[A-Za-z_:][A-Za-z0-9_:]*", e):
+        before = e[m.start() - 1] if m.start() else " "
+        if before.isdigit() or before == ".":  # 1e3, 0.5
+            continue
+        if e[m.end():].lstrip().startswith("("):  # a function
+            continue
+        if m.group(0).lower() not in KEYWORDS:
+            names.add(m.group(0))
+    return names
+
+def queries(dashboard):
+    def panels(ps):
+        for p in ps:
+            yield p
+            yield from panels(p.get("panels", []))
+    for p in panels(dashboard.get("panels", [])):
+        for t in p.get("targets", []):
+            if t.get("expr"):
+                yield f"panel {p.get('title')!r}", t["expr"]
+    for v in dashboard.get("templating", {}).get("list", []):
+        if v.get("type") != "query":
+            continue
+        q = v.get("query")
+        q = q.get("query", "") if isinstance(q, dict) else q or ""
+        m = re.fullmatch(r"\s*label_values\((.*),\s*[A-Za-z_][A-Za-z0-9_]*\s*\)\s*", q)
+        yield f"variable ${v.get('name')}", m.group(1) if m else q
+
+dashboard = json.load(open(dashboard_path))
+used = {}
+for where, expr in queries(dashboard):
+    for name in metric_names(expr):
+        used.setdefault(name, []).append(where)
+unknown = {n: w for n, w in used.items() if not known(n)}
+print(("PASS " if used else "FAIL ") + f"the dashboard's queries name {len(used)} metrics")
+for name in sorted(unknown):
+    print(f"FAIL unknown metric {name} (in {', '.join(sorted(set(unknown[name])))})")
+if not unknown:
+    print(f"PASS every metric the dashboard queries is one informerd exports ({len(types)} families)")
+# What the dashboard is for (issue 19): each of these is on it.
+wanted = ["informerd_cache_objects", "informerd_cache_bytes", "informerd_events_in_total",
+          "informerd_events_out_total", "informerd_subscribers", "informerd_subscriber_lag_max",
+          "informerd_coalesced_subscribers_total", "informerd_terminated_subscribers_total",
+          "informerd_relists_total", "informerd_watch_restarts_total",
+          "informerd_grpc_request_duration_seconds_bucket"]
+missing = [n for n in wanted if n not in used]
+print(("PASS " if not missing else "FAIL ") + "the dashboard shows objects, bytes, events in/out, "
+      "subscribers, lag, coalesced and ended streams, relists, watch restarts, call latency"
+      + (f" (missing {missing})" if missing else ""))
+PY
+if [ -s "$tmp/metrics.txt" ]; then
+  "$yaml_py" "$tmp/dashboard_check.py" deploy/grafana-dashboard.json "$tmp/metrics.txt" \
+    >"$tmp/dashboard-check" 2>&1
+  while read -r verdict rest; do
+    case "$verdict" in
+      PASS) pass "$rest" ;;
+      FAIL) fail "$rest" ;;
+      *) fail "dashboard check crashed: $verdict $rest" ;;
+    esac
+  done <"$tmp/dashboard-check"
+  # The check can fail: a dashboard with a misspelt metric, a gauge's _sum taken for a
+  # histogram's (informerd_subscriber_lag) and a counter given a histogram suffix.
+  "$yaml_py" - deploy/grafana-dashboard.json "$tmp/bad-dashboard.json" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1]))
+d["panels"].append({"type": "timeseries", "title": "bad", "targets": [
+    {"refId": "A", "expr": 'sum by (resource) (rate(informerd_bogus_events_total{resource="x"}[5m]))'},
+    {"refId": "B", "expr": "max(informerd_subscriber_lag) + on (le) informerd_events_in_total_count"}]})
+json.dump(d, open(sys.argv[2], "w"))
+PY
+  "$yaml_py" "$tmp/dashboard_check.py" "$tmp/bad-dashboard.json" "$tmp/metrics.txt" >"$tmp/bad-check" 2>&1
+  check "the dashboard check names every unknown metric of a bad dashboard, and only those" \
+    test "$(grep -o '^FAIL unknown metric [a-z_]*' "$tmp/bad-check" | sort | tr '\n' ' ')" = \
+    "FAIL unknown metric informerd_bogus_events_total FAIL unknown metric informerd_events_in_total_count FAIL unknown metric informerd_subscriber_lag "
+else
+  fail "the dashboard check has metrics to compare with"
+fi
+
+echo "== informerd serves the cache"
 unauthenticated="$(grpcurl -cacert "$tls_dir/ca.crt" -max-time 5 \
   -d '{"resource":"configmaps","namespace":"default"}' 127.0.0.1:"$grpc_port" \
   informer.v1.InformerService/List 2>&1)"

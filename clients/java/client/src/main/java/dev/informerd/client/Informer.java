@@ -113,9 +113,13 @@ public final class Informer implements AutoCloseable {
     return new Options();
   }
 
-  /** Counters, for tests and metrics. */
+  /**
+   * Counters, for tests and metrics; watchdogLimitMillis is the silence the current stream is
+   * allowed (twice the announced bookmark interval, or the fallback).
+   */
   public record Stats(long freshStarts, long knownObjectsStarts, long resourceVersionStarts,
-      long failures, long events, long watchdogTimeouts, long failovers) {}
+      long failures, long events, long watchdogTimeouts, long failovers,
+      long watchdogLimitMillis) {}
 
   /** A handler's registration: {@link #hasSynced()} once it has seen the initial list. */
   public static final class Registration {
@@ -153,6 +157,7 @@ public final class Informer implements AutoCloseable {
   private Context.CancellableContext call;
   private long freshStarts, knownObjectsStarts, resourceVersionStarts, failures, events,
       watchdogTimeouts, failovers;
+  private Watchdog watchdog;
 
   private Thread reader;
   private Thread dispatcher;
@@ -266,8 +271,10 @@ public final class Informer implements AutoCloseable {
   /** The counters so far. */
   public Stats stats() {
     synchronized (mu) {
+      long limit = watchdog == null ? options.watchdogFallback.toMillis()
+          : TimeUnit.NANOSECONDS.toMillis(watchdog.limitNanos());
       return new Stats(freshStarts, knownObjectsStarts, resourceVersionStarts, failures, events,
-          watchdogTimeouts, failovers);
+          watchdogTimeouts, failovers, limit);
     }
   }
 
@@ -342,6 +349,9 @@ public final class Informer implements AutoCloseable {
     AtomicReference<Metadata> trailers = new AtomicReference<>();
     int target = client.currentIndex();
     Watchdog watchdog = new Watchdog(ctx, headers);
+    synchronized (mu) {
+      this.watchdog = watchdog;
+    }
     boolean progressed = false;
     String rv = resumeRv;
     Status status;

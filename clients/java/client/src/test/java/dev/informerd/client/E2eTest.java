@@ -141,6 +141,23 @@ class E2eTest {
   }
 
   @Test
+  void watchdogUsesTheAnnouncedIntervalAndTheServersBookmarksKeepAnIdleStream() throws Exception {
+    try (Client client = Client.connect(env.addr)) {
+      Checker chk = new Checker();
+      Informer inf = follow(client, chk);
+      // informerd announced its bookmark interval (not the 60 s fallback) ...
+      E2eEnv.eventually(() -> inf.stats().watchdogLimitMillis() < 60_000,
+          () -> "limit " + inf.stats().watchdogLimitMillis() + " ms");
+      long limit = inf.stats().watchdogLimitMillis();
+      // ... and its BOOKMARKs hold a stream that matches nothing open past that limit.
+      Thread.sleep(limit + limit / 2);
+      Informer.Stats s = inf.stats();
+      assertEquals(0, s.watchdogTimeouts(), "stats " + s);
+      assertEquals(0, s.failures(), "stats " + s);
+    }
+  }
+
+  @Test
   void listGetByIndex() throws Exception {
     env.create("x1", Map.of("app", "demo"));
     env.create("x2", Map.of("app", "other"));

@@ -224,7 +224,7 @@ public final class Informer implements AutoCloseable {
     }
   }
 
-  /** Stops both threads and waits for them (not for a handler call in progress to return). */
+  /** Stops both threads and waits for them (a handler call in progress returns first). */
   public void stop() {
     Thread r, d;
     synchronized (mu) {

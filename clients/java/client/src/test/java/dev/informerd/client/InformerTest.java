@@ -248,12 +248,12 @@ class InformerTest {
 
   @Test
   void watchdogKeepsAStreamThatReceivesBookmarks() throws Exception {
-    server.bookmarkIntervalMs = "100";
+    server.bookmarkIntervalMs = "300";
     Informer inf = start();
     FakeInformerd.Stream s = syncedWithTwo(inf);
-    for (int i = 0; i < 10; i++) {
+    for (int i = 0; i < 16; i++) {
       s.bookmark(String.valueOf(3 + i));
-      Thread.sleep(60);  // the server's pace: every 60 ms, below the 200 ms limit
+      Thread.sleep(50);  // the server's pace: 800 ms in all, each gap far below the 600 ms limit
     }
     assertNull(server.streams.poll(0, TimeUnit.SECONDS));
     assertFalse(s.cancelled());

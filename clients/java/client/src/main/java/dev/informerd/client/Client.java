@@ -102,16 +102,32 @@ public final class Client implements AutoCloseable {
           .maxInboundMessageSize(64 << 20)
           .build());
     }
-    CallCredentials cc = options.tokenFile().isEmpty() ? null : new TokenFileCredentials(
-        Path.of(options.tokenFile()), Duration.ofSeconds(30));
+    CallCredentials cc = null;
+    if (!options.tokenFile().isEmpty()) {
+      // A bearer token never travels in plaintext over TCP.
+      for (String t : targets) {
+        if (options.caFile().isEmpty() && !t.startsWith("unix:")) {
+          channels.forEach(ManagedChannel::shutdownNow);
+          throw new IllegalArgumentException(
+              "a token is sent only over TLS (set caFile) or a unix socket, not to " + t);
+        }
+      }
+      cc = new TokenFileCredentials(Path.of(options.tokenFile()), Duration.ofSeconds(30));
+    }
     return new Client(targets, channels, cc, options.deadline(), true);
   }
 
   /** A client over channels the caller made (and closes); for tests and custom transports. */
   public static Client forChannels(List<ManagedChannel> channels) {
+    return forChannels(channels, null);
+  }
+
+  /** As forChannels, sending the token read from tokenFile (re-read every 30 s) on each call. */
+  static Client forChannels(List<ManagedChannel> channels, Path tokenFile) {
     List<String> names = new ArrayList<>();
     for (ManagedChannel c : channels) names.add(c.authority());
-    return new Client(names, channels, null, Duration.ofSeconds(30), false);
+    return new Client(names, channels, tokenFile == null ? null
+        : new TokenFileCredentials(tokenFile, Duration.ofSeconds(30)), Duration.ofSeconds(30), false);
   }
 
   /** The address calls go to now. */

@@ -102,6 +102,10 @@ final class FakeInformerd implements AutoCloseable {
   }
 
   final BlockingQueue<Stream> streams = new LinkedBlockingQueue<>();
+  /** The authorization header of each Subscribe call, in order ("" when absent). */
+  final List<String> authorizations = java.util.Collections.synchronizedList(new ArrayList<>());
+  private static final Metadata.Key<String> AUTHORIZATION =
+      Metadata.Key.of("authorization", Metadata.ASCII_STRING_MARSHALLER);
   final List<ListRequest> listRequests = new ArrayList<>();
   volatile Function<ListRequest, ListResponse> list;
   volatile Function<ByIndexRequest, ByIndexResponse> byIndex;
@@ -136,6 +140,10 @@ final class FakeInformerd implements AutoCloseable {
       @Override
       public <Q, R> ServerCall.Listener<Q> interceptCall(ServerCall<Q, R> call, Metadata md,
           ServerCallHandler<Q, R> next) {
+        if (call.getMethodDescriptor().getBareMethodName().equals("Subscribe")) {
+          String auth = md.get(AUTHORIZATION);
+          authorizations.add(auth == null ? "" : auth);
+        }
         return next.startCall(new ForwardingServerCall.SimpleForwardingServerCall<>(call) {
           @Override
           public void sendHeaders(Metadata h) {

@@ -3,11 +3,14 @@ package dev.informerd.client;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import informer.v1.Informer.SubscribeRequest;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
@@ -18,6 +21,7 @@ import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
@@ -218,6 +222,35 @@ class InformerTest {
     assertEquals("12", r.getResourceVersion());
     assertTrue(r.getKnownObjectsMap().isEmpty());
     assertEquals(1, inf.stats().resourceVersionStarts());
+  }
+
+  @Test
+  void unauthenticatedRereadsTheTokenFileAndResumesByVersion(@TempDir Path dir) throws Exception {
+    Path token = dir.resolve("token");
+    Files.writeString(token, "first\n");
+    ManagedChannel channel = server.channel();
+    closers.add(channel::shutdownNow);
+    Informer inf = new Informer(Client.forChannels(List.of(channel), token), "configmaps",
+        Informer.builder().initialBackoff(Duration.ofMillis(10)).onError(s -> { }));
+    inf.addEventHandler(recorder);
+    inf.start();
+    closers.add(inf);
+    FakeInformerd.Stream s = syncedWithTwo(inf);
+    // The kubelet rotated the token; the server revoked the old one. The refresh period (30 s)
+    // has not passed: the rejection itself must make the client read the file again.
+    Files.writeString(token, "second\n");
+    s.end(Status.UNAUTHENTICATED.withDescription("token expired"), "2");
+    FakeInformerd.Stream r = server.nextStream();
+    assertEquals("2", r.request.getResourceVersion());
+    assertEquals(List.of("Bearer first", "Bearer second"), server.authorizations);
+  }
+
+  @Test
+  void aTokenIsNeverSentInPlaintextOverTcp() {
+    IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+        () -> Client.connect(List.of("127.0.0.1:1"), new Client.Options("", "/dev/null",
+            Duration.ofSeconds(1))));
+    assertTrue(e.getMessage().contains("only over TLS"), e.getMessage());
   }
 
   @Test

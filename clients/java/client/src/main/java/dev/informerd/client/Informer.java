@@ -281,7 +281,7 @@ public final class Informer implements AutoCloseable {
   // --- reader --------------------------------------------------------------------------------
 
   /** How one stream ended. */
-  private record Outcome(Status status, boolean progressed, String resumeRv, boolean lost) {}
+  private record Outcome(Status status, boolean progressed, String resumeRv) {}
 
   private boolean sleepUnlessStopped(long nanos) {
     long deadline = System.nanoTime() + nanos;
@@ -335,7 +335,7 @@ public final class Informer implements AutoCloseable {
     boolean positioned = !resumeRv.isEmpty();
     Context.CancellableContext ctx = Context.current().withCancellation();
     synchronized (mu) {
-      if (stopping) return new Outcome(Status.CANCELLED, false, "", false);
+      if (stopping) return new Outcome(Status.CANCELLED, false, "");
       if (positioned) {
         req.setResourceVersion(resumeRv);
         resourceVersionStarts++;
@@ -407,7 +407,7 @@ public final class Informer implements AutoCloseable {
         failovers++;
       }
     }
-    return new Outcome(status, progressed, rv, lost);
+    return new Outcome(status, progressed, rv);
   }
 
   /** Keeps a call's headers and trailers, and re-arms the watchdog when the headers arrive. */

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# End-to-end tests of the Python, Go and C++ clients (clients/) against a running informerd
+# End-to-end tests of the Python, Go, C++ and Java clients (clients/) against a running informerd
 # over a real kube-apiserver.
 #
 # 1. checks the committed Go/Python stubs match proto/ (scripts/gen-clients --check);
@@ -177,6 +177,27 @@ record "C++ client (unit)" "$work/cpp-unit.xml" xml "$work/cpp-unit.log"
 "$CPP_TESTS/informerd_client_e2e_test" --gtest_output="xml:$work/cpp-e2e.xml" >"$work/cpp-e2e.log" 2>&1
 record "C++ client (end to end)" "$work/cpp-e2e.xml" xml "$work/cpp-e2e.log"
 survived C++
+
+# 5d. Java: Maven offline (scripts/setup fetched the dependencies into ~/.m2), unit and
+# end-to-end tests of clients/java and its example; their Surefire reports merged into one file.
+step "Java client tests"
+java_dir="$ROOT/clients/java"
+if command -v mvn >/dev/null && command -v javac >/dev/null; then
+  rm -rf "$java_dir"/*/target/surefire-reports
+  (cd "$java_dir" && nice -n 10 mvn -o -B -q test) >"$work/java.log" 2>&1
+  {
+    echo '<testsuites>'
+    for f in "$java_dir"/*/target/surefire-reports/TEST-*.xml; do
+      [[ -f $f ]] && sed '1{/^<?xml/d}' "$f"
+    done
+    echo '</testsuites>'
+  } >"$work/java.xml"
+  grep -q '<testcase' "$work/java.xml" || : >"$work/java.xml"
+  record "Java client" "$work/java.xml" xml "$work/java.log"
+else
+  ko "Java client: mvn and javac on PATH (scripts/setup installs them)"
+fi
+survived Java
 
 # 6. Access control: an informerd with TLS and --auth (short caches, so a revoked token is
 # noticed in seconds); the Python client's token file is rotated and the token its stream was

@@ -20,11 +20,9 @@ Prints "PASS name" / "FAIL name: why" per check; exit status 0 only when every c
 Run by tests/contract/stream_contract_test.sh (scripts/test); about 30 s.
 """
 
-import argparse
 import os
 import subprocess
 import sys
-import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -37,69 +35,16 @@ import kubernetes  # noqa: E402
 
 from informerd.v1 import informer_pb2 as pb  # noqa: E402
 
-from stream_contract import Replica, list_all, log  # noqa: E402
+from scenario import ET, Report, Watcher, arguments  # noqa: E402
+from stream_contract import Replica, list_all  # noqa: E402
 
-ET = pb.EventType
 LIBFAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"
 
 
-class Watcher(threading.Thread):
-    """One Subscribe; records (monotonic time, response) pairs."""
-
-    def __init__(self, stub, namespace, label_selector=""):
-        super().__init__(name="watcher", daemon=True)
-        self.events = []
-        self.error = None
-        self.synced = threading.Event()
-        self.changed = threading.Condition()
-        self._call = stub.Subscribe(pb.SubscribeRequest(
-            resource="configmaps", namespace=namespace, label_selector=label_selector))
-
-    def run(self):
-        try:
-            for r in self._call:
-                with self.changed:
-                    self.events.append((time.monotonic(), r))
-                    self.changed.notify_all()
-                if r.type == ET.EVENT_TYPE_SYNCED:
-                    self.synced.set()
-        except grpc.RpcError as e:
-            if e.code() != grpc.StatusCode.CANCELLED:
-                self.error = e
-
-    def wait_for(self, name, event_type, timeout):
-        deadline = time.monotonic() + timeout
-        with self.changed:
-            while True:
-                for t, r in self.events:
-                    if r.type == event_type and r.object.name == name:
-                        return t
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return None
-                self.changed.wait(left)
-
-    def bookmark_times(self, since):
-        with self.changed:
-            return [t for t, r in self.events if r.type == ET.EVENT_TYPE_BOOKMARK and t >= since]
-
-    def stop(self):
-        self._call.cancel()
-
-
 def main(argv):
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--kubeconfig", default=os.environ.get("INFORMERD_TEST_KUBECONFIG") or
-                   os.environ.get("KUBECONFIG"))
-    p.add_argument("--informerd-bin", default=os.environ.get("INFORMERD_BIN") or
-                   os.path.join(ROOT, "build", "server", "informerd"))
-    p.add_argument("--work-dir", required=True)
-    args = p.parse_args(argv)
-    results = []
-
-    def check(name, ok, why=""):
-        results.append(ok)
-        print(("PASS %s" % name) if ok else ("FAIL %s: %s" % (name, why)), flush=True)
+    args = arguments(__doc__.split("\n")[0], argv)
+    report = Report()
+    check = report.check
 
     if not os.path.exists(LIBFAKETIME):
         check("libfaketime is installed (scripts/setup installs it)", False, LIBFAKETIME)
@@ -244,8 +189,7 @@ def main(argv):
             api.delete_namespace(namespace)
         except Exception:  # noqa: BLE001 - best effort
             pass
-    print("%d passed, %d failed" % (results.count(True), results.count(False)))
-    return 0 if results and all(results) else 1
+    return report.finish()
 
 
 if __name__ == "__main__":

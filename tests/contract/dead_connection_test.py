@@ -19,24 +19,18 @@ import argparse
 import os
 import re
 import sys
-import threading
 import time
-import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "clients", "python", "src"))
 sys.path.insert(0, HERE)
 
-import grpc  # noqa: E402
 import kubernetes  # noqa: E402
 
-from informerd.v1 import informer_pb2 as pb  # noqa: E402
-
 import faultproxy  # noqa: E402
+from scenario import ET, Report, Watcher, arguments, metric  # noqa: E402
 from stream_contract import Replica, list_all, log  # noqa: E402
-
-ET = pb.EventType
 
 
 def parse_seconds(text):
@@ -46,79 +40,21 @@ def parse_seconds(text):
     return float(m.group(1))
 
 
-class Watcher(threading.Thread):
-    """One Subscribe of the test namespace; records (monotonic time, response) pairs."""
-
-    def __init__(self, stub, namespace):
-        super().__init__(name="watcher", daemon=True)
-        self.events = []
-        self.error = None
-        self.synced = threading.Event()
-        self.changed = threading.Condition()
-        self._call = stub.Subscribe(pb.SubscribeRequest(resource="configmaps", namespace=namespace))
-
-    def run(self):
-        try:
-            for r in self._call:
-                with self.changed:
-                    self.events.append((time.monotonic(), r))
-                    self.changed.notify_all()
-                if r.type == ET.EVENT_TYPE_SYNCED:
-                    self.synced.set()
-        except grpc.RpcError as e:
-            if e.code() != grpc.StatusCode.CANCELLED:
-                self.error = e
-
-    def wait_for(self, name, event_type, timeout):
-        """The monotonic time `name` arrived with `event_type`, or None after `timeout`."""
-        deadline = time.monotonic() + timeout
-        with self.changed:
-            while True:
-                for t, r in self.events:
-                    if r.type == event_type and r.object.name == name:
-                        return t
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return None
-                self.changed.wait(left)
-
-    def stop(self):
-        self._call.cancel()
-
-
-def metric(replica, name, resource):
-    text = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % replica.metrics_port,
-                                  timeout=10).read().decode()
-    for line in text.splitlines():
-        m = re.match(r'%s\{[^}]*resource="%s"[^}]*\} (\S+)' % (name, resource), line)
-        if m:
-            return float(m.group(1))
-    return None
-
-
 def main(argv):
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--kubeconfig", default=os.environ.get("INFORMERD_TEST_KUBECONFIG") or
-                   os.environ.get("KUBECONFIG"))
-    p.add_argument("--informerd-bin", default=os.environ.get("INFORMERD_BIN") or
-                   os.path.join(ROOT, "build", "server", "informerd"))
-    p.add_argument("--work-dir", required=True)
-    p.add_argument("--read-idle", type=parse_seconds, default=None,
-                   help="passed as --apiserver_read_idle_timeout (default: informerd's, 30s)")
-    p.add_argument("--ping-timeout", type=parse_seconds, default=None,
-                   help="passed as --apiserver_ping_timeout (default: informerd's, 15s)")
-    args = p.parse_args(argv)
+    def flags(p):
+        p.add_argument("--read-idle", type=parse_seconds, default=None,
+                       help="passed as --apiserver_read_idle_timeout (default: informerd's, 30s)")
+        p.add_argument("--ping-timeout", type=parse_seconds, default=None,
+                       help="passed as --apiserver_ping_timeout (default: informerd's, 15s)")
+
+    args = arguments(__doc__.split("\n")[0], argv, flags)
+    report = Report()
+    check = report.check
     read_idle = args.read_idle if args.read_idle is not None else 30.0
     ping = args.ping_timeout if args.ping_timeout is not None else 15.0
     # Detection within read-idle + ping from the last byte received (which is before the
     # blackhole), plus the 1 s the stream's poll may add and a re-watch on a busy machine.
     bound = read_idle + ping + 10.0
-
-    results = []
-
-    def check(name, ok, why=""):
-        results.append(ok)
-        print(("PASS %s" % name) if ok else ("FAIL %s: %s" % (name, why)), flush=True)
 
     api_client = kubernetes.config.new_client_from_config(config_file=args.kubeconfig)
     api = kubernetes.client.CoreV1Api(api_client)
@@ -215,8 +151,7 @@ def main(argv):
             api.delete_namespace(namespace)
         except Exception:  # noqa: BLE001 - best effort
             pass
-    print("%d passed, %d failed" % (results.count(True), results.count(False)))
-    return 0 if results and all(results) else 1
+    return report.finish()
 
 
 if __name__ == "__main__":

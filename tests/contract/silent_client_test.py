@@ -20,13 +20,10 @@ Prints "PASS name" / "FAIL name: why" per check; exit status 0 only when every c
 Run by tests/contract/stream_contract_test.sh (scripts/test); about 35 seconds.
 """
 
-import argparse
 import os
-import re
 import sys
 import threading
 import time
-import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
@@ -40,63 +37,11 @@ from informerd.v1 import informer_pb2 as pb  # noqa: E402
 from informerd.v1 import informer_pb2_grpc as pb_grpc  # noqa: E402
 
 import faultproxy  # noqa: E402
+from scenario import ET, Report, Watcher, arguments, metric  # noqa: E402
 from stream_contract import Replica, list_all, log  # noqa: E402
 
-ET = pb.EventType
 KEEPALIVE_TIME = 2.0
 KEEPALIVE_TIMEOUT = 2.0
-
-
-class Watcher(threading.Thread):
-    """One Subscribe of a namespace; records (monotonic time, response) pairs."""
-
-    def __init__(self, stub, namespace):
-        super().__init__(daemon=True)
-        self._call = stub.Subscribe(pb.SubscribeRequest(resource="configmaps",
-                                                        namespace=namespace))
-        self.events = []
-        self.changed = threading.Condition()
-        self.synced = threading.Event()
-        self.ended = None  # the status code the stream ended with
-
-    def run(self):
-        try:
-            for r in self._call:
-                with self.changed:
-                    self.events.append((time.monotonic(), r))
-                    self.changed.notify_all()
-                if r.type == ET.EVENT_TYPE_SYNCED:
-                    self.synced.set()
-        except grpc.RpcError as e:
-            self.ended = e.code()
-
-    def wait_for(self, name, event_type, timeout):
-        deadline = time.monotonic() + timeout
-        with self.changed:
-            while True:
-                for t, r in self.events:
-                    if r.type == event_type and r.object.name == name:
-                        return t
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return None
-                self.changed.wait(left)
-
-    def stop(self):
-        self._call.cancel()
-
-
-def metric(replica, name, resource, extra=""):
-    """The sum of `name`'s samples for `resource` whose labels also contain `extra`."""
-    text = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % replica.metrics_port,
-                                  timeout=10).read().decode()
-    total, found = 0.0, False
-    for line in text.splitlines():
-        m = re.match(r'%s\{([^}]*)\} (\S+)$' % name, line)
-        if m and 'resource="%s"' % resource in m.group(1) and extra in m.group(1):
-            total += float(m.group(2))
-            found = True
-    return total if found else None
 
 
 def pinging_channel(port, every_ms):
@@ -152,21 +97,11 @@ def check_ping_policy(check, replica, args, namespace):
 
 
 def main(argv):
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--kubeconfig", default=os.environ.get("INFORMERD_TEST_KUBECONFIG") or
-                   os.environ.get("KUBECONFIG"))
-    p.add_argument("--informerd-bin", default=os.environ.get("INFORMERD_BIN") or
-                   os.path.join(ROOT, "build", "server", "informerd"))
-    p.add_argument("--work-dir", required=True)
-    args = p.parse_args(argv)
+    args = arguments(__doc__.split("\n")[0], argv)
+    report = Report()
+    check = report.check
     # A ping after 2 s without traffic, dead 2 s later; plus scheduling on a busy machine.
     bound = KEEPALIVE_TIME + KEEPALIVE_TIMEOUT + 6.0
-
-    results = []
-
-    def check(name, ok, why=""):
-        results.append(ok)
-        print(("PASS %s" % name) if ok else ("FAIL %s: %s" % (name, why)), flush=True)
 
     api_client = kubernetes.config.new_client_from_config(config_file=args.kubeconfig)
     api = kubernetes.client.CoreV1Api(api_client)
@@ -269,8 +204,7 @@ def main(argv):
             api.delete_namespace(namespace)
         except Exception:  # noqa: BLE001 - cleanup only
             pass
-    print("%d passed, %d failed" % (results.count(True), results.count(False)))
-    return 0 if results and all(results) else 1
+    return report.finish()
 
 
 if __name__ == "__main__":

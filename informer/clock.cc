@@ -75,8 +75,11 @@ class AlarmThread {
         continue;
       }
       auto first = alarms_.begin();
-      if (SteadyClock::now() < first->first) {
-        changed_.wait_until(lock, first->first);
+      // A copy: wait_until reads its deadline again after waking, when Remove may have erased
+      // the alarm's node (TSan: heap-use-after-free).
+      const SteadyClock::time_point at = first->first;
+      if (SteadyClock::now() < at) {
+        changed_.wait_until(lock, at);
         continue;
       }
       Alarm* alarm = first->second;

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Callable, List, Optional, Sequence
+from typing import Any, Callable, List, Optional, Sequence
 
 import grpc
 import grpc.aio
@@ -95,19 +95,48 @@ class Client:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
-    async def list_resources(self) -> Sequence[pb.ResourceStatus]:
-        """What informerd caches, with sync state, size and index names."""
+    async def _call(self, method: str, req: Any) -> Any:
+        """One unary call at the current address; after UNAVAILABLE, reads move to the next
+        address (once per other one)."""
         switches = 0
         while True:
             try:
-                resp = await self.stubs[self._read].ListResources(pb.ListResourcesRequest(), timeout=self.timeout)
-                break
+                return await getattr(self.stubs[self._read], method)(req, timeout=self.timeout)
             except grpc.RpcError as e:
                 err = _error(e)
                 nxt = read_failover(err.code, self._read, len(self.stubs), switches)
                 if nxt is None:
                     raise err from None
                 self._read, switches = nxt, switches + 1
+
+    async def _pages(self, method: str, req: Any) -> List[Any]:
+        """Every page of a paged read, all from one address and one snapshot: after the snapshot
+        expired (ABORTED) it starts over a few times, after UNAVAILABLE on the next address."""
+        attempt = switches = 0
+        while True:
+            stub = self.stubs[self._read]  # a page token names that address's snapshot
+            req.page_token = ""
+            pages: List[Any] = []
+            try:
+                while True:
+                    resp = await getattr(stub, method)(req, timeout=self.timeout)
+                    pages.append(resp)
+                    if not resp.next_page_token:
+                        return pages
+                    req.page_token = resp.next_page_token
+            except grpc.RpcError as e:
+                err = _error(e)
+                if err.code == grpc.StatusCode.ABORTED and attempt < _MAX_LIST_RESTARTS:
+                    attempt += 1  # the snapshot expired: start over
+                    continue
+                nxt = read_failover(err.code, self._read, len(self.stubs), switches)
+                if nxt is None:
+                    raise err from None
+                self._read, switches = nxt, switches + 1
+
+    async def list_resources(self) -> Sequence[pb.ResourceStatus]:
+        """What informerd caches, with sync state, size and index names."""
+        resp = await self._call("ListResources", pb.ListResourcesRequest())
         return list(resp.resources)
 
     async def list(
@@ -123,34 +152,19 @@ class Client:
         """As informerd.Client.list: every matching object, sorted by key, from one snapshot
         (all pages). Raises NotFound for a resource informerd does not cache, InformerdError
         with INVALID_ARGUMENT for a bad selector, UNAVAILABLE while not synced."""
-        attempt = switches = 0
-        while True:
-            req = pb.ListRequest(
-                resource=resource,
-                namespace=namespace,
-                label_selector=label_selector,
-                field_selector=field_selector,
-                limit=limit,
-                min_resource_version=min_resource_version,
-            )
-            out = ObjectList()
-            try:
-                while True:
-                    resp = await self.stubs[self._read].List(req, timeout=self.timeout)
-                    out.resource_version = resp.resource_version
-                    out.items.extend(decode(o) for o in resp.objects)
-                    if not resp.next_page_token:
-                        return out
-                    req.page_token = resp.next_page_token
-            except grpc.RpcError as e:
-                err = _error(e)
-                if err.code == grpc.StatusCode.ABORTED and attempt < _MAX_LIST_RESTARTS:
-                    attempt += 1  # the snapshot expired: start over
-                    continue
-                nxt = read_failover(err.code, self._read, len(self.stubs), switches)
-                if nxt is None:
-                    raise err from None
-                self._read, switches = nxt, switches + 1
+        req = pb.ListRequest(
+            resource=resource,
+            namespace=namespace,
+            label_selector=label_selector,
+            field_selector=field_selector,
+            limit=limit,
+            min_resource_version=min_resource_version,
+        )
+        out = ObjectList()
+        for resp in await self._pages("List", req):
+            out.resource_version = resp.resource_version
+            out.items.extend(decode(o) for o in resp.objects)
+        return out
 
     async def get(
         self, resource: str, namespace: str, name: str, *, min_resource_version: str = ""
@@ -163,17 +177,7 @@ class Client:
             name=name,
             min_resource_version=min_resource_version,
         )
-        switches = 0
-        while True:
-            try:
-                resp = await self.stubs[self._read].Get(req, timeout=self.timeout)
-                break
-            except grpc.RpcError as e:
-                err = _error(e)
-                nxt = read_failover(err.code, self._read, len(self.stubs), switches)
-                if nxt is None:
-                    raise err from None
-                self._read, switches = nxt, switches + 1
+        resp = await self._call("Get", req)
         return decode(resp.object)
 
     async def by_index(
@@ -190,35 +194,18 @@ class Client:
     ) -> List[KubeObject]:
         """Every cached object whose index `index_name` holds `value`, sorted by key (all
         pages). INVALID_ARGUMENT names the resource's indexes when index_name is not one."""
-        attempt = switches = 0
-        while True:
-            req = pb.ByIndexRequest(
-                resource=resource,
-                index_name=index_name,
-                value=value,
-                namespace=namespace,
-                label_selector=label_selector,
-                field_selector=field_selector,
-                limit=limit,
-                min_resource_version=min_resource_version,
-            )
-            out: List[KubeObject] = []
-            try:
-                while True:
-                    resp = await self.stubs[self._read].ByIndex(req, timeout=self.timeout)
-                    out.extend(decode(o) for o in resp.objects)
-                    if not resp.next_page_token:
-                        return out
-                    req.page_token = resp.next_page_token
-            except grpc.RpcError as e:
-                err = _error(e)
-                if err.code == grpc.StatusCode.ABORTED and attempt < _MAX_LIST_RESTARTS:
-                    attempt += 1  # the snapshot expired: start over
-                    continue
-                nxt = read_failover(err.code, self._read, len(self.stubs), switches)
-                if nxt is None:
-                    raise err from None
-                self._read, switches = nxt, switches + 1
+        req = pb.ByIndexRequest(
+            resource=resource,
+            index_name=index_name,
+            value=value,
+            namespace=namespace,
+            label_selector=label_selector,
+            field_selector=field_selector,
+            limit=limit,
+            min_resource_version=min_resource_version,
+        )
+        pages = await self._pages("ByIndex", req)
+        return [decode(o) for resp in pages for o in resp.objects]
 
 
 __all__ = ["Client", "InformerdError", "secure_channel"]

@@ -90,10 +90,6 @@ ReadAttributes ReadOf(const ReadTarget& target) {
   return read;
 }
 
-}  // namespace
-
-namespace {
-
 // The stream hub's tick: options.bookmark_tick, but at most a quarter of the bookmark interval
 // and at least 10 ms.
 absl::Duration TickOf(const ServiceOptions& options) {

@@ -653,6 +653,8 @@ def main():
                               "informerd_coalesced_subscribers_total", 0),
                           "terminated_subscribers": m.get(
                               "informerd_terminated_subscribers_total", 0),
+                          "write_stalled_subscribers": m.get(
+                              "informerd_write_stalled_subscribers_total", 0),
                           "subscriptions": m.get("informerd_subscriptions_total", 0),
                           "limit_refusals": m.get("informerd_limit_refusals_total", 0),
                           "informerd_cpu_s": proc_cpu(pid) - cpu0, "load_cpu_s": load.cpu()}

@@ -225,6 +225,9 @@ absl::Status ApplyKey(const std::string& key, const YAML::Node& value, ServerCon
   if (key == "subscriber_soft_limit") return set_count(&config->subscribers.soft_limit);
   if (key == "subscriber_hard_limit") return set_count(&config->subscribers.hard_limit);
   if (key == "bookmark_interval") return set_duration(&config->subscribers.bookmark_interval);
+  if (key == "subscriber_write_timeout") {
+    return set_duration(&config->subscribers.write_timeout);
+  }
   if (key == "page_token_ttl") return set_duration(&config->pager.snapshot_ttl);
   if (key == "sync_timeout") return set_duration(&config->sync_timeout);
   if (key == "max_wait") return set_duration(&config->max_wait);
@@ -427,6 +430,9 @@ absl::Status ValidateConfig(const ServerConfig& config) {
   }
   if (config.subscribers.bookmark_interval <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("bookmark_interval must be positive");
+  }
+  if (config.subscribers.write_timeout < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("subscriber_write_timeout must not be negative (0 = never)");
   }
   // The operator's own selectors (sent to the API server) are not held to the clients' caps.
   const SelectorLimits unlimited{SIZE_MAX, SIZE_MAX};

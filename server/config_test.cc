@@ -84,6 +84,7 @@ history_bytes: 1048576
 subscriber_soft_limit: 10
 subscriber_hard_limit: 20
 bookmark_interval: 5s
+subscriber_write_timeout: 2m
 page_token_ttl: 1m
 sync_timeout: 15s
 max_wait: 2s
@@ -118,6 +119,7 @@ TEST(ConfigTest, YamlSetsEveryKeyIncludingPerResourceSettings) {
   EXPECT_EQ(config.subscribers.soft_limit, 10u);
   EXPECT_EQ(config.subscribers.hard_limit, 20u);
   EXPECT_EQ(config.subscribers.bookmark_interval, absl::Seconds(5));
+  EXPECT_EQ(config.subscribers.write_timeout, absl::Minutes(2));
   EXPECT_EQ(config.pager.snapshot_ttl, absl::Minutes(1));
   EXPECT_EQ(config.sync_timeout, absl::Seconds(15));
   EXPECT_EQ(config.max_wait, absl::Seconds(2));
@@ -195,6 +197,11 @@ TEST(ConfigTest, ValidationSaysWhatToChange) {
   limits.subscribers.soft_limit = 100;
   limits.subscribers.hard_limit = 10;
   EXPECT_EQ(ValidateConfig(limits).code(), absl::StatusCode::kInvalidArgument);
+  ServerConfig stall = config;
+  stall.subscribers.write_timeout = absl::ZeroDuration();  // never cut
+  EXPECT_TRUE(ValidateConfig(stall).ok());
+  stall.subscribers.write_timeout = -absl::Seconds(1);
+  EXPECT_THAT(ValidateConfig(stall).message(), HasSubstr("subscriber_write_timeout"));
   ServerConfig listen = config;
   listen.listen = {"localhost"};
   EXPECT_THAT(ValidateConfig(listen).message(), HasSubstr("HOST:PORT"));

@@ -76,6 +76,10 @@ ABSL_FLAG(uint64_t, subscriber_hard_limit, 10000,
           "RESOURCE_EXHAUSTED and the resourceVersion to resume from");
 ABSL_FLAG(absl::Duration, bookmark_interval, absl::Seconds(30),
           "a subscriber hears a BOOKMARK after this long without other events");
+ABSL_FLAG(absl::Duration, subscriber_write_timeout, absl::Seconds(60),
+          "a subscriber that reads nothing for this long (alive and answering keepalives, but "
+          "its pending event never taken) has its stream cut: it sees CANCELLED and resumes "
+          "from the objects it holds; frees its quota slot and pending write. 0 = never");
 ABSL_FLAG(absl::Duration, page_token_ttl, absl::Minutes(5),
           "how long a List snapshot is kept for its next page after the last page request");
 
@@ -324,6 +328,9 @@ absl::StatusOr<ServerConfig> ConfigFromFlags(const absl::flat_hash_set<std::stri
   }
   if (is_given("bookmark_interval")) {
     config.subscribers.bookmark_interval = absl::GetFlag(FLAGS_bookmark_interval);
+  }
+  if (is_given("subscriber_write_timeout")) {
+    config.subscribers.write_timeout = absl::GetFlag(FLAGS_subscriber_write_timeout);
   }
   if (is_given("page_token_ttl")) config.pager.snapshot_ttl = absl::GetFlag(FLAGS_page_token_ttl);
   if (is_given("sync_timeout")) config.sync_timeout = absl::GetFlag(FLAGS_sync_timeout);

@@ -111,7 +111,10 @@ InformerServiceImpl::InformerServiceImpl(const ResourceRegistry* registry, Metri
       streams_("open Subscribe streams", options.limits.max_subscribers_per_caller,
                "max_subscribers_per_caller", options.limits.max_subscribers, "max_subscribers"),
       starts_(options.limits.max_concurrent_starts, options.limits.start_queue_wait),
-      hub_(options.stream_threads, TickOf(options)) {}
+      hub_(options.stream_threads, TickOf(options),
+           options.subscriber_limits.write_timeout > absl::ZeroDuration()
+               ? options.subscriber_limits.write_timeout
+               : absl::InfiniteDuration()) {}
 
 InformerServiceImpl::~InformerServiceImpl() { Shutdown(absl::ZeroDuration()); }
 

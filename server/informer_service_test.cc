@@ -1082,6 +1082,68 @@ TEST_F(ServiceTest, SubscriberPastTheHardLimitEndsResourceExhaustedAndResumesWit
               HasSubstr("informerd_terminated_subscribers_total{resource=\"pods.v1\"} 1\n"));
 }
 
+TEST_F(ServiceTest, SubscriberThatReadsNothingIsCutAfterTheWriteTimeoutWhileASlowReaderIsNot) {
+  config_.subscribers.write_timeout = absl::Seconds(1);
+  config_.subscribers.bookmark_interval = absl::Milliseconds(400);  // the hub ticks every 100 ms
+  auto pods = Fake(kPods);
+  for (int i = 0; i < 40; ++i) pods->Add(BigPod(absl::StrCat("p", i), "1"));  // 10 MiB
+  StartServer();
+
+  // A client whose flow-control window stays at 64 KiB (no BDP growth) and that reads nothing:
+  // the server's write waits for it.
+  grpc::ChannelArguments small_window;
+  small_window.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+  small_window.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 64 * 1024);
+  auto stalled_channel =
+      grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", server_->grpc_port()),
+                                grpc::InsecureChannelCredentials(), small_window);
+  auto stalled_stub = pb::InformerService::NewStub(stalled_channel);
+  auto stalled_context = Context(absl::Seconds(60));
+  pb::SubscribeRequest request;
+  request.set_resource("pods");
+  const absl::Time opened = absl::Now();
+  auto stalled = stalled_stub->Subscribe(stalled_context.get(), request);
+
+  // Another on the same small window that reads slowly (one event per 200 ms, well within the
+  // timeout each) keeps its stream: only reading nothing is cut.
+  auto slow_channel = grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", server_->grpc_port()),
+                                                grpc::InsecureChannelCredentials(), small_window);
+  auto slow_stub = pb::InformerService::NewStub(slow_channel);
+  auto slow_context = Context(absl::Seconds(60));
+  auto slow = slow_stub->Subscribe(slow_context.get(), request);
+  pb::SubscribeResponse event;
+  size_t slow_read = 0;
+  while (absl::Now() - opened < absl::Seconds(3) && slow->Read(&event)) {
+    ++slow_read;
+    absl::SleepFor(absl::Milliseconds(200));
+  }
+  EXPECT_GE(slow_read, 5u);
+
+  // The stalled one was cut once, logged and counted with its cause; the slow one is open.
+  const std::string metrics = HttpGet(server_->metrics_port(), "/metrics");
+  EXPECT_THAT(metrics,
+              HasSubstr("informerd_write_stalled_subscribers_total{resource=\"pods.v1\"} 1\n"));
+  EXPECT_THAT(metrics, HasSubstr("informerd_subscriptions_ended_total{resource=\"pods.v1\","
+                                 "code=\"RESOURCE_EXHAUSTED\"} 1\n"));
+  EXPECT_THAT(metrics, HasSubstr("informerd_subscribers{resource=\"pods.v1\"} 1\n"));
+  // Reading again, it finds what the transport held, short of the cut, and then CANCELLED.
+  size_t stalled_read = 0;
+  bool stalled_synced = false;
+  while (stalled->Read(&event)) {
+    ++stalled_read;
+    stalled_synced |= event.type() == pb::EVENT_TYPE_SYNCED;
+  }
+  EXPECT_FALSE(stalled_synced);
+  EXPECT_LT(stalled_read, 40u);
+  EXPECT_EQ(stalled->Finish().error_code(), grpc::StatusCode::CANCELLED);
+
+  // The slow reader still gets the whole cut.
+  bool synced = false;
+  while (!synced && slow->Read(&event)) synced = event.type() == pb::EVENT_TYPE_SYNCED;
+  EXPECT_TRUE(synced);
+  slow_context->TryCancel();
+}
+
 TEST_F(ServiceTest, BookmarksReachSubscribersWhoseFilterMatchesNothing) {
   config_.subscribers.bookmark_interval = absl::Milliseconds(200);
   auto pods = Fake(kPods);

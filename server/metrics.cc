@@ -243,6 +243,10 @@ std::string Metrics::Render() const {
   subscriber_series("informerd_terminated_subscribers_total", "counter",
                     "Subscribers ended with RESOURCE_EXHAUSTED for being too slow.",
                     [](const SubscriberCounters& c) { return c.terminated_subscribers.load(); });
+  subscriber_series("informerd_write_stalled_subscribers_total", "counter",
+                    "Subscribers cut for reading nothing for subscriber_write_timeout (alive, "
+                    "answering keepalives, but their one pending write never taken).",
+                    [](const SubscriberCounters& c) { return c.write_stalled.load(); });
   Header(&out, "informerd_subscriptions_ended_total", "counter",
          "Subscribe streams ended, by the status code they ended with (CANCELLED: the client "
          "went away, or keepalive found its connection dead).");

@@ -45,6 +45,7 @@ SubscribeStream::SubscribeStream(StreamHub* hub, grpc::CallbackServerContext* co
       counters_(counters),
       informer_(subscription_->informer_shared()),
       resource_(informer_->resource().gvr.ToString()),
+      peer_(context->peer()),
       only_name_(subscription_->only_name()),
       recheck_(std::move(recheck)),
       next_recheck_unix_nanos_(
@@ -152,6 +153,7 @@ void SubscribeStream::Pump() {
     if (*next) {
       response_ = EncodeSubscribeResponse(event, hub_->wire_cache());
       counters_->events_out.fetch_add(1, std::memory_order_relaxed);
+      write_started_unix_nanos_.store(absl::ToUnixNanos(MonotonicNow()), std::memory_order_relaxed);
       StartWrite(&response_);  // busy_ stays set until OnWriteDone
       return;
     }
@@ -193,7 +195,7 @@ void SubscribeStream::FinishOnce(const absl::Status& status) {
   Log(LogLevel::kInfo, "subscription ended",
       {{"resource", resource_},
        {"namespace", subscription_->namespace_name()},
-       {"peer", context_->peer()},
+       {"peer", peer_},
        {"code", absl::StatusCodeToString(status.code())},
        {"cause", std::string(status.message())},
        {"events_sent", absl::StrCat(subscription_->stats().events_sent)},
@@ -205,6 +207,7 @@ void SubscribeStream::FinishOnce(const absl::Status& status) {
 }
 
 void SubscribeStream::OnWriteDone(bool ok) {
+  write_started_unix_nanos_.store(0, std::memory_order_relaxed);
   if (!ok) {
     absl::MutexLock lock(&mu_);
     if (end_.ok()) end_ = absl::CancelledError("the stream broke (client gone)");
@@ -214,9 +217,35 @@ void SubscribeStream::OnWriteDone(bool ok) {
 
 void SubscribeStream::OnCancel() { Terminate(absl::CancelledError("cancelled by the client")); }
 
-void SubscribeStream::OnDone() { Unref(); }
+void SubscribeStream::OnDone() {
+  {
+    absl::MutexLock lock(&done_mu_);
+    done_ = true;
+  }
+  Unref();
+}
 
-StreamHub::StreamHub(int threads, absl::Duration tick) : tick_(tick) {
+void SubscribeStream::CutIfWriteStalled(absl::Time now, absl::Duration timeout) {
+  const int64_t started = write_started_unix_nanos_.load(std::memory_order_relaxed);
+  if (started == 0 || now - absl::FromUnixNanos(started) < timeout) return;
+  {
+    absl::MutexLock lock(&mu_);
+    if (!end_.ok()) return;  // ending already
+    // What the log and the ended-by-code metric record; the client, which reads nothing,
+    // sees only the cancellation.
+    end_ = absl::ResourceExhaustedError(absl::StrCat(
+        "the subscriber read nothing for ", absl::FormatDuration(timeout),
+        " (subscriber_write_timeout): its stream was cut; it resumes from the objects it "
+        "holds (known_objects)"));
+  }
+  counters_->write_stalled.fetch_add(1);
+  // Ends the write in flight (OnWriteDone(false)), whose pump then finishes with end_.
+  absl::MutexLock lock(&done_mu_);
+  if (!done_) context_->TryCancel();
+}
+
+StreamHub::StreamHub(int threads, absl::Duration tick, absl::Duration write_timeout)
+    : tick_(tick), write_timeout_(write_timeout) {
   for (int i = 0; i < threads; ++i) threads_.emplace_back([this] { Worker(); });
   threads_.emplace_back([this] { Ticker(); });
 }
@@ -300,6 +329,7 @@ void StreamHub::Ticker() {
     const absl::Time now = MonotonicNow();
     for (SubscribeStream* stream : RefAll()) {
       if (stream->DueForTick(now)) stream->Wake();
+      stream->CutIfWriteStalled(now, write_timeout_);
       stream->Unref();
     }
   }

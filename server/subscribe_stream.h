@@ -62,6 +62,11 @@ class SubscribeStream : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
   // `now`, or its informer stopped (the stream must end). Other streams have nothing to do until
   // woken otherwise.
   bool DueForTick(absl::Time now) const;
+  // Cuts the stream when its write in flight has waited for the client's flow control for
+  // `timeout` by `now` (the client is alive but reads nothing): gRPC cancels the call, so the
+  // client sees CANCELLED and resumes from the objects it holds, and the stream's quota slot and
+  // pending write are freed. Logged and counted with its cause.
+  void CutIfWriteStalled(absl::Time now, absl::Duration timeout);
   // History changes and events not yet delivered (for the lag metric).
   uint64_t Lag() const;
   const std::string& resource() const { return resource_; }
@@ -95,6 +100,7 @@ class SubscribeStream : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
   SubscriberCounters* const counters_;
   const std::shared_ptr<SharedIndexInformer> informer_;
   const std::string resource_;
+  const std::string peer_;  // the client's address, for the log (gRPC forgets it once cancelled)
   // The one metadata.name the subscriber can be sent (Subscription::only_name), or "": then
   // it is woken only by changes to that name.
   const std::string only_name_;
@@ -114,7 +120,12 @@ class SubscribeStream : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
   std::atomic<int64_t> next_bookmark_unix_nanos_{0};  // Subscription::next_bookmark()
   const StreamRecheck recheck_;
   std::atomic<int64_t> next_recheck_unix_nanos_;  // when RecheckIfDue next runs the check
-  CallerQuota::Lease lease_;                      // released by FinishOnce (busy_ holder)
+  // When the write in flight started (monotonic), 0 when none is.
+  std::atomic<int64_t> write_started_unix_nanos_{0};
+  // context_ is gRPC's until OnDone: CutIfWriteStalled cancels only before it, under done_mu_.
+  absl::Mutex done_mu_;
+  bool done_ ABSL_GUARDED_BY(done_mu_) = false;
+  CallerQuota::Lease lease_;  // released by FinishOnce (busy_ holder)
 };
 
 // Owns the open streams and the threads that pump woken ones and tick bookmarks.
@@ -123,8 +134,10 @@ class SubscribeStream : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
 class StreamHub {
  public:
   // `threads` pump woken streams; every `tick` each stream with a bookmark due (or whose
-  // informer stopped) is woken.
-  StreamHub(int threads, absl::Duration tick);
+  // informer stopped) is woken, and each whose write has waited `write_timeout` is cut
+  // (SubscribeStream::CutIfWriteStalled).
+  StreamHub(int threads, absl::Duration tick,
+            absl::Duration write_timeout = absl::InfiniteDuration());
   // Shuts down.
   ~StreamHub();
 
@@ -160,6 +173,7 @@ class StreamHub {
   std::vector<SubscribeStream*> RefAll() const;
 
   const absl::Duration tick_;
+  const absl::Duration write_timeout_;
   ObjectWireCache wire_cache_;
   mutable absl::Mutex mu_;
   absl::flat_hash_set<SubscribeStream*> streams_ ABSL_GUARDED_BY(mu_);

@@ -45,6 +45,10 @@ struct SubscriberLimits {
   size_t batch_size = 128;
   // A BOOKMARK is sent when nothing else was sent for this long.
   absl::Duration bookmark_interval = absl::Seconds(30);
+  // A stream whose one write in flight has not been taken by the client's flow control for
+  // this long (the client is alive but reads nothing) is cut: its quota slot and pending write
+  // are freed, and the client resumes from the objects it holds. Infinite = never.
+  absl::Duration write_timeout = absl::Seconds(60);
 };
 
 enum class SubscriptionEventType { kAdded, kModified, kDeleted, kBookmark, kSynced };

@@ -198,7 +198,10 @@ class InformerServiceServicer(object):
         `informer-resume-resource-version` carry the last position delivered, so the client resumes
         from it without loss. When the subscriber fell so far behind that its position left the
         history ring, the trailer is absent and the message says to resubscribe with known_objects.
-        A slow subscriber never slows the cache or others.
+        A subscriber that reads nothing at all for the server's subscriber_write_timeout (default
+        60 s; its one pending event is never taken by HTTP/2 flow control) has its stream cut: it
+        sees CANCELLED after the events its transport already held, and resubscribes with
+        known_objects. A slow subscriber never slows the cache or others.
 
         Errors: INVALID_ARGUMENT (see the service, plus: both resource_version and known_objects
         set, a resource_version that is not a number, or a known_objects key that is not
@@ -210,7 +213,8 @@ class InformerServiceServicer(object):
         holds the most streams allowed, or too many fresh and known_objects starts are building
         their initial state at once: retry with backoff),
         UNAVAILABLE (not synced yet, or the resource stopped), CANCELLED (the server is shutting
-        down: reconnect to another replica or retry).
+        down, or cut a subscriber that read nothing for subscriber_write_timeout: reconnect to
+        another replica or retry, with known_objects).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -130,20 +130,16 @@ void Subscription::StartFromCut() {
   absl::flat_hash_set<std::string> still_matching;
   for (const ObjectPtr& object : cut.objects) {
     if (!filter.Matches(*object)) continue;
-    SubscriptionEvent event;
-    event.object = object;
+    bool client_holds_older = false;
     if (!known.empty()) {
       auto it = known.find(object->key());
       if (it != known.end()) {
         still_matching.insert(object->key());
         if (it->second == object->meta().resource_version) continue;  // the client has it
-        event.type = SubscriptionEventType::kModified;
-        initial_.push_back(std::move(event));
-        continue;
+        client_holds_older = true;
       }
     }
-    event.type = SubscriptionEventType::kAdded;
-    initial_.push_back(std::move(event));
+    initial_objects_.push_back({object, client_holds_older});
   }
   // Known keys that are gone or no longer match, in key order. The server cannot know the
   // state the client holds (nor whether the cached object with that key is the same one), so
@@ -154,17 +150,37 @@ void Subscription::StartFromCut() {
   }
   std::sort(gone.begin(), gone.end());
   for (const auto& [key, rv] : gone) {
-    SubscriptionEvent event;
-    event.type = SubscriptionEventType::kDeleted;
-    event.object = KeyOnlyObject(informer_->resource(), key, rv);
-    event.final_state_unknown = true;
-    if (event.object == nullptr) continue;  // a key no object could have (e.g. "a/b/c")
-    initial_.push_back(std::move(event));
+    ObjectPtr object = KeyOnlyObject(informer_->resource(), key, rv);
+    if (object == nullptr) continue;  // a key no object could have (e.g. "a/b/c")
+    initial_deletions_.push_back(std::move(object));
   }
-  SubscriptionEvent synced;
-  synced.type = SubscriptionEventType::kSynced;
-  synced.resource_version = cut.resource_version;
-  initial_.push_back(std::move(synced));
+  synced_rv_ = cut.resource_version;
+  synced_pending_ = true;
+}
+
+void Subscription::TakeInitial(SubscriptionEvent* event) {
+  *event = SubscriptionEvent();
+  if (!initial_objects_.empty()) {
+    InitialObject& next = initial_objects_.front();
+    event->type =
+        next.client_holds_older ? SubscriptionEventType::kModified : SubscriptionEventType::kAdded;
+    event->object = std::move(next.object);
+    initial_objects_.pop_front();
+    return;
+  }
+  if (!initial_deletions_.empty()) {
+    event->type = SubscriptionEventType::kDeleted;
+    event->object = std::move(initial_deletions_.front());
+    event->final_state_unknown = true;
+    initial_deletions_.pop_front();
+    return;
+  }
+  event->type = SubscriptionEventType::kSynced;
+  event->resource_version = std::move(synced_rv_);
+  synced_pending_ = false;
+  // An empty deque still holds a block; nothing of the start is kept past SYNCED.
+  std::deque<InitialObject>().swap(initial_objects_);
+  std::deque<ObjectPtr>().swap(initial_deletions_);
 }
 
 bool Subscription::Translate(const HistoryEvent& change, SubscriptionEvent* out) const {
@@ -463,13 +479,8 @@ absl::StatusOr<bool> Subscription::Next(absl::Time now, SubscriptionEvent* event
           /*ring_moved=*/true);
     }
     // Released as sent: after its initial objects a subscription holds no copy of the cache.
-    *event = std::move(initial_[initial_next_++]);
-    if (initial_done()) {
-      catch_up_seq_ = informer_->history().last_seq();
-      initial_.clear();
-      initial_.shrink_to_fit();
-      initial_next_ = 0;
-    }
+    TakeInitial(event);
+    if (initial_done()) catch_up_seq_ = informer_->history().last_seq();
     Sent(now, event);
     return true;
   }

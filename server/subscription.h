@@ -123,7 +123,7 @@ class Subscription {
   // The namespace the subscriber follows ("" = all), for logs.
   const std::string& namespace_name() const { return request_.filter.namespace_name; }
   // Whether every initial object (and SYNCED) has been returned.
-  bool initial_done() const { return initial_next_ >= initial_.size(); }
+  bool initial_done() const { return !synced_pending_; }
   const SubscriptionStats& stats() const { return stats_; }
   // When Next will send a bookmark if nothing else is sent before (as of the last Next).
   absl::Time next_bookmark() const { return last_sent_ + limits_.bookmark_interval; }
@@ -133,8 +133,11 @@ class Subscription {
   Subscription(std::shared_ptr<SharedIndexInformer> informer, SubscriptionRequest request,
                SubscriberLimits limits);
 
-  // Fills initial_ from one cut: every match (fresh) or the diff against known_objects.
+  // Fills the initial state from one cut: every match (fresh) or the diff against
+  // known_objects.
   void StartFromCut();
+  // Moves the next initial event (objects, deletions, SYNCED) into `event`; !initial_done().
+  void TakeInitial(SubscriptionEvent* event);
   // The subscriber's view of one change, or false when it does not concern it.
   bool Translate(const HistoryEvent& change, SubscriptionEvent* out) const;
   // OutOfRange when `change` is part of a relist that spans skip_through_ (see Next).
@@ -175,9 +178,19 @@ class Subscription {
   const SubscriberLimits limits_;
   const std::string only_name_;  // see only_name()
 
-  // The initial objects (and the final SYNCED), returned first (and released as returned).
-  std::vector<SubscriptionEvent> initial_;
-  size_t initial_next_ = 0;
+  // The initial state still to return, released as returned (a deque frees each block once it
+  // is read), so a subscription holds 24 bytes per object it has not been sent, and nothing of
+  // the cut once SYNCED is returned: first the cut's matching objects in key order (MODIFIED
+  // when the client holds an older version, else ADDED), then the known keys gone (DELETED,
+  // final state unknown), then SYNCED at synced_rv_.
+  struct InitialObject {
+    ObjectPtr object;
+    bool client_holds_older = false;
+  };
+  std::deque<InitialObject> initial_objects_;
+  std::deque<ObjectPtr> initial_deletions_;  // key-only objects
+  std::string synced_rv_;
+  bool synced_pending_ = false;
 
   uint64_t cursor_ = 0;  // history seq of the last change read
   // The subscriber is catching up with the backlog it started with (a resume's replay, or the

@@ -13,6 +13,7 @@
 #include "informer/clock.h"
 #include "server/convert.h"
 #include "server/grpc_status.h"
+#include "server/log.h"
 
 namespace informer {
 namespace server {
@@ -88,6 +89,19 @@ ReadAttributes ReadOf(const ReadTarget& target) {
   read.label_selector = target.label_selector;
   read.field_selector = target.field_selector;
   return read;
+}
+
+// Appends `object` to `out`, pruned by `mask` when set.
+absl::Status AppendObject(const FieldMask* mask, const ObjectPtr& object,
+                          google::protobuf::RepeatedPtrField<pb::Object>* out) {
+  if (mask == nullptr) {
+    ToProto(*object, out->Add());
+    return absl::OkStatus();
+  }
+  absl::StatusOr<MaskedObjectPtr> masked = mask->Apply(*object);
+  if (!masked.ok()) return masked.status();
+  ToProto(*(*masked)->object, out->Add());
+  return absl::OkStatus();
 }
 
 // The stream hub's tick: options.bookmark_tick, but at most a quarter of the bookmark interval
@@ -205,6 +219,18 @@ StreamRecheck InformerServiceImpl::RecheckOf(Principal who, std::string authoriz
   return recheck;
 }
 
+absl::StatusOr<std::shared_ptr<const FieldMask>> InformerServiceImpl::MaskOf(
+    const char* method, const google::protobuf::RepeatedPtrField<std::string>& fields) {
+  absl::StatusOr<std::shared_ptr<const FieldMask>> mask =
+      FieldMask::Parse(std::vector<std::string>(fields.begin(), fields.end()));
+  if (!mask.ok()) {
+    field_masks_refused_.fetch_add(1);
+    Log(LogLevel::kInfo, "field mask refused",
+        {{"method", method}, {"cause", std::string(mask.status().message())}});
+  }
+  return mask;
+}
+
 void InformerServiceImpl::FinishUnary(grpc::ServerUnaryReactor* reactor, const char* method,
                                       absl::Time started, const absl::Status& status) {
   metrics_->RecordCall(method, status.code(), MonotonicNow() - started);
@@ -256,6 +282,11 @@ grpc::ServerUnaryReactor* InformerServiceImpl::List(grpc::CallbackServerContext*
   query.limit = request->limit();
   query.page_token = request->page_token();
   query.min_resource_version = request->min_resource_version();
+  absl::StatusOr<std::shared_ptr<const FieldMask>> mask = MaskOf("List", request->fields());
+  if (!mask.ok()) {
+    FinishUnary(reactor, "List", started, mask.status());
+    return reactor;
+  }
   if (absl::Status s = Admit(context, "List", request->resource(), ReadOf(query.target), {"list"},
                              &query.caller, nullptr, &query.namespaces);
       !s.ok()) {
@@ -265,18 +296,25 @@ grpc::ServerUnaryReactor* InformerServiceImpl::List(grpc::CallbackServerContext*
   if (!query.namespaces.empty()) {
     context->AddTrailingMetadata(kNamespacesMetadata, absl::StrJoin(query.namespaces, ","));
   }
-  reader_.List(query, ContextOf(context, query.caller),
-               [this, reactor, response, started](absl::StatusOr<Page> page) {
-                 if (page.ok()) {
-                   for (const ObjectPtr& object : page->objects) {
-                     ToProto(*object, response->add_objects());
-                   }
-                   response->set_resource_version(page->resource_version);
-                   response->set_next_page_token(page->next_page_token);
-                   response->set_total_count(page->total_count);
-                 }
-                 FinishUnary(reactor, "List", started, page.status());
-               });
+  reader_.List(
+      query, ContextOf(context, query.caller),
+      [this, reactor, response, started, mask = *std::move(mask)](absl::StatusOr<Page> page) {
+        if (page.ok()) {
+          for (const ObjectPtr& object : page->objects) {
+            absl::Status s = AppendObject(mask.get(), object, response->mutable_objects());
+            if (!s.ok()) {
+              page = s;
+              break;
+            }
+          }
+        }
+        if (page.ok()) {
+          response->set_resource_version(page->resource_version);
+          response->set_next_page_token(page->next_page_token);
+          response->set_total_count(page->total_count);
+        }
+        FinishUnary(reactor, "List", started, page.status());
+      });
   return reactor;
 }
 
@@ -291,6 +329,11 @@ grpc::ServerUnaryReactor* InformerServiceImpl::Get(grpc::CallbackServerContext* 
   }
   GetQuery query{request->resource(), request->namespace_(), request->name(),
                  request->min_resource_version()};
+  absl::StatusOr<std::shared_ptr<const FieldMask>> mask = MaskOf("Get", request->fields());
+  if (!mask.ok()) {
+    FinishUnary(reactor, "Get", started, mask.status());
+    return reactor;
+  }
   ReadAttributes read;
   read.namespace_name = request->namespace_();
   read.name = request->name();
@@ -301,7 +344,13 @@ grpc::ServerUnaryReactor* InformerServiceImpl::Get(grpc::CallbackServerContext* 
     return reactor;
   }
   reader_.Get(query, ContextOf(context, caller),
-              [this, reactor, response, started](absl::StatusOr<ObjectPtr> object) {
+              [this, reactor, response, started,
+               mask = *std::move(mask)](absl::StatusOr<ObjectPtr> object) {
+                if (object.ok() && mask != nullptr) {
+                  absl::StatusOr<MaskedObjectPtr> masked = mask->Apply(**object);
+                  object = masked.ok() ? absl::StatusOr<ObjectPtr>((*masked)->object)
+                                       : absl::StatusOr<ObjectPtr>(masked.status());
+                }
                 if (object.ok()) ToProto(**object, response->mutable_object());
                 FinishUnary(reactor, "Get", started, object.status());
               });
@@ -325,6 +374,11 @@ grpc::ServerUnaryReactor* InformerServiceImpl::ByIndex(grpc::CallbackServerConte
   query.limit = request->limit();
   query.page_token = request->page_token();
   query.min_resource_version = request->min_resource_version();
+  absl::StatusOr<std::shared_ptr<const FieldMask>> mask = MaskOf("ByIndex", request->fields());
+  if (!mask.ok()) {
+    FinishUnary(reactor, "ByIndex", started, mask.status());
+    return reactor;
+  }
   if (absl::Status s = Admit(context, "ByIndex", request->resource(), ReadOf(query.target),
                              {"list"}, &query.caller, nullptr, &query.namespaces);
       !s.ok()) {
@@ -334,17 +388,24 @@ grpc::ServerUnaryReactor* InformerServiceImpl::ByIndex(grpc::CallbackServerConte
   if (!query.namespaces.empty()) {
     context->AddTrailingMetadata(kNamespacesMetadata, absl::StrJoin(query.namespaces, ","));
   }
-  reader_.ByIndex(query, ContextOf(context, query.caller),
-                  [this, reactor, response, started](absl::StatusOr<Page> page) {
-                    if (page.ok()) {
-                      for (const ObjectPtr& object : page->objects) {
-                        ToProto(*object, response->add_objects());
-                      }
-                      response->set_next_page_token(page->next_page_token);
-                      response->set_total_count(page->total_count);
-                    }
-                    FinishUnary(reactor, "ByIndex", started, page.status());
-                  });
+  reader_.ByIndex(
+      query, ContextOf(context, query.caller),
+      [this, reactor, response, started, mask = *std::move(mask)](absl::StatusOr<Page> page) {
+        if (page.ok()) {
+          for (const ObjectPtr& object : page->objects) {
+            absl::Status s = AppendObject(mask.get(), object, response->mutable_objects());
+            if (!s.ok()) {
+              page = s;
+              break;
+            }
+          }
+        }
+        if (page.ok()) {
+          response->set_next_page_token(page->next_page_token);
+          response->set_total_count(page->total_count);
+        }
+        FinishUnary(reactor, "ByIndex", started, page.status());
+      });
   return reactor;
 }
 
@@ -380,6 +441,8 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* InformerServiceImpl::Subscribe(
   }
   std::string().swap(bytes);
   const pb::SubscribeRequest* request = &parsed;
+  absl::StatusOr<std::shared_ptr<const FieldMask>> mask = MaskOf("Subscribe", request->fields());
+  if (!mask.ok()) return FinishedSubscribe(ToGrpcStatus(mask.status()));
   StreamRecheck recheck;
   std::string quota_caller;
   std::shared_ptr<ResourceInfo> recheck_info;  // kept alive by the check's closure
@@ -454,9 +517,11 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* InformerServiceImpl::Subscribe(
     subscription_request.known_objects.emplace(key, rv);
   }
   subscription_request.include_old_object = request->include_old_object();
+  subscription_request.fields = *std::move(mask);
   const std::shared_ptr<SharedIndexInformer>& informer = target->resource.informer;
-  absl::StatusOr<std::unique_ptr<Subscription>> subscription = Subscription::Create(
-      informer, std::move(subscription_request), options_.subscriber_limits, MonotonicNow());
+  absl::StatusOr<std::unique_ptr<Subscription>> subscription =
+      Subscription::Create(informer, std::move(subscription_request), options_.subscriber_limits,
+                           MonotonicNow(), &masked_objects_);
   ticket.Release();
   if (absl::IsFailedPrecondition(subscription.status())) {
     return FinishedSubscribe(ToGrpcStatus(NotSyncedError(*informer)));
@@ -490,6 +555,7 @@ std::vector<Metrics::LimitState> InformerServiceImpl::LimitStates() const {
       {"page_snapshots", pager_.snapshot_count(), pager_.refused()},
       {"starts", starts_.in_use(), starts_.refused()},
       {"known_objects", 0, known_objects_refused_.load()},
+      {"field_paths", 0, field_masks_refused_.load()},
   };
 }
 

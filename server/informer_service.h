@@ -10,6 +10,7 @@
 #include "informer/v1/informer.grpc.pb.h"
 #include "server/access_guard.h"
 #include "server/cache_reader.h"
+#include "server/field_mask.h"
 #include "server/limits.h"
 #include "server/metrics.h"
 #include "server/pager.h"
@@ -119,6 +120,10 @@ class InformerServiceImpl final : public InformerServiceBase {
   // header) doing `verbs` on `read`: a refusal ends it (see StreamRecheck).
   StreamRecheck RecheckOf(Principal who, std::string authorization, ReadAttributes read,
                           std::vector<std::string> verbs);
+  // The mask of a request's `fields` (null when empty); InvalidArgument (logged and counted)
+  // for a bad path or too many.
+  absl::StatusOr<std::shared_ptr<const FieldMask>> MaskOf(
+      const char* method, const google::protobuf::RepeatedPtrField<std::string>& fields);
   // Finishes a unary call with `status`, recording its metrics.
   void FinishUnary(grpc::ServerUnaryReactor* reactor, const char* method, absl::Time started,
                    const absl::Status& status);
@@ -130,11 +135,15 @@ class InformerServiceImpl final : public InformerServiceBase {
   Pager pager_;
   ResourceVersionWaiter waiter_;
   CacheReader reader_;
+  // Masked objects of live changes, shared by the subscribers with the same mask
+  // (before hub_: streams use it until they are deleted).
+  MaskedObjectCache masked_objects_;
   // Before hub_: a stream's lease may be released while the hub is torn down.
   CallerQuota streams_;
   AdmissionGate starts_;
   StreamHub hub_;
   std::atomic<uint64_t> known_objects_refused_{0};
+  std::atomic<uint64_t> field_masks_refused_{0};
   std::atomic<bool> shutting_down_{false};
 };
 

@@ -125,7 +125,8 @@ InformerServiceImpl::InformerServiceImpl(const ResourceRegistry* registry, Metri
       streams_("open Subscribe streams", options.limits.max_subscribers_per_caller,
                "max_subscribers_per_caller", options.limits.max_subscribers, "max_subscribers"),
       starts_(options.limits.max_concurrent_starts, options.limits.start_queue_wait),
-      hub_(options.stream_threads, TickOf(options)) {}
+      hub_(options.stream_threads, TickOf(options)),
+      runtime_indexes_(options.runtime_indexes) {}
 
 InformerServiceImpl::~InformerServiceImpl() { Shutdown(absl::ZeroDuration()); }
 
@@ -538,6 +539,41 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* InformerServiceImpl::Subscribe(
                    *std::move(lease));
 }
 
+grpc::ServerUnaryReactor* InformerServiceImpl::AddIndex(grpc::CallbackServerContext* context,
+                                                        const pb::AddIndexRequest* request,
+                                                        pb::AddIndexResponse* response) {
+  const absl::Time started = MonotonicNow();  // for the latency
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (shutting_down_.load()) {
+    FinishUnary(reactor, "AddIndex", started, ShuttingDown());
+    return reactor;
+  }
+  // An index is built over every cached object and serves every caller: it takes list on the
+  // resource in every namespace (a cluster-wide read; never narrowed).
+  std::string caller;
+  if (absl::Status s =
+          Admit(context, "AddIndex", request->resource(), ReadAttributes(), {"list"}, &caller);
+      !s.ok()) {
+    FinishUnary(reactor, "AddIndex", started, s);
+    return reactor;
+  }
+  absl::StatusOr<CachedResource> resource = registry_->Resolve(request->resource());
+  if (!resource.ok()) {
+    FinishUnary(reactor, "AddIndex", started, resource.status());
+    return reactor;
+  }
+  absl::StatusOr<AddedIndex> added = runtime_indexes_.Add(*resource, request->index());
+  if (added.ok()) {
+    response->set_index_name(added->name);
+    response->set_created(added->created);
+    for (const std::string& name : resource->informer->store().IndexNames()) {
+      response->add_index_names(name);
+    }
+  }
+  FinishUnary(reactor, "AddIndex", started, added.status());
+  return reactor;
+}
+
 void InformerServiceImpl::Shutdown(absl::Duration grace) {
   if (shutting_down_.exchange(true)) return;
   waiter_.Shutdown();
@@ -556,6 +592,7 @@ std::vector<Metrics::LimitState> InformerServiceImpl::LimitStates() const {
       {"starts", starts_.in_use(), starts_.refused()},
       {"known_objects", 0, known_objects_refused_.load()},
       {"field_paths", 0, field_masks_refused_.load()},
+      {"runtime_indexes", runtime_indexes_.count(), runtime_indexes_.refused()},
   };
 }
 

@@ -15,6 +15,7 @@
 #include "server/metrics.h"
 #include "server/pager.h"
 #include "server/resource_registry.h"
+#include "server/runtime_indexes.h"
 #include "server/rv_waiter.h"
 #include "server/subscribe_stream.h"
 #include "server/subscription.h"
@@ -45,6 +46,8 @@ struct ServiceOptions {
   // What one caller may hold and make the service build (known_objects, streams, waits,
   // starts; page snapshots are in `pager`).
   CallLimits limits;
+  // Whether and how many indexes AddIndex may add.
+  RuntimeIndexLimits runtime_indexes;
 };
 
 // The callback-API service with Subscribe as a raw (ByteBuffer) method, so each object
@@ -55,7 +58,8 @@ using InformerServiceBase = informer::v1::InformerService::WithCallbackMethod_Li
         informer::v1::InformerService::WithCallbackMethod_Get<
             informer::v1::InformerService::WithCallbackMethod_ByIndex<
                 informer::v1::InformerService::WithRawCallbackMethod_Subscribe<
-                    informer::v1::InformerService::Service>>>>>;
+                    informer::v1::InformerService::WithCallbackMethod_AddIndex<
+                        informer::v1::InformerService::Service>>>>>>;
 
 // The service. Unary calls answer on the calling gRPC thread or, when they wait for
 // min_resource_version, from the waiter's thread; streams are SubscribeStreams.
@@ -82,6 +86,9 @@ class InformerServiceImpl final : public InformerServiceBase {
   grpc::ServerUnaryReactor* ByIndex(grpc::CallbackServerContext* context,
                                     const informer::v1::ByIndexRequest* request,
                                     informer::v1::ByIndexResponse* response) override;
+  grpc::ServerUnaryReactor* AddIndex(grpc::CallbackServerContext* context,
+                                     const informer::v1::AddIndexRequest* request,
+                                     informer::v1::AddIndexResponse* response) override;
   // `request` is a serialised informer.v1.SubscribeRequest.
   grpc::ServerWriteReactor<grpc::ByteBuffer>* Subscribe(grpc::CallbackServerContext* context,
                                                         const grpc::ByteBuffer* request) override;
@@ -144,6 +151,7 @@ class InformerServiceImpl final : public InformerServiceBase {
   StreamHub hub_;
   std::atomic<uint64_t> known_objects_refused_{0};
   std::atomic<uint64_t> field_masks_refused_{0};
+  RuntimeIndexes runtime_indexes_;
   std::atomic<bool> shutting_down_{false};
 };
 

@@ -5,6 +5,7 @@
 // stay exact across the skipped changes.
 // Run by ctest when INFORMERD_TEST_KUBECONFIG is set; otherwise it reports itself skipped (77).
 #include <cstdio>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -91,12 +92,14 @@ class ProjectionsE2eTest : public ::testing::Test {
                                     name, R"("},"annotations":{"note":"n"}},"data":{"k":"v0"}})"))
               .ok());
     }
-    informerd_ = InformerdProcess::Start(INFORMERD_BINARY,
-                                         {absl::StrCat("--kubeconfig=", g_cluster->kubeconfig),
-                                          "--resources=configmaps", "--index=configmaps=label:app",
-                                          "--listen=127.0.0.1:0", "--metrics_listen=127.0.0.1:0",
-                                          "--log_format=json", "--bookmark_interval=1s"})
-                     .release();
+    informerd_ =
+        InformerdProcess::Start(
+            INFORMERD_BINARY,
+            {absl::StrCat("--kubeconfig=", g_cluster->kubeconfig), "--resources=configmaps",
+             "--index=configmaps=label:app,configmaps=by-k=field:data.k", "--listen=127.0.0.1:0",
+             "--metrics_listen=127.0.0.1:0", "--log_format=json", "--bookmark_interval=1s",
+             "--allow_runtime_indexes", "--max_runtime_indexes=2"})
+            .release();
     ASSERT_NE(informerd_, nullptr);
     ASSERT_TRUE(informerd_->WaitForLog("every resource synced", absl::Seconds(60)))
         << informerd_->log();
@@ -334,6 +337,118 @@ TEST_F(ProjectionsE2eTest, AMaskedSubscriberSkipsDataChangesAndPositionsStayExac
   EXPECT_THAT(versions, ElementsAre(data1, data2, labelled));
   whole_context->TryCancel();
   unmasked->Finish();
+}
+
+// namespace/name -> resourceVersion of the ConfigMaps the API server lists, in every
+// namespace, with `label_selector`.
+std::map<std::string, std::string> ServerMatching(k8s::RestClient& client,
+                                                  const std::string& label_selector) {
+  std::map<std::string, std::string> versions;
+  absl::StatusOr<std::string> body =
+      client.Get("/api/v1/configmaps", {{"labelSelector", label_selector}});
+  EXPECT_TRUE(body.ok()) << body.status();
+  if (!body.ok()) return versions;
+  rapidjson::Document document = Parse(*body);
+  auto items = document.FindMember("items");
+  if (items == document.MemberEnd() || !items->value.IsArray()) return versions;
+  for (const rapidjson::Value& item : items->value.GetArray()) {
+    const rapidjson::Value& metadata = item["metadata"];
+    versions[absl::StrCat(k8s::StringMember(metadata, "namespace"), "/",
+                          k8s::StringMember(metadata, "name"))] =
+        k8s::StringMember(metadata, "resourceVersion");
+  }
+  return versions;
+}
+
+TEST_F(ProjectionsE2eTest, AnIndexAddedAtRunTimeServesByIndexExactlyTheServersMatches) {
+  // Objects in two namespaces, some labelled team=red, before and after the index exists.
+  const std::string other_ns = absl::StrCat(*ns_, "-b");
+  ASSERT_TRUE(CreateOrKeep(**admin_, "/api/v1/namespaces",
+                           absl::StrCat(R"({"metadata":{"name":")", other_ns, R"("}})"))
+                  .ok());
+  auto create = [&](const std::string& ns, const std::string& name, const std::string& team) {
+    ASSERT_TRUE(CreateOrKeep(**admin_, absl::StrCat("/api/v1/namespaces/", ns, "/configmaps"),
+                             absl::StrCat(R"({"metadata":{"name":")", name,
+                                          R"(","labels":{"team":")", team, R"("}}})"))
+                    .ok());
+  };
+  create(*ns_, "red-1", "red");
+  create(other_ns, "red-2", "red");
+  create(*ns_, "blue-1", "blue");
+
+  pb::AddIndexRequest add;
+  add.set_resource("configmaps");
+  add.set_index("label:team");
+  pb::AddIndexResponse added;
+  grpc::Status status = stub_->AddIndex(Context().get(), add, &added);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(added.index_name(), "label:team");
+  EXPECT_TRUE(added.created());
+  EXPECT_THAT(added.index_names(), ::testing::Contains("label:team"));
+  // Again: the same index, nothing done.
+  status = stub_->AddIndex(Context().get(), add, &added);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_FALSE(added.created());
+
+  create(other_ns, "red-3", "red");
+  const std::string last = Patch("blue-1", R"({"metadata":{"labels":{"team":"red"}}})");
+  const std::map<std::string, std::string> truth = ServerMatching(**admin_, "team=red");
+  ASSERT_EQ(truth.size(), 4u);
+
+  pb::ByIndexRequest by_index;
+  by_index.set_resource("configmaps");
+  by_index.set_index_name("label:team");
+  by_index.set_value("red");
+  by_index.set_min_resource_version(last);
+  pb::ByIndexResponse indexed;
+  status = stub_->ByIndex(Context().get(), by_index, &indexed);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  std::map<std::string, std::string> served;
+  for (const pb::Object& object : indexed.objects()) {
+    served[absl::StrCat(object.namespace_(), "/", object.name())] = object.resource_version();
+  }
+  EXPECT_EQ(served, truth);
+
+  // ListResources lists it.
+  pb::ListResourcesResponse resources;
+  ASSERT_TRUE(stub_->ListResources(Context().get(), {}, &resources).ok());
+  ASSERT_EQ(resources.resources_size(), 1);
+  EXPECT_THAT(resources.resources(0).index_names(), ::testing::Contains("label:team"));
+}
+
+TEST_F(ProjectionsE2eTest, AddIndexRefusalsSayWhy) {
+  pb::AddIndexRequest add;
+  add.set_resource("configmaps");
+  pb::AddIndexResponse added;
+  add.set_index("field:data..x");
+  grpc::Status status = stub_->AddIndex(Context().get(), add, &added);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << status.error_message();
+  // Configured at start: label:app under its default name (the same definition is OK), by-k
+  // under a name of its own (taken).
+  add.set_index("label:app");
+  status = stub_->AddIndex(Context().get(), add, &added);
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  EXPECT_FALSE(added.created());
+  add.set_index("by-k=field:data.other");
+  status = stub_->AddIndex(Context().get(), add, &added);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::ALREADY_EXISTS) << status.error_message();
+  // Added at run time, then the name asked for with another definition.
+  add.set_index("mine=field:data.a");
+  status = stub_->AddIndex(Context().get(), add, &added);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  add.set_index("mine=field:data.b");
+  status = stub_->AddIndex(Context().get(), add, &added);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::ALREADY_EXISTS) << status.error_message();
+  EXPECT_THAT(status.error_message(), HasSubstr("as field:data.a"));
+  // --max_runtime_indexes=2: mine, label:team (when the other test ran first) or extra-1.
+  add.set_index("extra-1=label:x1");
+  status = stub_->AddIndex(Context().get(), add, &added);
+  if (status.ok()) {
+    add.set_index("extra-2=label:x2");
+    status = stub_->AddIndex(Context().get(), add, &added);
+  }
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << status.error_message();
+  EXPECT_THAT(status.error_message(), HasSubstr("--max_runtime_indexes"));
 }
 
 }  // namespace

@@ -361,7 +361,9 @@ std::map<std::string, std::string> ServerMatching(k8s::RestClient& client,
 }
 
 TEST_F(ProjectionsE2eTest, AnIndexAddedAtRunTimeServesByIndexExactlyTheServersMatches) {
-  // Objects in two namespaces, some labelled team=red, before and after the index exists.
+  // Objects in two namespaces, some labelled team=RED (a value of this run only), before and
+  // after the index exists.
+  const std::string red = *ns_;
   const std::string other_ns = absl::StrCat(*ns_, "-b");
   ASSERT_TRUE(CreateOrKeep(**admin_, "/api/v1/namespaces",
                            absl::StrCat(R"({"metadata":{"name":")", other_ns, R"("}})"))
@@ -372,8 +374,8 @@ TEST_F(ProjectionsE2eTest, AnIndexAddedAtRunTimeServesByIndexExactlyTheServersMa
                                           R"(","labels":{"team":")", team, R"("}}})"))
                     .ok());
   };
-  create(*ns_, "red-1", "red");
-  create(other_ns, "red-2", "red");
+  create(*ns_, "red-1", red);
+  create(other_ns, "red-2", red);
   create(*ns_, "blue-1", "blue");
 
   pb::AddIndexRequest add;
@@ -390,15 +392,16 @@ TEST_F(ProjectionsE2eTest, AnIndexAddedAtRunTimeServesByIndexExactlyTheServersMa
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_FALSE(added.created());
 
-  create(other_ns, "red-3", "red");
-  const std::string last = Patch("blue-1", R"({"metadata":{"labels":{"team":"red"}}})");
-  const std::map<std::string, std::string> truth = ServerMatching(**admin_, "team=red");
+  create(other_ns, "red-3", red);
+  const std::string last =
+      Patch("blue-1", absl::StrCat(R"({"metadata":{"labels":{"team":")", red, R"("}}})"));
+  const std::map<std::string, std::string> truth = ServerMatching(**admin_, "team=" + red);
   ASSERT_EQ(truth.size(), 4u);
 
   pb::ByIndexRequest by_index;
   by_index.set_resource("configmaps");
   by_index.set_index_name("label:team");
-  by_index.set_value("red");
+  by_index.set_value(red);
   by_index.set_min_resource_version(last);
   pb::ByIndexResponse indexed;
   status = stub_->ByIndex(Context().get(), by_index, &indexed);

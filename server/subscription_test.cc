@@ -925,6 +925,42 @@ TEST_F(SubscriptionTest, AnUnmaskedSubscriberStillGetsEveryChange) {
   EXPECT_THAT(live[0].object->json(), HasSubstr(R"("spec":{"n":1})"));
 }
 
+TEST_F(SubscriptionTest, SubscribersWithTheSameMaskPruneEachChangeOnce) {
+  constexpr int kSubscribers = 10;
+  constexpr int kChanges = 50;
+  AddPod("a", {{"app", "0"}});
+  Start();
+  MaskedObjectCache cache;
+  std::vector<std::unique_ptr<Subscription>> subscriptions;
+  for (int i = 0; i < kSubscribers; ++i) {
+    SubscriptionRequest request;
+    // Equal masks written differently share one key.
+    request.fields =
+        *FieldMask::Parse(i % 2 == 0 ? std::vector<std::string>{"metadata.labels", "spec.n"}
+                                     : std::vector<std::string>{"spec.n", "metadata.labels"});
+    absl::StatusOr<std::unique_ptr<Subscription>> subscription =
+        Subscription::Create(informer_, request, limits_, now_, &cache);
+    ASSERT_TRUE(subscription.ok());
+    Drain(**subscription);
+    subscriptions.push_back(*std::move(subscription));
+  }
+  for (int i = 1; i <= kChanges; ++i) UpdatePod("a", {{"app", absl::StrCat(i)}});
+  WaitApplied();
+  std::vector<ObjectPtr> first;
+  for (int s = 0; s < kSubscribers; ++s) {
+    std::vector<SubscriptionEvent> events = Drain(*subscriptions[s]);
+    ASSERT_EQ(events.size(), static_cast<size_t>(kChanges));
+    for (int i = 0; i < kChanges; ++i) {
+      if (s == 0) first.push_back(events[i].object);
+      // The very same pruned object (so the wire cache serialises it once, too).
+      EXPECT_EQ(events[i].object, first[i]);
+    }
+  }
+  // Each change is pruned once (its previous state was pruned as the change before): every
+  // other lookup, two per change per subscriber, is a hit.
+  EXPECT_GE(cache.hits(), static_cast<uint64_t>(2 * kChanges * kSubscribers - kChanges - 1));
+}
+
 TEST_F(SubscriptionTest, EveryMaskedPositionResumesExactlyEvenWhileCoalescing) {
   limits_.soft_limit = 4;
   for (int i = 0; i < 6; ++i) AddPod(absl::StrCat("p", i), {{"app", "a"}});

@@ -84,6 +84,9 @@ struct RuntimeIndexLimits {
   size_t max_per_resource = 8;
 };
 
+// The field masks of List, Get, ByIndex and Subscribe (`fields`) are capped without a flag:
+// kMaxFieldPaths paths of kMaxFieldPathBytes each (server/field_mask.h).
+
 // Longest namespace (a DNS-1123 label) and object name (a DNS-1123 subdomain, the longest name
 // the API server accepts for any resource) of a Kubernetes object.
 inline constexpr size_t kMaxNamespaceBytes = 63;

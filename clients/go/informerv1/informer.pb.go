@@ -494,7 +494,7 @@ type ListRequest struct {
 	// writes). Empty = answer from the cache as it is. Ignored with a page_token.
 	MinResourceVersion string `protobuf:"bytes,7,opt,name=min_resource_version,json=minResourceVersion,proto3" json:"min_resource_version,omitempty"`
 	// Return each object pruned to these field paths (a field mask, see FieldMask); empty =
-	// whole objects. Field 8 is left for another addition.
+	// whole objects.
 	Fields        []string `protobuf:"bytes,9,rep,name=fields,proto3" json:"fields,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -670,7 +670,7 @@ type GetRequest struct {
 	Name string `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
 	// As ListRequest.min_resource_version.
 	MinResourceVersion string `protobuf:"bytes,4,opt,name=min_resource_version,json=minResourceVersion,proto3" json:"min_resource_version,omitempty"`
-	// As ListRequest.fields. Field 5 is left for another addition.
+	// As ListRequest.fields.
 	Fields        []string `protobuf:"bytes,6,rep,name=fields,proto3" json:"fields,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -809,7 +809,7 @@ type ByIndexRequest struct {
 	PageToken string `protobuf:"bytes,8,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	// As ListRequest.min_resource_version.
 	MinResourceVersion string `protobuf:"bytes,9,opt,name=min_resource_version,json=minResourceVersion,proto3" json:"min_resource_version,omitempty"`
-	// As ListRequest.fields. Field 10 is left for another addition.
+	// As ListRequest.fields.
 	Fields        []string `protobuf:"bytes,11,rep,name=fields,proto3" json:"fields,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1001,7 +1001,7 @@ type SubscribeRequest struct {
 	IncludeOldObject bool `protobuf:"varint,7,opt,name=include_old_object,json=includeOldObject,proto3" json:"include_old_object,omitempty"`
 	// As ListRequest.fields: every object (and old_object) sent is pruned to these paths, and a
 	// MODIFIED that changes nothing inside them is not sent (positions stay exact; see
-	// InformerService.Subscribe, "Projections"). Field 8 is left for another addition.
+	// InformerService.Subscribe, "Projections").
 	Fields        []string `protobuf:"bytes,9,rep,name=fields,proto3" json:"fields,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

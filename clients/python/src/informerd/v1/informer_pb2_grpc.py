@@ -192,9 +192,10 @@ class InformerServiceServicer(object):
         Positions stay exact: a change not sent is delivered all the same as far as positions go,
         so the next event of a later change, or the next BOOKMARK, carries a resource_version past
         it, and resuming from any position received gets exactly the (visible) changes after it.
-        The pruned object keeps the metadata.resourceVersion of the last change the subscriber was
-        sent, which may be older than the stream's position. Selectors are evaluated on the whole
-        cached object, never on the pruned one.
+        So an object the subscriber holds keeps the metadata.resourceVersion of the last change it
+        was sent, which may be older than the stream's position; resumed with known_objects, such
+        an object comes as a MODIFIED that may equal what it holds. Selectors are evaluated on the
+        whole cached object, never on the pruned one.
 
         Live events: ADDED, MODIFIED (old_object set when include_old_object is), DELETED (with the
         last known state), and BOOKMARK every bookmark interval while nothing else is sent, so a

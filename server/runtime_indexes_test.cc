@@ -192,14 +192,17 @@ TEST_F(RuntimeIndexesTest, AddedUnderConcurrentIngestionRelistsAndReadsTheIndexI
         } else {
           fake_->Update(MakeObject("ns", name, "0", labels));
         }
-        if (w == 0 && round % 150 == 149) {
-          // A relist: the store is replaced while the index may be being added.
-          fake_->Compact();
-          fake_->SendError(ApiStatus{410, "Expired", "too old resource version"});
-        }
       }
     });
   }
+  threads.emplace_back([&] {
+    // Relists every 40 ms: the store is replaced while an index may be being added.
+    while (!stop.load()) {
+      absl::SleepFor(absl::Milliseconds(40));
+      fake_->Compact();
+      fake_->SendError(ApiStatus{410, "Expired", "too old resource version"});
+    }
+  });
   for (int r = 0; r < 2; ++r) {
     threads.emplace_back([&, r] {
       while (!stop.load()) {

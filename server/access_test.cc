@@ -422,6 +422,7 @@ class AccessServiceTest : public ::testing::Test {
     config.access.enabled = true;
     config.access.allow_ttl = absl::Seconds(1);  // open streams are re-checked this often
     config.access.narrow_cluster_wide = narrow_;
+    config.runtime_indexes.allowed = true;
     if (streams_per_caller_ > 0) {
       config.call_limits.max_subscribers_per_caller = streams_per_caller_;
     }
@@ -652,6 +653,36 @@ TEST_F(AccessServiceTest, ClusterWideListIsRefusedToANamespaceReader) {
   EXPECT_THAT(status.error_message(), HasSubstr("at the cluster scope"));
   EXPECT_TRUE(stub_->List(As("admin").get(), request, &response).ok());
   EXPECT_EQ(response.objects_size(), 4);
+}
+
+TEST_F(AccessServiceTest, AddIndexNeedsListInEveryNamespace) {
+  pb::AddIndexRequest request;
+  request.set_resource("pods");
+  request.set_index("by-name=field:metadata.name");
+  pb::AddIndexResponse response;
+  EXPECT_EQ(stub_->AddIndex(As("").get(), request, &response).error_code(),
+            grpc::StatusCode::UNAUTHENTICATED);
+  // A reader of one namespace may not change what every caller is served.
+  grpc::Status status = stub_->AddIndex(As("reader-a").get(), request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(status.error_message(), HasSubstr("at the cluster scope"));
+  status = stub_->AddIndex(As("admin").get(), request, &response);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_TRUE(response.created());
+  // The namespace reader uses it within its namespace, checked as any ByIndex.
+  pb::ByIndexRequest by_index;
+  by_index.set_resource("pods");
+  by_index.set_index_name("by-name");
+  by_index.set_value("web");
+  by_index.set_namespace_("a");
+  pb::ByIndexResponse found;
+  status = stub_->ByIndex(As("reader-a").get(), by_index, &found);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(found.objects_size(), 1);
+  EXPECT_EQ(found.objects(0).name(), "web");
+  by_index.set_namespace_("b");
+  EXPECT_EQ(stub_->ByIndex(As("reader-a").get(), by_index, &found).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
 }
 
 TEST_F(AccessServiceTest, KnownObjectsOutsideTheNamespaceAreInvalidArgument) {

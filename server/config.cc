@@ -283,6 +283,10 @@ absl::Status ApplyKey(const std::string& key, const YAML::Node& value, ServerCon
     return set_duration(&config->grpc_limits.min_client_ping_interval);
   }
   if (key == "max_known_objects") return set_count(&config->call_limits.max_known_objects);
+  if (key == "allow_runtime_indexes") return set_bool(&config->runtime_indexes.allowed);
+  if (key == "max_runtime_indexes") {
+    return set_count(&config->runtime_indexes.max_per_resource);
+  }
   if (key == "max_subscribers") return set_count(&config->call_limits.max_subscribers);
   if (key == "max_subscribers_per_caller") {
     return set_count(&config->call_limits.max_subscribers_per_caller);

@@ -158,6 +158,8 @@ struct ServerConfig {
   // streams, waits and Subscribe starts (page snapshots are in `pager`).
   GrpcLimits grpc_limits;
   CallLimits call_limits;
+  // Whether and how many indexes clients may add at run time (AddIndex).
+  RuntimeIndexLimits runtime_indexes;
 };
 
 // Applies the YAML document `yaml` (see docs/configuration in --help and the README) onto

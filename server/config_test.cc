@@ -22,6 +22,8 @@ ABSL_DECLARE_FLAG(uint64_t, history_cache_percent);
 ABSL_DECLARE_FLAG(uint64_t, max_selector_terms);
 ABSL_DECLARE_FLAG(uint64_t, max_waits_per_caller);
 ABSL_DECLARE_FLAG(absl::Duration, max_connection_age);
+ABSL_DECLARE_FLAG(bool, allow_runtime_indexes);
+ABSL_DECLARE_FLAG(uint64_t, max_runtime_indexes);
 
 namespace informer {
 namespace server {
@@ -348,6 +350,27 @@ TEST(ConfigTest, CallerLimitsHaveDocumentedDefaultsAndComeFromTheFileAndTheFlags
   EXPECT_THAT(ValidateConfig(no_keepalive).message(), HasSubstr("grpc_keepalive_time"));
   absl::SetFlag(&FLAGS_config, "");
   std::remove(path.c_str());
+}
+
+TEST(ConfigTest, RuntimeIndexesAreOffByDefaultAndComeFromTheFileAndTheFlags) {
+  const ServerConfig defaults;
+  EXPECT_FALSE(defaults.runtime_indexes.allowed);
+  EXPECT_EQ(defaults.runtime_indexes.max_per_resource, 8u);
+  ServerConfig config;
+  ASSERT_TRUE(
+      ApplyConfigYaml("allow_runtime_indexes: true\nmax_runtime_indexes: 3\n", &config).ok());
+  EXPECT_TRUE(config.runtime_indexes.allowed);
+  EXPECT_EQ(config.runtime_indexes.max_per_resource, 3u);
+  absl::SetFlag(&FLAGS_resources, std::vector<std::string>{"pods"});
+  absl::SetFlag(&FLAGS_allow_runtime_indexes, true);
+  absl::SetFlag(&FLAGS_max_runtime_indexes, 2);
+  absl::StatusOr<ServerConfig> flagged =
+      ConfigFromFlags({"resources", "allow_runtime_indexes", "max_runtime_indexes"});
+  ASSERT_TRUE(flagged.ok()) << flagged.status();
+  EXPECT_TRUE(flagged->runtime_indexes.allowed);
+  EXPECT_EQ(flagged->runtime_indexes.max_per_resource, 2u);
+  absl::SetFlag(&FLAGS_allow_runtime_indexes, false);
+  absl::SetFlag(&FLAGS_resources, std::vector<std::string>{});
 }
 
 TEST(FlagsTest, ResourcesAllSelectsEveryResourceAndIndexForAnUnlistedOneIsAnError) {

@@ -153,6 +153,11 @@ ABSL_FLAG(absl::Duration, metrics_request_timeout, absl::Seconds(5),
 ABSL_FLAG(uint64_t, max_receive_message_bytes, uint64_t{16} << 20,
           "largest gRPC request accepted (RESOURCE_EXHAUSTED past it, from gRPC); fits a "
           "known_objects of --max_known_objects typical keys");
+ABSL_FLAG(bool, allow_runtime_indexes, false,
+          "let clients add indexes at run time with AddIndex (FAILED_PRECONDITION when off); an "
+          "index serves every caller and costs memory per cached object and CPU per change");
+ABSL_FLAG(uint64_t, max_runtime_indexes, 8,
+          "indexes clients may add at run time per resource (RESOURCE_EXHAUSTED past it)");
 ABSL_FLAG(uint64_t, max_known_objects, 100000,
           "most entries in one Subscribe's known_objects (RESOURCE_EXHAUSTED past it); each key "
           "must be NAMESPACE/NAME (or NAME) of Kubernetes lengths (INVALID_ARGUMENT otherwise)");
@@ -406,6 +411,12 @@ absl::StatusOr<ServerConfig> ConfigFromFlags(const absl::flat_hash_set<std::stri
   }
   if (is_given("max_known_objects"))
     calls.max_known_objects = absl::GetFlag(FLAGS_max_known_objects);
+  if (is_given("allow_runtime_indexes")) {
+    config.runtime_indexes.allowed = absl::GetFlag(FLAGS_allow_runtime_indexes);
+  }
+  if (is_given("max_runtime_indexes")) {
+    config.runtime_indexes.max_per_resource = absl::GetFlag(FLAGS_max_runtime_indexes);
+  }
   if (is_given("max_subscribers")) calls.max_subscribers = absl::GetFlag(FLAGS_max_subscribers);
   if (is_given("max_subscribers_per_caller")) {
     calls.max_subscribers_per_caller = absl::GetFlag(FLAGS_max_subscribers_per_caller);

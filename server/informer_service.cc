@@ -13,6 +13,7 @@
 #include "informer/clock.h"
 #include "server/convert.h"
 #include "server/grpc_status.h"
+#include "server/log.h"
 
 namespace informer {
 namespace server {
@@ -90,6 +91,19 @@ ReadAttributes ReadOf(const ReadTarget& target) {
   return read;
 }
 
+// Appends `object` to `out`, pruned by `mask` when set.
+absl::Status AppendObject(const FieldMask* mask, const ObjectPtr& object,
+                          google::protobuf::RepeatedPtrField<pb::Object>* out) {
+  if (mask == nullptr) {
+    ToProto(*object, out->Add());
+    return absl::OkStatus();
+  }
+  absl::StatusOr<MaskedObjectPtr> masked = mask->Apply(*object);
+  if (!masked.ok()) return masked.status();
+  ToProto(*(*masked)->object, out->Add());
+  return absl::OkStatus();
+}
+
 // The stream hub's tick: options.bookmark_tick, but at most a quarter of the bookmark interval
 // and at least 10 ms.
 absl::Duration TickOf(const ServiceOptions& options) {
@@ -114,7 +128,8 @@ InformerServiceImpl::InformerServiceImpl(const ResourceRegistry* registry, Metri
       hub_(options.stream_threads, TickOf(options),
            options.subscriber_limits.write_timeout > absl::ZeroDuration()
                ? options.subscriber_limits.write_timeout
-               : absl::InfiniteDuration()) {}
+               : absl::InfiniteDuration()),
+      runtime_indexes_(options.runtime_indexes) {}
 
 InformerServiceImpl::~InformerServiceImpl() { Shutdown(absl::ZeroDuration()); }
 
@@ -208,6 +223,18 @@ StreamRecheck InformerServiceImpl::RecheckOf(Principal who, std::string authoriz
   return recheck;
 }
 
+absl::StatusOr<std::shared_ptr<const FieldMask>> InformerServiceImpl::MaskOf(
+    const char* method, const google::protobuf::RepeatedPtrField<std::string>& fields) {
+  absl::StatusOr<std::shared_ptr<const FieldMask>> mask =
+      FieldMask::Parse(std::vector<std::string>(fields.begin(), fields.end()));
+  if (!mask.ok()) {
+    field_masks_refused_.fetch_add(1);
+    Log(LogLevel::kInfo, "field mask refused",
+        {{"method", method}, {"cause", std::string(mask.status().message())}});
+  }
+  return mask;
+}
+
 void InformerServiceImpl::FinishUnary(grpc::ServerUnaryReactor* reactor, const char* method,
                                       absl::Time started, const absl::Status& status) {
   metrics_->RecordCall(method, status.code(), MonotonicNow() - started);
@@ -259,6 +286,11 @@ grpc::ServerUnaryReactor* InformerServiceImpl::List(grpc::CallbackServerContext*
   query.limit = request->limit();
   query.page_token = request->page_token();
   query.min_resource_version = request->min_resource_version();
+  absl::StatusOr<std::shared_ptr<const FieldMask>> mask = MaskOf("List", request->fields());
+  if (!mask.ok()) {
+    FinishUnary(reactor, "List", started, mask.status());
+    return reactor;
+  }
   if (absl::Status s = Admit(context, "List", request->resource(), ReadOf(query.target), {"list"},
                              &query.caller, nullptr, &query.namespaces);
       !s.ok()) {
@@ -268,18 +300,25 @@ grpc::ServerUnaryReactor* InformerServiceImpl::List(grpc::CallbackServerContext*
   if (!query.namespaces.empty()) {
     context->AddTrailingMetadata(kNamespacesMetadata, absl::StrJoin(query.namespaces, ","));
   }
-  reader_.List(query, ContextOf(context, query.caller),
-               [this, reactor, response, started](absl::StatusOr<Page> page) {
-                 if (page.ok()) {
-                   for (const ObjectPtr& object : page->objects) {
-                     ToProto(*object, response->add_objects());
-                   }
-                   response->set_resource_version(page->resource_version);
-                   response->set_next_page_token(page->next_page_token);
-                   response->set_total_count(page->total_count);
-                 }
-                 FinishUnary(reactor, "List", started, page.status());
-               });
+  reader_.List(
+      query, ContextOf(context, query.caller),
+      [this, reactor, response, started, mask = *std::move(mask)](absl::StatusOr<Page> page) {
+        if (page.ok()) {
+          for (const ObjectPtr& object : page->objects) {
+            absl::Status s = AppendObject(mask.get(), object, response->mutable_objects());
+            if (!s.ok()) {
+              page = s;
+              break;
+            }
+          }
+        }
+        if (page.ok()) {
+          response->set_resource_version(page->resource_version);
+          response->set_next_page_token(page->next_page_token);
+          response->set_total_count(page->total_count);
+        }
+        FinishUnary(reactor, "List", started, page.status());
+      });
   return reactor;
 }
 
@@ -294,6 +333,11 @@ grpc::ServerUnaryReactor* InformerServiceImpl::Get(grpc::CallbackServerContext* 
   }
   GetQuery query{request->resource(), request->namespace_(), request->name(),
                  request->min_resource_version()};
+  absl::StatusOr<std::shared_ptr<const FieldMask>> mask = MaskOf("Get", request->fields());
+  if (!mask.ok()) {
+    FinishUnary(reactor, "Get", started, mask.status());
+    return reactor;
+  }
   ReadAttributes read;
   read.namespace_name = request->namespace_();
   read.name = request->name();
@@ -304,7 +348,13 @@ grpc::ServerUnaryReactor* InformerServiceImpl::Get(grpc::CallbackServerContext* 
     return reactor;
   }
   reader_.Get(query, ContextOf(context, caller),
-              [this, reactor, response, started](absl::StatusOr<ObjectPtr> object) {
+              [this, reactor, response, started,
+               mask = *std::move(mask)](absl::StatusOr<ObjectPtr> object) {
+                if (object.ok() && mask != nullptr) {
+                  absl::StatusOr<MaskedObjectPtr> masked = mask->Apply(**object);
+                  object = masked.ok() ? absl::StatusOr<ObjectPtr>((*masked)->object)
+                                       : absl::StatusOr<ObjectPtr>(masked.status());
+                }
                 if (object.ok()) ToProto(**object, response->mutable_object());
                 FinishUnary(reactor, "Get", started, object.status());
               });
@@ -328,6 +378,11 @@ grpc::ServerUnaryReactor* InformerServiceImpl::ByIndex(grpc::CallbackServerConte
   query.limit = request->limit();
   query.page_token = request->page_token();
   query.min_resource_version = request->min_resource_version();
+  absl::StatusOr<std::shared_ptr<const FieldMask>> mask = MaskOf("ByIndex", request->fields());
+  if (!mask.ok()) {
+    FinishUnary(reactor, "ByIndex", started, mask.status());
+    return reactor;
+  }
   if (absl::Status s = Admit(context, "ByIndex", request->resource(), ReadOf(query.target),
                              {"list"}, &query.caller, nullptr, &query.namespaces);
       !s.ok()) {
@@ -337,17 +392,24 @@ grpc::ServerUnaryReactor* InformerServiceImpl::ByIndex(grpc::CallbackServerConte
   if (!query.namespaces.empty()) {
     context->AddTrailingMetadata(kNamespacesMetadata, absl::StrJoin(query.namespaces, ","));
   }
-  reader_.ByIndex(query, ContextOf(context, query.caller),
-                  [this, reactor, response, started](absl::StatusOr<Page> page) {
-                    if (page.ok()) {
-                      for (const ObjectPtr& object : page->objects) {
-                        ToProto(*object, response->add_objects());
-                      }
-                      response->set_next_page_token(page->next_page_token);
-                      response->set_total_count(page->total_count);
-                    }
-                    FinishUnary(reactor, "ByIndex", started, page.status());
-                  });
+  reader_.ByIndex(
+      query, ContextOf(context, query.caller),
+      [this, reactor, response, started, mask = *std::move(mask)](absl::StatusOr<Page> page) {
+        if (page.ok()) {
+          for (const ObjectPtr& object : page->objects) {
+            absl::Status s = AppendObject(mask.get(), object, response->mutable_objects());
+            if (!s.ok()) {
+              page = s;
+              break;
+            }
+          }
+        }
+        if (page.ok()) {
+          response->set_next_page_token(page->next_page_token);
+          response->set_total_count(page->total_count);
+        }
+        FinishUnary(reactor, "ByIndex", started, page.status());
+      });
   return reactor;
 }
 
@@ -383,6 +445,8 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* InformerServiceImpl::Subscribe(
   }
   std::string().swap(bytes);
   const pb::SubscribeRequest* request = &parsed;
+  absl::StatusOr<std::shared_ptr<const FieldMask>> mask = MaskOf("Subscribe", request->fields());
+  if (!mask.ok()) return FinishedSubscribe(ToGrpcStatus(mask.status()));
   StreamRecheck recheck;
   std::string quota_caller;
   std::shared_ptr<ResourceInfo> recheck_info;  // kept alive by the check's closure
@@ -457,9 +521,11 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* InformerServiceImpl::Subscribe(
     subscription_request.known_objects.emplace(key, rv);
   }
   subscription_request.include_old_object = request->include_old_object();
+  subscription_request.fields = *std::move(mask);
   const std::shared_ptr<SharedIndexInformer>& informer = target->resource.informer;
-  absl::StatusOr<std::unique_ptr<Subscription>> subscription = Subscription::Create(
-      informer, std::move(subscription_request), options_.subscriber_limits, MonotonicNow());
+  absl::StatusOr<std::unique_ptr<Subscription>> subscription =
+      Subscription::Create(informer, std::move(subscription_request), options_.subscriber_limits,
+                           MonotonicNow(), &masked_objects_);
   ticket.Release();
   if (absl::IsFailedPrecondition(subscription.status())) {
     return FinishedSubscribe(ToGrpcStatus(NotSyncedError(*informer)));
@@ -474,6 +540,41 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* InformerServiceImpl::Subscribe(
   return hub_.Open(context, *std::move(subscription),
                    metrics_->Subscribers(target->resource.info.gvr.ToString()), std::move(recheck),
                    *std::move(lease));
+}
+
+grpc::ServerUnaryReactor* InformerServiceImpl::AddIndex(grpc::CallbackServerContext* context,
+                                                        const pb::AddIndexRequest* request,
+                                                        pb::AddIndexResponse* response) {
+  const absl::Time started = MonotonicNow();  // for the latency
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  if (shutting_down_.load()) {
+    FinishUnary(reactor, "AddIndex", started, ShuttingDown());
+    return reactor;
+  }
+  // An index is built over every cached object and serves every caller: it takes list on the
+  // resource in every namespace (a cluster-wide read; never narrowed).
+  std::string caller;
+  if (absl::Status s =
+          Admit(context, "AddIndex", request->resource(), ReadAttributes(), {"list"}, &caller);
+      !s.ok()) {
+    FinishUnary(reactor, "AddIndex", started, s);
+    return reactor;
+  }
+  absl::StatusOr<CachedResource> resource = registry_->Resolve(request->resource());
+  if (!resource.ok()) {
+    FinishUnary(reactor, "AddIndex", started, resource.status());
+    return reactor;
+  }
+  absl::StatusOr<AddedIndex> added = runtime_indexes_.Add(*resource, request->index());
+  if (added.ok()) {
+    response->set_index_name(added->name);
+    response->set_created(added->created);
+    for (const std::string& name : resource->informer->store().IndexNames()) {
+      response->add_index_names(name);
+    }
+  }
+  FinishUnary(reactor, "AddIndex", started, added.status());
+  return reactor;
 }
 
 void InformerServiceImpl::Shutdown(absl::Duration grace) {
@@ -493,6 +594,8 @@ std::vector<Metrics::LimitState> InformerServiceImpl::LimitStates() const {
       {"page_snapshots", pager_.snapshot_count(), pager_.refused()},
       {"starts", starts_.in_use(), starts_.refused()},
       {"known_objects", 0, known_objects_refused_.load()},
+      {"field_paths", 0, field_masks_refused_.load()},
+      {"runtime_indexes", runtime_indexes_.count(), runtime_indexes_.refused()},
   };
 }
 

@@ -10,10 +10,12 @@
 #include "informer/v1/informer.grpc.pb.h"
 #include "server/access_guard.h"
 #include "server/cache_reader.h"
+#include "server/field_mask.h"
 #include "server/limits.h"
 #include "server/metrics.h"
 #include "server/pager.h"
 #include "server/resource_registry.h"
+#include "server/runtime_indexes.h"
 #include "server/rv_waiter.h"
 #include "server/subscribe_stream.h"
 #include "server/subscription.h"
@@ -44,6 +46,8 @@ struct ServiceOptions {
   // What one caller may hold and make the service build (known_objects, streams, waits,
   // starts; page snapshots are in `pager`).
   CallLimits limits;
+  // Whether and how many indexes AddIndex may add.
+  RuntimeIndexLimits runtime_indexes;
 };
 
 // The callback-API service with Subscribe as a raw (ByteBuffer) method, so each object
@@ -54,7 +58,8 @@ using InformerServiceBase = informer::v1::InformerService::WithCallbackMethod_Li
         informer::v1::InformerService::WithCallbackMethod_Get<
             informer::v1::InformerService::WithCallbackMethod_ByIndex<
                 informer::v1::InformerService::WithRawCallbackMethod_Subscribe<
-                    informer::v1::InformerService::Service>>>>>;
+                    informer::v1::InformerService::WithCallbackMethod_AddIndex<
+                        informer::v1::InformerService::Service>>>>>>;
 
 // The service. Unary calls answer on the calling gRPC thread or, when they wait for
 // min_resource_version, from the waiter's thread; streams are SubscribeStreams.
@@ -81,6 +86,9 @@ class InformerServiceImpl final : public InformerServiceBase {
   grpc::ServerUnaryReactor* ByIndex(grpc::CallbackServerContext* context,
                                     const informer::v1::ByIndexRequest* request,
                                     informer::v1::ByIndexResponse* response) override;
+  grpc::ServerUnaryReactor* AddIndex(grpc::CallbackServerContext* context,
+                                     const informer::v1::AddIndexRequest* request,
+                                     informer::v1::AddIndexResponse* response) override;
   // `request` is a serialised informer.v1.SubscribeRequest.
   grpc::ServerWriteReactor<grpc::ByteBuffer>* Subscribe(grpc::CallbackServerContext* context,
                                                         const grpc::ByteBuffer* request) override;
@@ -119,6 +127,10 @@ class InformerServiceImpl final : public InformerServiceBase {
   // header) doing `verbs` on `read`: a refusal ends it (see StreamRecheck).
   StreamRecheck RecheckOf(Principal who, std::string authorization, ReadAttributes read,
                           std::vector<std::string> verbs);
+  // The mask of a request's `fields` (null when empty); InvalidArgument (logged and counted)
+  // for a bad path or too many.
+  absl::StatusOr<std::shared_ptr<const FieldMask>> MaskOf(
+      const char* method, const google::protobuf::RepeatedPtrField<std::string>& fields);
   // Finishes a unary call with `status`, recording its metrics.
   void FinishUnary(grpc::ServerUnaryReactor* reactor, const char* method, absl::Time started,
                    const absl::Status& status);
@@ -130,11 +142,16 @@ class InformerServiceImpl final : public InformerServiceBase {
   Pager pager_;
   ResourceVersionWaiter waiter_;
   CacheReader reader_;
+  // Masked objects of live changes, shared by the subscribers with the same mask
+  // (before hub_: streams use it until they are deleted).
+  MaskedObjectCache masked_objects_;
   // Before hub_: a stream's lease may be released while the hub is torn down.
   CallerQuota streams_;
   AdmissionGate starts_;
   StreamHub hub_;
   std::atomic<uint64_t> known_objects_refused_{0};
+  std::atomic<uint64_t> field_masks_refused_{0};
+  RuntimeIndexes runtime_indexes_;
   std::atomic<bool> shutting_down_{false};
 };
 

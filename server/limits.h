@@ -74,6 +74,19 @@ struct CallLimits {
   absl::Duration start_queue_wait = absl::Seconds(1);
 };
 
+// Indexes that clients register at run time with AddIndex (docs/configuration.md, "Indexes").
+struct RuntimeIndexLimits {
+  // Whether AddIndex may register indexes at all (--allow_runtime_indexes); off by default:
+  // an index costs memory for every cached object and CPU on every change, for every caller.
+  bool allowed = false;
+  // Runtime indexes per resource (--max_runtime_indexes); past it AddIndex is
+  // RESOURCE_EXHAUSTED. Indexes configured at start do not count.
+  size_t max_per_resource = 8;
+};
+
+// The field masks of List, Get, ByIndex and Subscribe (`fields`) are capped without a flag:
+// kMaxFieldPaths paths of kMaxFieldPathBytes each (server/field_mask.h).
+
 // Longest namespace (a DNS-1123 label) and object name (a DNS-1123 subdomain, the longest name
 // the API server accepts for any resource) of a Kubernetes object.
 inline constexpr size_t kMaxNamespaceBytes = 63;

@@ -240,6 +240,10 @@ std::string Metrics::Render() const {
   subscriber_series("informerd_coalesced_events_total", "counter",
                     "Changes merged into a later state by coalescing.",
                     [](const SubscriberCounters& c) { return c.coalesced_events.load(); });
+  subscriber_series("informerd_unchanged_events_total", "counter",
+                    "MODIFIED changes not sent to a subscriber because they changed nothing "
+                    "inside its field mask (SubscribeRequest.fields).",
+                    [](const SubscriberCounters& c) { return c.unchanged_events.load(); });
   subscriber_series("informerd_terminated_subscribers_total", "counter",
                     "Subscribers ended with RESOURCE_EXHAUSTED for being too slow.",
                     [](const SubscriberCounters& c) { return c.terminated_subscribers.load(); });

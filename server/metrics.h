@@ -28,6 +28,7 @@ struct SubscriberCounters {
   std::atomic<uint64_t> subscriptions_total{0};     // streams opened
   std::atomic<uint64_t> coalesced_subscribers{0};   // streams that fell past the soft limit
   std::atomic<uint64_t> coalesced_events{0};        // changes merged away by coalescing
+  std::atomic<uint64_t> unchanged_events{0};        // MODIFIED not sent: outside the field mask
   std::atomic<uint64_t> terminated_subscribers{0};  // streams ended RESOURCE_EXHAUSTED
   std::atomic<uint64_t> write_stalled{0};  // streams cut for reading nothing (write_timeout)
   // Streams ended, by the gRPC status code they ended with (index = code, 0..16).

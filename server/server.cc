@@ -46,6 +46,7 @@ ServiceOptions ServiceOptionsOf(const ServerConfig& config) {
   options.recheck_interval = config.access.allow_ttl;
   options.narrow_cluster_wide = config.access.narrow_cluster_wide;
   options.limits = config.call_limits;
+  options.runtime_indexes = config.runtime_indexes;
   return options;
 }
 

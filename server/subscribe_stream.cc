@@ -142,6 +142,9 @@ void SubscribeStream::Pump() {
     buffered_.store(subscription_->buffered());
     next_bookmark_unix_nanos_.store(absl::ToUnixNanos(subscription_->next_bookmark()),
                                     std::memory_order_relaxed);
+    counters_->unchanged_events.fetch_add(stats.events_unchanged - unchanged_counted_,
+                                          std::memory_order_relaxed);
+    unchanged_counted_ = stats.events_unchanged;
     if (stats.coalesce_rounds > 0 && !coalescing_) {
       coalescing_ = true;
       counters_->coalesced_subscribers.fetch_add(1);

@@ -105,8 +105,9 @@ class SubscribeStream : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
   // it is woken only by changes to that name.
   const std::string only_name_;
   EventHistory::ListenerId listener_ = 0;
-  grpc::ByteBuffer response_;  // the write in flight: a SubscribeResponse (wire.h)
-  bool coalescing_ = false;    // busy_ holder only: for the counter
+  grpc::ByteBuffer response_;       // the write in flight: a SubscribeResponse (wire.h)
+  bool coalescing_ = false;         // busy_ holder only: for the counter
+  uint64_t unchanged_counted_ = 0;  // busy_ holder only: stats().events_unchanged counted
 
   mutable absl::Mutex mu_;
   bool busy_ ABSL_GUARDED_BY(mu_) = false;    // a pump runs, a write is in flight, or finished

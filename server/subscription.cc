@@ -62,15 +62,17 @@ ObjectPtr KeyOnlyObject(const ResourceInfo& resource, absl::string_view key,
 }  // namespace
 
 Subscription::Subscription(std::shared_ptr<SharedIndexInformer> informer,
-                           SubscriptionRequest request, SubscriberLimits limits)
+                           SubscriptionRequest request, SubscriberLimits limits,
+                           MaskedObjectCache* masked)
     : informer_(std::move(informer)),
       request_(std::move(request)),
       limits_(limits),
-      only_name_(OnlyNameOf(request_.filter)) {}
+      only_name_(OnlyNameOf(request_.filter)),
+      masked_(masked) {}
 
 absl::StatusOr<std::unique_ptr<Subscription>> Subscription::Create(
     std::shared_ptr<SharedIndexInformer> informer, SubscriptionRequest request,
-    SubscriberLimits limits, absl::Time now) {
+    SubscriberLimits limits, absl::Time now, MaskedObjectCache* masked) {
   if (!request.resource_version.empty() && !request.known_objects.empty()) {
     return absl::InvalidArgumentError(
         "set resource_version (resume after it) or known_objects (diff against what you hold), "
@@ -85,7 +87,7 @@ absl::StatusOr<std::unique_ptr<Subscription>> Subscription::Create(
         "; retry shortly"));
   }
   std::unique_ptr<Subscription> subscription(
-      new Subscription(std::move(informer), std::move(request), limits));
+      new Subscription(std::move(informer), std::move(request), limits, masked));
   subscription->last_sent_ = now;
   const std::string& rv = subscription->request_.resource_version;
   if (rv.empty()) {
@@ -166,6 +168,12 @@ void Subscription::TakeInitial(SubscriptionEvent* event) {
         next.client_holds_older ? SubscriptionEventType::kModified : SubscriptionEventType::kAdded;
     event->object = std::move(next.object);
     initial_objects_.pop_front();
+    if (request_.fields != nullptr) {
+      // Pruned as sent, once per start, outside the shared cache (whose entries are for live
+      // changes many subscribers send).
+      absl::StatusOr<MaskedObjectPtr> masked = request_.fields->Apply(*event->object);
+      if (masked.ok()) event->object = (*masked)->object;
+    }
     return;
   }
   if (!initial_deletions_.empty()) {
@@ -183,7 +191,38 @@ void Subscription::TakeInitial(SubscriptionEvent* event) {
   std::deque<ObjectPtr>().swap(initial_deletions_);
 }
 
-bool Subscription::Translate(const HistoryEvent& change, SubscriptionEvent* out) const {
+MaskedObjectPtr Subscription::Mask(const ObjectPtr& object, bool with_content) const {
+  absl::StatusOr<MaskedObjectPtr> masked = masked_ != nullptr
+                                               ? masked_->Get(*request_.fields, object)
+                                               : request_.fields->Apply(*object, with_content);
+  return masked.ok() ? *std::move(masked) : nullptr;
+}
+
+bool Subscription::Translate(const HistoryEvent& change, SubscriptionEvent* out,
+                             bool* unchanged) const {
+  if (unchanged != nullptr) *unchanged = false;
+  if (!TranslateUnmasked(change, out)) return false;
+  if (request_.fields == nullptr) return true;
+  // Masked: a MODIFIED the subscriber cannot see is not sent. The subscriber holds the masked
+  // previous state (it was sent, or equal to what was), so comparing with the cache's previous
+  // state is comparing with what it holds.
+  const bool compare =
+      out->type == SubscriptionEventType::kModified && change.old_object != nullptr;
+  MaskedObjectPtr now = Mask(out->object, compare);
+  if (now == nullptr) return true;  // cannot happen (see FieldMask::Apply): send it whole
+  if (compare) {
+    MaskedObjectPtr before = Mask(change.old_object, /*with_content=*/true);
+    if (before != nullptr && before->content == now->content) {
+      if (unchanged != nullptr) *unchanged = true;
+      return false;
+    }
+    if (out->old_object != nullptr) out->old_object = before != nullptr ? before->object : nullptr;
+  }
+  out->object = now->object;
+  return true;
+}
+
+bool Subscription::TranslateUnmasked(const HistoryEvent& change, SubscriptionEvent* out) const {
   if (change.object == nullptr) return false;
   if (skip_through_ != 0 && change.version <= skip_through_) return false;  // it has it
   const ObjectFilter& filter = request_.filter;
@@ -301,7 +340,9 @@ absl::Status Subscription::TakeGroup() {
     const HistoryEvent& change = unread_.front();
     if (absl::Status s = CheckRelistSpan(change); !s.ok()) return s;
     SubscriptionEvent event;
-    if (Translate(change, &event)) events.push_back(std::move(event));
+    bool unchanged = false;
+    if (Translate(change, &event, &unchanged)) events.push_back(std::move(event));
+    if (unchanged) ++stats_.events_unchanged;
     unread_.pop_front();
   }
   // Every change up to `version` has been read (reads end at the end of a version).
@@ -333,7 +374,9 @@ absl::Status Subscription::Coalesce(const std::vector<HistoryEvent>& changes) {
   for (const HistoryEvent& change : changes) {
     if (absl::Status s = CheckRelistSpan(change); !s.ok()) return s;
     SubscriptionEvent event;
-    const bool sends = Translate(change, &event);
+    bool unchanged = false;
+    const bool sends = Translate(change, &event, &unchanged);
+    if (unchanged) ++stats_.events_unchanged;
     if (change.completes_version) ReadThrough(change.version);
     if (!sends) continue;
     event.coalesced = true;

@@ -16,6 +16,7 @@
 #include "informer/object.h"
 #include "informer/selector.h"
 #include "informer/shared_informer.h"
+#include "server/field_mask.h"
 
 namespace informer {
 namespace server {
@@ -29,6 +30,10 @@ struct SubscriptionRequest {
   // resource_version.
   absl::flat_hash_map<std::string, std::string> known_objects;
   bool include_old_object = false;
+  // Prune every object sent to this mask (FieldMask); null = whole objects. With a mask, a
+  // MODIFIED whose masked object equals the masked previous state is not sent (its position
+  // still advances, as for a change the selectors skip).
+  std::shared_ptr<const FieldMask> fields;
 };
 
 // How far a subscriber may fall behind, and how often it hears a bookmark. The service's
@@ -70,6 +75,7 @@ struct SubscriptionStats {
   uint64_t events_sent = 0;       // events returned by Next (bookmarks and SYNCED too)
   uint64_t events_coalesced = 0;  // history changes not sent on their own due to coalescing
   uint64_t coalesce_rounds = 0;   // times the subscriber was past the soft limit
+  uint64_t events_unchanged = 0;  // MODIFIED changes not sent: their masked object was unchanged
 };
 
 // The server side of one Subscribe call, with no gRPC in it: it starts from a consistent cut
@@ -84,7 +90,9 @@ struct SubscriptionStats {
 // events carry the position before the group, except the last, which carries the group's
 // version; likewise a coalesced group carries the position delivered before it until its last
 // event. So every event's resource_version is a position where the subscriber's state equals
-// the server's, once the events up to it are applied.
+// the server's, once the events up to it are applied. A change that is not sent (the
+// selectors skip it, or its masked object did not change) moves the read position like any
+// other: the next event of a later version, or the next bookmark, carries a position past it.
 //
 // Thread-safety: not thread-safe; the owner calls it from one thread at a time. It reads the
 // informer, whose methods are thread-safe.
@@ -94,9 +102,11 @@ class Subscription {
   // set or resource_version is not a number; OutOfRange ("too old, resubscribe") when the
   // history cannot place resource_version (evicted, or inside a relist of this server);
   // FailedPrecondition when the informer has not synced (the caller should say UNAVAILABLE).
+  // `masked` (optional, must outlive the subscription) shares masked objects of live changes
+  // between subscribers with the same mask.
   static absl::StatusOr<std::unique_ptr<Subscription>> Create(
       std::shared_ptr<SharedIndexInformer> informer, SubscriptionRequest request,
-      SubscriberLimits limits, absl::Time now);
+      SubscriberLimits limits, absl::Time now, MaskedObjectCache* masked = nullptr);
 
   // The next event to send, as of `now`: true with *event filled; false when nothing is due
   // (call again after the history grows or a bookmark interval passes). ResourceExhausted when
@@ -131,15 +141,21 @@ class Subscription {
 
  private:
   Subscription(std::shared_ptr<SharedIndexInformer> informer, SubscriptionRequest request,
-               SubscriberLimits limits);
+               SubscriberLimits limits, MaskedObjectCache* masked);
 
   // Fills the initial state from one cut: every match (fresh) or the diff against
   // known_objects.
   void StartFromCut();
   // Moves the next initial event (objects, deletions, SYNCED) into `event`; !initial_done().
   void TakeInitial(SubscriptionEvent* event);
-  // The subscriber's view of one change, or false when it does not concern it.
-  bool Translate(const HistoryEvent& change, SubscriptionEvent* out) const;
+  // The subscriber's view of one change, or false when it does not concern it (then
+  // `*unchanged`, when given, says whether that is because its masked object did not change).
+  bool Translate(const HistoryEvent& change, SubscriptionEvent* out,
+                 bool* unchanged = nullptr) const;
+  // Translate before the mask: which event the selectors make of the change.
+  bool TranslateUnmasked(const HistoryEvent& change, SubscriptionEvent* out) const;
+  // `object` masked by request_.fields (from masked_ when set); null when it cannot be.
+  MaskedObjectPtr Mask(const ObjectPtr& object, bool with_content) const;
   // OutOfRange when `change` is part of a relist that spans skip_through_ (see Next).
   absl::Status CheckRelistSpan(const HistoryEvent& change) const;
   // Reads the next step of history into pending_ (coalesced when behind). Returns false when
@@ -176,7 +192,8 @@ class Subscription {
   std::shared_ptr<SharedIndexInformer> informer_;
   const SubscriptionRequest request_;
   const SubscriberLimits limits_;
-  const std::string only_name_;  // see only_name()
+  const std::string only_name_;      // see only_name()
+  MaskedObjectCache* const masked_;  // may be null
 
   // The initial state still to return, released as returned (a deque frees each block once it
   // is read), so a subscription holds 24 bytes per object it has not been sent, and nothing of

@@ -288,7 +288,8 @@ type ResourceStatus struct {
 	ObjectCount int64 `protobuf:"varint,7,opt,name=object_count,json=objectCount,proto3" json:"object_count,omitempty"`
 	// The newest resourceVersion the cache has seen (LIST, WATCH event or bookmark).
 	ResourceVersion string `protobuf:"bytes,8,opt,name=resource_version,json=resourceVersion,proto3" json:"resource_version,omitempty"`
-	// Names of the indexes ByIndex accepts for this resource.
+	// Names of the indexes ByIndex accepts for this resource: the built-in "namespace", those
+	// configured at start and those added at run time (AddIndex).
 	IndexNames []string `protobuf:"bytes,9,rep,name=index_names,json=indexNames,proto3" json:"index_names,omitempty"`
 	// The fully qualified name to use in requests, e.g. "deployments.v1.apps" or "pods.v1".
 	Name string `protobuf:"bytes,10,opt,name=name,proto3" json:"name,omitempty"`
@@ -492,8 +493,11 @@ type ListRequest struct {
 	// the client has just written), waiting until the call's deadline at most (read your
 	// writes). Empty = answer from the cache as it is. Ignored with a page_token.
 	MinResourceVersion string `protobuf:"bytes,7,opt,name=min_resource_version,json=minResourceVersion,proto3" json:"min_resource_version,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// Return each object pruned to these field paths (a field mask, see FieldMask); empty =
+	// whole objects.
+	Fields        []string `protobuf:"bytes,9,rep,name=fields,proto3" json:"fields,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ListRequest) Reset() {
@@ -573,6 +577,13 @@ func (x *ListRequest) GetMinResourceVersion() string {
 		return x.MinResourceVersion
 	}
 	return ""
+}
+
+func (x *ListRequest) GetFields() []string {
+	if x != nil {
+		return x.Fields
+	}
+	return nil
 }
 
 // Response of List.
@@ -659,8 +670,10 @@ type GetRequest struct {
 	Name string `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
 	// As ListRequest.min_resource_version.
 	MinResourceVersion string `protobuf:"bytes,4,opt,name=min_resource_version,json=minResourceVersion,proto3" json:"min_resource_version,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// As ListRequest.fields.
+	Fields        []string `protobuf:"bytes,6,rep,name=fields,proto3" json:"fields,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GetRequest) Reset() {
@@ -719,6 +732,13 @@ func (x *GetRequest) GetMinResourceVersion() string {
 		return x.MinResourceVersion
 	}
 	return ""
+}
+
+func (x *GetRequest) GetFields() []string {
+	if x != nil {
+		return x.Fields
+	}
+	return nil
 }
 
 // Response of Get.
@@ -789,8 +809,10 @@ type ByIndexRequest struct {
 	PageToken string `protobuf:"bytes,8,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	// As ListRequest.min_resource_version.
 	MinResourceVersion string `protobuf:"bytes,9,opt,name=min_resource_version,json=minResourceVersion,proto3" json:"min_resource_version,omitempty"`
-	unknownFields      protoimpl.UnknownFields
-	sizeCache          protoimpl.SizeCache
+	// As ListRequest.fields.
+	Fields        []string `protobuf:"bytes,11,rep,name=fields,proto3" json:"fields,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *ByIndexRequest) Reset() {
@@ -886,6 +908,13 @@ func (x *ByIndexRequest) GetMinResourceVersion() string {
 	return ""
 }
 
+func (x *ByIndexRequest) GetFields() []string {
+	if x != nil {
+		return x.Fields
+	}
+	return nil
+}
+
 // Response of ByIndex.
 type ByIndexResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -970,8 +999,12 @@ type SubscribeRequest struct {
 	KnownObjects map[string]string `protobuf:"bytes,6,rep,name=known_objects,json=knownObjects,proto3" json:"known_objects,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// Fill SubscribeResponse.old_object on EVENT_TYPE_MODIFIED events.
 	IncludeOldObject bool `protobuf:"varint,7,opt,name=include_old_object,json=includeOldObject,proto3" json:"include_old_object,omitempty"`
-	unknownFields    protoimpl.UnknownFields
-	sizeCache        protoimpl.SizeCache
+	// As ListRequest.fields: every object (and old_object) sent is pruned to these paths, and a
+	// MODIFIED that changes nothing inside them is not sent (positions stay exact; see
+	// InformerService.Subscribe, "Projections").
+	Fields        []string `protobuf:"bytes,9,rep,name=fields,proto3" json:"fields,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SubscribeRequest) Reset() {
@@ -1053,6 +1086,135 @@ func (x *SubscribeRequest) GetIncludeOldObject() bool {
 	return false
 }
 
+func (x *SubscribeRequest) GetFields() []string {
+	if x != nil {
+		return x.Fields
+	}
+	return nil
+}
+
+// Request of AddIndex.
+type AddIndexRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The resource, kubectl-style (see InformerService).
+	Resource string `protobuf:"bytes,1,opt,name=resource,proto3" json:"resource,omitempty"`
+	// The index, as the --index flag takes it: `label:KEY` (objects by the value of that label),
+	// `field:PATH` (by every value at a field path, e.g. `field:spec.nodeName`,
+	// `field:metadata.ownerReferences[*].uid`), either optionally prefixed by `NAME=` to name the
+	// index (default: the spec itself, e.g. "label:app").
+	Index         string `protobuf:"bytes,2,opt,name=index,proto3" json:"index,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddIndexRequest) Reset() {
+	*x = AddIndexRequest{}
+	mi := &file_informer_v1_informer_proto_msgTypes[11]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddIndexRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddIndexRequest) ProtoMessage() {}
+
+func (x *AddIndexRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_informer_v1_informer_proto_msgTypes[11]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddIndexRequest.ProtoReflect.Descriptor instead.
+func (*AddIndexRequest) Descriptor() ([]byte, []int) {
+	return file_informer_v1_informer_proto_rawDescGZIP(), []int{11}
+}
+
+func (x *AddIndexRequest) GetResource() string {
+	if x != nil {
+		return x.Resource
+	}
+	return ""
+}
+
+func (x *AddIndexRequest) GetIndex() string {
+	if x != nil {
+		return x.Index
+	}
+	return ""
+}
+
+// Response of AddIndex.
+type AddIndexResponse struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// The index's name, as ByIndexRequest.index_name takes it.
+	IndexName string `protobuf:"bytes,1,opt,name=index_name,json=indexName,proto3" json:"index_name,omitempty"`
+	// False when the index existed already with this definition (nothing was done).
+	Created bool `protobuf:"varint,2,opt,name=created,proto3" json:"created,omitempty"`
+	// Every index the resource has now (as ResourceStatus.index_names).
+	IndexNames    []string `protobuf:"bytes,3,rep,name=index_names,json=indexNames,proto3" json:"index_names,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *AddIndexResponse) Reset() {
+	*x = AddIndexResponse{}
+	mi := &file_informer_v1_informer_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *AddIndexResponse) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*AddIndexResponse) ProtoMessage() {}
+
+func (x *AddIndexResponse) ProtoReflect() protoreflect.Message {
+	mi := &file_informer_v1_informer_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use AddIndexResponse.ProtoReflect.Descriptor instead.
+func (*AddIndexResponse) Descriptor() ([]byte, []int) {
+	return file_informer_v1_informer_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *AddIndexResponse) GetIndexName() string {
+	if x != nil {
+		return x.IndexName
+	}
+	return ""
+}
+
+func (x *AddIndexResponse) GetCreated() bool {
+	if x != nil {
+		return x.Created
+	}
+	return false
+}
+
+func (x *AddIndexResponse) GetIndexNames() []string {
+	if x != nil {
+		return x.IndexNames
+	}
+	return nil
+}
+
 // One event of a subscription.
 type SubscribeResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -1084,7 +1246,7 @@ type SubscribeResponse struct {
 
 func (x *SubscribeResponse) Reset() {
 	*x = SubscribeResponse{}
-	mi := &file_informer_v1_informer_proto_msgTypes[11]
+	mi := &file_informer_v1_informer_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1096,7 +1258,7 @@ func (x *SubscribeResponse) String() string {
 func (*SubscribeResponse) ProtoMessage() {}
 
 func (x *SubscribeResponse) ProtoReflect() protoreflect.Message {
-	mi := &file_informer_v1_informer_proto_msgTypes[11]
+	mi := &file_informer_v1_informer_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1109,7 +1271,7 @@ func (x *SubscribeResponse) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubscribeResponse.ProtoReflect.Descriptor instead.
 func (*SubscribeResponse) Descriptor() ([]byte, []int) {
-	return file_informer_v1_informer_proto_rawDescGZIP(), []int{11}
+	return file_informer_v1_informer_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *SubscribeResponse) GetType() EventType {
@@ -1192,7 +1354,7 @@ const file_informer_v1_informer_proto_rawDesc = "" +
 	"\rstale_seconds\x18\x10 \x01(\x01R\fstaleSeconds\x12\x1e\n" +
 	"\n" +
 	"projection\x18\x11 \x01(\tR\n" +
-	"projection\"\xfc\x01\n" +
+	"projection\"\x94\x02\n" +
 	"\vListRequest\x12\x1a\n" +
 	"\bresource\x18\x01 \x01(\tR\bresource\x12\x1c\n" +
 	"\tnamespace\x18\x02 \x01(\tR\tnamespace\x12%\n" +
@@ -1201,21 +1363,23 @@ const file_informer_v1_informer_proto_rawDesc = "" +
 	"\x05limit\x18\x05 \x01(\x05R\x05limit\x12\x1d\n" +
 	"\n" +
 	"page_token\x18\x06 \x01(\tR\tpageToken\x120\n" +
-	"\x14min_resource_version\x18\a \x01(\tR\x12minResourceVersion\"\xb1\x01\n" +
+	"\x14min_resource_version\x18\a \x01(\tR\x12minResourceVersion\x12\x16\n" +
+	"\x06fields\x18\t \x03(\tR\x06fields\"\xb1\x01\n" +
 	"\fListResponse\x12-\n" +
 	"\aobjects\x18\x01 \x03(\v2\x13.informer.v1.ObjectR\aobjects\x12)\n" +
 	"\x10resource_version\x18\x02 \x01(\tR\x0fresourceVersion\x12&\n" +
 	"\x0fnext_page_token\x18\x03 \x01(\tR\rnextPageToken\x12\x1f\n" +
 	"\vtotal_count\x18\x04 \x01(\x03R\n" +
-	"totalCount\"\x8c\x01\n" +
+	"totalCount\"\xa4\x01\n" +
 	"\n" +
 	"GetRequest\x12\x1a\n" +
 	"\bresource\x18\x01 \x01(\tR\bresource\x12\x1c\n" +
 	"\tnamespace\x18\x02 \x01(\tR\tnamespace\x12\x12\n" +
 	"\x04name\x18\x03 \x01(\tR\x04name\x120\n" +
-	"\x14min_resource_version\x18\x04 \x01(\tR\x12minResourceVersion\":\n" +
+	"\x14min_resource_version\x18\x04 \x01(\tR\x12minResourceVersion\x12\x16\n" +
+	"\x06fields\x18\x06 \x03(\tR\x06fields\":\n" +
 	"\vGetResponse\x12+\n" +
-	"\x06object\x18\x01 \x01(\v2\x13.informer.v1.ObjectR\x06object\"\xb4\x02\n" +
+	"\x06object\x18\x01 \x01(\v2\x13.informer.v1.ObjectR\x06object\"\xcc\x02\n" +
 	"\x0eByIndexRequest\x12\x1a\n" +
 	"\bresource\x18\x01 \x01(\tR\bresource\x12\x1d\n" +
 	"\n" +
@@ -1227,12 +1391,13 @@ const file_informer_v1_informer_proto_rawDesc = "" +
 	"\x05limit\x18\a \x01(\x05R\x05limit\x12\x1d\n" +
 	"\n" +
 	"page_token\x18\b \x01(\tR\tpageToken\x120\n" +
-	"\x14min_resource_version\x18\t \x01(\tR\x12minResourceVersion\"\x89\x01\n" +
+	"\x14min_resource_version\x18\t \x01(\tR\x12minResourceVersion\x12\x16\n" +
+	"\x06fields\x18\v \x03(\tR\x06fields\"\x89\x01\n" +
 	"\x0fByIndexResponse\x12-\n" +
 	"\aobjects\x18\x01 \x03(\v2\x13.informer.v1.ObjectR\aobjects\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1f\n" +
 	"\vtotal_count\x18\x03 \x01(\x03R\n" +
-	"totalCount\"\x8a\x03\n" +
+	"totalCount\"\xa2\x03\n" +
 	"\x10SubscribeRequest\x12\x1a\n" +
 	"\bresource\x18\x01 \x01(\tR\bresource\x12\x1c\n" +
 	"\tnamespace\x18\x02 \x01(\tR\tnamespace\x12%\n" +
@@ -1240,10 +1405,20 @@ const file_informer_v1_informer_proto_rawDesc = "" +
 	"\x0efield_selector\x18\x04 \x01(\tR\rfieldSelector\x12)\n" +
 	"\x10resource_version\x18\x05 \x01(\tR\x0fresourceVersion\x12T\n" +
 	"\rknown_objects\x18\x06 \x03(\v2/.informer.v1.SubscribeRequest.KnownObjectsEntryR\fknownObjects\x12,\n" +
-	"\x12include_old_object\x18\a \x01(\bR\x10includeOldObject\x1a?\n" +
+	"\x12include_old_object\x18\a \x01(\bR\x10includeOldObject\x12\x16\n" +
+	"\x06fields\x18\t \x03(\tR\x06fields\x1a?\n" +
 	"\x11KnownObjectsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
-	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"\x99\x02\n" +
+	"\x05value\x18\x02 \x01(\tR\x05value:\x028\x01\"C\n" +
+	"\x0fAddIndexRequest\x12\x1a\n" +
+	"\bresource\x18\x01 \x01(\tR\bresource\x12\x14\n" +
+	"\x05index\x18\x02 \x01(\tR\x05index\"l\n" +
+	"\x10AddIndexResponse\x12\x1d\n" +
+	"\n" +
+	"index_name\x18\x01 \x01(\tR\tindexName\x12\x18\n" +
+	"\acreated\x18\x02 \x01(\bR\acreated\x12\x1f\n" +
+	"\vindex_names\x18\x03 \x03(\tR\n" +
+	"indexNames\"\x99\x02\n" +
 	"\x11SubscribeResponse\x12*\n" +
 	"\x04type\x18\x01 \x01(\x0e2\x16.informer.v1.EventTypeR\x04type\x12+\n" +
 	"\x06object\x18\x02 \x01(\v2\x13.informer.v1.ObjectR\x06object\x122\n" +
@@ -1258,13 +1433,14 @@ const file_informer_v1_informer_proto_rawDesc = "" +
 	"\x13EVENT_TYPE_MODIFIED\x10\x02\x12\x16\n" +
 	"\x12EVENT_TYPE_DELETED\x10\x03\x12\x17\n" +
 	"\x13EVENT_TYPE_BOOKMARK\x10\x04\x12\x15\n" +
-	"\x11EVENT_TYPE_SYNCED\x10\x052\xf4\x02\n" +
+	"\x11EVENT_TYPE_SYNCED\x10\x052\xbd\x03\n" +
 	"\x0fInformerService\x12V\n" +
 	"\rListResources\x12!.informer.v1.ListResourcesRequest\x1a\".informer.v1.ListResourcesResponse\x12;\n" +
 	"\x04List\x12\x18.informer.v1.ListRequest\x1a\x19.informer.v1.ListResponse\x128\n" +
 	"\x03Get\x12\x17.informer.v1.GetRequest\x1a\x18.informer.v1.GetResponse\x12D\n" +
 	"\aByIndex\x12\x1b.informer.v1.ByIndexRequest\x1a\x1c.informer.v1.ByIndexResponse\x12L\n" +
-	"\tSubscribe\x12\x1d.informer.v1.SubscribeRequest\x1a\x1e.informer.v1.SubscribeResponse0\x01B0Z.informerd.dev/clients/go/informerv1;informerv1b\x06proto3"
+	"\tSubscribe\x12\x1d.informer.v1.SubscribeRequest\x1a\x1e.informer.v1.SubscribeResponse0\x01\x12G\n" +
+	"\bAddIndex\x12\x1c.informer.v1.AddIndexRequest\x1a\x1d.informer.v1.AddIndexResponseB0Z.informerd.dev/clients/go/informerv1;informerv1b\x06proto3"
 
 var (
 	file_informer_v1_informer_proto_rawDescOnce sync.Once
@@ -1279,7 +1455,7 @@ func file_informer_v1_informer_proto_rawDescGZIP() []byte {
 }
 
 var file_informer_v1_informer_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_informer_v1_informer_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
+var file_informer_v1_informer_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_informer_v1_informer_proto_goTypes = []any{
 	(EventType)(0),                // 0: informer.v1.EventType
 	(*Object)(nil),                // 1: informer.v1.Object
@@ -1293,15 +1469,17 @@ var file_informer_v1_informer_proto_goTypes = []any{
 	(*ByIndexRequest)(nil),        // 9: informer.v1.ByIndexRequest
 	(*ByIndexResponse)(nil),       // 10: informer.v1.ByIndexResponse
 	(*SubscribeRequest)(nil),      // 11: informer.v1.SubscribeRequest
-	(*SubscribeResponse)(nil),     // 12: informer.v1.SubscribeResponse
-	nil,                           // 13: informer.v1.SubscribeRequest.KnownObjectsEntry
+	(*AddIndexRequest)(nil),       // 12: informer.v1.AddIndexRequest
+	(*AddIndexResponse)(nil),      // 13: informer.v1.AddIndexResponse
+	(*SubscribeResponse)(nil),     // 14: informer.v1.SubscribeResponse
+	nil,                           // 15: informer.v1.SubscribeRequest.KnownObjectsEntry
 }
 var file_informer_v1_informer_proto_depIdxs = []int32{
 	4,  // 0: informer.v1.ListResourcesResponse.resources:type_name -> informer.v1.ResourceStatus
 	1,  // 1: informer.v1.ListResponse.objects:type_name -> informer.v1.Object
 	1,  // 2: informer.v1.GetResponse.object:type_name -> informer.v1.Object
 	1,  // 3: informer.v1.ByIndexResponse.objects:type_name -> informer.v1.Object
-	13, // 4: informer.v1.SubscribeRequest.known_objects:type_name -> informer.v1.SubscribeRequest.KnownObjectsEntry
+	15, // 4: informer.v1.SubscribeRequest.known_objects:type_name -> informer.v1.SubscribeRequest.KnownObjectsEntry
 	0,  // 5: informer.v1.SubscribeResponse.type:type_name -> informer.v1.EventType
 	1,  // 6: informer.v1.SubscribeResponse.object:type_name -> informer.v1.Object
 	1,  // 7: informer.v1.SubscribeResponse.old_object:type_name -> informer.v1.Object
@@ -1310,13 +1488,15 @@ var file_informer_v1_informer_proto_depIdxs = []int32{
 	7,  // 10: informer.v1.InformerService.Get:input_type -> informer.v1.GetRequest
 	9,  // 11: informer.v1.InformerService.ByIndex:input_type -> informer.v1.ByIndexRequest
 	11, // 12: informer.v1.InformerService.Subscribe:input_type -> informer.v1.SubscribeRequest
-	3,  // 13: informer.v1.InformerService.ListResources:output_type -> informer.v1.ListResourcesResponse
-	6,  // 14: informer.v1.InformerService.List:output_type -> informer.v1.ListResponse
-	8,  // 15: informer.v1.InformerService.Get:output_type -> informer.v1.GetResponse
-	10, // 16: informer.v1.InformerService.ByIndex:output_type -> informer.v1.ByIndexResponse
-	12, // 17: informer.v1.InformerService.Subscribe:output_type -> informer.v1.SubscribeResponse
-	13, // [13:18] is the sub-list for method output_type
-	8,  // [8:13] is the sub-list for method input_type
+	12, // 13: informer.v1.InformerService.AddIndex:input_type -> informer.v1.AddIndexRequest
+	3,  // 14: informer.v1.InformerService.ListResources:output_type -> informer.v1.ListResourcesResponse
+	6,  // 15: informer.v1.InformerService.List:output_type -> informer.v1.ListResponse
+	8,  // 16: informer.v1.InformerService.Get:output_type -> informer.v1.GetResponse
+	10, // 17: informer.v1.InformerService.ByIndex:output_type -> informer.v1.ByIndexResponse
+	14, // 18: informer.v1.InformerService.Subscribe:output_type -> informer.v1.SubscribeResponse
+	13, // 19: informer.v1.InformerService.AddIndex:output_type -> informer.v1.AddIndexResponse
+	14, // [14:20] is the sub-list for method output_type
+	8,  // [8:14] is the sub-list for method input_type
 	8,  // [8:8] is the sub-list for extension type_name
 	8,  // [8:8] is the sub-list for extension extendee
 	0,  // [0:8] is the sub-list for field type_name
@@ -1333,7 +1513,7 @@ func file_informer_v1_informer_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_informer_v1_informer_proto_rawDesc), len(file_informer_v1_informer_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   13,
+			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -34,6 +34,7 @@ const (
 	InformerService_Get_FullMethodName           = "/informer.v1.InformerService/Get"
 	InformerService_ByIndex_FullMethodName       = "/informer.v1.InformerService/ByIndex"
 	InformerService_Subscribe_FullMethodName     = "/informer.v1.InformerService/Subscribe"
+	InformerService_AddIndex_FullMethodName      = "/informer.v1.InformerService/AddIndex"
 )
 
 // InformerServiceClient is the client API for InformerService service.
@@ -50,7 +51,9 @@ const (
 //
 //	NOT_FOUND         the resource is unknown or not cached (the message lists what is).
 //	INVALID_ARGUMENT  the resource name is ambiguous (the message lists the choices), a selector
-//	                  does not parse (the message shows where), or a field is malformed.
+//	                  does not parse (the message shows where), a `fields` path is invalid or
+//	                  there are too many (the message names the path; see FieldMask), or a
+//	                  field is malformed.
 //	UNAVAILABLE       the resource has not finished its initial sync yet; retry with backoff.
 //	DEADLINE_EXCEEDED min_resource_version was not reached before the call's deadline.
 //	RESOURCE_EXHAUSTED a limit of the server (docs/configuration.md, "Limits"): the request is
@@ -115,6 +118,17 @@ type InformerServiceClient interface {
 	//     and the client's resourceVersion, never the cached object), then SYNCED and live events.
 	//     Unchanged objects are not sent, so a reconnecting controller need not relist.
 	//
+	// Projections (`fields` set, see FieldMask): every object is sent pruned to the mask, and a
+	// MODIFIED whose pruned object equals the pruned previous state (the change touched only
+	// fields outside the mask, besides metadata.resourceVersion) is not sent to this subscriber.
+	// Positions stay exact: a change not sent is delivered all the same as far as positions go,
+	// so the next event of a later change, or the next BOOKMARK, carries a resource_version past
+	// it, and resuming from any position received gets exactly the (visible) changes after it.
+	// So an object the subscriber holds keeps the metadata.resourceVersion of the last change it
+	// was sent, which may be older than the stream's position; resumed with known_objects, such
+	// an object comes as a MODIFIED that may equal what it holds. Selectors are evaluated on the
+	// whole cached object, never on the pruned one.
+	//
 	// Live events: ADDED, MODIFIED (old_object set when include_old_object is), DELETED (with the
 	// last known state), and BOOKMARK every bookmark interval while nothing else is sent, so a
 	// subscriber whose filter matches nothing can still resume from a recent version. A stream
@@ -154,6 +168,20 @@ type InformerServiceClient interface {
 	// down, or cut a subscriber that read nothing for subscriber_write_timeout: reconnect to
 	// another replica or retry, with known_objects).
 	Subscribe(ctx context.Context, in *SubscribeRequest, opts ...grpc.CallOption) (grpc.ServerStreamingClient[SubscribeResponse], error)
+	// Registers a new index on a cached resource at run time: ByIndex then serves it to every
+	// caller, and ListResources lists it in index_names. It is built over the objects cached now
+	// (reads and changes of that resource wait for it) and kept up to date by every change; it
+	// lasts as long as the process (configure it with --index to keep it across restarts).
+	// Idempotent: adding an index that exists with the same name and definition is OK with
+	// created false. With access control on, the caller must be allowed to list the resource in
+	// every namespace (docs/security.md, "AddIndex").
+	// Errors: FAILED_PRECONDITION (the server does not allow runtime indexes:
+	// --allow_runtime_indexes), INVALID_ARGUMENT (see the service, plus: an index that is not
+	// label:KEY or field:PATH, or a bad field path), ALREADY_EXISTS (the name is taken by another
+	// definition, or by an index configured at start under a name of its own: choose another
+	// name), RESOURCE_EXHAUSTED (the resource holds the most runtime indexes allowed,
+	// --max_runtime_indexes), PERMISSION_DENIED, UNAUTHENTICATED.
+	AddIndex(ctx context.Context, in *AddIndexRequest, opts ...grpc.CallOption) (*AddIndexResponse, error)
 }
 
 type informerServiceClient struct {
@@ -223,6 +251,16 @@ func (c *informerServiceClient) Subscribe(ctx context.Context, in *SubscribeRequ
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type InformerService_SubscribeClient = grpc.ServerStreamingClient[SubscribeResponse]
 
+func (c *informerServiceClient) AddIndex(ctx context.Context, in *AddIndexRequest, opts ...grpc.CallOption) (*AddIndexResponse, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(AddIndexResponse)
+	err := c.cc.Invoke(ctx, InformerService_AddIndex_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // InformerServiceServer is the server API for InformerService service.
 // All implementations must embed UnimplementedInformerServiceServer
 // for forward compatibility.
@@ -237,7 +275,9 @@ type InformerService_SubscribeClient = grpc.ServerStreamingClient[SubscribeRespo
 //
 //	NOT_FOUND         the resource is unknown or not cached (the message lists what is).
 //	INVALID_ARGUMENT  the resource name is ambiguous (the message lists the choices), a selector
-//	                  does not parse (the message shows where), or a field is malformed.
+//	                  does not parse (the message shows where), a `fields` path is invalid or
+//	                  there are too many (the message names the path; see FieldMask), or a
+//	                  field is malformed.
 //	UNAVAILABLE       the resource has not finished its initial sync yet; retry with backoff.
 //	DEADLINE_EXCEEDED min_resource_version was not reached before the call's deadline.
 //	RESOURCE_EXHAUSTED a limit of the server (docs/configuration.md, "Limits"): the request is
@@ -302,6 +342,17 @@ type InformerServiceServer interface {
 	//     and the client's resourceVersion, never the cached object), then SYNCED and live events.
 	//     Unchanged objects are not sent, so a reconnecting controller need not relist.
 	//
+	// Projections (`fields` set, see FieldMask): every object is sent pruned to the mask, and a
+	// MODIFIED whose pruned object equals the pruned previous state (the change touched only
+	// fields outside the mask, besides metadata.resourceVersion) is not sent to this subscriber.
+	// Positions stay exact: a change not sent is delivered all the same as far as positions go,
+	// so the next event of a later change, or the next BOOKMARK, carries a resource_version past
+	// it, and resuming from any position received gets exactly the (visible) changes after it.
+	// So an object the subscriber holds keeps the metadata.resourceVersion of the last change it
+	// was sent, which may be older than the stream's position; resumed with known_objects, such
+	// an object comes as a MODIFIED that may equal what it holds. Selectors are evaluated on the
+	// whole cached object, never on the pruned one.
+	//
 	// Live events: ADDED, MODIFIED (old_object set when include_old_object is), DELETED (with the
 	// last known state), and BOOKMARK every bookmark interval while nothing else is sent, so a
 	// subscriber whose filter matches nothing can still resume from a recent version. A stream
@@ -341,6 +392,20 @@ type InformerServiceServer interface {
 	// down, or cut a subscriber that read nothing for subscriber_write_timeout: reconnect to
 	// another replica or retry, with known_objects).
 	Subscribe(*SubscribeRequest, grpc.ServerStreamingServer[SubscribeResponse]) error
+	// Registers a new index on a cached resource at run time: ByIndex then serves it to every
+	// caller, and ListResources lists it in index_names. It is built over the objects cached now
+	// (reads and changes of that resource wait for it) and kept up to date by every change; it
+	// lasts as long as the process (configure it with --index to keep it across restarts).
+	// Idempotent: adding an index that exists with the same name and definition is OK with
+	// created false. With access control on, the caller must be allowed to list the resource in
+	// every namespace (docs/security.md, "AddIndex").
+	// Errors: FAILED_PRECONDITION (the server does not allow runtime indexes:
+	// --allow_runtime_indexes), INVALID_ARGUMENT (see the service, plus: an index that is not
+	// label:KEY or field:PATH, or a bad field path), ALREADY_EXISTS (the name is taken by another
+	// definition, or by an index configured at start under a name of its own: choose another
+	// name), RESOURCE_EXHAUSTED (the resource holds the most runtime indexes allowed,
+	// --max_runtime_indexes), PERMISSION_DENIED, UNAUTHENTICATED.
+	AddIndex(context.Context, *AddIndexRequest) (*AddIndexResponse, error)
 	mustEmbedUnimplementedInformerServiceServer()
 }
 
@@ -365,6 +430,9 @@ func (UnimplementedInformerServiceServer) ByIndex(context.Context, *ByIndexReque
 }
 func (UnimplementedInformerServiceServer) Subscribe(*SubscribeRequest, grpc.ServerStreamingServer[SubscribeResponse]) error {
 	return status.Errorf(codes.Unimplemented, "method Subscribe not implemented")
+}
+func (UnimplementedInformerServiceServer) AddIndex(context.Context, *AddIndexRequest) (*AddIndexResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method AddIndex not implemented")
 }
 func (UnimplementedInformerServiceServer) mustEmbedUnimplementedInformerServiceServer() {}
 func (UnimplementedInformerServiceServer) testEmbeddedByValue()                         {}
@@ -470,6 +538,24 @@ func _InformerService_Subscribe_Handler(srv interface{}, stream grpc.ServerStrea
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type InformerService_SubscribeServer = grpc.ServerStreamingServer[SubscribeResponse]
 
+func _InformerService_AddIndex_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(AddIndexRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(InformerServiceServer).AddIndex(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: InformerService_AddIndex_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(InformerServiceServer).AddIndex(ctx, req.(*AddIndexRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // InformerService_ServiceDesc is the grpc.ServiceDesc for InformerService service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -492,6 +578,10 @@ var InformerService_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ByIndex",
 			Handler:    _InformerService_ByIndex_Handler,
+		},
+		{
+			MethodName: "AddIndex",
+			Handler:    _InformerService_AddIndex_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

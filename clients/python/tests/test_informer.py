@@ -300,3 +300,29 @@ def test_list_fetches_every_page_and_restarts_an_expired_snapshot(fake: Fake) ->
     with pytest.raises(InformerdError) as e:
         fake.client.list("pods", label_selector="a in (b")
     assert e.value.code == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_fields_reach_every_subscription_and_list(fake: Fake) -> None:
+    """A field mask given to the informer is sent on its subscription (and resubscriptions
+    keep it); client.list sends its own."""
+    inf = Informer(
+        fake.client, "configmaps", fields=["metadata.labels", "data"], initial_backoff=0.001, on_error=lambda e: None
+    )
+    inf.start()
+    try:
+        req = fake.servicer.next_request()
+        assert list(req.fields) == ["metadata.labels", "data"]
+        fake.servicer.scripts.put(send(ev(SYNCED, rv="10"), end=grpc.StatusCode.UNAVAILABLE))
+        again = fake.servicer.next_request()
+        assert list(again.fields) == ["metadata.labels", "data"]
+    finally:
+        inf.stop()
+    seen: List[pb.ListRequest] = []
+
+    def answer(request: pb.ListRequest, context: grpc.ServicerContext) -> pb.ListResponse:
+        seen.append(request)
+        return pb.ListResponse(resource_version="10")
+
+    fake.servicer.list_handler = answer
+    fake.client.list("configmaps", fields=["spec.nodeName"])
+    assert [list(r.fields) for r in seen] == [["spec.nodeName"]]

@@ -169,14 +169,19 @@ class Subscription:
 
 
 def subscribe_base(
-    resource: str, namespace: str, label_selector: str, field_selector: str
+    resource: str,
+    namespace: str,
+    label_selector: str,
+    field_selector: str,
+    fields: Sequence[str] = (),
 ) -> pb.SubscribeRequest:
-    """The filters every subscription of an informer sends."""
+    """The filters (and field mask) every subscription of an informer sends."""
     return pb.SubscribeRequest(
         resource=resource,
         namespace=namespace,
         label_selector=label_selector,
         field_selector=field_selector,
+        fields=list(fields),
     )
 
 

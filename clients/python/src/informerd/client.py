@@ -268,6 +268,7 @@ class Client:
         field_selector: str = "",
         limit: int = 0,
         min_resource_version: str = "",
+        fields: Sequence[str] = (),
     ) -> ObjectList:
         """Every cached object of `resource` (kubectl-style name) matching the filters, sorted by
         key, from one snapshot (all pages fetched). Raises NotFound for a resource informerd does not
@@ -280,6 +281,7 @@ class Client:
             field_selector=field_selector,
             limit=limit,
             min_resource_version=min_resource_version,
+            fields=list(fields),
         )
         out = ObjectList()
         for resp in self._pages("List", req):
@@ -288,7 +290,13 @@ class Client:
         return out
 
     def get(
-        self, resource: str, namespace: str, name: str, *, min_resource_version: str = ""
+        self,
+        resource: str,
+        namespace: str,
+        name: str,
+        *,
+        min_resource_version: str = "",
+        fields: Sequence[str] = (),
     ) -> KubeObject:
         """One cached object. Raises NotFound when the cache has none; with
         min_resource_version, first waits until the cache has seen that version."""
@@ -297,6 +305,7 @@ class Client:
             namespace=namespace,
             name=name,
             min_resource_version=min_resource_version,
+            fields=list(fields),
         )
         resp = self._call("Get", req)
         return decode(resp.object)
@@ -312,6 +321,7 @@ class Client:
         field_selector: str = "",
         limit: int = 0,
         min_resource_version: str = "",
+        fields: Sequence[str] = (),
     ) -> List[KubeObject]:
         """Every cached object whose index `index_name` holds `value`, sorted by key (all pages).
         INVALID_ARGUMENT names the resource's indexes when index_name is not one."""
@@ -324,6 +334,7 @@ class Client:
             field_selector=field_selector,
             limit=limit,
             min_resource_version=min_resource_version,
+            fields=list(fields),
         )
         pages = self._pages("ByIndex", req)
         return [decode(o) for resp in pages for o in resp.objects]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import Callable, Dict, List, NamedTuple, Optional, Tuple, Union
+from typing import Callable, Dict, List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import grpc
 
@@ -281,7 +281,11 @@ class Informer:
     blackholed informerd is left within two intervals. With several client addresses each
     resubscription after a failure goes to the next one (round robin).
 
-    `resource` is kubectl-style ("configmaps", "deployments.apps"). Thread-safe.
+    `resource` is kubectl-style ("configmaps", "deployments.apps"). `fields` (a field mask, e.g.
+    ["metadata.labels", "spec.nodeName"]) makes the store hold objects pruned to those paths and
+    skips updates that change nothing inside them; after a reconnect an object whose skipped
+    changes moved its resourceVersion may arrive as an update equal to what the store holds.
+    Thread-safe.
     """
 
     def __init__(
@@ -292,6 +296,7 @@ class Informer:
         namespace: str = "",
         label_selector: str = "",
         field_selector: str = "",
+        fields: Sequence[str] = (),
         initial_backoff: float = 0.25,
         max_backoff: float = 30.0,
         on_error: Optional[Callable[[InformerdError], None]] = None,
@@ -303,7 +308,7 @@ class Informer:
         self._field_selector = field_selector
         self._initial_backoff = initial_backoff
         self._max_backoff = max(max_backoff, initial_backoff)
-        self._base = subscribe_base(resource, namespace, label_selector, field_selector)
+        self._base = subscribe_base(resource, namespace, label_selector, field_selector, fields)
         # Silence after which a stream counts as dead: twice the last announced bookmark
         # interval (the fallback until a server announced one). Only the run loop writes it.
         self._silence_timeout = DEFAULT_SILENCE_TIMEOUT

@@ -148,6 +148,7 @@ class Client:
         field_selector: str = "",
         limit: int = 0,
         min_resource_version: str = "",
+        fields: Sequence[str] = (),
     ) -> ObjectList:
         """As informerd.Client.list: every matching object, sorted by key, from one snapshot
         (all pages). Raises NotFound for a resource informerd does not cache, InformerdError
@@ -159,6 +160,7 @@ class Client:
             field_selector=field_selector,
             limit=limit,
             min_resource_version=min_resource_version,
+            fields=list(fields),
         )
         out = ObjectList()
         for resp in await self._pages("List", req):
@@ -167,7 +169,13 @@ class Client:
         return out
 
     async def get(
-        self, resource: str, namespace: str, name: str, *, min_resource_version: str = ""
+        self,
+        resource: str,
+        namespace: str,
+        name: str,
+        *,
+        min_resource_version: str = "",
+        fields: Sequence[str] = (),
     ) -> KubeObject:
         """One cached object. Raises NotFound when the cache has none; with
         min_resource_version, first waits until the cache has seen that version."""
@@ -176,6 +184,7 @@ class Client:
             namespace=namespace,
             name=name,
             min_resource_version=min_resource_version,
+            fields=list(fields),
         )
         resp = await self._call("Get", req)
         return decode(resp.object)
@@ -191,6 +200,7 @@ class Client:
         field_selector: str = "",
         limit: int = 0,
         min_resource_version: str = "",
+        fields: Sequence[str] = (),
     ) -> List[KubeObject]:
         """Every cached object whose index `index_name` holds `value`, sorted by key (all
         pages). INVALID_ARGUMENT names the resource's indexes when index_name is not one."""
@@ -203,6 +213,7 @@ class Client:
             field_selector=field_selector,
             limit=limit,
             min_resource_version=min_resource_version,
+            fields=list(fields),
         )
         pages = await self._pages("ByIndex", req)
         return [decode(o) for resp in pages for o in resp.objects]

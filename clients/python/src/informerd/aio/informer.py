@@ -7,7 +7,7 @@ import asyncio
 import inspect
 import logging
 import time
-from typing import AsyncIterator, Awaitable, Callable, List, Optional, Tuple, Union
+from typing import AsyncIterator, Awaitable, Callable, List, Optional, Sequence, Tuple, Union
 
 import grpc
 import grpc.aio
@@ -168,13 +168,14 @@ class Informer:
         namespace: str = "",
         label_selector: str = "",
         field_selector: str = "",
+        fields: Sequence[str] = (),
         initial_backoff: float = 0.25,
         max_backoff: float = 30.0,
         on_error: Optional[Callable[[InformerdError], None]] = None,
     ) -> None:
         self._client = client
         self._resource = resource
-        self._base = subscribe_base(resource, namespace, label_selector, field_selector)
+        self._base = subscribe_base(resource, namespace, label_selector, field_selector, fields)
         self._initial_backoff = initial_backoff
         self._max_backoff = max(max_backoff, initial_backoff)
         self._on_error = on_error or (

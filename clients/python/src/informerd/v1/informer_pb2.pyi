@@ -85,7 +85,7 @@ class ResourceStatus(_message.Message):
     def __init__(self, group: _Optional[str] = ..., version: _Optional[str] = ..., resource: _Optional[str] = ..., kind: _Optional[str] = ..., namespaced: bool = ..., synced: bool = ..., object_count: _Optional[int] = ..., resource_version: _Optional[str] = ..., index_names: _Optional[_Iterable[str]] = ..., name: _Optional[str] = ..., namespace: _Optional[str] = ..., label_selector: _Optional[str] = ..., field_selector: _Optional[str] = ..., last_error: _Optional[str] = ..., stale: bool = ..., stale_seconds: _Optional[float] = ..., projection: _Optional[str] = ...) -> None: ...
 
 class ListRequest(_message.Message):
-    __slots__ = ("resource", "namespace", "label_selector", "field_selector", "limit", "page_token", "min_resource_version")
+    __slots__ = ("resource", "namespace", "label_selector", "field_selector", "limit", "page_token", "min_resource_version", "fields")
     RESOURCE_FIELD_NUMBER: _ClassVar[int]
     NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     LABEL_SELECTOR_FIELD_NUMBER: _ClassVar[int]
@@ -93,6 +93,7 @@ class ListRequest(_message.Message):
     LIMIT_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     MIN_RESOURCE_VERSION_FIELD_NUMBER: _ClassVar[int]
+    FIELDS_FIELD_NUMBER: _ClassVar[int]
     resource: str
     namespace: str
     label_selector: str
@@ -100,7 +101,8 @@ class ListRequest(_message.Message):
     limit: int
     page_token: str
     min_resource_version: str
-    def __init__(self, resource: _Optional[str] = ..., namespace: _Optional[str] = ..., label_selector: _Optional[str] = ..., field_selector: _Optional[str] = ..., limit: _Optional[int] = ..., page_token: _Optional[str] = ..., min_resource_version: _Optional[str] = ...) -> None: ...
+    fields: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, resource: _Optional[str] = ..., namespace: _Optional[str] = ..., label_selector: _Optional[str] = ..., field_selector: _Optional[str] = ..., limit: _Optional[int] = ..., page_token: _Optional[str] = ..., min_resource_version: _Optional[str] = ..., fields: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ListResponse(_message.Message):
     __slots__ = ("objects", "resource_version", "next_page_token", "total_count")
@@ -115,16 +117,18 @@ class ListResponse(_message.Message):
     def __init__(self, objects: _Optional[_Iterable[_Union[Object, _Mapping]]] = ..., resource_version: _Optional[str] = ..., next_page_token: _Optional[str] = ..., total_count: _Optional[int] = ...) -> None: ...
 
 class GetRequest(_message.Message):
-    __slots__ = ("resource", "namespace", "name", "min_resource_version")
+    __slots__ = ("resource", "namespace", "name", "min_resource_version", "fields")
     RESOURCE_FIELD_NUMBER: _ClassVar[int]
     NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     MIN_RESOURCE_VERSION_FIELD_NUMBER: _ClassVar[int]
+    FIELDS_FIELD_NUMBER: _ClassVar[int]
     resource: str
     namespace: str
     name: str
     min_resource_version: str
-    def __init__(self, resource: _Optional[str] = ..., namespace: _Optional[str] = ..., name: _Optional[str] = ..., min_resource_version: _Optional[str] = ...) -> None: ...
+    fields: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, resource: _Optional[str] = ..., namespace: _Optional[str] = ..., name: _Optional[str] = ..., min_resource_version: _Optional[str] = ..., fields: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class GetResponse(_message.Message):
     __slots__ = ("object",)
@@ -133,7 +137,7 @@ class GetResponse(_message.Message):
     def __init__(self, object: _Optional[_Union[Object, _Mapping]] = ...) -> None: ...
 
 class ByIndexRequest(_message.Message):
-    __slots__ = ("resource", "index_name", "value", "namespace", "label_selector", "field_selector", "limit", "page_token", "min_resource_version")
+    __slots__ = ("resource", "index_name", "value", "namespace", "label_selector", "field_selector", "limit", "page_token", "min_resource_version", "fields")
     RESOURCE_FIELD_NUMBER: _ClassVar[int]
     INDEX_NAME_FIELD_NUMBER: _ClassVar[int]
     VALUE_FIELD_NUMBER: _ClassVar[int]
@@ -143,6 +147,7 @@ class ByIndexRequest(_message.Message):
     LIMIT_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     MIN_RESOURCE_VERSION_FIELD_NUMBER: _ClassVar[int]
+    FIELDS_FIELD_NUMBER: _ClassVar[int]
     resource: str
     index_name: str
     value: str
@@ -152,7 +157,8 @@ class ByIndexRequest(_message.Message):
     limit: int
     page_token: str
     min_resource_version: str
-    def __init__(self, resource: _Optional[str] = ..., index_name: _Optional[str] = ..., value: _Optional[str] = ..., namespace: _Optional[str] = ..., label_selector: _Optional[str] = ..., field_selector: _Optional[str] = ..., limit: _Optional[int] = ..., page_token: _Optional[str] = ..., min_resource_version: _Optional[str] = ...) -> None: ...
+    fields: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, resource: _Optional[str] = ..., index_name: _Optional[str] = ..., value: _Optional[str] = ..., namespace: _Optional[str] = ..., label_selector: _Optional[str] = ..., field_selector: _Optional[str] = ..., limit: _Optional[int] = ..., page_token: _Optional[str] = ..., min_resource_version: _Optional[str] = ..., fields: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ByIndexResponse(_message.Message):
     __slots__ = ("objects", "next_page_token", "total_count")
@@ -165,7 +171,7 @@ class ByIndexResponse(_message.Message):
     def __init__(self, objects: _Optional[_Iterable[_Union[Object, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., total_count: _Optional[int] = ...) -> None: ...
 
 class SubscribeRequest(_message.Message):
-    __slots__ = ("resource", "namespace", "label_selector", "field_selector", "resource_version", "known_objects", "include_old_object")
+    __slots__ = ("resource", "namespace", "label_selector", "field_selector", "resource_version", "known_objects", "include_old_object", "fields")
     class KnownObjectsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -180,6 +186,7 @@ class SubscribeRequest(_message.Message):
     RESOURCE_VERSION_FIELD_NUMBER: _ClassVar[int]
     KNOWN_OBJECTS_FIELD_NUMBER: _ClassVar[int]
     INCLUDE_OLD_OBJECT_FIELD_NUMBER: _ClassVar[int]
+    FIELDS_FIELD_NUMBER: _ClassVar[int]
     resource: str
     namespace: str
     label_selector: str
@@ -187,7 +194,26 @@ class SubscribeRequest(_message.Message):
     resource_version: str
     known_objects: _containers.ScalarMap[str, str]
     include_old_object: bool
-    def __init__(self, resource: _Optional[str] = ..., namespace: _Optional[str] = ..., label_selector: _Optional[str] = ..., field_selector: _Optional[str] = ..., resource_version: _Optional[str] = ..., known_objects: _Optional[_Mapping[str, str]] = ..., include_old_object: bool = ...) -> None: ...
+    fields: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, resource: _Optional[str] = ..., namespace: _Optional[str] = ..., label_selector: _Optional[str] = ..., field_selector: _Optional[str] = ..., resource_version: _Optional[str] = ..., known_objects: _Optional[_Mapping[str, str]] = ..., include_old_object: bool = ..., fields: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class AddIndexRequest(_message.Message):
+    __slots__ = ("resource", "index")
+    RESOURCE_FIELD_NUMBER: _ClassVar[int]
+    INDEX_FIELD_NUMBER: _ClassVar[int]
+    resource: str
+    index: str
+    def __init__(self, resource: _Optional[str] = ..., index: _Optional[str] = ...) -> None: ...
+
+class AddIndexResponse(_message.Message):
+    __slots__ = ("index_name", "created", "index_names")
+    INDEX_NAME_FIELD_NUMBER: _ClassVar[int]
+    CREATED_FIELD_NUMBER: _ClassVar[int]
+    INDEX_NAMES_FIELD_NUMBER: _ClassVar[int]
+    index_name: str
+    created: bool
+    index_names: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, index_name: _Optional[str] = ..., created: bool = ..., index_names: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class SubscribeResponse(_message.Message):
     __slots__ = ("type", "object", "old_object", "resource_version", "final_state_unknown", "coalesced")

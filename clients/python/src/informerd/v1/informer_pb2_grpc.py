@@ -35,7 +35,9 @@ class InformerServiceStub(object):
     which. Errors every RPC may return:
     NOT_FOUND         the resource is unknown or not cached (the message lists what is).
     INVALID_ARGUMENT  the resource name is ambiguous (the message lists the choices), a selector
-    does not parse (the message shows where), or a field is malformed.
+    does not parse (the message shows where), a `fields` path is invalid or
+    there are too many (the message names the path; see FieldMask), or a
+    field is malformed.
     UNAVAILABLE       the resource has not finished its initial sync yet; retry with backoff.
     DEADLINE_EXCEEDED min_resource_version was not reached before the call's deadline.
     RESOURCE_EXHAUSTED a limit of the server (docs/configuration.md, "Limits"): the request is
@@ -78,6 +80,11 @@ class InformerServiceStub(object):
                 request_serializer=informer_dot_v1_dot_informer__pb2.SubscribeRequest.SerializeToString,
                 response_deserializer=informer_dot_v1_dot_informer__pb2.SubscribeResponse.FromString,
                 _registered_method=True)
+        self.AddIndex = channel.unary_unary(
+                '/informer.v1.InformerService/AddIndex',
+                request_serializer=informer_dot_v1_dot_informer__pb2.AddIndexRequest.SerializeToString,
+                response_deserializer=informer_dot_v1_dot_informer__pb2.AddIndexResponse.FromString,
+                _registered_method=True)
 
 
 class InformerServiceServicer(object):
@@ -90,7 +97,9 @@ class InformerServiceServicer(object):
     which. Errors every RPC may return:
     NOT_FOUND         the resource is unknown or not cached (the message lists what is).
     INVALID_ARGUMENT  the resource name is ambiguous (the message lists the choices), a selector
-    does not parse (the message shows where), or a field is malformed.
+    does not parse (the message shows where), a `fields` path is invalid or
+    there are too many (the message names the path; see FieldMask), or a
+    field is malformed.
     UNAVAILABLE       the resource has not finished its initial sync yet; retry with backoff.
     DEADLINE_EXCEEDED min_resource_version was not reached before the call's deadline.
     RESOURCE_EXHAUSTED a limit of the server (docs/configuration.md, "Limits"): the request is
@@ -177,6 +186,17 @@ class InformerServiceServicer(object):
         and the client's resourceVersion, never the cached object), then SYNCED and live events.
         Unchanged objects are not sent, so a reconnecting controller need not relist.
 
+        Projections (`fields` set, see FieldMask): every object is sent pruned to the mask, and a
+        MODIFIED whose pruned object equals the pruned previous state (the change touched only
+        fields outside the mask, besides metadata.resourceVersion) is not sent to this subscriber.
+        Positions stay exact: a change not sent is delivered all the same as far as positions go,
+        so the next event of a later change, or the next BOOKMARK, carries a resource_version past
+        it, and resuming from any position received gets exactly the (visible) changes after it.
+        So an object the subscriber holds keeps the metadata.resourceVersion of the last change it
+        was sent, which may be older than the stream's position; resumed with known_objects, such
+        an object comes as a MODIFIED that may equal what it holds. Selectors are evaluated on the
+        whole cached object, never on the pruned one.
+
         Live events: ADDED, MODIFIED (old_object set when include_old_object is), DELETED (with the
         last known state), and BOOKMARK every bookmark interval while nothing else is sent, so a
         subscriber whose filter matches nothing can still resume from a recent version. A stream
@@ -220,6 +240,25 @@ class InformerServiceServicer(object):
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AddIndex(self, request, context):
+        """Registers a new index on a cached resource at run time: ByIndex then serves it to every
+        caller, and ListResources lists it in index_names. It is built over the objects cached now
+        (reads and changes of that resource wait for it) and kept up to date by every change; it
+        lasts as long as the process (configure it with --index to keep it across restarts).
+        Idempotent: adding an index that exists with the same name and definition is OK with
+        created false. With access control on, the caller must be allowed to list the resource in
+        every namespace (docs/security.md, "AddIndex").
+        Errors: FAILED_PRECONDITION (the server does not allow runtime indexes:
+        --allow_runtime_indexes), INVALID_ARGUMENT (see the service, plus: an index that is not
+        label:KEY or field:PATH, or a bad field path), ALREADY_EXISTS (the name is taken by another
+        definition, or by an index configured at start under a name of its own: choose another
+        name), RESOURCE_EXHAUSTED (the resource holds the most runtime indexes allowed,
+        --max_runtime_indexes), PERMISSION_DENIED, UNAUTHENTICATED.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_InformerServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -248,6 +287,11 @@ def add_InformerServiceServicer_to_server(servicer, server):
                     request_deserializer=informer_dot_v1_dot_informer__pb2.SubscribeRequest.FromString,
                     response_serializer=informer_dot_v1_dot_informer__pb2.SubscribeResponse.SerializeToString,
             ),
+            'AddIndex': grpc.unary_unary_rpc_method_handler(
+                    servicer.AddIndex,
+                    request_deserializer=informer_dot_v1_dot_informer__pb2.AddIndexRequest.FromString,
+                    response_serializer=informer_dot_v1_dot_informer__pb2.AddIndexResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'informer.v1.InformerService', rpc_method_handlers)
@@ -266,7 +310,9 @@ class InformerService(object):
     which. Errors every RPC may return:
     NOT_FOUND         the resource is unknown or not cached (the message lists what is).
     INVALID_ARGUMENT  the resource name is ambiguous (the message lists the choices), a selector
-    does not parse (the message shows where), or a field is malformed.
+    does not parse (the message shows where), a `fields` path is invalid or
+    there are too many (the message names the path; see FieldMask), or a
+    field is malformed.
     UNAVAILABLE       the resource has not finished its initial sync yet; retry with backoff.
     DEADLINE_EXCEEDED min_resource_version was not reached before the call's deadline.
     RESOURCE_EXHAUSTED a limit of the server (docs/configuration.md, "Limits"): the request is
@@ -403,6 +449,33 @@ class InformerService(object):
             '/informer.v1.InformerService/Subscribe',
             informer_dot_v1_dot_informer__pb2.SubscribeRequest.SerializeToString,
             informer_dot_v1_dot_informer__pb2.SubscribeResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AddIndex(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/informer.v1.InformerService/AddIndex',
+            informer_dot_v1_dot_informer__pb2.AddIndexRequest.SerializeToString,
+            informer_dot_v1_dot_informer__pb2.AddIndexResponse.FromString,
             options,
             channel_credentials,
             insecure,

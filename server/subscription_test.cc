@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -78,8 +79,18 @@ class SubscriptionTest : public ::testing::Test {
   }
 
   // Waits until the cache equals the fake API server's truth.
+  // The store is updated before the history commits a change: wait for both, so a Next after
+  // this sees every change in the ring too.
   void WaitApplied() {
-    ASSERT_TRUE(Eventually([&] { return CacheView() == Truth(); }));
+    ASSERT_TRUE(Eventually([&] {
+      const View truth = Truth();
+      uint64_t newest = 0;
+      for (const auto& [key, rv] : truth) {
+        uint64_t version = 0;
+        if (absl::SimpleAtoi(rv, &version)) newest = std::max(newest, version);
+      }
+      return CacheView() == truth && informer_->history().head_version() >= newest;
+    }));
   }
 
   View Truth() const {

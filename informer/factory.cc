@@ -125,6 +125,22 @@ absl::btree_map<GroupVersionResource, bool> SharedInformerFactory::WaitForCacheS
   return synced;
 }
 
+absl::Status SharedInformerFactory::Remove(const GroupVersionResource& gvr) {
+  std::shared_ptr<SharedIndexInformer> informer;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = informers_.find(gvr);
+    if (it == informers_.end()) {
+      return absl::NotFoundError(absl::StrCat("no informer of ", gvr.ToString()));
+    }
+    informer = std::move(it->second);
+    informers_.erase(it);
+    started_.erase(gvr);
+  }
+  informer->Stop();  // blocks until its threads exited
+  return absl::OkStatus();
+}
+
 void SharedInformerFactory::Shutdown() {
   std::vector<std::shared_ptr<SharedIndexInformer>> informers;
   {

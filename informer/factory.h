@@ -92,6 +92,10 @@ class SharedInformerFactory {
   // Per started resource: whether it synced before `timeout` (P3); informers not started are
   // not in the answer (P6).
   absl::btree_map<GroupVersionResource, bool> WaitForCacheSync(absl::Duration timeout);
+  // Stops the informer of `gvr` (waiting for its threads; its cache and history are freed once
+  // no one else holds it) and forgets it: a later InformerFor makes a new one. NotFound when
+  // there is none.
+  absl::Status Remove(const GroupVersionResource& gvr);
   // Stops every informer and waits for them (P5). Idempotent.
   void Shutdown();
 

@@ -66,6 +66,25 @@ TEST_F(FactoryTest, P1_LaterRequestsAddTheirIndexersToTheSameInformer) {
   EXPECT_THAT((*first)->store().IndexNames(), ElementsAre("byApp", "byNode", kNamespaceIndex));
 }
 
+TEST_F(FactoryTest, RemoveStopsAndForgetsAnInformerAndALaterRequestMakesANewOne) {
+  Make();
+  auto first = factory_->InformerFor(kPods);
+  ASSERT_TRUE(first.ok());
+  factory_->Start();
+  ASSERT_TRUE((*first)->WaitForSync(absl::Now() + absl::Seconds(10)));
+  std::weak_ptr<SharedIndexInformer> weak = *first;
+  first->reset();
+  ASSERT_TRUE(factory_->Remove(kPods.gvr).ok());
+  EXPECT_TRUE(weak.expired());  // stopped and held by no one: its cache is freed
+  EXPECT_EQ(factory_->Find(kPods.gvr), nullptr);
+  EXPECT_EQ(factory_->Remove(kPods.gvr).code(), absl::StatusCode::kNotFound);
+  auto again = factory_->InformerFor(kPods);
+  ASSERT_TRUE(again.ok());
+  factory_->Start();  // the new one is started too
+  EXPECT_TRUE((*again)->WaitForSync(absl::Now() + absl::Seconds(10)));
+  EXPECT_FALSE((*again)->IsStopped());
+}
+
 TEST_F(FactoryTest, P2_StartRunsThoseNotYetStartedAndIsSafeToRepeat) {
   Make();
   auto pods = *factory_->InformerFor(kPods);

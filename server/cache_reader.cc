@@ -213,6 +213,7 @@ std::vector<ResourceSummary> CacheReader::ListResources() const {
     summary.label_selector = informer.options().label_selector;
     summary.field_selector = informer.options().field_selector;
     summary.projection = resource.projection;
+    summary.started_by = resource.started_by;
     const absl::Status last_error = informer.LastError();
     if (!last_error.ok()) summary.last_error = std::string(last_error.message());
     if (const std::optional<absl::Duration> failing = informer.FailingFor()) {

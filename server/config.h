@@ -16,6 +16,7 @@
 #include "informer/store.h"
 #include "server/limits.h"
 #include "server/metrics_http.h"
+#include "server/on_demand.h"
 #include "server/pager.h"
 #include "server/subscription.h"
 
@@ -99,6 +100,9 @@ struct ServerConfig {
   // versions) when all_resources is set; resources then only adds settings.
   std::vector<ResourceConfig> resources;
   bool all_resources = false;
+  // Cache on demand: a read of a resource not named above starts caching it when the policy
+  // allows; such caches stop when idle (docs/configuration.md, "On demand").
+  OnDemandConfig on_demand;
 
   // Server-wide limits of every informer (a resource's own settings win).
   std::string namespace_name;  // "" = all namespaces

@@ -103,6 +103,16 @@ void Metrics::RecordAuthorization(absl::string_view method, absl::string_view ve
   ++authorizations_[labels];
 }
 
+void Metrics::RecordOnDemandStart(const std::string& resource) {
+  absl::MutexLock lock(&mu_);
+  ++on_demand_starts_[resource];
+}
+
+void Metrics::RecordIdleStop(const std::string& resource) {
+  absl::MutexLock lock(&mu_);
+  ++idle_stops_[resource];
+}
+
 std::string Metrics::Render() const {
   const ResourceRegistry* registry;
   std::function<std::vector<SubscriberLag>()> lags_fn;
@@ -306,6 +316,24 @@ std::string Metrics::Render() const {
          "SubjectAccessReview was sent).");
   for (const auto& [labels, count] : authorizations) {
     Sample(&out, "informerd_authorizations_total", labels, static_cast<double>(count));
+  }
+  std::map<std::string, uint64_t> on_demand_starts;
+  std::map<std::string, uint64_t> idle_stops;
+  {
+    absl::MutexLock lock(&mu_);
+    on_demand_starts = on_demand_starts_;
+    idle_stops = idle_stops_;
+  }
+  Header(&out, "informerd_on_demand_starts_total", "counter",
+         "Caches started on demand by a read of a resource not configured (--on_demand).");
+  for (const auto& [resource, count] : on_demand_starts) {
+    Sample(&out, "informerd_on_demand_starts_total", ResourceLabel(resource),
+           static_cast<double>(count));
+  }
+  Header(&out, "informerd_idle_stops_total", "counter",
+         "On-demand caches stopped after --on_demand_idle_timeout without reads or subscribers.");
+  for (const auto& [resource, count] : idle_stops) {
+    Sample(&out, "informerd_idle_stops_total", ResourceLabel(resource), static_cast<double>(count));
   }
   return out;
 }

@@ -71,6 +71,11 @@ class Metrics {
   void RecordAuthorization(absl::string_view method, absl::string_view verb,
                            absl::string_view outcome, bool cache_hit);
 
+  // Records that a read started caching `resource` (GroupVersionResource::ToString()) on
+  // demand, and that an on-demand cache of it stopped when idle.
+  void RecordOnDemandStart(const std::string& resource);
+  void RecordIdleStop(const std::string& resource);
+
   // Where the scrape reads the informers and subscribers from.
   void SetSources(const ResourceRegistry* registry,
                   std::function<std::vector<SubscriberLag>()> subscriber_lags);
@@ -94,6 +99,9 @@ class Metrics {
   // Label values (already rendered, e.g. `via="token",result="ok",cache="hit"`) -> count.
   std::map<std::string, uint64_t> authentications_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, uint64_t> authorizations_ ABSL_GUARDED_BY(mu_);
+  // Resource -> on-demand starts, and idle stops.
+  std::map<std::string, uint64_t> on_demand_starts_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, uint64_t> idle_stops_ ABSL_GUARDED_BY(mu_);
   const ResourceRegistry* registry_ ABSL_GUARDED_BY(mu_) = nullptr;
   std::function<std::vector<SubscriberLag>()> subscriber_lags_ ABSL_GUARDED_BY(mu_);
   std::function<std::vector<LimitState>()> limits_ ABSL_GUARDED_BY(mu_);

@@ -109,7 +109,9 @@ absl::StatusOr<CachedResource> OnDemandCache::Acquire(absl::string_view name, ab
   }
   absl::StatusOr<CachedResource> resource = hooks_.start(*info);
   if (!resource.ok()) return resource.status();
-  {
+  if (resource->started_by == StartedBy::kOnDemand) {
+    // Only what started on demand may idle out (the start hook may start a configured
+    // resource whose name had not resolved yet).
     absl::MutexLock state_lock(&mu_);
     last_read_[resource->info.gvr] = now;
   }

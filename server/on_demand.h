@@ -50,8 +50,9 @@ struct OnDemandHooks {
   // The resource `name` designates by discovery (kubectl's rules over every served resource,
   // refreshing discovery when the name is unknown). NotFound when nothing is served under it.
   std::function<absl::StatusOr<ResourceInfo>(absl::string_view name)> discover;
-  // Creates and runs the informer of `info`, registers it (started_by kOnDemand) and returns
-  // it. Called at most once per resource at a time.
+  // Creates and runs the informer of `info`, registers it and returns it: started_by kOnDemand,
+  // or kConfig when it is a configured resource that had not resolved yet (then it never
+  // idles out). Called at most once per resource at a time.
   std::function<absl::StatusOr<CachedResource>(const ResourceInfo& info)> start;
   // Unregisters `resource` and stops its informer, freeing its cache and history.
   std::function<void(const CachedResource& resource)> stop;

@@ -110,7 +110,8 @@ class OnDemandCacheTest : public ::testing::Test {
       starts_.fetch_add(1);
       // Widen the window in which racing first reads could start it twice.
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
-      CachedResource resource{info, nullptr, Projection::kFull, StartedBy::kOnDemand};
+      CachedResource resource{info, nullptr, Projection::kFull,
+                              start_as_configured_ ? StartedBy::kConfig : StartedBy::kOnDemand};
       if (absl::Status s = registry_.Add(resource); !s.ok()) return s;
       return resource;
     };
@@ -129,6 +130,7 @@ class OnDemandCacheTest : public ::testing::Test {
   std::atomic<int> discoveries_{0};
   std::vector<std::string> stops_;
   int64_t subscribers_ = 0;
+  bool start_as_configured_ = false;
   std::unique_ptr<OnDemandCache> cache_;
   const absl::Time t0_ = absl::FromUnixSeconds(1000);
 };
@@ -264,6 +266,14 @@ TEST_F(OnDemandCacheTest, ResourceWithSubscribersNeverIdlesOut) {
   subscribers_ = 0;
   EXPECT_THAT(cache_->StopIdle(t0_ + absl::Hours(1) + absl::Minutes(9)), IsEmpty());
   EXPECT_EQ(cache_->StopIdle(t0_ + absl::Hours(1) + absl::Minutes(10)).size(), 1u);
+}
+
+TEST_F(OnDemandCacheTest, AConfiguredResourceTheStartHookStartsAsConfiguredNeverIdlesOut) {
+  Make();
+  start_as_configured_ = true;  // e.g. a configured CRD installed after start
+  ASSERT_TRUE(cache_->Acquire("widgets", t0_).ok());
+  EXPECT_THAT(cache_->StopIdle(t0_ + absl::Hours(24)), IsEmpty());
+  EXPECT_TRUE(registry_.Find({"example.com", "v1", "widgets"}).ok());
 }
 
 TEST_F(OnDemandCacheTest, ConfiguredResourceNeverIdlesOut) {

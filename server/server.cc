@@ -313,6 +313,28 @@ absl::Status InformerServer::AddResource(const ResourceInfo& info, const Resourc
 }
 
 absl::StatusOr<CachedResource> InformerServer::StartOnDemand(const ResourceInfo& info) {
+  // A configured resource not resolved yet (its CRD was installed after start) that a read
+  // names starts now as configured: with its settings, never idling out.
+  std::vector<ResourceConfig> pending;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [resource, status] : pending_) pending.push_back(resource);
+  }
+  for (const ResourceConfig& resource : pending) {
+    absl::StatusOr<ResourceInfo> resolved = resources_->Resolve(resource.name);
+    if (!resolved.ok() || !(resolved->gvr == info.gvr)) continue;
+    {
+      absl::MutexLock lock(&mu_);
+      pending_.erase(std::remove_if(pending_.begin(), pending_.end(),
+                                    [&resource](const auto& entry) {
+                                      return entry.first.name == resource.name;
+                                    }),
+                     pending_.end());
+    }
+    if (absl::Status s = AddResource(*resolved, &resource); !s.ok()) return s;
+    factory_.Start();
+    return registry_.Find(info.gvr);
+  }
   // No per-resource settings: the server-wide ones, and for Secrets metadata only (as for a
   // configured Secrets without `projection`).
   if (absl::Status s = AddResource(info, nullptr, StartedBy::kOnDemand); !s.ok()) return s;

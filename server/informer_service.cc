@@ -165,13 +165,7 @@ absl::Status InformerServiceImpl::Admit(grpc::CallbackServerContext* context, co
   if (!principal.ok()) return principal.status();
   // With on-demand caching, a resource not cached yet is checked as a cached one would be,
   // before anything starts.
-  absl::StatusOr<ResourceInfo> info = on_demand_ != nullptr
-                                          ? on_demand_->Find(resource_name)
-                                          : [&]() -> absl::StatusOr<ResourceInfo> {
-    absl::StatusOr<CachedResource> cached = registry_->Resolve(resource_name);
-    if (!cached.ok()) return cached.status();
-    return cached->info;
-  }();
+  absl::StatusOr<ResourceInfo> info = FindResource(resource_name);
   if (!info.ok()) return info.status();
   read.resource = &*info;
   if (absl::Status allowed = guard_->Authorize(*principal, method, verbs, read); !allowed.ok()) {
@@ -231,6 +225,14 @@ StreamRecheck InformerServiceImpl::RecheckOf(Principal who, std::string authoriz
     return absl::IsUnavailable(allowed) ? absl::OkStatus() : allowed;
   };
   return recheck;
+}
+
+absl::StatusOr<ResourceInfo> InformerServiceImpl::FindResource(
+    const std::string& resource_name) const {
+  if (on_demand_ != nullptr) return on_demand_->Find(resource_name);
+  absl::StatusOr<CachedResource> cached = registry_->Resolve(resource_name);
+  if (!cached.ok()) return cached.status();
+  return cached->info;
 }
 
 absl::StatusOr<CachedResource> InformerServiceImpl::AcquireResource(

@@ -125,6 +125,9 @@ class InformerServiceImpl final : public InformerServiceBase {
   // header) doing `verbs` on `read`: a refusal ends it (see StreamRecheck).
   StreamRecheck RecheckOf(Principal who, std::string authorization, ReadAttributes read,
                           std::vector<std::string> verbs);
+  // The resource `resource_name` designates, for the access checks: the cached one, or with
+  // on-demand caching one that may be started (OnDemandCache::Find); nothing starts.
+  absl::StatusOr<ResourceInfo> FindResource(const std::string& resource_name) const;
   // The resource a read named: the cached one, or, with on-demand caching, started now.
   // REQUIRES: Admit allowed the call (nothing starts for a caller who may not read it).
   absl::StatusOr<CachedResource> AcquireResource(const std::string& resource_name);

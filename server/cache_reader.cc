@@ -131,7 +131,8 @@ void CacheReader::List(const ListQuery& query, const CallContext& context,
               InformerSnapshot cut = target.resource.informer->Snapshot(scope);
               done(pager_->First(
                   key, InNamespaces(Filtered(std::move(cut.objects), target.filter), namespaces),
-                  std::move(cut.resource_version), limit, MonotonicNow(), caller));
+                  std::move(cut.resource_version), limit, MonotonicNow(), caller,
+                  target.resource.info.gvr.ToString()));
             });
 }
 
@@ -165,7 +166,8 @@ void CacheReader::ByIndex(const ListQuery& query, const CallContext& context,
         }
         done(pager_->First(
             key, InNamespaces(Filtered(*std::move(objects), target.filter), query.namespaces),
-            /*resource_version=*/"", query.limit, MonotonicNow(), caller));
+            /*resource_version=*/"", query.limit, MonotonicNow(), caller,
+            target.resource.info.gvr.ToString()));
       });
 }
 

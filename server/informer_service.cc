@@ -583,7 +583,10 @@ void InformerServiceImpl::Shutdown(absl::Duration grace) {
   hub_.Shutdown(grace);
 }
 
-void InformerServiceImpl::Forget(const SharedIndexInformer* informer) { waiter_.Forget(informer); }
+void InformerServiceImpl::Forget(const SharedIndexInformer* informer) {
+  waiter_.Forget(informer);
+  pager_.DropResource(informer->resource().gvr.ToString());
+}
 
 std::vector<SubscriberLag> InformerServiceImpl::SubscriberLags() const { return hub_.Lags(); }
 

@@ -104,8 +104,8 @@ class InformerServiceImpl final : public InformerServiceBase {
   const AdmissionGate& start_gate() const { return starts_; }
   // Every limit's state, for the metrics.
   std::vector<Metrics::LimitState> LimitStates() const;
-  // Lets go of `informer` (stopped: an on-demand informer gone idle), so nothing here keeps its
-  // cache alive.
+  // Lets go of `informer` (stopped: an on-demand informer gone idle) and drops the page
+  // snapshots of its resource, so nothing here keeps its cache alive.
   void Forget(const SharedIndexInformer* informer);
 
  private:

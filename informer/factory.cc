@@ -125,20 +125,17 @@ absl::btree_map<GroupVersionResource, bool> SharedInformerFactory::WaitForCacheS
   return synced;
 }
 
-absl::Status SharedInformerFactory::Remove(const GroupVersionResource& gvr) {
-  std::shared_ptr<SharedIndexInformer> informer;
-  {
-    absl::MutexLock lock(&mu_);
-    auto it = informers_.find(gvr);
-    if (it == informers_.end()) {
-      return absl::NotFoundError(absl::StrCat("no informer of ", gvr.ToString()));
-    }
-    informer = std::move(it->second);
-    informers_.erase(it);
-    started_.erase(gvr);
+absl::StatusOr<std::shared_ptr<SharedIndexInformer>> SharedInformerFactory::Detach(
+    const GroupVersionResource& gvr) {
+  absl::MutexLock lock(&mu_);
+  auto it = informers_.find(gvr);
+  if (it == informers_.end()) {
+    return absl::NotFoundError(absl::StrCat("no informer of ", gvr.ToString()));
   }
-  informer->Stop();  // blocks until its threads exited
-  return absl::OkStatus();
+  std::shared_ptr<SharedIndexInformer> informer = std::move(it->second);
+  informers_.erase(it);
+  started_.erase(gvr);
+  return informer;
 }
 
 void SharedInformerFactory::Shutdown() {

@@ -128,26 +128,36 @@ void OnDemandCache::Touch(const GroupVersionResource& gvr, absl::Time now) {
 std::vector<GroupVersionResource> OnDemandCache::StopIdle(absl::Time now) {
   std::vector<GroupVersionResource> stopped;
   if (!config_.enabled) return stopped;
-  absl::MutexLock lock(&start_mu_);
-  std::vector<GroupVersionResource> idle;
+  std::vector<CachedResource> detached;
   {
-    absl::MutexLock state_lock(&mu_);
-    for (const auto& [gvr, last_read] : last_read_) {
-      if (now - last_read >= config_.idle_timeout) idle.push_back(gvr);
+    absl::MutexLock lock(&start_mu_);
+    std::vector<GroupVersionResource> idle;
+    {
+      absl::MutexLock state_lock(&mu_);
+      for (const auto& [gvr, last_read] : last_read_) {
+        if (now - last_read >= config_.idle_timeout) idle.push_back(gvr);
+      }
+    }
+    for (const GroupVersionResource& gvr : idle) {
+      if (hooks_.subscribers(gvr) > 0) {
+        // Followed: as good as read now.
+        Touch(gvr, now);
+        continue;
+      }
+      // Unregistered and detached under the lock: a read from now on starts a new informer.
+      absl::StatusOr<CachedResource> resource = registry_->Find(gvr);
+      if (resource.ok()) {
+        registry_->Remove(gvr).IgnoreError();
+        hooks_.detach(*resource);
+        detached.push_back(*std::move(resource));
+      }
+      absl::MutexLock state_lock(&mu_);
+      last_read_.erase(gvr);
+      stopped.push_back(gvr);
     }
   }
-  for (const GroupVersionResource& gvr : idle) {
-    if (hooks_.subscribers(gvr) > 0) {
-      // Followed: as good as read now.
-      Touch(gvr, now);
-      continue;
-    }
-    absl::StatusOr<CachedResource> resource = registry_->Find(gvr);
-    if (resource.ok()) hooks_.stop(*resource);
-    absl::MutexLock state_lock(&mu_);
-    last_read_.erase(gvr);
-    stopped.push_back(gvr);
-  }
+  // Stopping waits for the informer's threads: not under the lock every read shares.
+  for (const CachedResource& resource : detached) hooks_.stop(resource);
   return stopped;
 }
 

@@ -54,7 +54,11 @@ struct OnDemandHooks {
   // or kConfig when it is a configured resource that had not resolved yet (then it never
   // idles out). Called at most once per resource at a time.
   std::function<absl::StatusOr<CachedResource>(const ResourceInfo& info)> start;
-  // Unregisters `resource` and stops its informer, freeing its cache and history.
+  // Makes the informer factory forget `resource`'s informer (the cache has unregistered it
+  // already), so a read after this starts a new one. Must be quick: it runs under the lock.
+  std::function<void(const CachedResource& resource)> detach;
+  // Stops `resource`'s informer, detached before, and lets go of it, freeing its cache and
+  // history. Runs without the lock (stopping waits for the informer's threads).
   std::function<void(const CachedResource& resource)> stop;
   // Streams open now on `gvr` (an informer with subscribers is never idle).
   std::function<int64_t(const GroupVersionResource& gvr)> subscribers;
@@ -63,9 +67,9 @@ struct OnDemandHooks {
 // The resources a read names, cached or to be started on demand; starts each at most once
 // however many first reads race, and stops on-demand ones left idle.
 //
-// Thread-safety: every method may be called from any thread. `discover` is called without its
-// locks held; `start`, `stop` and `subscribers` under the lock that makes a start happen once
-// (so they must not call back into it).
+// Thread-safety: every method may be called from any thread. `discover` and `stop` are called
+// without its locks held; `start`, `detach` and `subscribers` under the lock that makes a start
+// happen once (so they must not call back into it).
 class OnDemandCache {
  public:
   // `registry` must outlive it.
@@ -91,7 +95,8 @@ class OnDemandCache {
   void Touch(const GroupVersionResource& gvr, absl::Time now);
 
   // Stops every on-demand resource without subscribers and unread since `now` -
-  // idle_timeout; returns them. Configured resources are never stopped.
+  // idle_timeout (unregisters and detaches it under the lock, stops it after); returns them.
+  // Configured resources are never stopped.
   std::vector<GroupVersionResource> StopIdle(absl::Time now);
 
  private:

@@ -115,9 +115,13 @@ class OnDemandCacheTest : public ::testing::Test {
       if (absl::Status s = registry_.Add(resource); !s.ok()) return s;
       return resource;
     };
+    hooks.detach = [this](const CachedResource& resource) {
+      // The cache unregistered it first.
+      EXPECT_FALSE(registry_.Find(resource.info.gvr).ok());
+      detaches_.push_back(resource.info.gvr.ToString());
+    };
     hooks.stop = [this](const CachedResource& resource) {
       stops_.push_back(resource.info.gvr.ToString());
-      EXPECT_TRUE(registry_.Remove(resource.info.gvr).ok());
     };
     hooks.subscribers = [this](const GroupVersionResource&) -> int64_t { return subscribers_; };
     cache_ = std::make_unique<OnDemandCache>(config_, &registry_, std::move(hooks));
@@ -128,6 +132,7 @@ class OnDemandCacheTest : public ::testing::Test {
   OnDemandConfig config_;
   std::atomic<int> starts_{0};
   std::atomic<int> discoveries_{0};
+  std::vector<std::string> detaches_;
   std::vector<std::string> stops_;
   int64_t subscribers_ = 0;
   bool start_as_configured_ = false;
@@ -249,6 +254,7 @@ TEST_F(OnDemandCacheTest, IdleResourceStopsAndStartsAgainOnTheNextRead) {
   std::vector<GroupVersionResource> stopped = cache_->StopIdle(t0_ + absl::Minutes(15));
   ASSERT_EQ(stopped.size(), 1u);
   EXPECT_EQ(stopped[0].ToString(), "configmaps.v1");
+  EXPECT_THAT(detaches_, ElementsAre("configmaps.v1"));
   EXPECT_THAT(stops_, ElementsAre("configmaps.v1"));
   EXPECT_FALSE(registry_.Find(stopped[0]).ok());
   bool started = false;

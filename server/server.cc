@@ -118,6 +118,7 @@ absl::StatusOr<std::unique_ptr<InformerServer>> InformerServer::Start(
       return self->resources_->Resolve(std::string(name));
     };
     hooks.start = [self](const ResourceInfo& info) { return self->StartOnDemand(info); };
+    hooks.detach = [self](const CachedResource& resource) { self->DetachIdle(resource); };
     hooks.stop = [self](const CachedResource& resource) { self->StopIdle(resource); };
     hooks.subscribers = [self](const GroupVersionResource& gvr) -> int64_t {
       return self->metrics_.Subscribers(gvr.ToString())->subscribers.load();
@@ -353,12 +354,17 @@ absl::StatusOr<CachedResource> InformerServer::StartOnDemand(const ResourceInfo&
   return resource;
 }
 
+void InformerServer::DetachIdle(const CachedResource& resource) {
+  factory_.Detach(resource.info.gvr).IgnoreError();
+}
+
 void InformerServer::StopIdle(const CachedResource& resource) {
   const std::string name = resource.info.gvr.ToString();
-  // Unregistered first: no new read finds it; then stopped (its threads joined), and let go of
-  // by everything that kept it, so its objects and history are freed.
-  registry_.Remove(resource.info.gvr).IgnoreError();
-  factory_.Remove(resource.info.gvr).IgnoreError();
+  // Unregistered and detached already (no read finds it; a new read starts a new one); now
+  // stopped (its threads joined) and let go of by everything that kept it, so its objects and
+  // history are freed.
+  const absl::Time stopping = MonotonicNow();
+  resource.informer->Stop();
   if (service_ != nullptr) service_->Forget(resource.informer.get());
 #if defined(__GLIBC__)
   // glibc keeps freed memory in its arenas; hand what the cache held back to the system, so
@@ -370,7 +376,8 @@ void InformerServer::StopIdle(const CachedResource& resource) {
       {{"resource", name},
        {"cause", absl::StrCat("no reads and no subscribers for ",
                               absl::FormatDuration(config_.on_demand.idle_timeout),
-                              " (on_demand_idle_timeout); the next read starts it again")}});
+                              " (on_demand_idle_timeout); the next read starts it again")},
+       {"stop_took", absl::FormatDuration(MonotonicNow() - stopping)}});
 }
 
 bool InformerServer::ResolvePending() {

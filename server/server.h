@@ -87,8 +87,10 @@ class InformerServer {
   // by `started_by`.
   absl::Status AddResource(const ResourceInfo& info, const ResourceConfig* resource,
                            StartedBy started_by = StartedBy::kConfig);
-  // OnDemandCache's hooks: start caching `info` now; stop `resource` (idle) and free it.
+  // OnDemandCache's hooks: start caching `info` now; detach an idle `resource` from the
+  // factory; stop it and free it.
   absl::StatusOr<CachedResource> StartOnDemand(const ResourceInfo& info);
+  void DetachIdle(const CachedResource& resource);
   void StopIdle(const CachedResource& resource);
   // Waits for sync, logs what is stuck, flips health; runs until Shutdown.
   void MonitorSync();

@@ -236,9 +236,13 @@ absl::StatusOr<ResourceInfo> InformerServiceImpl::FindResource(
 }
 
 absl::StatusOr<CachedResource> InformerServiceImpl::AcquireResource(
-    const std::string& resource_name) {
+    const std::string& resource_name, bool may_wait, std::shared_ptr<void>* hold) {
   if (on_demand_ == nullptr) return registry_->Resolve(resource_name);
-  return on_demand_->Acquire(resource_name, MonotonicNow());
+  absl::StatusOr<CachedResource> resource = on_demand_->Acquire(resource_name, MonotonicNow());
+  // A call that may wait (for the sync, or a resourceVersion) is a read until it is answered:
+  // the resource does not idle out under it, however long its sync takes.
+  if (resource.ok() && may_wait) *hold = on_demand_->HoldWhileReading(resource->info.gvr);
+  return resource;
 }
 
 void InformerServiceImpl::WhenSynced(grpc::CallbackServerContext* context,
@@ -318,16 +322,19 @@ grpc::ServerUnaryReactor* InformerServiceImpl::List(grpc::CallbackServerContext*
   if (!query.namespaces.empty()) {
     context->AddTrailingMetadata(kNamespacesMetadata, absl::StrJoin(query.namespaces, ","));
   }
-  absl::StatusOr<CachedResource> resource = AcquireResource(request->resource());
+  std::shared_ptr<void> hold;  // kept by the answer's callbacks until it is sent
+  absl::StatusOr<CachedResource> resource =
+      AcquireResource(request->resource(),
+                      request->wait_for_sync() || !request->min_resource_version().empty(), &hold);
   if (!resource.ok()) {
     FinishUnary(reactor, "List", started, resource.status());
     return reactor;
   }
   WhenSynced(context, *resource, request->wait_for_sync(), query.caller,
-             [this, context, reactor, response, started, query](absl::Status ready) {
+             [this, context, reactor, response, started, query, hold](absl::Status ready) {
                if (!ready.ok()) return FinishUnary(reactor, "List", started, ready);
                reader_.List(query, ContextOf(context, query.caller),
-                            [this, reactor, response, started](absl::StatusOr<Page> page) {
+                            [this, reactor, response, started, hold](absl::StatusOr<Page> page) {
                               if (page.ok()) {
                                 for (const ObjectPtr& object : page->objects) {
                                   ToProto(*object, response->add_objects());
@@ -362,19 +369,23 @@ grpc::ServerUnaryReactor* InformerServiceImpl::Get(grpc::CallbackServerContext* 
     FinishUnary(reactor, "Get", started, s);
     return reactor;
   }
-  absl::StatusOr<CachedResource> resource = AcquireResource(request->resource());
+  std::shared_ptr<void> hold;  // kept by the answer's callbacks until it is sent
+  absl::StatusOr<CachedResource> resource =
+      AcquireResource(request->resource(),
+                      request->wait_for_sync() || !request->min_resource_version().empty(), &hold);
   if (!resource.ok()) {
     FinishUnary(reactor, "Get", started, resource.status());
     return reactor;
   }
   WhenSynced(context, *resource, request->wait_for_sync(), caller,
-             [this, context, reactor, response, started, query, caller](absl::Status ready) {
+             [this, context, reactor, response, started, query, caller, hold](absl::Status ready) {
                if (!ready.ok()) return FinishUnary(reactor, "Get", started, ready);
-               reader_.Get(query, ContextOf(context, caller),
-                           [this, reactor, response, started](absl::StatusOr<ObjectPtr> object) {
-                             if (object.ok()) ToProto(**object, response->mutable_object());
-                             FinishUnary(reactor, "Get", started, object.status());
-                           });
+               reader_.Get(
+                   query, ContextOf(context, caller),
+                   [this, reactor, response, started, hold](absl::StatusOr<ObjectPtr> object) {
+                     if (object.ok()) ToProto(**object, response->mutable_object());
+                     FinishUnary(reactor, "Get", started, object.status());
+                   });
              });
   return reactor;
 }
@@ -405,16 +416,19 @@ grpc::ServerUnaryReactor* InformerServiceImpl::ByIndex(grpc::CallbackServerConte
   if (!query.namespaces.empty()) {
     context->AddTrailingMetadata(kNamespacesMetadata, absl::StrJoin(query.namespaces, ","));
   }
-  absl::StatusOr<CachedResource> resource = AcquireResource(request->resource());
+  std::shared_ptr<void> hold;  // kept by the answer's callbacks until it is sent
+  absl::StatusOr<CachedResource> resource =
+      AcquireResource(request->resource(),
+                      request->wait_for_sync() || !request->min_resource_version().empty(), &hold);
   if (!resource.ok()) {
     FinishUnary(reactor, "ByIndex", started, resource.status());
     return reactor;
   }
   WhenSynced(context, *resource, request->wait_for_sync(), query.caller,
-             [this, context, reactor, response, started, query](absl::Status ready) {
+             [this, context, reactor, response, started, query, hold](absl::Status ready) {
                if (!ready.ok()) return FinishUnary(reactor, "ByIndex", started, ready);
                reader_.ByIndex(query, ContextOf(context, query.caller),
-                               [this, reactor, response, started](absl::StatusOr<Page> page) {
+                               [this, reactor, response, started, hold](absl::StatusOr<Page> page) {
                                  if (page.ok()) {
                                    for (const ObjectPtr& object : page->objects) {
                                      ToProto(*object, response->add_objects());
@@ -463,6 +477,7 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* InformerServiceImpl::Subscribe(
   StreamRecheck recheck;
   std::string quota_caller;
   bool on_demand_resource = false;
+  std::shared_ptr<void> subscribe_hold;        // while it may wait for the sync below
   std::shared_ptr<ResourceInfo> recheck_info;  // kept alive by the check's closure
   {
     // A resume by resourceVersion is a watch; any other start lists first (as a client-go
@@ -494,7 +509,8 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* InformerServiceImpl::Subscribe(
     if (admitted.ok()) admitted = CheckKnownObjects(*request);
     if (!admitted.ok()) return FinishedSubscribe(ToGrpcStatus(admitted));
     // Allowed: now (and only now) may a resource not cached yet start.
-    absl::StatusOr<CachedResource> acquired = AcquireResource(request->resource());
+    absl::StatusOr<CachedResource> acquired =
+        AcquireResource(request->resource(), request->wait_for_sync(), &subscribe_hold);
     if (!acquired.ok()) return FinishedSubscribe(ToGrpcStatus(acquired.status()));
     on_demand_resource = acquired->started_by == StartedBy::kOnDemand;
     quota_caller = ContextOf(context, caller).caller;

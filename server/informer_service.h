@@ -128,9 +128,11 @@ class InformerServiceImpl final : public InformerServiceBase {
   // The resource `resource_name` designates, for the access checks: the cached one, or with
   // on-demand caching one that may be started (OnDemandCache::Find); nothing starts.
   absl::StatusOr<ResourceInfo> FindResource(const std::string& resource_name) const;
-  // The resource a read named: the cached one, or, with on-demand caching, started now.
+  // The resource a read named: the cached one, or, with on-demand caching, started now and
+  // marked read; when the call `may_wait`, `*hold` keeps it from idling out until released.
   // REQUIRES: Admit allowed the call (nothing starts for a caller who may not read it).
-  absl::StatusOr<CachedResource> AcquireResource(const std::string& resource_name);
+  absl::StatusOr<CachedResource> AcquireResource(const std::string& resource_name, bool may_wait,
+                                                 std::shared_ptr<void>* hold);
   // Calls `then` with OK once `resource` may be read by a unary call: at once when it has
   // synced, or when it is a configured resource and `wait_for_sync` is not set (the read then
   // answers its own not-synced error); after the initial sync with `wait_for_sync` (or with the

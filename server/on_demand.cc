@@ -5,6 +5,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "informer/clock.h"
 
 namespace informer {
 namespace server {
@@ -125,6 +126,20 @@ void OnDemandCache::Touch(const GroupVersionResource& gvr, absl::Time now) {
   if (it != last_read_.end() && it->second < now) it->second = now;
 }
 
+std::shared_ptr<void> OnDemandCache::HoldWhileReading(const GroupVersionResource& gvr) {
+  {
+    absl::MutexLock lock(&mu_);
+    ++reading_[gvr];
+  }
+  return std::shared_ptr<void>(nullptr, [this, gvr](void*) {
+    absl::MutexLock lock(&mu_);
+    if (--reading_[gvr] <= 0) reading_.erase(gvr);
+    auto it = last_read_.find(gvr);
+    const absl::Time now = MonotonicNow();
+    if (it != last_read_.end() && it->second < now) it->second = now;
+  });
+}
+
 std::vector<GroupVersionResource> OnDemandCache::StopIdle(absl::Time now) {
   std::vector<GroupVersionResource> stopped;
   if (!config_.enabled) return stopped;
@@ -135,7 +150,9 @@ std::vector<GroupVersionResource> OnDemandCache::StopIdle(absl::Time now) {
     {
       absl::MutexLock state_lock(&mu_);
       for (const auto& [gvr, last_read] : last_read_) {
-        if (now - last_read >= config_.idle_timeout) idle.push_back(gvr);
+        if (now - last_read >= config_.idle_timeout && !reading_.contains(gvr)) {
+          idle.push_back(gvr);
+        }
       }
     }
     for (const GroupVersionResource& gvr : idle) {

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -94,6 +95,11 @@ class OnDemandCache {
   // Marks `gvr` read at `now` (Acquire does; Subscribe streams count through the hook).
   void Touch(const GroupVersionResource& gvr, absl::Time now);
 
+  // Marks a read of `gvr` that may wait (for the initial sync, or a resourceVersion) as in
+  // progress until the returned hold is destroyed: the resource never idles out under it,
+  // however long its sync takes, and counts as read when the hold goes (MonotonicNow).
+  std::shared_ptr<void> HoldWhileReading(const GroupVersionResource& gvr);
+
   // Stops every on-demand resource without subscribers and unread since `now` -
   // idle_timeout (unregisters and detaches it under the lock, stops it after); returns them.
   // Configured resources are never stopped.
@@ -110,6 +116,8 @@ class OnDemandCache {
   absl::Mutex mu_ ABSL_ACQUIRED_AFTER(start_mu_);
   // Last read of each resource started on demand.
   absl::flat_hash_map<GroupVersionResource, absl::Time> last_read_ ABSL_GUARDED_BY(mu_);
+  // Reads in progress that may wait (HoldWhileReading), by resource.
+  absl::flat_hash_map<GroupVersionResource, int> reading_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace server

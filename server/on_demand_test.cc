@@ -8,6 +8,7 @@
 #include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "informer/clock.h"
 
 namespace informer {
 namespace server {
@@ -261,6 +262,20 @@ TEST_F(OnDemandCacheTest, IdleResourceStopsAndStartsAgainOnTheNextRead) {
   ASSERT_TRUE(cache_->Acquire("configmaps", t0_ + absl::Minutes(16), &started).ok());
   EXPECT_TRUE(started);
   EXPECT_EQ(starts_.load(), 2);
+}
+
+TEST_F(OnDemandCacheTest, AReadWaitingForTheSyncKeepsTheResourceFromIdlingOut) {
+  Make();
+  const absl::Time start = MonotonicNow();
+  absl::StatusOr<CachedResource> resource = cache_->Acquire("configmaps", start);
+  ASSERT_TRUE(resource.ok());
+  // Its call waits for a long initial sync.
+  std::shared_ptr<void> hold = cache_->HoldWhileReading(resource->info.gvr);
+  EXPECT_THAT(cache_->StopIdle(start + absl::Hours(1)), IsEmpty());
+  hold.reset();  // answered: read now
+  const absl::Time answered = MonotonicNow();
+  EXPECT_THAT(cache_->StopIdle(answered + absl::Minutes(9)), IsEmpty());
+  EXPECT_EQ(cache_->StopIdle(answered + absl::Minutes(10)).size(), 1u);
 }
 
 TEST_F(OnDemandCacheTest, ResourceWithSubscribersNeverIdlesOut) {

@@ -125,6 +125,19 @@ absl::btree_map<GroupVersionResource, bool> SharedInformerFactory::WaitForCacheS
   return synced;
 }
 
+absl::StatusOr<std::shared_ptr<SharedIndexInformer>> SharedInformerFactory::Detach(
+    const GroupVersionResource& gvr) {
+  absl::MutexLock lock(&mu_);
+  auto it = informers_.find(gvr);
+  if (it == informers_.end()) {
+    return absl::NotFoundError(absl::StrCat("no informer of ", gvr.ToString()));
+  }
+  std::shared_ptr<SharedIndexInformer> informer = std::move(it->second);
+  informers_.erase(it);
+  started_.erase(gvr);
+  return informer;
+}
+
 void SharedInformerFactory::Shutdown() {
   std::vector<std::shared_ptr<SharedIndexInformer>> informers;
   {

@@ -92,6 +92,11 @@ class SharedInformerFactory {
   // Per started resource: whether it synced before `timeout` (P3); informers not started are
   // not in the answer (P6).
   absl::btree_map<GroupVersionResource, bool> WaitForCacheSync(absl::Duration timeout);
+  // Forgets the informer of `gvr` and returns it, still running: a later InformerFor makes a
+  // new one. The caller stops it (Stop frees its cache and history once no one else holds it),
+  // e.g. after releasing its own locks, since Stop waits for the informer's threads. NotFound
+  // when there is none.
+  absl::StatusOr<std::shared_ptr<SharedIndexInformer>> Detach(const GroupVersionResource& gvr);
   // Stops every informer and waits for them (P5). Idempotent.
   void Shutdown();
 

@@ -66,6 +66,29 @@ TEST_F(FactoryTest, P1_LaterRequestsAddTheirIndexersToTheSameInformer) {
   EXPECT_THAT((*first)->store().IndexNames(), ElementsAre("byApp", "byNode", kNamespaceIndex));
 }
 
+TEST_F(FactoryTest, DetachForgetsAnInformerAndALaterRequestMakesANewOne) {
+  Make();
+  auto first = factory_->InformerFor(kPods);
+  ASSERT_TRUE(first.ok());
+  factory_->Start();
+  ASSERT_TRUE((*first)->WaitForSync(absl::Now() + absl::Seconds(10)));
+  std::weak_ptr<SharedIndexInformer> weak = *first;
+  first->reset();
+  absl::StatusOr<std::shared_ptr<SharedIndexInformer>> detached = factory_->Detach(kPods.gvr);
+  ASSERT_TRUE(detached.ok());
+  EXPECT_FALSE((*detached)->IsStopped());  // the caller stops it
+  (*detached)->Stop();
+  detached->reset();
+  EXPECT_TRUE(weak.expired());  // stopped and held by no one: its cache is freed
+  EXPECT_EQ(factory_->Find(kPods.gvr), nullptr);
+  EXPECT_EQ(factory_->Detach(kPods.gvr).status().code(), absl::StatusCode::kNotFound);
+  auto again = factory_->InformerFor(kPods);
+  ASSERT_TRUE(again.ok());
+  factory_->Start();  // the new one is started too
+  EXPECT_TRUE((*again)->WaitForSync(absl::Now() + absl::Seconds(10)));
+  EXPECT_FALSE((*again)->IsStopped());
+}
+
 TEST_F(FactoryTest, P2_StartRunsThoseNotYetStartedAndIsSafeToRepeat) {
   Make();
   auto pods = *factory_->InformerFor(kPods);

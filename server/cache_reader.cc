@@ -131,7 +131,8 @@ void CacheReader::List(const ListQuery& query, const CallContext& context,
               InformerSnapshot cut = target.resource.informer->Snapshot(scope);
               done(pager_->First(
                   key, InNamespaces(Filtered(std::move(cut.objects), target.filter), namespaces),
-                  std::move(cut.resource_version), limit, MonotonicNow(), caller));
+                  std::move(cut.resource_version), limit, MonotonicNow(), caller,
+                  target.resource.info.gvr.ToString()));
             });
 }
 
@@ -165,7 +166,8 @@ void CacheReader::ByIndex(const ListQuery& query, const CallContext& context,
         }
         done(pager_->First(
             key, InNamespaces(Filtered(*std::move(objects), target.filter), query.namespaces),
-            /*resource_version=*/"", query.limit, MonotonicNow(), caller));
+            /*resource_version=*/"", query.limit, MonotonicNow(), caller,
+            target.resource.info.gvr.ToString()));
       });
 }
 
@@ -213,6 +215,7 @@ std::vector<ResourceSummary> CacheReader::ListResources() const {
     summary.label_selector = informer.options().label_selector;
     summary.field_selector = informer.options().field_selector;
     summary.projection = resource.projection;
+    summary.started_by = resource.started_by;
     const absl::Status last_error = informer.LastError();
     if (!last_error.ok()) summary.last_error = std::string(last_error.message());
     if (const std::optional<absl::Duration> failing = informer.FailingFor()) {

@@ -82,6 +82,7 @@ struct ResourceSummary {
   bool stale = false;
   absl::Duration stale_for = absl::ZeroDuration();
   Projection projection = Projection::kFull;
+  StartedBy started_by = StartedBy::kConfig;
 };
 
 // Thread-safety: every method may be called from any thread. Callbacks run on the calling

@@ -188,6 +188,20 @@ absl::Status ApplyKey(const std::string& key, const YAML::Node& value, ServerCon
   }
   if (key == "metrics_listen") return set_string(&config->metrics_listen);
   if (key == "all_resources") return set_bool(&config->all_resources);
+  if (key == "on_demand") return set_bool(&config->on_demand.enabled);
+  if (key == "on_demand_allow" || key == "on_demand_deny") {
+    absl::StatusOr<std::vector<std::string>> list = StringList(value, key);
+    if (!list.ok()) return list.status();
+    for (const std::string& pattern : *list) {
+      if (absl::Status s = ValidateOnDemandPattern(pattern); !s.ok()) {
+        return KeyError(key, s.message());
+      }
+    }
+    (key == "on_demand_allow" ? config->on_demand.allow : config->on_demand.deny) =
+        *std::move(list);
+    return absl::OkStatus();
+  }
+  if (key == "on_demand_idle_timeout") return set_duration(&config->on_demand.idle_timeout);
   if (key == "resources") {
     if (!value.IsSequence()) return KeyError(key, "expected a list");
     config->resources.clear();
@@ -232,6 +246,7 @@ absl::Status ApplyKey(const std::string& key, const YAML::Node& value, ServerCon
   if (key == "sync_timeout") return set_duration(&config->sync_timeout);
   if (key == "max_wait") return set_duration(&config->max_wait);
   if (key == "shutdown_grace") return set_duration(&config->shutdown_grace);
+  if (key == "heap_trim_interval") return set_duration(&config->heap_trim_interval);
   // Access control and TLS (AccessConfig).
   if (key == "auth") return set_bool(&config->access.enabled);
   if (key == "auth_kubeconfig") return set_string(&config->access.kubeconfig);
@@ -405,10 +420,23 @@ absl::Status ApplyConfigFile(const std::string& path, ServerConfig* config) {
 }
 
 absl::Status ValidateConfig(const ServerConfig& config) {
-  if (config.resources.empty() && !config.all_resources) {
+  if (config.resources.empty() && !config.all_resources && !config.on_demand.enabled) {
     return absl::InvalidArgumentError(
-        "nothing to cache: name resources (--resources=pods,deployments.apps) or set "
-        "--all_resources");
+        "nothing to cache: name resources (--resources=pods,deployments.apps), set "
+        "--all_resources, or cache what is read with --on_demand");
+  }
+  for (const auto* patterns : {&config.on_demand.allow, &config.on_demand.deny}) {
+    for (const std::string& pattern : *patterns) {
+      if (absl::Status s = ValidateOnDemandPattern(pattern); !s.ok()) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            patterns == &config.on_demand.allow ? "on_demand_allow: " : "on_demand_deny: ",
+            s.message()));
+      }
+    }
+  }
+  if (config.on_demand.idle_timeout <= absl::ZeroDuration()) {
+    return absl::InvalidArgumentError(
+        "on_demand_idle_timeout must be positive (e.g. 10m); configured resources never idle out");
   }
   if (config.listen.empty()) {
     return absl::InvalidArgumentError("no listen address: set --listen=HOST:PORT or unix:PATH");

@@ -16,6 +16,7 @@
 #include "informer/store.h"
 #include "server/limits.h"
 #include "server/metrics_http.h"
+#include "server/on_demand.h"
 #include "server/pager.h"
 #include "server/subscription.h"
 
@@ -99,6 +100,9 @@ struct ServerConfig {
   // versions) when all_resources is set; resources then only adds settings.
   std::vector<ResourceConfig> resources;
   bool all_resources = false;
+  // Cache on demand: a read of a resource not named above starts caching it when the policy
+  // allows; such caches stop when idle (docs/configuration.md, "On demand").
+  OnDemandConfig on_demand;
 
   // Server-wide limits of every informer (a resource's own settings win).
   std::string namespace_name;  // "" = all namespaces
@@ -131,6 +135,9 @@ struct ServerConfig {
   absl::Duration max_wait = absl::Seconds(30);
   // How long SIGTERM waits for streams to end before cutting them.
   absl::Duration shutdown_grace = absl::Seconds(5);
+  // How often the free memory malloc keeps is checked, and handed back when 32 MiB or more was
+  // freed and re-faulted since the last time (server/heap.h); 0 = never.
+  absl::Duration heap_trim_interval = absl::Seconds(10);
 
   // Authentication, authorization and TLS.
   AccessConfig access;

@@ -24,6 +24,9 @@ ABSL_DECLARE_FLAG(uint64_t, max_waits_per_caller);
 ABSL_DECLARE_FLAG(absl::Duration, max_connection_age);
 ABSL_DECLARE_FLAG(bool, allow_runtime_indexes);
 ABSL_DECLARE_FLAG(uint64_t, max_runtime_indexes);
+ABSL_DECLARE_FLAG(bool, on_demand);
+ABSL_DECLARE_FLAG(std::vector<std::string>, on_demand_deny);
+ABSL_DECLARE_FLAG(absl::Duration, on_demand_idle_timeout);
 
 namespace informer {
 namespace server {
@@ -91,6 +94,7 @@ page_token_ttl: 1m
 sync_timeout: 15s
 max_wait: 2s
 shutdown_grace: 1s
+heap_trim_interval: 30s
 log_format: text
 log_level: debug
 resources:
@@ -126,6 +130,7 @@ TEST(ConfigTest, YamlSetsEveryKeyIncludingPerResourceSettings) {
   EXPECT_EQ(config.sync_timeout, absl::Seconds(15));
   EXPECT_EQ(config.max_wait, absl::Seconds(2));
   EXPECT_EQ(config.shutdown_grace, absl::Seconds(1));
+  EXPECT_EQ(config.heap_trim_interval, absl::Seconds(30));
   EXPECT_EQ(config.log_format, "text");
   ASSERT_EQ(config.resources.size(), 2u);
   EXPECT_EQ(config.resources[0].name, "configmaps");
@@ -213,6 +218,67 @@ TEST(ConfigTest, ValidationSaysWhatToChange) {
   ServerConfig all;
   all.all_resources = true;
   EXPECT_TRUE(ValidateConfig(all).ok());
+}
+
+TEST(OnDemandConfigTest, OffByDefaultWithDocumentedDefaults) {
+  ServerConfig config;
+  EXPECT_FALSE(config.on_demand.enabled);
+  EXPECT_THAT(config.on_demand.allow, ElementsAre("*"));
+  EXPECT_TRUE(config.on_demand.deny.empty());
+  EXPECT_EQ(config.on_demand.idle_timeout, absl::Minutes(10));
+  // Nothing named: an error unless caching on demand.
+  EXPECT_THAT(ValidateConfig(config).message(), HasSubstr("--on_demand"));
+  config.on_demand.enabled = true;
+  EXPECT_TRUE(ValidateConfig(config).ok()) << ValidateConfig(config);
+}
+
+TEST(OnDemandConfigTest, YamlSetsTheOnDemandKeys) {
+  ServerConfig config;
+  ASSERT_TRUE(ApplyConfigYaml("on_demand: true\n"
+                              "on_demand_allow: [configmaps, \"*.example.com\"]\n"
+                              "on_demand_deny: [secrets]\n"
+                              "on_demand_idle_timeout: 90s\n",
+                              &config)
+                  .ok());
+  EXPECT_TRUE(config.on_demand.enabled);
+  EXPECT_THAT(config.on_demand.allow, ElementsAre("configmaps", "*.example.com"));
+  EXPECT_THAT(config.on_demand.deny, ElementsAre("secrets"));
+  EXPECT_EQ(config.on_demand.idle_timeout, absl::Seconds(90));
+  EXPECT_TRUE(ValidateConfig(config).ok()) << ValidateConfig(config);
+}
+
+TEST(OnDemandConfigTest, MistakesNameTheKeyAndTheAcceptedForms) {
+  ServerConfig config;
+  absl::Status bad_pattern = ApplyConfigYaml("on_demand_deny: [\"Secrets*\"]", &config);
+  EXPECT_EQ(bad_pattern.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(bad_pattern.message(), HasSubstr("on_demand_deny"));
+  EXPECT_THAT(bad_pattern.message(), HasSubstr("RESOURCE.GROUP"));
+  EXPECT_EQ(ApplyConfigYaml("on_demand_idle_timeout: later", &config).code(),
+            absl::StatusCode::kInvalidArgument);
+  ServerConfig zero;
+  zero.on_demand.enabled = true;
+  zero.on_demand.idle_timeout = absl::ZeroDuration();
+  EXPECT_THAT(ValidateConfig(zero).message(), HasSubstr("on_demand_idle_timeout"));
+  ServerConfig bad_flag_pattern;
+  bad_flag_pattern.on_demand.enabled = true;
+  bad_flag_pattern.on_demand.allow = {"deployments.*"};
+  EXPECT_THAT(ValidateConfig(bad_flag_pattern).message(), HasSubstr("on_demand_allow"));
+}
+
+TEST(OnDemandConfigTest, FlagsSetTheOnDemandSettings) {
+  absl::SetFlag(&FLAGS_on_demand, true);
+  absl::SetFlag(&FLAGS_on_demand_deny, {"secrets", "*.example.com"});
+  absl::SetFlag(&FLAGS_on_demand_idle_timeout, absl::Seconds(3));
+  absl::StatusOr<ServerConfig> config =
+      ConfigFromFlags({"on_demand", "on_demand_deny", "on_demand_idle_timeout"});
+  ASSERT_TRUE(config.ok()) << config.status();
+  EXPECT_TRUE(config->on_demand.enabled);
+  EXPECT_THAT(config->on_demand.allow, ElementsAre("*"));
+  EXPECT_THAT(config->on_demand.deny, ElementsAre("secrets", "*.example.com"));
+  EXPECT_EQ(config->on_demand.idle_timeout, absl::Seconds(3));
+  absl::SetFlag(&FLAGS_on_demand, false);
+  absl::SetFlag(&FLAGS_on_demand_deny, {});
+  absl::SetFlag(&FLAGS_on_demand_idle_timeout, absl::Minutes(10));
 }
 
 TEST(FlagsTest, FlagsGivenNamesEveryFormOnTheCommandLine) {

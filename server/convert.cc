@@ -58,6 +58,8 @@ void ToProto(const ResourceSummary& summary, pb::ResourceStatus* out) {
   out->set_stale(summary.stale);
   out->set_stale_seconds(absl::ToDoubleSeconds(summary.stale_for));
   out->set_projection(std::string(ProjectionName(summary.projection)));
+  out->set_started_by(summary.started_by == StartedBy::kOnDemand ? pb::STARTED_BY_ON_DEMAND
+                                                                 : pb::STARTED_BY_CONFIG);
 }
 
 }  // namespace server

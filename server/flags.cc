@@ -32,6 +32,22 @@ ABSL_FLAG(std::string, metrics_listen, "127.0.0.1:9090",
 ABSL_FLAG(std::vector<std::string>, resources, {},
           "resources to cache, kubectl-style and comma-separated (pods,deployments.apps,"
           "widgets.v1.example.com), or `all` for every listable and watchable resource");
+ABSL_FLAG(bool, on_demand, false,
+          "cache on demand: a List, Get, ByIndex or Subscribe of a resource the API server serves "
+          "but --resources does not name starts caching it (after the same access checks), "
+          "when --on_demand_allow allows and --on_demand_deny does not deny it; until it has "
+          "synced such calls answer UNAVAILABLE with the trailer informer-retry-after-ms, or "
+          "wait with the request's wait_for_sync. Secrets are cached as metadata only");
+ABSL_FLAG(std::vector<std::string>, on_demand_allow, {"*"},
+          "with --on_demand: resources a read may start caching: `*`, RESOURCE (core group, e.g. "
+          "configmaps), RESOURCE.GROUP (deployments.apps) or *.GROUP (*.example.com)");
+ABSL_FLAG(std::vector<std::string>, on_demand_deny, {},
+          "with --on_demand: resources never cached on demand (patterns as --on_demand_allow); "
+          "wins over --on_demand_allow");
+ABSL_FLAG(absl::Duration, on_demand_idle_timeout, absl::Minutes(10),
+          "with --on_demand: a resource cached on demand with no subscribers and no reads for this "
+          "long stops and frees its cache and history (the next read starts it again); "
+          "configured resources never stop");
 ABSL_FLAG(std::string, namespace, "",
           "cache only this namespace (every resource); empty = all namespaces");
 ABSL_FLAG(std::string, label_selector, "",
@@ -126,6 +142,10 @@ ABSL_FLAG(absl::Duration, max_wait, absl::Seconds(30),
           "the longest a call without a deadline waits for min_resource_version");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(5),
           "on SIGTERM, how long streams get to end before they are cut");
+ABSL_FLAG(absl::Duration, heap_trim_interval, absl::Seconds(10),
+          "how often informerd checks the memory malloc keeps after it is freed and hands it back "
+          "to the system (malloc_trim) once 32 MiB or more is free and resident memory grew as "
+          "much since the last time; 0 = never");
 ABSL_FLAG(std::string, log_format, "json", "log lines as json or text");
 ABSL_FLAG(std::string, log_level, "info", "minimum log level: debug, info, warning, error");
 
@@ -298,6 +318,12 @@ absl::StatusOr<ServerConfig> ConfigFromFlags(const absl::flat_hash_set<std::stri
       config.resources.push_back(std::move(resource));
     }
   }
+  if (is_given("on_demand")) config.on_demand.enabled = absl::GetFlag(FLAGS_on_demand);
+  if (is_given("on_demand_allow")) config.on_demand.allow = absl::GetFlag(FLAGS_on_demand_allow);
+  if (is_given("on_demand_deny")) config.on_demand.deny = absl::GetFlag(FLAGS_on_demand_deny);
+  if (is_given("on_demand_idle_timeout")) {
+    config.on_demand.idle_timeout = absl::GetFlag(FLAGS_on_demand_idle_timeout);
+  }
   if (is_given("namespace")) config.namespace_name = absl::GetFlag(FLAGS_namespace);
   if (is_given("label_selector")) config.label_selector = absl::GetFlag(FLAGS_label_selector);
   if (is_given("field_selector")) config.field_selector = absl::GetFlag(FLAGS_field_selector);
@@ -341,6 +367,9 @@ absl::StatusOr<ServerConfig> ConfigFromFlags(const absl::flat_hash_set<std::stri
   if (is_given("sync_timeout")) config.sync_timeout = absl::GetFlag(FLAGS_sync_timeout);
   if (is_given("max_wait")) config.max_wait = absl::GetFlag(FLAGS_max_wait);
   if (is_given("shutdown_grace")) config.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
+  if (is_given("heap_trim_interval")) {
+    config.heap_trim_interval = absl::GetFlag(FLAGS_heap_trim_interval);
+  }
   // Access control and TLS.
   if (is_given("auth")) config.access.enabled = absl::GetFlag(FLAGS_auth);
   if (is_given("auth_kubeconfig")) config.access.kubeconfig = absl::GetFlag(FLAGS_auth_kubeconfig);

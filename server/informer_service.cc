@@ -28,6 +28,22 @@ const absl::Status& ShuttingDown() {
   return *status;
 }
 
+// Trailing metadata of a call refused because its on-demand resource is still starting: how
+// long to wait before retrying, in decimal milliseconds (a retry-after for gRPC).
+constexpr char kRetryAfterMetadata[] = "informer-retry-after-ms";
+constexpr int kOnDemandRetryAfterMillis = 1000;
+
+// The Unavailable of a read of an on-demand resource that has not synced yet.
+absl::Status OnDemandStartingError(const SharedIndexInformer& informer) {
+  const absl::Status last_error = informer.LastError();
+  return absl::UnavailableError(absl::StrCat(
+      informer.resource().gvr.ToString(),
+      " is starting: informerd began caching it on demand and its initial sync is not done",
+      last_error.ok() ? "" : absl::StrCat(" (last error: ", last_error.message(), ")"),
+      "; retry after ", kOnDemandRetryAfterMillis,
+      " ms (trailer informer-retry-after-ms), or set wait_for_sync to wait for it"));
+}
+
 // Metadata naming the namespaces a cluster-wide read was narrowed to (narrow_cluster_wide).
 constexpr char kNamespacesMetadata[] = "informer-namespaces";
 // Initial metadata of every Subscribe stream that starts: the server's bookmark interval in
@@ -114,11 +130,13 @@ absl::Duration TickOf(const ServiceOptions& options) {
 }  // namespace
 
 InformerServiceImpl::InformerServiceImpl(const ResourceRegistry* registry, Metrics* metrics,
-                                         ServiceOptions options, AccessGuard* guard)
+                                         ServiceOptions options, AccessGuard* guard,
+                                         OnDemandCache* on_demand)
     : registry_(registry),
       metrics_(metrics),
       options_(options),
       guard_(guard),
+      on_demand_(on_demand),
       pager_(options.pager),
       waiter_(WaiterOptionsOf(options.limits)),
       reader_(registry, &pager_, &waiter_, options_.selector_limits),
@@ -163,18 +181,22 @@ absl::Status InformerServiceImpl::Admit(grpc::CallbackServerContext* context, co
   if (guard_ == nullptr) return absl::OkStatus();
   absl::StatusOr<Principal> principal = guard_->Authenticate(*context, method);
   if (!principal.ok()) return principal.status();
-  absl::StatusOr<CachedResource> resource = registry_->Resolve(resource_name);
-  if (!resource.ok()) return resource.status();
-  read.resource = &resource->info;
+  // With on-demand caching, a resource not cached yet is checked as a cached one would be,
+  // before anything starts.
+  absl::StatusOr<ResourceInfo> info = FindResource(resource_name);
+  if (!info.ok()) return info.status();
+  read.resource = &*info;
   if (absl::Status allowed = guard_->Authorize(*principal, method, verbs, read); !allowed.ok()) {
     if (narrowed == nullptr || !options_.narrow_cluster_wide ||
-        !absl::IsPermissionDenied(allowed) || !read.namespace_name.empty() ||
-        !resource->info.namespaced) {
+        !absl::IsPermissionDenied(allowed) || !read.namespace_name.empty() || !info->namespaced) {
       return allowed;
     }
     // The namespaces holding cached objects that the caller may read (each decision cached).
+    // A resource not cached yet holds none: the refusal stands and nothing starts.
+    absl::StatusOr<CachedResource> cached = registry_->Resolve(resource_name);
     absl::StatusOr<std::vector<std::string>> present =
-        resource->informer->store().ListIndexFuncValues(kNamespaceIndex);
+        cached.ok() ? cached->informer->store().ListIndexFuncValues(kNamespaceIndex)
+                    : absl::StatusOr<std::vector<std::string>>(cached.status());
     narrowed->clear();
     for (const std::string& ns : present.ok() ? *present : std::vector<std::string>{}) {
       ReadAttributes in_ns = read;
@@ -221,6 +243,41 @@ StreamRecheck InformerServiceImpl::RecheckOf(Principal who, std::string authoriz
     return absl::IsUnavailable(allowed) ? absl::OkStatus() : allowed;
   };
   return recheck;
+}
+
+absl::StatusOr<ResourceInfo> InformerServiceImpl::FindResource(
+    const std::string& resource_name) const {
+  if (on_demand_ != nullptr) return on_demand_->Find(resource_name);
+  absl::StatusOr<CachedResource> cached = registry_->Resolve(resource_name);
+  if (!cached.ok()) return cached.status();
+  return cached->info;
+}
+
+absl::StatusOr<CachedResource> InformerServiceImpl::AcquireResource(
+    const std::string& resource_name, bool may_wait, std::shared_ptr<void>* hold) {
+  if (on_demand_ == nullptr) return registry_->Resolve(resource_name);
+  absl::StatusOr<CachedResource> resource = on_demand_->Acquire(resource_name, MonotonicNow());
+  // A call that may wait (for the sync, or a resourceVersion) is a read until it is answered:
+  // the resource does not idle out under it, however long its sync takes.
+  if (resource.ok() && may_wait) *hold = on_demand_->HoldWhileReading(resource->info.gvr);
+  return resource;
+}
+
+void InformerServiceImpl::WhenSynced(grpc::CallbackServerContext* context,
+                                     const CachedResource& resource, bool wait_for_sync,
+                                     const std::string& caller,
+                                     std::function<void(absl::Status)> then) {
+  if (resource.informer->HasSynced() ||
+      (!wait_for_sync && resource.started_by == StartedBy::kConfig)) {
+    return then(absl::OkStatus());
+  }
+  if (wait_for_sync) {
+    const CallContext call = ContextOf(context, caller);
+    return waiter_.WaitForSync(resource.informer, call.deadline, call.cancelled, std::move(then),
+                               call.caller);
+  }
+  context->AddTrailingMetadata(kRetryAfterMetadata, absl::StrCat(kOnDemandRetryAfterMillis));
+  then(OnDemandStartingError(*resource.informer));
 }
 
 absl::StatusOr<std::shared_ptr<const FieldMask>> InformerServiceImpl::MaskOf(
@@ -300,25 +357,39 @@ grpc::ServerUnaryReactor* InformerServiceImpl::List(grpc::CallbackServerContext*
   if (!query.namespaces.empty()) {
     context->AddTrailingMetadata(kNamespacesMetadata, absl::StrJoin(query.namespaces, ","));
   }
-  reader_.List(
-      query, ContextOf(context, query.caller),
-      [this, reactor, response, started, mask = *std::move(mask)](absl::StatusOr<Page> page) {
-        if (page.ok()) {
-          for (const ObjectPtr& object : page->objects) {
-            absl::Status s = AppendObject(mask.get(), object, response->mutable_objects());
-            if (!s.ok()) {
-              page = s;
-              break;
-            }
-          }
-        }
-        if (page.ok()) {
-          response->set_resource_version(page->resource_version);
-          response->set_next_page_token(page->next_page_token);
-          response->set_total_count(page->total_count);
-        }
-        FinishUnary(reactor, "List", started, page.status());
-      });
+  std::shared_ptr<void> hold;  // kept by the answer's callbacks until it is sent
+  absl::StatusOr<CachedResource> resource =
+      AcquireResource(request->resource(),
+                      request->wait_for_sync() || !request->min_resource_version().empty(), &hold);
+  if (!resource.ok()) {
+    FinishUnary(reactor, "List", started, resource.status());
+    return reactor;
+  }
+  WhenSynced(context, *resource, request->wait_for_sync(), query.caller,
+             [this, context, reactor, response, started, query, hold,
+              mask = *std::move(mask)](absl::Status ready) {
+               if (!ready.ok()) return FinishUnary(reactor, "List", started, ready);
+               reader_.List(
+                   query, ContextOf(context, query.caller),
+                   [this, reactor, response, started, hold, mask](absl::StatusOr<Page> page) {
+                     if (page.ok()) {
+                       for (const ObjectPtr& object : page->objects) {
+                         absl::Status s =
+                             AppendObject(mask.get(), object, response->mutable_objects());
+                         if (!s.ok()) {
+                           page = s;
+                           break;
+                         }
+                       }
+                     }
+                     if (page.ok()) {
+                       response->set_resource_version(page->resource_version);
+                       response->set_next_page_token(page->next_page_token);
+                       response->set_total_count(page->total_count);
+                     }
+                     FinishUnary(reactor, "List", started, page.status());
+                   });
+             });
   return reactor;
 }
 
@@ -347,17 +418,30 @@ grpc::ServerUnaryReactor* InformerServiceImpl::Get(grpc::CallbackServerContext* 
     FinishUnary(reactor, "Get", started, s);
     return reactor;
   }
-  reader_.Get(query, ContextOf(context, caller),
-              [this, reactor, response, started,
-               mask = *std::move(mask)](absl::StatusOr<ObjectPtr> object) {
-                if (object.ok() && mask != nullptr) {
-                  absl::StatusOr<MaskedObjectPtr> masked = mask->Apply(**object);
-                  object = masked.ok() ? absl::StatusOr<ObjectPtr>((*masked)->object)
-                                       : absl::StatusOr<ObjectPtr>(masked.status());
-                }
-                if (object.ok()) ToProto(**object, response->mutable_object());
-                FinishUnary(reactor, "Get", started, object.status());
-              });
+  std::shared_ptr<void> hold;  // kept by the answer's callbacks until it is sent
+  absl::StatusOr<CachedResource> resource =
+      AcquireResource(request->resource(),
+                      request->wait_for_sync() || !request->min_resource_version().empty(), &hold);
+  if (!resource.ok()) {
+    FinishUnary(reactor, "Get", started, resource.status());
+    return reactor;
+  }
+  WhenSynced(context, *resource, request->wait_for_sync(), caller,
+             [this, context, reactor, response, started, query, caller, hold,
+              mask = *std::move(mask)](absl::Status ready) {
+               if (!ready.ok()) return FinishUnary(reactor, "Get", started, ready);
+               reader_.Get(query, ContextOf(context, caller),
+                           [this, reactor, response, started, hold,
+                            mask](absl::StatusOr<ObjectPtr> object) {
+                             if (object.ok() && mask != nullptr) {
+                               absl::StatusOr<MaskedObjectPtr> masked = mask->Apply(**object);
+                               object = masked.ok() ? absl::StatusOr<ObjectPtr>((*masked)->object)
+                                                    : absl::StatusOr<ObjectPtr>(masked.status());
+                             }
+                             if (object.ok()) ToProto(**object, response->mutable_object());
+                             FinishUnary(reactor, "Get", started, object.status());
+                           });
+             });
   return reactor;
 }
 
@@ -392,24 +476,38 @@ grpc::ServerUnaryReactor* InformerServiceImpl::ByIndex(grpc::CallbackServerConte
   if (!query.namespaces.empty()) {
     context->AddTrailingMetadata(kNamespacesMetadata, absl::StrJoin(query.namespaces, ","));
   }
-  reader_.ByIndex(
-      query, ContextOf(context, query.caller),
-      [this, reactor, response, started, mask = *std::move(mask)](absl::StatusOr<Page> page) {
-        if (page.ok()) {
-          for (const ObjectPtr& object : page->objects) {
-            absl::Status s = AppendObject(mask.get(), object, response->mutable_objects());
-            if (!s.ok()) {
-              page = s;
-              break;
-            }
-          }
-        }
-        if (page.ok()) {
-          response->set_next_page_token(page->next_page_token);
-          response->set_total_count(page->total_count);
-        }
-        FinishUnary(reactor, "ByIndex", started, page.status());
-      });
+  std::shared_ptr<void> hold;  // kept by the answer's callbacks until it is sent
+  absl::StatusOr<CachedResource> resource =
+      AcquireResource(request->resource(),
+                      request->wait_for_sync() || !request->min_resource_version().empty(), &hold);
+  if (!resource.ok()) {
+    FinishUnary(reactor, "ByIndex", started, resource.status());
+    return reactor;
+  }
+  WhenSynced(context, *resource, request->wait_for_sync(), query.caller,
+             [this, context, reactor, response, started, query, hold,
+              mask = *std::move(mask)](absl::Status ready) {
+               if (!ready.ok()) return FinishUnary(reactor, "ByIndex", started, ready);
+               reader_.ByIndex(
+                   query, ContextOf(context, query.caller),
+                   [this, reactor, response, started, hold, mask](absl::StatusOr<Page> page) {
+                     if (page.ok()) {
+                       for (const ObjectPtr& object : page->objects) {
+                         absl::Status s =
+                             AppendObject(mask.get(), object, response->mutable_objects());
+                         if (!s.ok()) {
+                           page = s;
+                           break;
+                         }
+                       }
+                     }
+                     if (page.ok()) {
+                       response->set_next_page_token(page->next_page_token);
+                       response->set_total_count(page->total_count);
+                     }
+                     FinishUnary(reactor, "ByIndex", started, page.status());
+                   });
+             });
   return reactor;
 }
 
@@ -449,6 +547,8 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* InformerServiceImpl::Subscribe(
   if (!mask.ok()) return FinishedSubscribe(ToGrpcStatus(mask.status()));
   StreamRecheck recheck;
   std::string quota_caller;
+  bool on_demand_resource = false;
+  std::shared_ptr<void> subscribe_hold;        // while it may wait for the sync below
   std::shared_ptr<ResourceInfo> recheck_info;  // kept alive by the check's closure
   {
     // A resume by resourceVersion is a watch; any other start lists first (as a client-go
@@ -479,6 +579,11 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* InformerServiceImpl::Subscribe(
     }
     if (admitted.ok()) admitted = CheckKnownObjects(*request);
     if (!admitted.ok()) return FinishedSubscribe(ToGrpcStatus(admitted));
+    // Allowed: now (and only now) may a resource not cached yet start.
+    absl::StatusOr<CachedResource> acquired =
+        AcquireResource(request->resource(), request->wait_for_sync(), &subscribe_hold);
+    if (!acquired.ok()) return FinishedSubscribe(ToGrpcStatus(acquired.status()));
+    on_demand_resource = acquired->started_by == StartedBy::kOnDemand;
     quota_caller = ContextOf(context, caller).caller;
     if (guard_ != nullptr) {
       absl::StatusOr<CachedResource> resource = registry_->Resolve(request->resource());
@@ -509,10 +614,30 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* InformerServiceImpl::Subscribe(
   if (!lease.ok()) return FinishedSubscribe(ToGrpcStatus(lease.status()));
   // A fresh or known_objects start cuts the cache and builds its initial state: a few at once.
   AdmissionGate::Ticket ticket;
-  if (request->resource_version().empty()) {
+  const std::shared_ptr<SharedIndexInformer>& informer = target->resource.informer;
+  if (request->resource_version().empty() || request->wait_for_sync()) {
     absl::StatusOr<AdmissionGate::Ticket> entered = starts_.Enter(ContextOf(context, "").deadline);
     if (!entered.ok()) return FinishedSubscribe(ToGrpcStatus(entered.status()));
     ticket = *std::move(entered);
+  }
+  if (!informer->HasSynced()) {
+    if (request->wait_for_sync()) {
+      // The one wait on a gRPC thread: a stream's reactor cannot be handed over later, so it
+      // waits here, holding a start ticket (at most max_concurrent_starts threads wait at
+      // once; later ones get RESOURCE_EXHAUSTED after start_queue_wait).
+      const absl::Time deadline = ContextOf(context, "").deadline;
+      if (!informer->WaitForSync(absl::Now() + (deadline - MonotonicNow()))) {
+        const absl::Status last_error = informer->LastError();
+        return FinishedSubscribe(ToGrpcStatus(absl::DeadlineExceededError(absl::StrCat(
+            target->resource.info.gvr.ToString(),
+            " did not finish its initial sync within the call's deadline",
+            last_error.ok() ? "" : absl::StrCat("; last error: ", last_error.message()),
+            "; retry with a longer deadline (the server waits at most --max_wait)"))));
+      }
+    } else if (on_demand_resource) {
+      context->AddTrailingMetadata(kRetryAfterMetadata, absl::StrCat(kOnDemandRetryAfterMillis));
+      return FinishedSubscribe(ToGrpcStatus(OnDemandStartingError(*informer)));
+    }
   }
   SubscriptionRequest subscription_request;
   subscription_request.filter = std::move(target->filter);
@@ -522,7 +647,6 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* InformerServiceImpl::Subscribe(
   }
   subscription_request.include_old_object = request->include_old_object();
   subscription_request.fields = *std::move(mask);
-  const std::shared_ptr<SharedIndexInformer>& informer = target->resource.informer;
   absl::StatusOr<std::unique_ptr<Subscription>> subscription =
       Subscription::Create(informer, std::move(subscription_request), options_.subscriber_limits,
                            MonotonicNow(), &masked_objects_);
@@ -581,6 +705,11 @@ void InformerServiceImpl::Shutdown(absl::Duration grace) {
   if (shutting_down_.exchange(true)) return;
   waiter_.Shutdown();
   hub_.Shutdown(grace);
+}
+
+void InformerServiceImpl::Forget(const SharedIndexInformer* informer) {
+  waiter_.Forget(informer);
+  pager_.DropResource(informer->resource().gvr.ToString());
 }
 
 std::vector<SubscriberLag> InformerServiceImpl::SubscriberLags() const { return hub_.Lags(); }

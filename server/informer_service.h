@@ -13,6 +13,7 @@
 #include "server/field_mask.h"
 #include "server/limits.h"
 #include "server/metrics.h"
+#include "server/on_demand.h"
 #include "server/pager.h"
 #include "server/resource_registry.h"
 #include "server/runtime_indexes.h"
@@ -69,9 +70,11 @@ class InformerServiceImpl final : public InformerServiceBase {
  public:
   // `registry` and `metrics` must outlive the service; so must `guard` when set: then every
   // call is authenticated and authorized before it reads anything (null = no access control,
-  // for loopback development).
+  // for loopback development); and `on_demand` when set: then a read of a resource not cached
+  // yet starts it (after the access checks) through it.
   InformerServiceImpl(const ResourceRegistry* registry, Metrics* metrics,
-                      ServiceOptions options = {}, AccessGuard* guard = nullptr);
+                      ServiceOptions options = {}, AccessGuard* guard = nullptr,
+                      OnDemandCache* on_demand = nullptr);
   ~InformerServiceImpl() override;
 
   grpc::ServerUnaryReactor* ListResources(grpc::CallbackServerContext* context,
@@ -109,6 +112,9 @@ class InformerServiceImpl final : public InformerServiceBase {
   const AdmissionGate& start_gate() const { return starts_; }
   // Every limit's state, for the metrics.
   std::vector<Metrics::LimitState> LimitStates() const;
+  // Lets go of `informer` (stopped: an on-demand informer gone idle) and drops the page
+  // snapshots of its resource, so nothing here keeps its cache alive.
+  void Forget(const SharedIndexInformer* informer);
 
  private:
   // The deadline, cancellation and caller of `context`, for waits and page snapshots;
@@ -131,6 +137,22 @@ class InformerServiceImpl final : public InformerServiceBase {
   // for a bad path or too many.
   absl::StatusOr<std::shared_ptr<const FieldMask>> MaskOf(
       const char* method, const google::protobuf::RepeatedPtrField<std::string>& fields);
+  // The resource `resource_name` designates, for the access checks: the cached one, or with
+  // on-demand caching one that may be started (OnDemandCache::Find); nothing starts.
+  absl::StatusOr<ResourceInfo> FindResource(const std::string& resource_name) const;
+  // The resource a read named: the cached one, or, with on-demand caching, started now and
+  // marked read; when the call `may_wait`, `*hold` keeps it from idling out until released.
+  // REQUIRES: Admit allowed the call (nothing starts for a caller who may not read it).
+  absl::StatusOr<CachedResource> AcquireResource(const std::string& resource_name, bool may_wait,
+                                                 std::shared_ptr<void>* hold);
+  // Calls `then` with OK once `resource` may be read by a unary call: at once when it has
+  // synced, or when it is a configured resource and `wait_for_sync` is not set (the read then
+  // answers its own not-synced error); after the initial sync with `wait_for_sync` (or with the
+  // wait's error); otherwise with Unavailable saying it is starting on demand, adding the
+  // `informer-retry-after-ms` trailer to `context`.
+  void WhenSynced(grpc::CallbackServerContext* context, const CachedResource& resource,
+                  bool wait_for_sync, const std::string& caller,
+                  std::function<void(absl::Status)> then);
   // Finishes a unary call with `status`, recording its metrics.
   void FinishUnary(grpc::ServerUnaryReactor* reactor, const char* method, absl::Time started,
                    const absl::Status& status);
@@ -139,6 +161,7 @@ class InformerServiceImpl final : public InformerServiceBase {
   Metrics* metrics_;
   const ServiceOptions options_;
   AccessGuard* const guard_;
+  OnDemandCache* const on_demand_;
   Pager pager_;
   ResourceVersionWaiter waiter_;
   CacheReader reader_;

@@ -103,6 +103,21 @@ void Metrics::RecordAuthorization(absl::string_view method, absl::string_view ve
   ++authorizations_[labels];
 }
 
+void Metrics::RecordOnDemandStart(const std::string& resource) {
+  absl::MutexLock lock(&mu_);
+  ++on_demand_starts_[resource];
+}
+
+void Metrics::RecordIdleStop(const std::string& resource) {
+  absl::MutexLock lock(&mu_);
+  ++idle_stops_[resource];
+}
+
+void Metrics::SetHeap(const HeapTrimStats& heap) {
+  absl::MutexLock lock(&mu_);
+  heap_ = heap;
+}
+
 std::string Metrics::Render() const {
   const ResourceRegistry* registry;
   std::function<std::vector<SubscriberLag>()> lags_fn;
@@ -315,6 +330,38 @@ std::string Metrics::Render() const {
   for (const auto& [labels, count] : authorizations) {
     Sample(&out, "informerd_authorizations_total", labels, static_cast<double>(count));
   }
+  std::map<std::string, uint64_t> on_demand_starts;
+  std::map<std::string, uint64_t> idle_stops;
+  {
+    absl::MutexLock lock(&mu_);
+    on_demand_starts = on_demand_starts_;
+    idle_stops = idle_stops_;
+  }
+  Header(&out, "informerd_on_demand_starts_total", "counter",
+         "Caches started on demand by a read of a resource not configured (--on_demand).");
+  for (const auto& [resource, count] : on_demand_starts) {
+    Sample(&out, "informerd_on_demand_starts_total", ResourceLabel(resource),
+           static_cast<double>(count));
+  }
+  Header(&out, "informerd_idle_stops_total", "counter",
+         "On-demand caches stopped after --on_demand_idle_timeout without reads or subscribers.");
+  for (const auto& [resource, count] : idle_stops) {
+    Sample(&out, "informerd_idle_stops_total", ResourceLabel(resource), static_cast<double>(count));
+  }
+  HeapTrimStats heap;
+  {
+    absl::MutexLock lock(&mu_);
+    heap = heap_;
+  }
+  Header(&out, "informerd_heap_free_bytes", "gauge",
+         "Bytes malloc holds free in its arenas, at the last check (--heap_trim_interval).");
+  Sample(&out, "informerd_heap_free_bytes", "", static_cast<double>(heap.free_bytes));
+  Header(&out, "informerd_heap_trims_total", "counter",
+         "Times free heap memory was handed back to the system (malloc_trim).");
+  Sample(&out, "informerd_heap_trims_total", "", static_cast<double>(heap.trims));
+  Header(&out, "informerd_heap_released_bytes_total", "counter",
+         "Resident memory those trims gave back.");
+  Sample(&out, "informerd_heap_released_bytes_total", "", static_cast<double>(heap.released_bytes));
   return out;
 }
 

@@ -16,6 +16,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "server/heap.h"
 #include "server/resource_registry.h"
 
 namespace informer {
@@ -73,6 +74,13 @@ class Metrics {
   void RecordAuthorization(absl::string_view method, absl::string_view verb,
                            absl::string_view outcome, bool cache_hit);
 
+  // Records that a read started caching `resource` (GroupVersionResource::ToString()) on
+  // demand, and that an on-demand cache of it stopped when idle.
+  void RecordOnDemandStart(const std::string& resource);
+  void RecordIdleStop(const std::string& resource);
+  // The heap trimmer's counters (server/heap.h), as of its last check.
+  void SetHeap(const HeapTrimStats& heap);
+
   // Where the scrape reads the informers and subscribers from.
   void SetSources(const ResourceRegistry* registry,
                   std::function<std::vector<SubscriberLag>()> subscriber_lags);
@@ -96,6 +104,10 @@ class Metrics {
   // Label values (already rendered, e.g. `via="token",result="ok",cache="hit"`) -> count.
   std::map<std::string, uint64_t> authentications_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, uint64_t> authorizations_ ABSL_GUARDED_BY(mu_);
+  // Resource -> on-demand starts, and idle stops.
+  std::map<std::string, uint64_t> on_demand_starts_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, uint64_t> idle_stops_ ABSL_GUARDED_BY(mu_);
+  HeapTrimStats heap_ ABSL_GUARDED_BY(mu_);
   const ResourceRegistry* registry_ ABSL_GUARDED_BY(mu_) = nullptr;
   std::function<std::vector<SubscriberLag>()> subscriber_lags_ ABSL_GUARDED_BY(mu_);
   std::function<std::vector<LimitState>()> limits_ ABSL_GUARDED_BY(mu_);

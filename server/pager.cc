@@ -1,6 +1,7 @@
 #include "server/pager.h"
 
 #include <algorithm>
+#include <iterator>
 #include <utility>
 
 #include "absl/hash/hash.h"
@@ -62,7 +63,7 @@ Page Pager::Cut(const Snapshot& snapshot, size_t offset, int32_t limit) const {
 
 absl::StatusOr<Page> Pager::First(absl::string_view query, std::vector<ObjectPtr> objects,
                                   std::string resource_version, int32_t limit, absl::Time now,
-                                  const std::string& caller) {
+                                  const std::string& caller, const std::string& resource) {
   absl::StatusOr<int32_t> checked = CheckLimit(limit);
   if (!checked.ok()) return checked.status();
   auto snapshot = std::make_shared<Snapshot>();
@@ -71,6 +72,7 @@ absl::StatusOr<Page> Pager::First(absl::string_view query, std::vector<ObjectPtr
   snapshot->resource_version = std::move(resource_version);
   snapshot->last_used = now;
   snapshot->caller = caller;
+  snapshot->resource = resource;
   Page page;
   {
     absl::MutexLock lock(&mu_);
@@ -161,6 +163,15 @@ absl::StatusOr<Page> Pager::Next(absl::string_view query, absl::string_view toke
 void Pager::ExpireLocked(absl::Time now) {
   while (!lru_.empty() && now - lru_.front()->last_used > options_.snapshot_ttl) {
     EraseLocked(lru_.begin());
+  }
+}
+
+void Pager::DropResource(absl::string_view resource) {
+  absl::MutexLock lock(&mu_);
+  for (auto it = lru_.begin(); it != lru_.end();) {
+    auto next = std::next(it);
+    if ((*it)->resource == resource) EraseLocked(it);
+    it = next;
   }
 }
 

@@ -53,18 +53,23 @@ class Pager {
 
   // The first page of `objects` (already filtered and sorted) for the query identified by
   // `query` (any text that differs between queries, e.g. resource + namespace + selectors).
-  // Keeps the snapshot only when more pages remain, counted against `caller` (a CallerKey).
+  // Keeps the snapshot only when more pages remain, counted against `caller` (a CallerKey) and
+  // filed under `resource` (for DropResource).
   // InvalidArgument for a limit out of range; ResourceExhausted naming the cap and its flag when
   // the snapshot cannot be kept (PagerOptions::max_snapshots*).
   absl::StatusOr<Page> First(absl::string_view query, std::vector<ObjectPtr> objects,
                              std::string resource_version, int32_t limit, absl::Time now,
-                             const std::string& caller = "");
+                             const std::string& caller = "", const std::string& resource = "");
 
   // The page after the one that returned `token`. InvalidArgument for a malformed token, one
   // this process never issued, or one issued for a different query; Aborted when its snapshot
   // is gone (expired, evicted, or from before a restart); InvalidArgument for a bad limit.
   absl::StatusOr<Page> Next(absl::string_view query, absl::string_view token, int32_t limit,
                             absl::Time now);
+
+  // Drops every snapshot of `resource` (its cache stopped: an idle on-demand informer), so
+  // none keeps its objects alive; their tokens then get Aborted ("restart the list").
+  void DropResource(absl::string_view resource);
 
   // Snapshots currently kept, in total and by `caller` (for metrics and tests).
   size_t snapshot_count() const;
@@ -80,6 +85,7 @@ class Pager {
     std::string resource_version;
     absl::Time last_used;
     std::string caller;     // who holds it (CallerKey)
+    std::string resource;   // whose objects it holds (First's `resource`)
     bool finished = false;  // its last page was served
   };
   using LruList = std::list<std::shared_ptr<Snapshot>>;

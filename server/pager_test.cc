@@ -110,6 +110,24 @@ TEST(PagerTest, ExpiredSnapshotIsAbortedWithRestartAdvice) {
   EXPECT_THAT(status.message(), HasSubstr("restart the list"));
 }
 
+TEST(PagerTest, DroppingAResourceFreesItsSnapshotsAndItsTokensAreAborted) {
+  Pager pager;
+  std::vector<ObjectPtr> pods = Pods(5);
+  std::weak_ptr<const Object> first = pods[0];
+  absl::StatusOr<Page> dropped =
+      pager.First("q", std::move(pods), "42", 2, kNow, "caller", "pods.v1");
+  absl::StatusOr<Page> kept = pager.First("r", Pods(5), "42", 2, kNow, "caller", "configmaps.v1");
+  ASSERT_TRUE(dropped.ok() && kept.ok());
+  dropped->objects.clear();
+  EXPECT_EQ(pager.snapshot_count(), 2u);
+  pager.DropResource("pods.v1");
+  EXPECT_EQ(pager.snapshot_count(), 1u);
+  EXPECT_TRUE(first.expired());  // nothing holds the dropped snapshot's objects
+  absl::StatusOr<Page> next = pager.Next("q", dropped->next_page_token, 2, kNow);
+  EXPECT_EQ(next.status().code(), absl::StatusCode::kAborted);
+  EXPECT_TRUE(pager.Next("r", kept->next_page_token, 2, kNow).ok());
+}
+
 TEST(PagerTest, EachPageRequestExtendsTheSnapshotsLife) {
   PagerOptions options;
   options.snapshot_ttl = absl::Minutes(1);

@@ -105,6 +105,25 @@ absl::StatusOr<CachedResource> ResourceRegistry::Resolve(absl::string_view raw_n
                    absl::StrJoin(choices, " and "), "; qualify it as RESOURCE.VERSION.GROUP"));
 }
 
+absl::StatusOr<CachedResource> ResourceRegistry::Find(const GroupVersionResource& gvr) const {
+  absl::MutexLock lock(&mu_);
+  for (const CachedResource& resource : resources_) {
+    if (resource.info.gvr == gvr) return resource;
+  }
+  return absl::NotFoundError(absl::StrCat(gvr.ToString(), " is not cached"));
+}
+
+absl::Status ResourceRegistry::Remove(const GroupVersionResource& gvr) {
+  absl::MutexLock lock(&mu_);
+  for (auto it = resources_.begin(); it != resources_.end(); ++it) {
+    if (it->info.gvr == gvr) {
+      resources_.erase(it);
+      return absl::OkStatus();
+    }
+  }
+  return absl::NotFoundError(absl::StrCat(gvr.ToString(), " is not cached"));
+}
+
 std::vector<CachedResource> ResourceRegistry::All() const {
   absl::MutexLock lock(&mu_);
   return resources_;

@@ -16,12 +16,19 @@
 namespace informer {
 namespace server {
 
-// One cached resource: what discovery said about it, the informer that caches it, and whether
-// that holds whole objects or only their metadata (PartialObjectMetadata).
+// Why a resource is cached (ListResources' started_by).
+enum class StartedBy {
+  kConfig,    // named in the configuration; cached as long as informerd runs
+  kOnDemand,  // started by a read (--on_demand); stops when idle
+};
+
+// One cached resource: what discovery said about it, the informer that caches it, whether
+// that holds whole objects or only their metadata (PartialObjectMetadata), and why it is cached.
 struct CachedResource {
   ResourceInfo info;
   std::shared_ptr<SharedIndexInformer> informer;
   Projection projection = Projection::kFull;
+  StartedBy started_by = StartedBy::kConfig;
 };
 
 // Resolves names as kubectl does, against the cached resources only (a resource the API server
@@ -40,6 +47,10 @@ class ResourceRegistry {
   // (the message lists the cached names) or is ambiguous (the message lists the choices; a core
   // group match wins over others, as for kubectl).
   absl::StatusOr<CachedResource> Resolve(absl::string_view name) const;
+  // The resource registered under exactly `gvr`; NotFound otherwise.
+  absl::StatusOr<CachedResource> Find(const GroupVersionResource& gvr) const;
+  // Unregisters `gvr` (an on-demand resource stopped when idle). NotFound when not registered.
+  absl::Status Remove(const GroupVersionResource& gvr);
 
   // Every registered resource, sorted by group, version, resource.
   std::vector<CachedResource> All() const;

@@ -31,6 +31,26 @@ ResourceVersionWaiter::ResourceVersionWaiter(WaiterOptions options)
 ResourceVersionWaiter::~ResourceVersionWaiter() { Shutdown(); }
 
 bool ResourceVersionWaiter::Check(const Pending& wait, absl::Time now, absl::Status* result) {
+  if (wait.resource_version.empty()) {
+    const std::string resource = wait.informer->resource().gvr.ToString();
+    if (wait.informer->HasSynced()) {
+      *result = absl::OkStatus();
+    } else if (wait.informer->IsStopped()) {
+      *result = absl::UnavailableError(absl::StrCat(resource, " is no longer cached"));
+    } else if (wait.cancelled && wait.cancelled()) {
+      *result = absl::CancelledError("the call was cancelled while waiting for the initial sync");
+    } else if (now >= wait.deadline) {
+      const absl::Status last_error = wait.informer->LastError();
+      *result = absl::DeadlineExceededError(absl::StrCat(
+          resource, " did not finish its initial sync within the call's deadline (waited ",
+          absl::FormatDuration(now - wait.started), ")",
+          last_error.ok() ? "" : absl::StrCat("; last error: ", last_error.message()),
+          "; retry with a longer deadline (the server waits at most --max_wait)"));
+    } else {
+      return false;
+    }
+    return true;
+  }
   // A deadline in the past makes WaitForResourceVersion a non-blocking check.
   absl::Status reached =
       wait.informer->WaitForResourceVersion(wait.resource_version, absl::InfinitePast());
@@ -79,10 +99,22 @@ void ResourceVersionWaiter::Wait(std::shared_ptr<SharedIndexInformer> informer,
     return;
   }
   // On the monotonic clock, so a stepped wall clock neither cuts nor stretches the wait.
-  const absl::Time now = MonotonicNow();
-  Pending wait{
-      std::move(informer), std::move(resource_version), now, deadline, std::move(cancelled),
-      std::move(done),     CallerQuota::Lease()};
+  Enqueue(Pending{std::move(informer), std::move(resource_version), MonotonicNow(), deadline,
+                  std::move(cancelled), std::move(done), CallerQuota::Lease()},
+          caller);
+}
+
+void ResourceVersionWaiter::WaitForSync(std::shared_ptr<SharedIndexInformer> informer,
+                                        absl::Time deadline, CancelledFn cancelled,
+                                        std::function<void(absl::Status)> done,
+                                        const std::string& caller) {
+  Enqueue(Pending{std::move(informer), "", MonotonicNow(), deadline, std::move(cancelled),
+                  std::move(done), CallerQuota::Lease()},
+          caller);
+}
+
+void ResourceVersionWaiter::Enqueue(Pending wait, const std::string& caller) {
+  const absl::Time now = wait.started;
   absl::Status result;
   if (Check(wait, now, &result)) {
     wait.done(result);
@@ -110,6 +142,22 @@ void ResourceVersionWaiter::Wait(std::shared_ptr<SharedIndexInformer> informer,
     }
   }
   wait.done(absl::UnavailableError("informerd is shutting down"));
+}
+
+void ResourceVersionWaiter::Forget(const SharedIndexInformer* informer) {
+  std::shared_ptr<SharedIndexInformer> held;
+  EventHistory::ListenerId id = 0;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = listeners_.find(informer);
+    if (it == listeners_.end()) return;
+    held = std::move(it->second.first);
+    id = it->second.second;
+    listeners_.erase(it);
+    progressed_ = true;  // the pending waits on it end now
+  }
+  // Without the lock: RemoveListener waits for a running OnProgress, which takes it.
+  MutableHistory(*held).RemoveListener(id);
 }
 
 void ResourceVersionWaiter::OnProgress() {

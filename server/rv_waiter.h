@@ -58,6 +58,18 @@ class ResourceVersionWaiter {
             absl::Time deadline, CancelledFn cancelled, std::function<void(absl::Status)> done,
             const std::string& caller = "");
 
+  // Calls `done` once the informer has finished its initial sync: OK then; DeadlineExceeded at
+  // `deadline` (the message says it is still syncing and its last error); Unavailable when it
+  // stops; Cancelled and ResourceExhausted as Wait (the waits count against the same caps).
+  void WaitForSync(std::shared_ptr<SharedIndexInformer> informer, absl::Time deadline,
+                   CancelledFn cancelled, std::function<void(absl::Status)> done,
+                   const std::string& caller = "");
+
+  // Unregisters from `informer` (stopped: an on-demand informer gone idle), so the waiter no
+  // longer keeps it, and its freed cache, alive. Waits still pending on it end Unavailable at
+  // the next sweep.
+  void Forget(const SharedIndexInformer* informer);
+
   // Fails every pending wait with Unavailable, stops the thread and unregisters from the
   // informers; later Waits fail at once. Idempotent.
   void Shutdown();
@@ -73,7 +85,7 @@ class ResourceVersionWaiter {
  private:
   struct Pending {
     std::shared_ptr<SharedIndexInformer> informer;
-    std::string resource_version;
+    std::string resource_version;  // "": wait for the initial sync only
     absl::Time started;
     absl::Time deadline;
     CancelledFn cancelled;
@@ -83,6 +95,8 @@ class ResourceVersionWaiter {
 
   // The answer for `wait` now, or OK-with-false when it must keep waiting.
   static bool Check(const Pending& wait, absl::Time now, absl::Status* result);
+  // Answers `wait` now when it can, else queues it (holding a unit of `caller`'s quota).
+  void Enqueue(Pending wait, const std::string& caller);
   // Called by an informer's history after it progressed.
   void OnProgress();
   void Loop();

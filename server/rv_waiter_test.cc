@@ -1,6 +1,7 @@
 #include "server/rv_waiter.h"
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -76,6 +77,16 @@ class WaiterTest : public ::testing::Test {
 };
 
 // Without a sweep (an hour), only the informer's progress can answer these waits.
+// Polls `condition` for up to 5 s.
+bool WaitForCondition(const std::function<bool()>& condition) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(5);
+  while (!condition()) {
+    if (absl::Now() >= deadline) return false;
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  return true;
+}
+
 WaiterOptions NoSweep() {
   WaiterOptions options;
   options.sweep = absl::Hours(1);
@@ -117,6 +128,49 @@ TEST_F(WaiterTest, TheDeadlineIsMetWithoutProgressAndSaysHowFarTheCacheGot) {
   EXPECT_EQ(status.code(), absl::StatusCode::kDeadlineExceeded);
   EXPECT_THAT(status.message(), HasSubstr("has not reached min_resource_version 999999"));
   EXPECT_LT(MonotonicNow() - started, absl::Seconds(1));
+}
+
+TEST_F(WaiterTest, WaitForSyncAnswersOnceTheInitialSyncIsDone) {
+  InformerOptions options;
+  options.resource = Pods();
+  auto fresh = std::make_shared<SharedIndexInformer>(fake_, options);  // not run yet
+  ResourceVersionWaiter waiter;
+  Answer late;
+  const absl::Time started = MonotonicNow();
+  waiter.WaitForSync(fresh, started + absl::Milliseconds(150), nullptr, late.Callback());
+  absl::Status status = late.Get();
+  EXPECT_EQ(status.code(), absl::StatusCode::kDeadlineExceeded);
+  EXPECT_THAT(status.message(), HasSubstr("did not finish its initial sync"));
+  EXPECT_LT(MonotonicNow() - started, absl::Seconds(1));
+  Answer synced;
+  waiter.WaitForSync(fresh, MonotonicNow() + absl::Seconds(30), nullptr, synced.Callback());
+  EXPECT_FALSE(synced.done());
+  ASSERT_TRUE(fresh->Run().ok());
+  EXPECT_TRUE(synced.Get().ok());
+  // Synced already: answered at once.
+  Answer now;
+  waiter.WaitForSync(fresh, MonotonicNow(), nullptr, now.Callback());
+  EXPECT_TRUE(now.done());
+  EXPECT_TRUE(now.Get().ok());
+  fresh->Stop();
+}
+
+TEST_F(WaiterTest, ForgetLetsGoOfAStoppedInformer) {
+  InformerOptions options;
+  options.resource = Pods();
+  auto other = std::make_shared<SharedIndexInformer>(fake_, options);
+  ASSERT_TRUE(other->Run().ok());
+  ASSERT_TRUE(other->WaitForSync(absl::Now() + absl::Seconds(10)));
+  ResourceVersionWaiter waiter(NoSweep());
+  Answer answer;
+  waiter.Wait(other, Next(), MonotonicNow() + absl::Seconds(30), nullptr, answer.Callback());
+  other->Stop();
+  waiter.Forget(other.get());
+  // The pending wait ends (its informer stopped), and nothing in the waiter holds it after.
+  absl::Status status = answer.Get(absl::Seconds(5));
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(status.message(), HasSubstr("no longer cached"));
+  EXPECT_TRUE(WaitForCondition([&] { return other.use_count() == 1; }));
 }
 
 TEST_F(WaiterTest, PerCallerCapRefusesThatCallerWhileOthersWait) {

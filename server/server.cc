@@ -13,6 +13,7 @@
 #include "grpcpp/health_check_service_interface.h"
 #include "grpcpp/resource_quota.h"
 #include "informer/clock.h"
+#include "server/heap.h"
 #include "server/log.h"
 #include "server/projection.h"
 #include "server/tls_credentials.h"
@@ -24,6 +25,10 @@ namespace {
 constexpr char kServiceName[] = "informer.v1.InformerService";
 // How often unresolved resources (e.g. a CRD not installed yet) are looked up again.
 constexpr absl::Duration kResolveRetry = absl::Seconds(10);
+// How often on-demand caches are looked at for idleness (they stop this much late at most).
+constexpr absl::Duration kIdleCheck = absl::Seconds(1);
+// Free heap memory worth handing back (server/heap.h): smaller amounts are not worth the walk.
+constexpr uint64_t kHeapTrimMinBytes = uint64_t{32} << 20;
 
 FactoryOptions FactoryOptionsOf(const ServerConfig& config) {
   FactoryOptions options;
@@ -107,8 +112,28 @@ absl::StatusOr<std::unique_ptr<InformerServer>> InformerServer::Start(
                                                    server->access_.authorizer.get(),
                                                    &server->metrics_, guard_options);
   }
+  if (cfg.on_demand.enabled) {
+    InformerServer* self = server.get();
+    OnDemandHooks hooks;
+    hooks.discover = [self](absl::string_view name) {
+      return self->resources_->Resolve(std::string(name));
+    };
+    hooks.start = [self](const ResourceInfo& info) { return self->StartOnDemand(info); };
+    hooks.detach = [self](const CachedResource& resource) { self->DetachIdle(resource); };
+    hooks.stop = [self](const CachedResource& resource) { self->StopIdle(resource); };
+    hooks.subscribers = [self](const GroupVersionResource& gvr) -> int64_t {
+      return self->metrics_.Subscribers(gvr.ToString())->subscribers.load();
+    };
+    server->on_demand_ =
+        std::make_unique<OnDemandCache>(cfg.on_demand, &server->registry_, std::move(hooks));
+    Log(LogLevel::kInfo, "caching on demand",
+        {{"allow", absl::StrJoin(cfg.on_demand.allow, ",")},
+         {"deny", absl::StrJoin(cfg.on_demand.deny, ",")},
+         {"idle_timeout", absl::FormatDuration(cfg.on_demand.idle_timeout)}});
+  }
   server->service_ = std::make_unique<InformerServiceImpl>(
-      &server->registry_, &server->metrics_, ServiceOptionsOf(cfg), server->guard_.get());
+      &server->registry_, &server->metrics_, ServiceOptionsOf(cfg), server->guard_.get(),
+      server->on_demand_.get());
   grpc::EnableDefaultHealthCheckService(true);
   static const bool reflection = [] {
     grpc::reflection::InitProtoReflectionServerBuilderPlugin();
@@ -235,7 +260,8 @@ int InformerServer::metrics_port() const {
   return metrics_http_ == nullptr ? 0 : metrics_http_->port();
 }
 
-absl::Status InformerServer::AddResource(const ResourceInfo& info, const ResourceConfig* resource) {
+absl::Status InformerServer::AddResource(const ResourceInfo& info, const ResourceConfig* resource,
+                                         StartedBy started_by) {
   if (!info.SupportsListWatch()) {
     return absl::InvalidArgumentError(
         absl::StrCat(info.gvr.ToString(),
@@ -262,7 +288,7 @@ absl::Status InformerServer::AddResource(const ResourceInfo& info, const Resourc
   absl::StatusOr<std::shared_ptr<SharedIndexInformer>> informer =
       factory_.InformerFor(info, overrides);
   if (!informer.ok()) return informer.status();
-  absl::Status added = registry_.Add(CachedResource{info, *informer, plan.projection});
+  absl::Status added = registry_.Add(CachedResource{info, *informer, plan.projection, started_by});
   if (absl::IsAlreadyExists(added)) {
     Log(LogLevel::kWarning, "resource configured twice; the first settings win",
         {{"resource", info.gvr.ToString()}});
@@ -278,7 +304,8 @@ absl::Status InformerServer::AddResource(const ResourceInfo& info, const Resourc
        {"label_selector", (*informer)->options().label_selector},
        {"field_selector", (*informer)->options().field_selector},
        {"indexes", absl::StrJoin(index_names, ",")},
-       {"projection", std::string(ProjectionName(plan.projection))}});
+       {"projection", std::string(ProjectionName(plan.projection))},
+       {"started_by", started_by == StartedBy::kOnDemand ? "on_demand" : "config"}});
   if (plan.secrets) {
     Log(plan.projection == Projection::kFull && config_.allow_secret_data ? LogLevel::kWarning
                                                                           : LogLevel::kInfo,
@@ -288,6 +315,68 @@ absl::Status InformerServer::AddResource(const ResourceInfo& info, const Resourc
          {"cached", plan.secrets_reason}});
   }
   return absl::OkStatus();
+}
+
+absl::StatusOr<CachedResource> InformerServer::StartOnDemand(const ResourceInfo& info) {
+  // A configured resource not resolved yet (its CRD was installed after start) that a read
+  // names starts now as configured: with its settings, never idling out.
+  std::vector<ResourceConfig> pending;
+  {
+    absl::MutexLock lock(&mu_);
+    for (const auto& [resource, status] : pending_) pending.push_back(resource);
+  }
+  for (const ResourceConfig& resource : pending) {
+    absl::StatusOr<ResourceInfo> resolved = resources_->Resolve(resource.name);
+    if (!resolved.ok() || !(resolved->gvr == info.gvr)) continue;
+    {
+      absl::MutexLock lock(&mu_);
+      pending_.erase(std::remove_if(pending_.begin(), pending_.end(),
+                                    [&resource](const auto& entry) {
+                                      return entry.first.name == resource.name;
+                                    }),
+                     pending_.end());
+    }
+    if (absl::Status s = AddResource(*resolved, &resource); !s.ok()) return s;
+    factory_.Start();
+    return registry_.Find(info.gvr);
+  }
+  // No per-resource settings: the server-wide ones, and for Secrets metadata only (as for a
+  // configured Secrets without `projection`).
+  if (absl::Status s = AddResource(info, nullptr, StartedBy::kOnDemand); !s.ok()) return s;
+  absl::StatusOr<CachedResource> resource = registry_.Find(info.gvr);
+  if (!resource.ok()) return resource.status();
+  if (resource->started_by != StartedBy::kOnDemand) return resource;  // configured meanwhile
+  factory_.Start();
+  metrics_.RecordOnDemandStart(info.gvr.ToString());
+  Log(LogLevel::kInfo, "informer started on demand",
+      {{"resource", info.gvr.ToString()},
+       {"cause", "a read of a resource not configured"},
+       {"idle_timeout", absl::FormatDuration(config_.on_demand.idle_timeout)}});
+  return resource;
+}
+
+void InformerServer::DetachIdle(const CachedResource& resource) {
+  factory_.Detach(resource.info.gvr).IgnoreError();
+}
+
+void InformerServer::StopIdle(const CachedResource& resource) {
+  const std::string name = resource.info.gvr.ToString();
+  // Unregistered and detached already (no read finds it; a new read starts a new one); now
+  // stopped (its threads joined) and let go of by everything that kept it, so its objects and
+  // history are freed.
+  const absl::Time stopping = MonotonicNow();
+  resource.informer->Stop();
+  if (service_ != nullptr) service_->Forget(resource.informer.get());
+  // glibc keeps freed memory in its arenas; hand what the cache held back to the system, so
+  // the process's RSS shows the informer is gone (a rare call: once per idle stop).
+  ReleaseFreeHeap();
+  metrics_.RecordIdleStop(name);
+  Log(LogLevel::kInfo, "idle informer stopped",
+      {{"resource", name},
+       {"cause", absl::StrCat("no reads and no subscribers for ",
+                              absl::FormatDuration(config_.on_demand.idle_timeout),
+                              " (on_demand_idle_timeout); the next read starts it again")},
+       {"stop_took", absl::FormatDuration(MonotonicNow() - stopping)}});
 }
 
 bool InformerServer::ResolvePending() {
@@ -319,7 +408,9 @@ bool InformerServer::AllSynced() const {
     if (!pending_.empty()) return false;
   }
   for (const CachedResource& resource : registry_.All()) {
-    if (!resource.informer->HasSynced()) return false;
+    if (resource.started_by == StartedBy::kConfig && !resource.informer->HasSynced()) {
+      return false;
+    }
   }
   return true;
 }
@@ -335,7 +426,7 @@ std::vector<std::string> InformerServer::NotSynced() const {
     }
   }
   for (const CachedResource& resource : registry_.All()) {
-    if (resource.informer->HasSynced()) continue;
+    if (resource.started_by != StartedBy::kConfig || resource.informer->HasSynced()) continue;
     const absl::Status error = resource.informer->LastError();
     std::string why = error.ok() ? "waiting for the initial LIST" : std::string(error.message());
     if (absl::IsPermissionDenied(error)) why = absl::StrCat("RBAC denied: ", why);
@@ -361,7 +452,9 @@ void InformerServer::MonitorSync() {
   const absl::Time started = MonotonicNow();
   absl::Time next_report = started + config_.sync_timeout;
   absl::Time next_resolve = started + kResolveRetry;
+  absl::Time next_idle_check = started + kIdleCheck;
   bool serving = false;
+  HeapTrimmer heap_trimmer(config_.heap_trim_interval, kHeapTrimMinBytes);
   for (;;) {
     {
       absl::MutexLock lock(&mu_);
@@ -378,6 +471,16 @@ void InformerServer::MonitorSync() {
       }
       factory_.Start();  // starts what was just added (P2)
     }
+    if (on_demand_ != nullptr && now >= next_idle_check) {
+      next_idle_check = now + kIdleCheck;
+      on_demand_->StopIdle(now);
+    }
+    if (heap_trimmer.MaybeTrim(now)) {
+      Log(LogLevel::kDebug, "free heap memory handed back",
+          {{"released_bytes", absl::StrCat(heap_trimmer.stats().released_bytes)},
+           {"trims", absl::StrCat(heap_trimmer.stats().trims)}});
+    }
+    metrics_.SetHeap(heap_trimmer.stats());
     const bool synced = AllSynced();
     if (synced && !serving) {
       serving = true;

@@ -18,6 +18,7 @@
 #include "server/informer_service.h"
 #include "server/metrics.h"
 #include "server/metrics_http.h"
+#include "server/on_demand.h"
 #include "server/resource_registry.h"
 
 namespace informer {
@@ -56,7 +57,8 @@ class InformerServer {
   int grpc_port() const { return grpc_port_; }
   // The port of /metrics (0 when off).
   int metrics_port() const;
-  // Whether every configured resource has synced (what health reports).
+  // Whether every configured resource has synced (what health reports; resources cached on
+  // demand do not count).
   bool AllSynced() const;
   // Names of the configured resources not synced yet, with why (for /healthz and logs).
   std::vector<std::string> NotSynced() const;
@@ -81,8 +83,15 @@ class InformerServer {
   // Resolves the names not resolved yet and starts their informers. Returns true when none is
   // left.
   bool ResolvePending();
-  // Starts caching `info` with the settings of `resource` (may be null).
-  absl::Status AddResource(const ResourceInfo& info, const ResourceConfig* resource);
+  // Starts caching `info` with the settings of `resource` (may be null), registered as started
+  // by `started_by`.
+  absl::Status AddResource(const ResourceInfo& info, const ResourceConfig* resource,
+                           StartedBy started_by = StartedBy::kConfig);
+  // OnDemandCache's hooks: start caching `info` now; detach an idle `resource` from the
+  // factory; stop it and free it.
+  absl::StatusOr<CachedResource> StartOnDemand(const ResourceInfo& info);
+  void DetachIdle(const CachedResource& resource);
+  void StopIdle(const CachedResource& resource);
   // Waits for sync, logs what is stuck, flips health; runs until Shutdown.
   void MonitorSync();
   void SetServing(bool serving);
@@ -93,7 +102,8 @@ class InformerServer {
   ResourceRegistry registry_;
   Metrics metrics_;
   AccessControl access_;
-  std::unique_ptr<AccessGuard> guard_;  // null with access control off
+  std::unique_ptr<AccessGuard> guard_;        // null with access control off
+  std::unique_ptr<OnDemandCache> on_demand_;  // null without --on_demand
   std::unique_ptr<InformerServiceImpl> service_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<MetricsHttpServer> metrics_http_;

@@ -36,6 +36,7 @@ namespace {
 
 namespace pb = ::informer::v1;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 const TestCluster* g_cluster = nullptr;
 std::string g_cluster_dir;  // $INFORMERD_CLUSTER_DIR: sa.key, to sign tokens of our own
@@ -491,6 +492,80 @@ TEST_F(AuthE2eTest, TheOptInModeNarrowsClusterWideReadsToTheReadableNamespaces) 
   EXPECT_EQ(std::string(narrowed->second.data(), narrowed->second.size()), *ns_a_);
   // A caller who may read nothing is still refused.
   EXPECT_EQ(stub->List(As(Token("nobody")).get(), request, &response).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+}
+
+// --on_demand (issue 20): a resource not configured is checked exactly as a configured one
+// before anything starts, so a caller who may not read it cannot make informerd cache it.
+TEST_F(AuthE2eTest, OnDemandStartsOnlyForACallerAllowedToReadTheResource) {
+  const std::string a = *ns_a_;
+  ASSERT_TRUE(Create(
+      absl::StrCat("/apis/rbac.authorization.k8s.io/v1/namespaces/", a, "/roles"),
+      R"({"metadata":{"name":"pt-reader"},"rules":[{"apiGroups":[""],"resources":["podtemplates"],)"
+      R"("verbs":["get","list","watch"]}]})"));
+  ASSERT_TRUE(
+      Create(absl::StrCat("/apis/rbac.authorization.k8s.io/v1/namespaces/", a, "/rolebindings"),
+             absl::StrCat(R"({"metadata":{"name":"pt-reader"},"roleRef":{"apiGroup":)"
+                          R"("rbac.authorization.k8s.io","kind":"Role","name":"pt-reader"},)"
+                          R"("subjects":[{"kind":"ServiceAccount","name":"reader","namespace":")",
+                          a, R"("}]})")));
+  std::unique_ptr<InformerdProcess> on_demand =
+      InformerdProcess::Start(INFORMERD_BINARY, Flags({"--on_demand"}));
+  ASSERT_NE(on_demand, nullptr);
+  ASSERT_TRUE(on_demand->WaitForLog("every resource synced", absl::Seconds(60)))
+      << on_demand->log();
+  auto stub = Stub(*on_demand);
+  const std::string nobody = Token("nobody");
+  pb::ListRequest list;
+  list.set_resource("podtemplates");
+  list.set_namespace_(a);
+  list.set_wait_for_sync(true);
+  pb::ListResponse listed;
+  grpc::Status refused = stub->List(As(nobody).get(), list, &listed);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_THAT(refused.error_message(), HasSubstr(R"(cannot list resource "podtemplates")"));
+  pb::GetRequest get;
+  get.set_resource("podtemplate");
+  get.set_namespace_(a);
+  get.set_name("any");
+  get.set_wait_for_sync(true);
+  pb::GetResponse got;
+  EXPECT_EQ(stub->Get(As(nobody).get(), get, &got).error_code(),
+            grpc::StatusCode::PERMISSION_DENIED);
+  pb::SubscribeRequest subscribe;
+  subscribe.set_resource("podtemplates");
+  subscribe.set_namespace_(a);
+  subscribe.set_wait_for_sync(true);
+  {
+    auto context = As(nobody);
+    auto reader = stub->Subscribe(context.get(), subscribe);
+    pb::SubscribeResponse event;
+    while (reader->Read(&event)) {
+    }
+    EXPECT_EQ(reader->Finish().error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  }
+  auto cached = [&](const std::string& resource) {
+    pb::ListResourcesResponse resources;
+    EXPECT_TRUE(stub->ListResources(As(nobody).get(), {}, &resources).ok());
+    for (const pb::ResourceStatus& entry : resources.resources()) {
+      if (entry.resource() == resource) return true;
+    }
+    return false;
+  };
+  EXPECT_FALSE(cached("podtemplates"));
+  EXPECT_THAT(on_demand->log(), Not(HasSubstr("informer started on demand")));
+  // The reader may: it starts the informer (RBAC takes a moment to apply) and is served.
+  const std::string reader = Token("reader");
+  grpc::Status allowed;
+  ASSERT_TRUE(WaitFor(absl::Seconds(30), [&] {
+    allowed = stub->List(As(reader).get(), list, &listed);
+    return allowed.ok();
+  })) << allowed.error_message();
+  EXPECT_TRUE(cached("podtemplates"));
+  EXPECT_THAT(on_demand->log(), HasSubstr("informer started on demand"));
+  // Still only in the namespace it may read.
+  list.set_namespace_(*ns_b_);
+  EXPECT_EQ(stub->List(As(reader).get(), list, &listed).error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
 }
 

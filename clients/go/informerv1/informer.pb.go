@@ -31,6 +31,59 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+// Why informerd caches a resource (ResourceStatus.started_by).
+type StartedBy int32
+
+const (
+	// Not set (a server older than this field).
+	StartedBy_STARTED_BY_UNSPECIFIED StartedBy = 0
+	// Named in the configuration (--resources, the config file, or --resources=all).
+	StartedBy_STARTED_BY_CONFIG StartedBy = 1
+	// Started by the first read of a resource the configuration does not name (--on_demand).
+	StartedBy_STARTED_BY_ON_DEMAND StartedBy = 2
+)
+
+// Enum value maps for StartedBy.
+var (
+	StartedBy_name = map[int32]string{
+		0: "STARTED_BY_UNSPECIFIED",
+		1: "STARTED_BY_CONFIG",
+		2: "STARTED_BY_ON_DEMAND",
+	}
+	StartedBy_value = map[string]int32{
+		"STARTED_BY_UNSPECIFIED": 0,
+		"STARTED_BY_CONFIG":      1,
+		"STARTED_BY_ON_DEMAND":   2,
+	}
+)
+
+func (x StartedBy) Enum() *StartedBy {
+	p := new(StartedBy)
+	*p = x
+	return p
+}
+
+func (x StartedBy) String() string {
+	return protoimpl.X.EnumStringOf(x.Descriptor(), protoreflect.EnumNumber(x))
+}
+
+func (StartedBy) Descriptor() protoreflect.EnumDescriptor {
+	return file_informer_v1_informer_proto_enumTypes[0].Descriptor()
+}
+
+func (StartedBy) Type() protoreflect.EnumType {
+	return &file_informer_v1_informer_proto_enumTypes[0]
+}
+
+func (x StartedBy) Number() protoreflect.EnumNumber {
+	return protoreflect.EnumNumber(x)
+}
+
+// Deprecated: Use StartedBy.Descriptor instead.
+func (StartedBy) EnumDescriptor() ([]byte, []int) {
+	return file_informer_v1_informer_proto_rawDescGZIP(), []int{0}
+}
+
 // What a SubscribeResponse says happened.
 type EventType int32
 
@@ -80,11 +133,11 @@ func (x EventType) String() string {
 }
 
 func (EventType) Descriptor() protoreflect.EnumDescriptor {
-	return file_informer_v1_informer_proto_enumTypes[0].Descriptor()
+	return file_informer_v1_informer_proto_enumTypes[1].Descriptor()
 }
 
 func (EventType) Type() protoreflect.EnumType {
-	return &file_informer_v1_informer_proto_enumTypes[0]
+	return &file_informer_v1_informer_proto_enumTypes[1]
 }
 
 func (x EventType) Number() protoreflect.EnumNumber {
@@ -93,7 +146,7 @@ func (x EventType) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use EventType.Descriptor instead.
 func (EventType) EnumDescriptor() ([]byte, []int) {
-	return file_informer_v1_informer_proto_rawDescGZIP(), []int{0}
+	return file_informer_v1_informer_proto_rawDescGZIP(), []int{1}
 }
 
 // One Kubernetes object as cached.
@@ -316,7 +369,11 @@ type ResourceStatus struct {
 	// "metadata" (`projection: metadata` in the server's config, and the default for core
 	// Secrets): then every object this resource returns, in every RPC, is a
 	// PartialObjectMetadata (see Object).
-	Projection    string `protobuf:"bytes,17,opt,name=projection,proto3" json:"projection,omitempty"`
+	Projection string `protobuf:"bytes,17,opt,name=projection,proto3" json:"projection,omitempty"`
+	// Why it is cached: named in the server's configuration, or started on demand by a read
+	// (--on_demand; such a cache stops after --on_demand_idle_timeout without reads or
+	// subscribers, and starts again on the next read).
+	StartedBy     StartedBy `protobuf:"varint,18,opt,name=started_by,json=startedBy,proto3,enum=informer.v1.StartedBy" json:"started_by,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -470,6 +527,13 @@ func (x *ResourceStatus) GetProjection() string {
 	return ""
 }
 
+func (x *ResourceStatus) GetStartedBy() StartedBy {
+	if x != nil {
+		return x.StartedBy
+	}
+	return StartedBy_STARTED_BY_UNSPECIFIED
+}
+
 // Request of List.
 type ListRequest struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
@@ -493,6 +557,13 @@ type ListRequest struct {
 	// the client has just written), waiting until the call's deadline at most (read your
 	// writes). Empty = answer from the cache as it is. Ignored with a page_token.
 	MinResourceVersion string `protobuf:"bytes,7,opt,name=min_resource_version,json=minResourceVersion,proto3" json:"min_resource_version,omitempty"`
+	// With the server's on-demand caching (--on_demand), a read of a resource it does not cache
+	// yet starts caching it; until that cache has synced the call fails UNAVAILABLE with the
+	// trailing metadata `informer-retry-after-ms` (how long to wait before retrying). With
+	// wait_for_sync the call instead waits for the initial sync (of any resource, on-demand or
+	// configured) until the call's deadline (or the server's --max_wait when it has none), then
+	// answers, or fails DEADLINE_EXCEEDED saying the sync did not finish in time.
+	WaitForSync bool `protobuf:"varint,8,opt,name=wait_for_sync,json=waitForSync,proto3" json:"wait_for_sync,omitempty"`
 	// Return each object pruned to these field paths (a field mask, see FieldMask); empty =
 	// whole objects.
 	Fields        []string `protobuf:"bytes,9,rep,name=fields,proto3" json:"fields,omitempty"`
@@ -577,6 +648,13 @@ func (x *ListRequest) GetMinResourceVersion() string {
 		return x.MinResourceVersion
 	}
 	return ""
+}
+
+func (x *ListRequest) GetWaitForSync() bool {
+	if x != nil {
+		return x.WaitForSync
+	}
+	return false
 }
 
 func (x *ListRequest) GetFields() []string {
@@ -670,6 +748,8 @@ type GetRequest struct {
 	Name string `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
 	// As ListRequest.min_resource_version.
 	MinResourceVersion string `protobuf:"bytes,4,opt,name=min_resource_version,json=minResourceVersion,proto3" json:"min_resource_version,omitempty"`
+	// As ListRequest.wait_for_sync.
+	WaitForSync bool `protobuf:"varint,5,opt,name=wait_for_sync,json=waitForSync,proto3" json:"wait_for_sync,omitempty"`
 	// As ListRequest.fields.
 	Fields        []string `protobuf:"bytes,6,rep,name=fields,proto3" json:"fields,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -732,6 +812,13 @@ func (x *GetRequest) GetMinResourceVersion() string {
 		return x.MinResourceVersion
 	}
 	return ""
+}
+
+func (x *GetRequest) GetWaitForSync() bool {
+	if x != nil {
+		return x.WaitForSync
+	}
+	return false
 }
 
 func (x *GetRequest) GetFields() []string {
@@ -809,6 +896,8 @@ type ByIndexRequest struct {
 	PageToken string `protobuf:"bytes,8,opt,name=page_token,json=pageToken,proto3" json:"page_token,omitempty"`
 	// As ListRequest.min_resource_version.
 	MinResourceVersion string `protobuf:"bytes,9,opt,name=min_resource_version,json=minResourceVersion,proto3" json:"min_resource_version,omitempty"`
+	// As ListRequest.wait_for_sync.
+	WaitForSync bool `protobuf:"varint,10,opt,name=wait_for_sync,json=waitForSync,proto3" json:"wait_for_sync,omitempty"`
 	// As ListRequest.fields.
 	Fields        []string `protobuf:"bytes,11,rep,name=fields,proto3" json:"fields,omitempty"`
 	unknownFields protoimpl.UnknownFields
@@ -908,6 +997,13 @@ func (x *ByIndexRequest) GetMinResourceVersion() string {
 	return ""
 }
 
+func (x *ByIndexRequest) GetWaitForSync() bool {
+	if x != nil {
+		return x.WaitForSync
+	}
+	return false
+}
+
 func (x *ByIndexRequest) GetFields() []string {
 	if x != nil {
 		return x.Fields
@@ -999,6 +1095,9 @@ type SubscribeRequest struct {
 	KnownObjects map[string]string `protobuf:"bytes,6,rep,name=known_objects,json=knownObjects,proto3" json:"known_objects,omitempty" protobuf_key:"bytes,1,opt,name=key" protobuf_val:"bytes,2,opt,name=value"`
 	// Fill SubscribeResponse.old_object on EVENT_TYPE_MODIFIED events.
 	IncludeOldObject bool `protobuf:"varint,7,opt,name=include_old_object,json=includeOldObject,proto3" json:"include_old_object,omitempty"`
+	// As ListRequest.wait_for_sync: the stream starts once the resource has synced, or ends
+	// DEADLINE_EXCEEDED when it has not by the call's deadline (or the server's --max_wait).
+	WaitForSync bool `protobuf:"varint,8,opt,name=wait_for_sync,json=waitForSync,proto3" json:"wait_for_sync,omitempty"`
 	// As ListRequest.fields: every object (and old_object) sent is pruned to these paths, and a
 	// MODIFIED that changes nothing inside them is not sent (positions stay exact; see
 	// InformerService.Subscribe, "Projections").
@@ -1082,6 +1181,13 @@ func (x *SubscribeRequest) GetKnownObjects() map[string]string {
 func (x *SubscribeRequest) GetIncludeOldObject() bool {
 	if x != nil {
 		return x.IncludeOldObject
+	}
+	return false
+}
+
+func (x *SubscribeRequest) GetWaitForSync() bool {
+	if x != nil {
+		return x.WaitForSync
 	}
 	return false
 }
@@ -1329,7 +1435,7 @@ const file_informer_v1_informer_proto_rawDesc = "" +
 	"\x10resource_version\x18\x05 \x01(\tR\x0fresourceVersion\"\x16\n" +
 	"\x14ListResourcesRequest\"R\n" +
 	"\x15ListResourcesResponse\x129\n" +
-	"\tresources\x18\x01 \x03(\v2\x1b.informer.v1.ResourceStatusR\tresources\"\x91\x04\n" +
+	"\tresources\x18\x01 \x03(\v2\x1b.informer.v1.ResourceStatusR\tresources\"\xc8\x04\n" +
 	"\x0eResourceStatus\x12\x14\n" +
 	"\x05group\x18\x01 \x01(\tR\x05group\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12\x1a\n" +
@@ -1354,7 +1460,9 @@ const file_informer_v1_informer_proto_rawDesc = "" +
 	"\rstale_seconds\x18\x10 \x01(\x01R\fstaleSeconds\x12\x1e\n" +
 	"\n" +
 	"projection\x18\x11 \x01(\tR\n" +
-	"projection\"\x94\x02\n" +
+	"projection\x125\n" +
+	"\n" +
+	"started_by\x18\x12 \x01(\x0e2\x16.informer.v1.StartedByR\tstartedBy\"\xb8\x02\n" +
 	"\vListRequest\x12\x1a\n" +
 	"\bresource\x18\x01 \x01(\tR\bresource\x12\x1c\n" +
 	"\tnamespace\x18\x02 \x01(\tR\tnamespace\x12%\n" +
@@ -1363,23 +1471,25 @@ const file_informer_v1_informer_proto_rawDesc = "" +
 	"\x05limit\x18\x05 \x01(\x05R\x05limit\x12\x1d\n" +
 	"\n" +
 	"page_token\x18\x06 \x01(\tR\tpageToken\x120\n" +
-	"\x14min_resource_version\x18\a \x01(\tR\x12minResourceVersion\x12\x16\n" +
+	"\x14min_resource_version\x18\a \x01(\tR\x12minResourceVersion\x12\"\n" +
+	"\rwait_for_sync\x18\b \x01(\bR\vwaitForSync\x12\x16\n" +
 	"\x06fields\x18\t \x03(\tR\x06fields\"\xb1\x01\n" +
 	"\fListResponse\x12-\n" +
 	"\aobjects\x18\x01 \x03(\v2\x13.informer.v1.ObjectR\aobjects\x12)\n" +
 	"\x10resource_version\x18\x02 \x01(\tR\x0fresourceVersion\x12&\n" +
 	"\x0fnext_page_token\x18\x03 \x01(\tR\rnextPageToken\x12\x1f\n" +
 	"\vtotal_count\x18\x04 \x01(\x03R\n" +
-	"totalCount\"\xa4\x01\n" +
+	"totalCount\"\xc8\x01\n" +
 	"\n" +
 	"GetRequest\x12\x1a\n" +
 	"\bresource\x18\x01 \x01(\tR\bresource\x12\x1c\n" +
 	"\tnamespace\x18\x02 \x01(\tR\tnamespace\x12\x12\n" +
 	"\x04name\x18\x03 \x01(\tR\x04name\x120\n" +
-	"\x14min_resource_version\x18\x04 \x01(\tR\x12minResourceVersion\x12\x16\n" +
+	"\x14min_resource_version\x18\x04 \x01(\tR\x12minResourceVersion\x12\"\n" +
+	"\rwait_for_sync\x18\x05 \x01(\bR\vwaitForSync\x12\x16\n" +
 	"\x06fields\x18\x06 \x03(\tR\x06fields\":\n" +
 	"\vGetResponse\x12+\n" +
-	"\x06object\x18\x01 \x01(\v2\x13.informer.v1.ObjectR\x06object\"\xcc\x02\n" +
+	"\x06object\x18\x01 \x01(\v2\x13.informer.v1.ObjectR\x06object\"\xf0\x02\n" +
 	"\x0eByIndexRequest\x12\x1a\n" +
 	"\bresource\x18\x01 \x01(\tR\bresource\x12\x1d\n" +
 	"\n" +
@@ -1391,13 +1501,15 @@ const file_informer_v1_informer_proto_rawDesc = "" +
 	"\x05limit\x18\a \x01(\x05R\x05limit\x12\x1d\n" +
 	"\n" +
 	"page_token\x18\b \x01(\tR\tpageToken\x120\n" +
-	"\x14min_resource_version\x18\t \x01(\tR\x12minResourceVersion\x12\x16\n" +
+	"\x14min_resource_version\x18\t \x01(\tR\x12minResourceVersion\x12\"\n" +
+	"\rwait_for_sync\x18\n" +
+	" \x01(\bR\vwaitForSync\x12\x16\n" +
 	"\x06fields\x18\v \x03(\tR\x06fields\"\x89\x01\n" +
 	"\x0fByIndexResponse\x12-\n" +
 	"\aobjects\x18\x01 \x03(\v2\x13.informer.v1.ObjectR\aobjects\x12&\n" +
 	"\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\x12\x1f\n" +
 	"\vtotal_count\x18\x03 \x01(\x03R\n" +
-	"totalCount\"\xa2\x03\n" +
+	"totalCount\"\xc6\x03\n" +
 	"\x10SubscribeRequest\x12\x1a\n" +
 	"\bresource\x18\x01 \x01(\tR\bresource\x12\x1c\n" +
 	"\tnamespace\x18\x02 \x01(\tR\tnamespace\x12%\n" +
@@ -1405,7 +1517,8 @@ const file_informer_v1_informer_proto_rawDesc = "" +
 	"\x0efield_selector\x18\x04 \x01(\tR\rfieldSelector\x12)\n" +
 	"\x10resource_version\x18\x05 \x01(\tR\x0fresourceVersion\x12T\n" +
 	"\rknown_objects\x18\x06 \x03(\v2/.informer.v1.SubscribeRequest.KnownObjectsEntryR\fknownObjects\x12,\n" +
-	"\x12include_old_object\x18\a \x01(\bR\x10includeOldObject\x12\x16\n" +
+	"\x12include_old_object\x18\a \x01(\bR\x10includeOldObject\x12\"\n" +
+	"\rwait_for_sync\x18\b \x01(\bR\vwaitForSync\x12\x16\n" +
 	"\x06fields\x18\t \x03(\tR\x06fields\x1a?\n" +
 	"\x11KnownObjectsEntry\x12\x10\n" +
 	"\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n" +
@@ -1426,7 +1539,11 @@ const file_informer_v1_informer_proto_rawDesc = "" +
 	"old_object\x18\x03 \x01(\v2\x13.informer.v1.ObjectR\toldObject\x12)\n" +
 	"\x10resource_version\x18\x04 \x01(\tR\x0fresourceVersion\x12.\n" +
 	"\x13final_state_unknown\x18\x05 \x01(\bR\x11finalStateUnknown\x12\x1c\n" +
-	"\tcoalesced\x18\x06 \x01(\bR\tcoalesced*\x9e\x01\n" +
+	"\tcoalesced\x18\x06 \x01(\bR\tcoalesced*X\n" +
+	"\tStartedBy\x12\x1a\n" +
+	"\x16STARTED_BY_UNSPECIFIED\x10\x00\x12\x15\n" +
+	"\x11STARTED_BY_CONFIG\x10\x01\x12\x18\n" +
+	"\x14STARTED_BY_ON_DEMAND\x10\x02*\x9e\x01\n" +
 	"\tEventType\x12\x1a\n" +
 	"\x16EVENT_TYPE_UNSPECIFIED\x10\x00\x12\x14\n" +
 	"\x10EVENT_TYPE_ADDED\x10\x01\x12\x17\n" +
@@ -1454,52 +1571,54 @@ func file_informer_v1_informer_proto_rawDescGZIP() []byte {
 	return file_informer_v1_informer_proto_rawDescData
 }
 
-var file_informer_v1_informer_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_informer_v1_informer_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
 var file_informer_v1_informer_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
 var file_informer_v1_informer_proto_goTypes = []any{
-	(EventType)(0),                // 0: informer.v1.EventType
-	(*Object)(nil),                // 1: informer.v1.Object
-	(*ListResourcesRequest)(nil),  // 2: informer.v1.ListResourcesRequest
-	(*ListResourcesResponse)(nil), // 3: informer.v1.ListResourcesResponse
-	(*ResourceStatus)(nil),        // 4: informer.v1.ResourceStatus
-	(*ListRequest)(nil),           // 5: informer.v1.ListRequest
-	(*ListResponse)(nil),          // 6: informer.v1.ListResponse
-	(*GetRequest)(nil),            // 7: informer.v1.GetRequest
-	(*GetResponse)(nil),           // 8: informer.v1.GetResponse
-	(*ByIndexRequest)(nil),        // 9: informer.v1.ByIndexRequest
-	(*ByIndexResponse)(nil),       // 10: informer.v1.ByIndexResponse
-	(*SubscribeRequest)(nil),      // 11: informer.v1.SubscribeRequest
-	(*AddIndexRequest)(nil),       // 12: informer.v1.AddIndexRequest
-	(*AddIndexResponse)(nil),      // 13: informer.v1.AddIndexResponse
-	(*SubscribeResponse)(nil),     // 14: informer.v1.SubscribeResponse
-	nil,                           // 15: informer.v1.SubscribeRequest.KnownObjectsEntry
+	(StartedBy)(0),                // 0: informer.v1.StartedBy
+	(EventType)(0),                // 1: informer.v1.EventType
+	(*Object)(nil),                // 2: informer.v1.Object
+	(*ListResourcesRequest)(nil),  // 3: informer.v1.ListResourcesRequest
+	(*ListResourcesResponse)(nil), // 4: informer.v1.ListResourcesResponse
+	(*ResourceStatus)(nil),        // 5: informer.v1.ResourceStatus
+	(*ListRequest)(nil),           // 6: informer.v1.ListRequest
+	(*ListResponse)(nil),          // 7: informer.v1.ListResponse
+	(*GetRequest)(nil),            // 8: informer.v1.GetRequest
+	(*GetResponse)(nil),           // 9: informer.v1.GetResponse
+	(*ByIndexRequest)(nil),        // 10: informer.v1.ByIndexRequest
+	(*ByIndexResponse)(nil),       // 11: informer.v1.ByIndexResponse
+	(*SubscribeRequest)(nil),      // 12: informer.v1.SubscribeRequest
+	(*AddIndexRequest)(nil),       // 13: informer.v1.AddIndexRequest
+	(*AddIndexResponse)(nil),      // 14: informer.v1.AddIndexResponse
+	(*SubscribeResponse)(nil),     // 15: informer.v1.SubscribeResponse
+	nil,                           // 16: informer.v1.SubscribeRequest.KnownObjectsEntry
 }
 var file_informer_v1_informer_proto_depIdxs = []int32{
-	4,  // 0: informer.v1.ListResourcesResponse.resources:type_name -> informer.v1.ResourceStatus
-	1,  // 1: informer.v1.ListResponse.objects:type_name -> informer.v1.Object
-	1,  // 2: informer.v1.GetResponse.object:type_name -> informer.v1.Object
-	1,  // 3: informer.v1.ByIndexResponse.objects:type_name -> informer.v1.Object
-	15, // 4: informer.v1.SubscribeRequest.known_objects:type_name -> informer.v1.SubscribeRequest.KnownObjectsEntry
-	0,  // 5: informer.v1.SubscribeResponse.type:type_name -> informer.v1.EventType
-	1,  // 6: informer.v1.SubscribeResponse.object:type_name -> informer.v1.Object
-	1,  // 7: informer.v1.SubscribeResponse.old_object:type_name -> informer.v1.Object
-	2,  // 8: informer.v1.InformerService.ListResources:input_type -> informer.v1.ListResourcesRequest
-	5,  // 9: informer.v1.InformerService.List:input_type -> informer.v1.ListRequest
-	7,  // 10: informer.v1.InformerService.Get:input_type -> informer.v1.GetRequest
-	9,  // 11: informer.v1.InformerService.ByIndex:input_type -> informer.v1.ByIndexRequest
-	11, // 12: informer.v1.InformerService.Subscribe:input_type -> informer.v1.SubscribeRequest
-	12, // 13: informer.v1.InformerService.AddIndex:input_type -> informer.v1.AddIndexRequest
-	3,  // 14: informer.v1.InformerService.ListResources:output_type -> informer.v1.ListResourcesResponse
-	6,  // 15: informer.v1.InformerService.List:output_type -> informer.v1.ListResponse
-	8,  // 16: informer.v1.InformerService.Get:output_type -> informer.v1.GetResponse
-	10, // 17: informer.v1.InformerService.ByIndex:output_type -> informer.v1.ByIndexResponse
-	14, // 18: informer.v1.InformerService.Subscribe:output_type -> informer.v1.SubscribeResponse
-	13, // 19: informer.v1.InformerService.AddIndex:output_type -> informer.v1.AddIndexResponse
-	14, // [14:20] is the sub-list for method output_type
-	8,  // [8:14] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	5,  // 0: informer.v1.ListResourcesResponse.resources:type_name -> informer.v1.ResourceStatus
+	0,  // 1: informer.v1.ResourceStatus.started_by:type_name -> informer.v1.StartedBy
+	2,  // 2: informer.v1.ListResponse.objects:type_name -> informer.v1.Object
+	2,  // 3: informer.v1.GetResponse.object:type_name -> informer.v1.Object
+	2,  // 4: informer.v1.ByIndexResponse.objects:type_name -> informer.v1.Object
+	16, // 5: informer.v1.SubscribeRequest.known_objects:type_name -> informer.v1.SubscribeRequest.KnownObjectsEntry
+	1,  // 6: informer.v1.SubscribeResponse.type:type_name -> informer.v1.EventType
+	2,  // 7: informer.v1.SubscribeResponse.object:type_name -> informer.v1.Object
+	2,  // 8: informer.v1.SubscribeResponse.old_object:type_name -> informer.v1.Object
+	3,  // 9: informer.v1.InformerService.ListResources:input_type -> informer.v1.ListResourcesRequest
+	6,  // 10: informer.v1.InformerService.List:input_type -> informer.v1.ListRequest
+	8,  // 11: informer.v1.InformerService.Get:input_type -> informer.v1.GetRequest
+	10, // 12: informer.v1.InformerService.ByIndex:input_type -> informer.v1.ByIndexRequest
+	12, // 13: informer.v1.InformerService.Subscribe:input_type -> informer.v1.SubscribeRequest
+	13, // 14: informer.v1.InformerService.AddIndex:input_type -> informer.v1.AddIndexRequest
+	4,  // 15: informer.v1.InformerService.ListResources:output_type -> informer.v1.ListResourcesResponse
+	7,  // 16: informer.v1.InformerService.List:output_type -> informer.v1.ListResponse
+	9,  // 17: informer.v1.InformerService.Get:output_type -> informer.v1.GetResponse
+	11, // 18: informer.v1.InformerService.ByIndex:output_type -> informer.v1.ByIndexResponse
+	15, // 19: informer.v1.InformerService.Subscribe:output_type -> informer.v1.SubscribeResponse
+	14, // 20: informer.v1.InformerService.AddIndex:output_type -> informer.v1.AddIndexResponse
+	15, // [15:21] is the sub-list for method output_type
+	9,  // [9:15] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_informer_v1_informer_proto_init() }
@@ -1512,7 +1631,7 @@ func file_informer_v1_informer_proto_init() {
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_informer_v1_informer_proto_rawDesc), len(file_informer_v1_informer_proto_rawDesc)),
-			NumEnums:      1,
+			NumEnums:      2,
 			NumMessages:   15,
 			NumExtensions: 0,
 			NumServices:   1,

@@ -47,14 +47,22 @@ const (
 // (`pod`), short name (`po`) or kind (`Pod`), case-insensitively, optionally qualified by group
 // (`deployments.apps`) or by version and group (`deployments.v1.apps`); custom resources alike
 // (`widgets.example.com`). Only resources informerd caches can be read: ListResources says
-// which. Errors every RPC may return:
+// which. With the server's --on_demand, a List, Get, ByIndex or Subscribe naming a resource the
+// API server serves but informerd does not cache yet (and its on-demand policy allows) starts
+// caching it, once for every caller, after the same access checks as any read; until that cache
+// has synced the call fails UNAVAILABLE (or waits, with wait_for_sync). Errors every RPC may
+// return:
 //
-//	NOT_FOUND         the resource is unknown or not cached (the message lists what is).
+//	NOT_FOUND         the resource is unknown or not cached (the message lists what is), or
+//	                  with --on_demand the server's on-demand policy does not allow it (the
+//	                  message says so).
 //	INVALID_ARGUMENT  the resource name is ambiguous (the message lists the choices), a selector
 //	                  does not parse (the message shows where), a `fields` path is invalid or
 //	                  there are too many (the message names the path; see FieldMask), or a
 //	                  field is malformed.
-//	UNAVAILABLE       the resource has not finished its initial sync yet; retry with backoff.
+//	UNAVAILABLE       the resource has not finished its initial sync yet; retry with backoff
+//	                  (after `informer-retry-after-ms` when that trailer is set), or set the
+//	                  request's wait_for_sync.
 //	DEADLINE_EXCEEDED min_resource_version was not reached before the call's deadline.
 //	RESOURCE_EXHAUSTED a limit of the server (docs/configuration.md, "Limits"): the request is
 //	                  larger than its receive limit, or the caller (its user with
@@ -271,14 +279,22 @@ func (c *informerServiceClient) AddIndex(ctx context.Context, in *AddIndexReques
 // (`pod`), short name (`po`) or kind (`Pod`), case-insensitively, optionally qualified by group
 // (`deployments.apps`) or by version and group (`deployments.v1.apps`); custom resources alike
 // (`widgets.example.com`). Only resources informerd caches can be read: ListResources says
-// which. Errors every RPC may return:
+// which. With the server's --on_demand, a List, Get, ByIndex or Subscribe naming a resource the
+// API server serves but informerd does not cache yet (and its on-demand policy allows) starts
+// caching it, once for every caller, after the same access checks as any read; until that cache
+// has synced the call fails UNAVAILABLE (or waits, with wait_for_sync). Errors every RPC may
+// return:
 //
-//	NOT_FOUND         the resource is unknown or not cached (the message lists what is).
+//	NOT_FOUND         the resource is unknown or not cached (the message lists what is), or
+//	                  with --on_demand the server's on-demand policy does not allow it (the
+//	                  message says so).
 //	INVALID_ARGUMENT  the resource name is ambiguous (the message lists the choices), a selector
 //	                  does not parse (the message shows where), a `fields` path is invalid or
 //	                  there are too many (the message names the path; see FieldMask), or a
 //	                  field is malformed.
-//	UNAVAILABLE       the resource has not finished its initial sync yet; retry with backoff.
+//	UNAVAILABLE       the resource has not finished its initial sync yet; retry with backoff
+//	                  (after `informer-retry-after-ms` when that trailer is set), or set the
+//	                  request's wait_for_sync.
 //	DEADLINE_EXCEEDED min_resource_version was not reached before the call's deadline.
 //	RESOURCE_EXHAUSTED a limit of the server (docs/configuration.md, "Limits"): the request is
 //	                  larger than its receive limit, or the caller (its user with

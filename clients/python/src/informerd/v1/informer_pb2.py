@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ainformer/v1/informer.proto\x12\x0binformer.v1\"^\n\x06Object\x12\x0c\n\x04json\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x0b\n\x03uid\x18\x04 \x01(\t\x12\x18\n\x10resource_version\x18\x05 \x01(\t\"\x16\n\x14ListResourcesRequest\"G\n\x15ListResourcesResponse\x12.\n\tresources\x18\x01 \x03(\x0b\x32\x1b.informer.v1.ResourceStatus\"\xd8\x02\n\x0eResourceStatus\x12\r\n\x05group\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x10\n\x08resource\x18\x03 \x01(\t\x12\x0c\n\x04kind\x18\x04 \x01(\t\x12\x12\n\nnamespaced\x18\x05 \x01(\x08\x12\x0e\n\x06synced\x18\x06 \x01(\x08\x12\x14\n\x0cobject_count\x18\x07 \x01(\x03\x12\x18\n\x10resource_version\x18\x08 \x01(\t\x12\x13\n\x0bindex_names\x18\t \x03(\t\x12\x0c\n\x04name\x18\n \x01(\t\x12\x11\n\tnamespace\x18\x0b \x01(\t\x12\x16\n\x0elabel_selector\x18\x0c \x01(\t\x12\x16\n\x0e\x66ield_selector\x18\r \x01(\t\x12\x12\n\nlast_error\x18\x0e \x01(\t\x12\r\n\x05stale\x18\x0f \x01(\x08\x12\x15\n\rstale_seconds\x18\x10 \x01(\x01\x12\x12\n\nprojection\x18\x11 \x01(\t\"\xb3\x01\n\x0bListRequest\x12\x10\n\x08resource\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x16\n\x0elabel_selector\x18\x03 \x01(\t\x12\x16\n\x0e\x66ield_selector\x18\x04 \x01(\t\x12\r\n\x05limit\x18\x05 \x01(\x05\x12\x12\n\npage_token\x18\x06 \x01(\t\x12\x1c\n\x14min_resource_version\x18\x07 \x01(\t\x12\x0e\n\x06\x66ields\x18\t \x03(\t\"|\n\x0cListResponse\x12$\n\x07objects\x18\x01 \x03(\x0b\x32\x13.informer.v1.Object\x12\x18\n\x10resource_version\x18\x02 \x01(\t\x12\x17\n\x0fnext_page_token\x18\x03 \x01(\t\x12\x13\n\x0btotal_count\x18\x04 \x01(\x03\"m\n\nGetRequest\x12\x10\n\x08resource\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x1c\n\x14min_resource_version\x18\x04 \x01(\t\x12\x0e\n\x06\x66ields\x18\x06 \x03(\t\"2\n\x0bGetResponse\x12#\n\x06object\x18\x01 \x01(\x0b\x32\x13.informer.v1.Object\"\xd9\x01\n\x0e\x42yIndexRequest\x12\x10\n\x08resource\x18\x01 \x01(\t\x12\x12\n\nindex_name\x18\x02 \x01(\t\x12\r\n\x05value\x18\x03 \x01(\t\x12\x11\n\tnamespace\x18\x04 \x01(\t\x12\x16\n\x0elabel_selector\x18\x05 \x01(\t\x12\x16\n\x0e\x66ield_selector\x18\x06 \x01(\t\x12\r\n\x05limit\x18\x07 \x01(\x05\x12\x12\n\npage_token\x18\x08 \x01(\t\x12\x1c\n\x14min_resource_version\x18\t \x01(\t\x12\x0e\n\x06\x66ields\x18\x0b \x03(\t\"e\n\x0f\x42yIndexResponse\x12$\n\x07objects\x18\x01 \x03(\x0b\x32\x13.informer.v1.Object\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x13\n\x0btotal_count\x18\x03 \x01(\x03\"\xaa\x02\n\x10SubscribeRequest\x12\x10\n\x08resource\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x16\n\x0elabel_selector\x18\x03 \x01(\t\x12\x16\n\x0e\x66ield_selector\x18\x04 \x01(\t\x12\x18\n\x10resource_version\x18\x05 \x01(\t\x12\x46\n\rknown_objects\x18\x06 \x03(\x0b\x32/.informer.v1.SubscribeRequest.KnownObjectsEntry\x12\x1a\n\x12include_old_object\x18\x07 \x01(\x08\x12\x0e\n\x06\x66ields\x18\t \x03(\t\x1a\x33\n\x11KnownObjectsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"2\n\x0f\x41\x64\x64IndexRequest\x12\x10\n\x08resource\x18\x01 \x01(\t\x12\r\n\x05index\x18\x02 \x01(\t\"L\n\x10\x41\x64\x64IndexResponse\x12\x12\n\nindex_name\x18\x01 \x01(\t\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\x12\x13\n\x0bindex_names\x18\x03 \x03(\t\"\xd1\x01\n\x11SubscribeResponse\x12$\n\x04type\x18\x01 \x01(\x0e\x32\x16.informer.v1.EventType\x12#\n\x06object\x18\x02 \x01(\x0b\x32\x13.informer.v1.Object\x12\'\n\nold_object\x18\x03 \x01(\x0b\x32\x13.informer.v1.Object\x12\x18\n\x10resource_version\x18\x04 \x01(\t\x12\x1b\n\x13\x66inal_state_unknown\x18\x05 \x01(\x08\x12\x11\n\tcoalesced\x18\x06 \x01(\x08*\x9e\x01\n\tEventType\x12\x1a\n\x16\x45VENT_TYPE_UNSPECIFIED\x10\x00\x12\x14\n\x10\x45VENT_TYPE_ADDED\x10\x01\x12\x17\n\x13\x45VENT_TYPE_MODIFIED\x10\x02\x12\x16\n\x12\x45VENT_TYPE_DELETED\x10\x03\x12\x17\n\x13\x45VENT_TYPE_BOOKMARK\x10\x04\x12\x15\n\x11\x45VENT_TYPE_SYNCED\x10\x05\x32\xbd\x03\n\x0fInformerService\x12V\n\rListResources\x12!.informer.v1.ListResourcesRequest\x1a\".informer.v1.ListResourcesResponse\x12;\n\x04List\x12\x18.informer.v1.ListRequest\x1a\x19.informer.v1.ListResponse\x12\x38\n\x03Get\x12\x17.informer.v1.GetRequest\x1a\x18.informer.v1.GetResponse\x12\x44\n\x07\x42yIndex\x12\x1b.informer.v1.ByIndexRequest\x1a\x1c.informer.v1.ByIndexResponse\x12L\n\tSubscribe\x12\x1d.informer.v1.SubscribeRequest\x1a\x1e.informer.v1.SubscribeResponse0\x01\x12G\n\x08\x41\x64\x64Index\x12\x1c.informer.v1.AddIndexRequest\x1a\x1d.informer.v1.AddIndexResponseB0Z.informerd.dev/clients/go/informerv1;informerv1b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ainformer/v1/informer.proto\x12\x0binformer.v1\"^\n\x06Object\x12\x0c\n\x04json\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x0b\n\x03uid\x18\x04 \x01(\t\x12\x18\n\x10resource_version\x18\x05 \x01(\t\"\x16\n\x14ListResourcesRequest\"G\n\x15ListResourcesResponse\x12.\n\tresources\x18\x01 \x03(\x0b\x32\x1b.informer.v1.ResourceStatus\"\x84\x03\n\x0eResourceStatus\x12\r\n\x05group\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\t\x12\x10\n\x08resource\x18\x03 \x01(\t\x12\x0c\n\x04kind\x18\x04 \x01(\t\x12\x12\n\nnamespaced\x18\x05 \x01(\x08\x12\x0e\n\x06synced\x18\x06 \x01(\x08\x12\x14\n\x0cobject_count\x18\x07 \x01(\x03\x12\x18\n\x10resource_version\x18\x08 \x01(\t\x12\x13\n\x0bindex_names\x18\t \x03(\t\x12\x0c\n\x04name\x18\n \x01(\t\x12\x11\n\tnamespace\x18\x0b \x01(\t\x12\x16\n\x0elabel_selector\x18\x0c \x01(\t\x12\x16\n\x0e\x66ield_selector\x18\r \x01(\t\x12\x12\n\nlast_error\x18\x0e \x01(\t\x12\r\n\x05stale\x18\x0f \x01(\x08\x12\x15\n\rstale_seconds\x18\x10 \x01(\x01\x12\x12\n\nprojection\x18\x11 \x01(\t\x12*\n\nstarted_by\x18\x12 \x01(\x0e\x32\x16.informer.v1.StartedBy\"\xca\x01\n\x0bListRequest\x12\x10\n\x08resource\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x16\n\x0elabel_selector\x18\x03 \x01(\t\x12\x16\n\x0e\x66ield_selector\x18\x04 \x01(\t\x12\r\n\x05limit\x18\x05 \x01(\x05\x12\x12\n\npage_token\x18\x06 \x01(\t\x12\x1c\n\x14min_resource_version\x18\x07 \x01(\t\x12\x15\n\rwait_for_sync\x18\x08 \x01(\x08\x12\x0e\n\x06\x66ields\x18\t \x03(\t\"|\n\x0cListResponse\x12$\n\x07objects\x18\x01 \x03(\x0b\x32\x13.informer.v1.Object\x12\x18\n\x10resource_version\x18\x02 \x01(\t\x12\x17\n\x0fnext_page_token\x18\x03 \x01(\t\x12\x13\n\x0btotal_count\x18\x04 \x01(\x03\"\x84\x01\n\nGetRequest\x12\x10\n\x08resource\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x0c\n\x04name\x18\x03 \x01(\t\x12\x1c\n\x14min_resource_version\x18\x04 \x01(\t\x12\x15\n\rwait_for_sync\x18\x05 \x01(\x08\x12\x0e\n\x06\x66ields\x18\x06 \x03(\t\"2\n\x0bGetResponse\x12#\n\x06object\x18\x01 \x01(\x0b\x32\x13.informer.v1.Object\"\xf0\x01\n\x0e\x42yIndexRequest\x12\x10\n\x08resource\x18\x01 \x01(\t\x12\x12\n\nindex_name\x18\x02 \x01(\t\x12\r\n\x05value\x18\x03 \x01(\t\x12\x11\n\tnamespace\x18\x04 \x01(\t\x12\x16\n\x0elabel_selector\x18\x05 \x01(\t\x12\x16\n\x0e\x66ield_selector\x18\x06 \x01(\t\x12\r\n\x05limit\x18\x07 \x01(\x05\x12\x12\n\npage_token\x18\x08 \x01(\t\x12\x1c\n\x14min_resource_version\x18\t \x01(\t\x12\x15\n\rwait_for_sync\x18\n \x01(\x08\x12\x0e\n\x06\x66ields\x18\x0b \x03(\t\"e\n\x0f\x42yIndexResponse\x12$\n\x07objects\x18\x01 \x03(\x0b\x32\x13.informer.v1.Object\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\x13\n\x0btotal_count\x18\x03 \x01(\x03\"\xc1\x02\n\x10SubscribeRequest\x12\x10\n\x08resource\x18\x01 \x01(\t\x12\x11\n\tnamespace\x18\x02 \x01(\t\x12\x16\n\x0elabel_selector\x18\x03 \x01(\t\x12\x16\n\x0e\x66ield_selector\x18\x04 \x01(\t\x12\x18\n\x10resource_version\x18\x05 \x01(\t\x12\x46\n\rknown_objects\x18\x06 \x03(\x0b\x32/.informer.v1.SubscribeRequest.KnownObjectsEntry\x12\x1a\n\x12include_old_object\x18\x07 \x01(\x08\x12\x15\n\rwait_for_sync\x18\x08 \x01(\x08\x12\x0e\n\x06\x66ields\x18\t \x03(\t\x1a\x33\n\x11KnownObjectsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"2\n\x0f\x41\x64\x64IndexRequest\x12\x10\n\x08resource\x18\x01 \x01(\t\x12\r\n\x05index\x18\x02 \x01(\t\"L\n\x10\x41\x64\x64IndexResponse\x12\x12\n\nindex_name\x18\x01 \x01(\t\x12\x0f\n\x07\x63reated\x18\x02 \x01(\x08\x12\x13\n\x0bindex_names\x18\x03 \x03(\t\"\xd1\x01\n\x11SubscribeResponse\x12$\n\x04type\x18\x01 \x01(\x0e\x32\x16.informer.v1.EventType\x12#\n\x06object\x18\x02 \x01(\x0b\x32\x13.informer.v1.Object\x12\'\n\nold_object\x18\x03 \x01(\x0b\x32\x13.informer.v1.Object\x12\x18\n\x10resource_version\x18\x04 \x01(\t\x12\x1b\n\x13\x66inal_state_unknown\x18\x05 \x01(\x08\x12\x11\n\tcoalesced\x18\x06 \x01(\x08*X\n\tStartedBy\x12\x1a\n\x16STARTED_BY_UNSPECIFIED\x10\x00\x12\x15\n\x11STARTED_BY_CONFIG\x10\x01\x12\x18\n\x14STARTED_BY_ON_DEMAND\x10\x02*\x9e\x01\n\tEventType\x12\x1a\n\x16\x45VENT_TYPE_UNSPECIFIED\x10\x00\x12\x14\n\x10\x45VENT_TYPE_ADDED\x10\x01\x12\x17\n\x13\x45VENT_TYPE_MODIFIED\x10\x02\x12\x16\n\x12\x45VENT_TYPE_DELETED\x10\x03\x12\x17\n\x13\x45VENT_TYPE_BOOKMARK\x10\x04\x12\x15\n\x11\x45VENT_TYPE_SYNCED\x10\x05\x32\xbd\x03\n\x0fInformerService\x12V\n\rListResources\x12!.informer.v1.ListResourcesRequest\x1a\".informer.v1.ListResourcesResponse\x12;\n\x04List\x12\x18.informer.v1.ListRequest\x1a\x19.informer.v1.ListResponse\x12\x38\n\x03Get\x12\x17.informer.v1.GetRequest\x1a\x18.informer.v1.GetResponse\x12\x44\n\x07\x42yIndex\x12\x1b.informer.v1.ByIndexRequest\x1a\x1c.informer.v1.ByIndexResponse\x12L\n\tSubscribe\x12\x1d.informer.v1.SubscribeRequest\x1a\x1e.informer.v1.SubscribeResponse0\x01\x12G\n\x08\x41\x64\x64Index\x12\x1c.informer.v1.AddIndexRequest\x1a\x1d.informer.v1.AddIndexResponseB0Z.informerd.dev/clients/go/informerv1;informerv1b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,8 +34,10 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._serialized_options = b'Z.informerd.dev/clients/go/informerv1;informerv1'
   _globals['_SUBSCRIBEREQUEST_KNOWNOBJECTSENTRY']._loaded_options = None
   _globals['_SUBSCRIBEREQUEST_KNOWNOBJECTSENTRY']._serialized_options = b'8\001'
-  _globals['_EVENTTYPE']._serialized_start=2021
-  _globals['_EVENTTYPE']._serialized_end=2179
+  _globals['_STARTEDBY']._serialized_start=2157
+  _globals['_STARTEDBY']._serialized_end=2245
+  _globals['_EVENTTYPE']._serialized_start=2248
+  _globals['_EVENTTYPE']._serialized_end=2406
   _globals['_OBJECT']._serialized_start=43
   _globals['_OBJECT']._serialized_end=137
   _globals['_LISTRESOURCESREQUEST']._serialized_start=139
@@ -43,29 +45,29 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTRESOURCESRESPONSE']._serialized_start=163
   _globals['_LISTRESOURCESRESPONSE']._serialized_end=234
   _globals['_RESOURCESTATUS']._serialized_start=237
-  _globals['_RESOURCESTATUS']._serialized_end=581
-  _globals['_LISTREQUEST']._serialized_start=584
-  _globals['_LISTREQUEST']._serialized_end=763
-  _globals['_LISTRESPONSE']._serialized_start=765
-  _globals['_LISTRESPONSE']._serialized_end=889
-  _globals['_GETREQUEST']._serialized_start=891
-  _globals['_GETREQUEST']._serialized_end=1000
-  _globals['_GETRESPONSE']._serialized_start=1002
-  _globals['_GETRESPONSE']._serialized_end=1052
-  _globals['_BYINDEXREQUEST']._serialized_start=1055
-  _globals['_BYINDEXREQUEST']._serialized_end=1272
-  _globals['_BYINDEXRESPONSE']._serialized_start=1274
-  _globals['_BYINDEXRESPONSE']._serialized_end=1375
-  _globals['_SUBSCRIBEREQUEST']._serialized_start=1378
-  _globals['_SUBSCRIBEREQUEST']._serialized_end=1676
-  _globals['_SUBSCRIBEREQUEST_KNOWNOBJECTSENTRY']._serialized_start=1625
-  _globals['_SUBSCRIBEREQUEST_KNOWNOBJECTSENTRY']._serialized_end=1676
-  _globals['_ADDINDEXREQUEST']._serialized_start=1678
-  _globals['_ADDINDEXREQUEST']._serialized_end=1728
-  _globals['_ADDINDEXRESPONSE']._serialized_start=1730
-  _globals['_ADDINDEXRESPONSE']._serialized_end=1806
-  _globals['_SUBSCRIBERESPONSE']._serialized_start=1809
-  _globals['_SUBSCRIBERESPONSE']._serialized_end=2018
-  _globals['_INFORMERSERVICE']._serialized_start=2182
-  _globals['_INFORMERSERVICE']._serialized_end=2627
+  _globals['_RESOURCESTATUS']._serialized_end=625
+  _globals['_LISTREQUEST']._serialized_start=628
+  _globals['_LISTREQUEST']._serialized_end=830
+  _globals['_LISTRESPONSE']._serialized_start=832
+  _globals['_LISTRESPONSE']._serialized_end=956
+  _globals['_GETREQUEST']._serialized_start=959
+  _globals['_GETREQUEST']._serialized_end=1091
+  _globals['_GETRESPONSE']._serialized_start=1093
+  _globals['_GETRESPONSE']._serialized_end=1143
+  _globals['_BYINDEXREQUEST']._serialized_start=1146
+  _globals['_BYINDEXREQUEST']._serialized_end=1386
+  _globals['_BYINDEXRESPONSE']._serialized_start=1388
+  _globals['_BYINDEXRESPONSE']._serialized_end=1489
+  _globals['_SUBSCRIBEREQUEST']._serialized_start=1492
+  _globals['_SUBSCRIBEREQUEST']._serialized_end=1813
+  _globals['_SUBSCRIBEREQUEST_KNOWNOBJECTSENTRY']._serialized_start=1762
+  _globals['_SUBSCRIBEREQUEST_KNOWNOBJECTSENTRY']._serialized_end=1813
+  _globals['_ADDINDEXREQUEST']._serialized_start=1815
+  _globals['_ADDINDEXREQUEST']._serialized_end=1865
+  _globals['_ADDINDEXRESPONSE']._serialized_start=1867
+  _globals['_ADDINDEXRESPONSE']._serialized_end=1943
+  _globals['_SUBSCRIBERESPONSE']._serialized_start=1946
+  _globals['_SUBSCRIBERESPONSE']._serialized_end=2155
+  _globals['_INFORMERSERVICE']._serialized_start=2409
+  _globals['_INFORMERSERVICE']._serialized_end=2854
 # @@protoc_insertion_point(module_scope)

@@ -7,6 +7,12 @@ from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class StartedBy(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    STARTED_BY_UNSPECIFIED: _ClassVar[StartedBy]
+    STARTED_BY_CONFIG: _ClassVar[StartedBy]
+    STARTED_BY_ON_DEMAND: _ClassVar[StartedBy]
+
 class EventType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = ()
     EVENT_TYPE_UNSPECIFIED: _ClassVar[EventType]
@@ -15,6 +21,9 @@ class EventType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     EVENT_TYPE_DELETED: _ClassVar[EventType]
     EVENT_TYPE_BOOKMARK: _ClassVar[EventType]
     EVENT_TYPE_SYNCED: _ClassVar[EventType]
+STARTED_BY_UNSPECIFIED: StartedBy
+STARTED_BY_CONFIG: StartedBy
+STARTED_BY_ON_DEMAND: StartedBy
 EVENT_TYPE_UNSPECIFIED: EventType
 EVENT_TYPE_ADDED: EventType
 EVENT_TYPE_MODIFIED: EventType
@@ -47,7 +56,7 @@ class ListResourcesResponse(_message.Message):
     def __init__(self, resources: _Optional[_Iterable[_Union[ResourceStatus, _Mapping]]] = ...) -> None: ...
 
 class ResourceStatus(_message.Message):
-    __slots__ = ("group", "version", "resource", "kind", "namespaced", "synced", "object_count", "resource_version", "index_names", "name", "namespace", "label_selector", "field_selector", "last_error", "stale", "stale_seconds", "projection")
+    __slots__ = ("group", "version", "resource", "kind", "namespaced", "synced", "object_count", "resource_version", "index_names", "name", "namespace", "label_selector", "field_selector", "last_error", "stale", "stale_seconds", "projection", "started_by")
     GROUP_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     RESOURCE_FIELD_NUMBER: _ClassVar[int]
@@ -65,6 +74,7 @@ class ResourceStatus(_message.Message):
     STALE_FIELD_NUMBER: _ClassVar[int]
     STALE_SECONDS_FIELD_NUMBER: _ClassVar[int]
     PROJECTION_FIELD_NUMBER: _ClassVar[int]
+    STARTED_BY_FIELD_NUMBER: _ClassVar[int]
     group: str
     version: str
     resource: str
@@ -82,10 +92,11 @@ class ResourceStatus(_message.Message):
     stale: bool
     stale_seconds: float
     projection: str
-    def __init__(self, group: _Optional[str] = ..., version: _Optional[str] = ..., resource: _Optional[str] = ..., kind: _Optional[str] = ..., namespaced: bool = ..., synced: bool = ..., object_count: _Optional[int] = ..., resource_version: _Optional[str] = ..., index_names: _Optional[_Iterable[str]] = ..., name: _Optional[str] = ..., namespace: _Optional[str] = ..., label_selector: _Optional[str] = ..., field_selector: _Optional[str] = ..., last_error: _Optional[str] = ..., stale: bool = ..., stale_seconds: _Optional[float] = ..., projection: _Optional[str] = ...) -> None: ...
+    started_by: StartedBy
+    def __init__(self, group: _Optional[str] = ..., version: _Optional[str] = ..., resource: _Optional[str] = ..., kind: _Optional[str] = ..., namespaced: bool = ..., synced: bool = ..., object_count: _Optional[int] = ..., resource_version: _Optional[str] = ..., index_names: _Optional[_Iterable[str]] = ..., name: _Optional[str] = ..., namespace: _Optional[str] = ..., label_selector: _Optional[str] = ..., field_selector: _Optional[str] = ..., last_error: _Optional[str] = ..., stale: bool = ..., stale_seconds: _Optional[float] = ..., projection: _Optional[str] = ..., started_by: _Optional[_Union[StartedBy, str]] = ...) -> None: ...
 
 class ListRequest(_message.Message):
-    __slots__ = ("resource", "namespace", "label_selector", "field_selector", "limit", "page_token", "min_resource_version", "fields")
+    __slots__ = ("resource", "namespace", "label_selector", "field_selector", "limit", "page_token", "min_resource_version", "wait_for_sync", "fields")
     RESOURCE_FIELD_NUMBER: _ClassVar[int]
     NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     LABEL_SELECTOR_FIELD_NUMBER: _ClassVar[int]
@@ -93,6 +104,7 @@ class ListRequest(_message.Message):
     LIMIT_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     MIN_RESOURCE_VERSION_FIELD_NUMBER: _ClassVar[int]
+    WAIT_FOR_SYNC_FIELD_NUMBER: _ClassVar[int]
     FIELDS_FIELD_NUMBER: _ClassVar[int]
     resource: str
     namespace: str
@@ -101,8 +113,9 @@ class ListRequest(_message.Message):
     limit: int
     page_token: str
     min_resource_version: str
+    wait_for_sync: bool
     fields: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, resource: _Optional[str] = ..., namespace: _Optional[str] = ..., label_selector: _Optional[str] = ..., field_selector: _Optional[str] = ..., limit: _Optional[int] = ..., page_token: _Optional[str] = ..., min_resource_version: _Optional[str] = ..., fields: _Optional[_Iterable[str]] = ...) -> None: ...
+    def __init__(self, resource: _Optional[str] = ..., namespace: _Optional[str] = ..., label_selector: _Optional[str] = ..., field_selector: _Optional[str] = ..., limit: _Optional[int] = ..., page_token: _Optional[str] = ..., min_resource_version: _Optional[str] = ..., wait_for_sync: bool = ..., fields: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ListResponse(_message.Message):
     __slots__ = ("objects", "resource_version", "next_page_token", "total_count")
@@ -117,18 +130,20 @@ class ListResponse(_message.Message):
     def __init__(self, objects: _Optional[_Iterable[_Union[Object, _Mapping]]] = ..., resource_version: _Optional[str] = ..., next_page_token: _Optional[str] = ..., total_count: _Optional[int] = ...) -> None: ...
 
 class GetRequest(_message.Message):
-    __slots__ = ("resource", "namespace", "name", "min_resource_version", "fields")
+    __slots__ = ("resource", "namespace", "name", "min_resource_version", "wait_for_sync", "fields")
     RESOURCE_FIELD_NUMBER: _ClassVar[int]
     NAMESPACE_FIELD_NUMBER: _ClassVar[int]
     NAME_FIELD_NUMBER: _ClassVar[int]
     MIN_RESOURCE_VERSION_FIELD_NUMBER: _ClassVar[int]
+    WAIT_FOR_SYNC_FIELD_NUMBER: _ClassVar[int]
     FIELDS_FIELD_NUMBER: _ClassVar[int]
     resource: str
     namespace: str
     name: str
     min_resource_version: str
+    wait_for_sync: bool
     fields: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, resource: _Optional[str] = ..., namespace: _Optional[str] = ..., name: _Optional[str] = ..., min_resource_version: _Optional[str] = ..., fields: _Optional[_Iterable[str]] = ...) -> None: ...
+    def __init__(self, resource: _Optional[str] = ..., namespace: _Optional[str] = ..., name: _Optional[str] = ..., min_resource_version: _Optional[str] = ..., wait_for_sync: bool = ..., fields: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class GetResponse(_message.Message):
     __slots__ = ("object",)
@@ -137,7 +152,7 @@ class GetResponse(_message.Message):
     def __init__(self, object: _Optional[_Union[Object, _Mapping]] = ...) -> None: ...
 
 class ByIndexRequest(_message.Message):
-    __slots__ = ("resource", "index_name", "value", "namespace", "label_selector", "field_selector", "limit", "page_token", "min_resource_version", "fields")
+    __slots__ = ("resource", "index_name", "value", "namespace", "label_selector", "field_selector", "limit", "page_token", "min_resource_version", "wait_for_sync", "fields")
     RESOURCE_FIELD_NUMBER: _ClassVar[int]
     INDEX_NAME_FIELD_NUMBER: _ClassVar[int]
     VALUE_FIELD_NUMBER: _ClassVar[int]
@@ -147,6 +162,7 @@ class ByIndexRequest(_message.Message):
     LIMIT_FIELD_NUMBER: _ClassVar[int]
     PAGE_TOKEN_FIELD_NUMBER: _ClassVar[int]
     MIN_RESOURCE_VERSION_FIELD_NUMBER: _ClassVar[int]
+    WAIT_FOR_SYNC_FIELD_NUMBER: _ClassVar[int]
     FIELDS_FIELD_NUMBER: _ClassVar[int]
     resource: str
     index_name: str
@@ -157,8 +173,9 @@ class ByIndexRequest(_message.Message):
     limit: int
     page_token: str
     min_resource_version: str
+    wait_for_sync: bool
     fields: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, resource: _Optional[str] = ..., index_name: _Optional[str] = ..., value: _Optional[str] = ..., namespace: _Optional[str] = ..., label_selector: _Optional[str] = ..., field_selector: _Optional[str] = ..., limit: _Optional[int] = ..., page_token: _Optional[str] = ..., min_resource_version: _Optional[str] = ..., fields: _Optional[_Iterable[str]] = ...) -> None: ...
+    def __init__(self, resource: _Optional[str] = ..., index_name: _Optional[str] = ..., value: _Optional[str] = ..., namespace: _Optional[str] = ..., label_selector: _Optional[str] = ..., field_selector: _Optional[str] = ..., limit: _Optional[int] = ..., page_token: _Optional[str] = ..., min_resource_version: _Optional[str] = ..., wait_for_sync: bool = ..., fields: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class ByIndexResponse(_message.Message):
     __slots__ = ("objects", "next_page_token", "total_count")
@@ -171,7 +188,7 @@ class ByIndexResponse(_message.Message):
     def __init__(self, objects: _Optional[_Iterable[_Union[Object, _Mapping]]] = ..., next_page_token: _Optional[str] = ..., total_count: _Optional[int] = ...) -> None: ...
 
 class SubscribeRequest(_message.Message):
-    __slots__ = ("resource", "namespace", "label_selector", "field_selector", "resource_version", "known_objects", "include_old_object", "fields")
+    __slots__ = ("resource", "namespace", "label_selector", "field_selector", "resource_version", "known_objects", "include_old_object", "wait_for_sync", "fields")
     class KnownObjectsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -186,6 +203,7 @@ class SubscribeRequest(_message.Message):
     RESOURCE_VERSION_FIELD_NUMBER: _ClassVar[int]
     KNOWN_OBJECTS_FIELD_NUMBER: _ClassVar[int]
     INCLUDE_OLD_OBJECT_FIELD_NUMBER: _ClassVar[int]
+    WAIT_FOR_SYNC_FIELD_NUMBER: _ClassVar[int]
     FIELDS_FIELD_NUMBER: _ClassVar[int]
     resource: str
     namespace: str
@@ -194,8 +212,9 @@ class SubscribeRequest(_message.Message):
     resource_version: str
     known_objects: _containers.ScalarMap[str, str]
     include_old_object: bool
+    wait_for_sync: bool
     fields: _containers.RepeatedScalarFieldContainer[str]
-    def __init__(self, resource: _Optional[str] = ..., namespace: _Optional[str] = ..., label_selector: _Optional[str] = ..., field_selector: _Optional[str] = ..., resource_version: _Optional[str] = ..., known_objects: _Optional[_Mapping[str, str]] = ..., include_old_object: bool = ..., fields: _Optional[_Iterable[str]] = ...) -> None: ...
+    def __init__(self, resource: _Optional[str] = ..., namespace: _Optional[str] = ..., label_selector: _Optional[str] = ..., field_selector: _Optional[str] = ..., resource_version: _Optional[str] = ..., known_objects: _Optional[_Mapping[str, str]] = ..., include_old_object: bool = ..., wait_for_sync: bool = ..., fields: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class AddIndexRequest(_message.Message):
     __slots__ = ("resource", "index")

@@ -50,12 +50,14 @@ bool HeapTrimmer::MaybeTrim(absl::Time now) {
   next_check_ = now + interval_;
   stats_.free_bytes = FreeHeapBytes();
   const uint64_t resident = ResidentBytes();
+  free_floor_ = std::min(free_floor_, stats_.free_bytes);
   resident_floor_ = std::min(resident_floor_, resident);
-  if (stats_.free_bytes < min_free_bytes_ || resident < resident_floor_ + min_free_bytes_) {
-    return false;
-  }
+  const bool freed = stats_.free_bytes >= free_floor_ + min_free_bytes_;
+  const bool refaulted = resident >= resident_floor_ + min_free_bytes_;
+  if (stats_.free_bytes < min_free_bytes_ || !(freed || refaulted)) return false;
   ++stats_.trims;
   stats_.released_bytes += ReleaseFreeHeap();
+  free_floor_ = FreeHeapBytes();
   resident_floor_ = ResidentBytes();
   return true;
 }

@@ -32,9 +32,10 @@ struct HeapTrimStats {
 };
 
 // Calls ReleaseFreeHeap when, at a check at least `interval` after the last, more than
-// `min_free_bytes` is free in the arenas and the resident memory has grown by as much since the
-// last trim (or its lowest since). A trim does not lower the free figure (the chunks stay free;
-// their pages are handed back), so without growth there is nothing new to hand back.
+// `min_free_bytes` is free in the arenas and, since the last trim, the free bytes grew by as much
+// (memory was freed) or the resident bytes did (free pages handed back were used and freed
+// again): each measured from its lowest since. A trim does not lower the free figure (the
+// chunks stay free; their pages are handed back), so without either there is nothing new.
 // Not thread-safe: one caller (the server's monitor).
 class HeapTrimmer {
  public:
@@ -49,7 +50,9 @@ class HeapTrimmer {
   const absl::Duration interval_;
   const uint64_t min_free_bytes_;
   absl::Time next_check_ = absl::InfinitePast();
-  uint64_t resident_floor_ = 0;  // resident bytes after the last trim, or the lowest since
+  // After the last trim, or the lowest since.
+  uint64_t free_floor_ = 0;
+  uint64_t resident_floor_ = 0;
   HeapTrimStats stats_;
 };
 

@@ -107,16 +107,18 @@ ReadAttributes ReadOf(const ReadTarget& target) {
   return read;
 }
 
-// Appends `object` to `out`, pruned by `mask` when set.
-absl::Status AppendObject(const FieldMask* mask, const ObjectPtr& object,
-                          google::protobuf::RepeatedPtrField<pb::Object>* out) {
-  if (mask == nullptr) {
-    ToProto(*object, out->Add());
-    return absl::OkStatus();
+// Appends `objects` to `out`, each pruned by `mask` when set; the first pruning error.
+absl::Status AppendObjects(const FieldMask* mask, const std::vector<ObjectPtr>& objects,
+                           google::protobuf::RepeatedPtrField<pb::Object>* out) {
+  for (const ObjectPtr& object : objects) {
+    if (mask == nullptr) {
+      ToProto(*object, out->Add());
+      continue;
+    }
+    absl::StatusOr<MaskedObjectPtr> masked = mask->Apply(*object);
+    if (!masked.ok()) return masked.status();
+    ToProto(*(*masked)->object, out->Add());
   }
-  absl::StatusOr<MaskedObjectPtr> masked = mask->Apply(*object);
-  if (!masked.ok()) return masked.status();
-  ToProto(*(*masked)->object, out->Add());
   return absl::OkStatus();
 }
 
@@ -373,14 +375,9 @@ grpc::ServerUnaryReactor* InformerServiceImpl::List(grpc::CallbackServerContext*
                    query, ContextOf(context, query.caller),
                    [this, reactor, response, started, hold, mask](absl::StatusOr<Page> page) {
                      if (page.ok()) {
-                       for (const ObjectPtr& object : page->objects) {
-                         absl::Status s =
-                             AppendObject(mask.get(), object, response->mutable_objects());
-                         if (!s.ok()) {
-                           page = s;
-                           break;
-                         }
-                       }
+                       absl::Status s =
+                           AppendObjects(mask.get(), page->objects, response->mutable_objects());
+                       if (!s.ok()) page = s;
                      }
                      if (page.ok()) {
                        response->set_resource_version(page->resource_version);
@@ -492,14 +489,9 @@ grpc::ServerUnaryReactor* InformerServiceImpl::ByIndex(grpc::CallbackServerConte
                    query, ContextOf(context, query.caller),
                    [this, reactor, response, started, hold, mask](absl::StatusOr<Page> page) {
                      if (page.ok()) {
-                       for (const ObjectPtr& object : page->objects) {
-                         absl::Status s =
-                             AppendObject(mask.get(), object, response->mutable_objects());
-                         if (!s.ok()) {
-                           page = s;
-                           break;
-                         }
-                       }
+                       absl::Status s =
+                           AppendObjects(mask.get(), page->objects, response->mutable_objects());
+                       if (!s.ok()) page = s;
                      }
                      if (page.ok()) {
                        response->set_next_page_token(page->next_page_token);
@@ -710,6 +702,10 @@ void InformerServiceImpl::Shutdown(absl::Duration grace) {
 void InformerServiceImpl::Forget(const SharedIndexInformer* informer) {
   waiter_.Forget(informer);
   pager_.DropResource(informer->resource().gvr.ToString());
+}
+
+absl::Status InformerServiceImpl::ReapplyRuntimeIndexes(const CachedResource& resource) {
+  return runtime_indexes_.Reapply(resource);
 }
 
 std::vector<SubscriberLag> InformerServiceImpl::SubscriberLags() const { return hub_.Lags(); }

@@ -115,6 +115,9 @@ class InformerServiceImpl final : public InformerServiceBase {
   // Lets go of `informer` (stopped: an on-demand informer gone idle) and drops the page
   // snapshots of its resource, so nothing here keeps its cache alive.
   void Forget(const SharedIndexInformer* informer);
+  // Registers on `resource` (an on-demand cache started again, not running yet) the indexes
+  // clients added at run time to its earlier one (RuntimeIndexes::Reapply).
+  absl::Status ReapplyRuntimeIndexes(const CachedResource& resource);
 
  private:
   // The deadline, cancellation and caller of `context`, for waits and page snapshots;

@@ -81,6 +81,38 @@ absl::StatusOr<AddedIndex> RuntimeIndexes::Add(const CachedResource& resource,
   return added;
 }
 
+absl::Status RuntimeIndexes::Reapply(const CachedResource& resource) {
+  const std::string gvr = resource.info.gvr.ToString();
+  absl::MutexLock lock(&mu_);
+  auto it = added_.find(gvr);
+  if (it == added_.end() || it->second.empty()) return absl::OkStatus();
+  std::vector<IndexSpec> specs;
+  for (const auto& [name, definition] : it->second) {
+    // A default name is the definition itself; a name of its own comes as NAME=DEFINITION.
+    absl::StatusOr<IndexSpec> spec =
+        ParseIndexSpec(name == definition ? definition : absl::StrCat(name, "=", definition));
+    if (!spec.ok()) return spec.status();  // cannot happen: it parsed when it was added
+    specs.push_back(*std::move(spec));
+  }
+  const std::vector<std::string> existing = resource.informer->store().IndexNames();
+  std::vector<IndexSpec> missing;
+  for (IndexSpec& spec : specs) {
+    if (std::find(existing.begin(), existing.end(), spec.name) == existing.end()) {
+      missing.push_back(std::move(spec));
+    }
+  }
+  if (missing.empty()) return absl::OkStatus();
+  if (absl::Status s = resource.informer->AddIndexers(BuildIndexers(missing)); !s.ok()) return s;
+  std::vector<std::string> names;
+  for (const IndexSpec& spec : missing) names.push_back(spec.name);
+  std::sort(names.begin(), names.end());
+  Log(LogLevel::kInfo, "runtime indexes registered again",
+      {{"resource", gvr},
+       {"indexes", absl::StrJoin(names, ",")},
+       {"cause", "its cache started again (on demand, after an idle stop)"}});
+  return absl::OkStatus();
+}
+
 size_t RuntimeIndexes::count() const {
   absl::MutexLock lock(&mu_);
   return count_;

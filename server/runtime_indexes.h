@@ -40,6 +40,12 @@ class RuntimeIndexes {
   // definition is not compared); ResourceExhausted past --max_runtime_indexes for the resource.
   absl::StatusOr<AddedIndex> Add(const CachedResource& resource, absl::string_view spec);
 
+  // Registers on `resource`'s store (a new informer of a resource whose earlier one was stopped:
+  // an on-demand cache started again after an idle stop) every index added at run time to that
+  // resource before, so a client's ByIndex keeps working across the restart. Call before the
+  // informer runs. Returns the first failure (the indexes before it are registered).
+  absl::Status Reapply(const CachedResource& resource);
+
   // Runtime indexes registered, and AddIndex calls refused by a limit or the switch (metrics).
   size_t count() const;
   uint64_t refused() const;

@@ -110,6 +110,30 @@ TEST_F(RuntimeIndexesTest, AnAddedIndexHoldsTheCachedObjectsAndFollowsChanges) {
   EXPECT_EQ(indexes.count(), 2u);
 }
 
+TEST_F(RuntimeIndexesTest, ANewInformerOfTheResourceGetsTheIndexesAddedToTheOldOne) {
+  fake_->Add(MakeObject("ns", "a", "0", {{"app", "web"}}, R"("spec":{"nodeName":"n1"})"));
+  fake_->Add(MakeObject("ns", "b", "0", {{"app", "db"}}));
+  Start();
+  RuntimeIndexes indexes{RuntimeIndexLimits{true, 8}};
+  ASSERT_TRUE(indexes.Add(Resource(), "label:app").ok());
+  ASSERT_TRUE(indexes.Add(Resource(), "by-node=field:spec.nodeName").ok());
+  // Stopped (an idle on-demand cache) and started again as a new informer.
+  informer_->Stop();
+  informer_ = std::make_shared<SharedIndexInformer>(fake_, options_);
+  ASSERT_TRUE(indexes.Reapply(Resource()).ok());
+  ASSERT_TRUE(informer_->Run().ok());
+  ASSERT_TRUE(informer_->WaitForSync(absl::Now() + absl::Seconds(10)));
+  EXPECT_EQ(Indexed("label:app", "web"), (std::set<std::string>{"ns/a"}));
+  EXPECT_EQ(Indexed("by-node", "n1"), (std::set<std::string>{"ns/a"}));
+  EXPECT_EQ(indexes.count(), 2u);  // the same two indexes, not new ones
+  // Again on a store that has them: nothing to do.
+  EXPECT_TRUE(indexes.Reapply(Resource()).ok());
+  // Another resource had none.
+  CachedResource other = Resource();
+  other.info.gvr = {"", "v1", "configmaps"};
+  EXPECT_TRUE(indexes.Reapply(other).ok());
+}
+
 TEST_F(RuntimeIndexesTest, TheSameIndexAgainIsOkAndNotCreated) {
   Start();
   RuntimeIndexes indexes{RuntimeIndexLimits{true, 8}};

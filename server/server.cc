@@ -346,6 +346,14 @@ absl::StatusOr<CachedResource> InformerServer::StartOnDemand(const ResourceInfo&
   absl::StatusOr<CachedResource> resource = registry_.Find(info.gvr);
   if (!resource.ok()) return resource.status();
   if (resource->started_by != StartedBy::kOnDemand) return resource;  // configured meanwhile
+  // Indexes clients added at run time to an earlier cache of it (stopped when idle) serve
+  // again, before the first object arrives.
+  if (service_ != nullptr) {
+    if (absl::Status s = service_->ReapplyRuntimeIndexes(*resource); !s.ok()) {
+      Log(LogLevel::kWarning, "runtime indexes not registered again",
+          {{"resource", info.gvr.ToString()}, {"cause", std::string(s.message())}});
+    }
+  }
   factory_.Start();
   metrics_.RecordOnDemandStart(info.gvr.ToString());
   Log(LogLevel::kInfo, "informer started on demand",

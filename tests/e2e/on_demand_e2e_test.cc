@@ -41,6 +41,7 @@ namespace e2e {
 namespace {
 
 namespace pb = ::informer::v1;
+using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::Not;
 
@@ -529,7 +530,8 @@ TEST_F(OnDemandE2eTest, IdleInformerStopsFreesItsCacheAndStartsAgainOnTheNextRea
                                     absl::StrCat("--namespace=", ns),
                                     "--resources=pods",
                                     "--on_demand",
-                                    "--on_demand_idle_timeout=4s"};
+                                    "--on_demand_idle_timeout=4s",
+                                    "--allow_runtime_indexes"};
   std::unique_ptr<InformerdProcess> idle = InformerdProcess::Start(INFORMERD_BINARY, flags);
   ASSERT_NE(idle, nullptr);
   ASSERT_TRUE(idle->WaitForLog("every resource synced", absl::Seconds(60))) << idle->log();
@@ -553,6 +555,27 @@ TEST_F(OnDemandE2eTest, IdleInformerStopsFreesItsCacheAndStartsAgainOnTheNextRea
   EXPECT_GE(response.total_count(), kObjects);
   EXPECT_FALSE(response.next_page_token().empty());
   response.Clear();
+  // A client's index, added at run time, outlives the idle stop (checked after the restart).
+  pb::AddIndexRequest add_index;
+  add_index.set_resource("configmaps");
+  add_index.set_index("by-name=field:metadata.name");
+  pb::AddIndexResponse added;
+  status = stub->AddIndex(Context().get(), add_index, &added);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_TRUE(added.created());
+  auto by_name = [&](const std::string& name) {
+    pb::ByIndexRequest by_index;
+    by_index.set_resource("configmaps");
+    by_index.set_index_name("by-name");
+    by_index.set_value(name);
+    pb::ByIndexResponse found;
+    grpc::Status s = stub->ByIndex(Context().get(), by_index, &found);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    std::vector<std::string> names;
+    for (const pb::Object& object : found.objects()) names.push_back(object.name());
+    return names;
+  };
+  EXPECT_THAT(by_name("big-7"), ElementsAre("big-7"));
   const int64_t rss_cached = RssKib(idle->pid());
   const double bytes_cached = cache_bytes();
   EXPECT_GT(bytes_cached, kObjects * 2000);
@@ -596,6 +619,9 @@ TEST_F(OnDemandE2eTest, IdleInformerStopsFreesItsCacheAndStartsAgainOnTheNextRea
   EXPECT_EQ(MetricSum(HttpGet(idle->metrics_port(), "/metrics"), "informerd_on_demand_starts_total",
                       {"resource=\"configmaps.v1\""}),
             2);
+  // The index added to the first cache serves on the second.
+  EXPECT_THAT(by_name("big-7"), ElementsAre("big-7"));
+  EXPECT_EQ(LogLines(*idle, "runtime indexes registered again", "by-name"), 1);
 }
 
 }  // namespace

@@ -24,6 +24,19 @@ uint64_t ResidentBytes() {
   return static_cast<uint64_t>(resident) * static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
 }
 
+// malloc_trim, given the resident bytes before it: how much they fell by, and (when asked) the
+// resident bytes after.
+uint64_t TrimFrom(uint64_t resident_before, uint64_t* resident_after) {
+#if defined(__GLIBC__)
+  malloc_trim(0);
+  const uint64_t after = ResidentBytes();
+#else
+  const uint64_t after = resident_before;
+#endif
+  if (resident_after != nullptr) *resident_after = after;
+  return resident_before > after ? resident_before - after : 0;
+}
+
 }  // namespace
 
 uint64_t FreeHeapBytes() {
@@ -34,16 +47,7 @@ uint64_t FreeHeapBytes() {
 #endif
 }
 
-uint64_t ReleaseFreeHeap() {
-#if defined(__GLIBC__)
-  const uint64_t before = ResidentBytes();
-  malloc_trim(0);
-  const uint64_t after = ResidentBytes();
-  return before > after ? before - after : 0;
-#else
-  return 0;
-#endif
-}
+uint64_t ReleaseFreeHeap() { return TrimFrom(ResidentBytes(), nullptr); }
 
 bool HeapTrimmer::MaybeTrim(absl::Time now) {
   if (interval_ <= absl::ZeroDuration() || now < next_check_) return false;
@@ -56,9 +60,8 @@ bool HeapTrimmer::MaybeTrim(absl::Time now) {
   const bool refaulted = resident >= resident_floor_ + min_free_bytes_;
   if (stats_.free_bytes < min_free_bytes_ || !(freed || refaulted)) return false;
   ++stats_.trims;
-  stats_.released_bytes += ReleaseFreeHeap();
+  stats_.released_bytes += TrimFrom(resident, &resident_floor_);
   free_floor_ = FreeHeapBytes();
-  resident_floor_ = ResidentBytes();
   return true;
 }
 

@@ -519,6 +519,10 @@ grpc::ServerWriteReactor<grpc::ByteBuffer>* InformerServiceImpl::Subscribe(
       bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
     }
   }
+  // gRPC keeps the request it received until the stream ends; a reconnecting client's
+  // known_objects can be megabytes, read once, here. The buffer is the call's (it only
+  // destroys it at the end, which a cleared buffer allows), so it is released now.
+  const_cast<grpc::ByteBuffer*>(raw_request)->Clear();
   const absl::StatusOr<size_t> known = CountKnownObjects(bytes);
   if (!known.ok()) {
     return FinishedSubscribe(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,

@@ -86,12 +86,15 @@ absl::StatusOr<std::unique_ptr<Subscription>> Subscription::Create(
         last_error.ok() ? "" : absl::StrCat(" (last error: ", last_error.message(), ")"),
         "; retry shortly"));
   }
+  // Used by the start only, and freed when Create returns.
+  const absl::flat_hash_map<std::string, std::string> known = std::move(request.known_objects);
+  request.known_objects.clear();
   std::unique_ptr<Subscription> subscription(
       new Subscription(std::move(informer), std::move(request), limits, masked));
   subscription->last_sent_ = now;
   const std::string& rv = subscription->request_.resource_version;
   if (rv.empty()) {
-    subscription->StartFromCut();
+    subscription->StartFromCut(known);
     return subscription;
   }
   uint64_t number = 0;
@@ -118,7 +121,7 @@ absl::StatusOr<std::unique_ptr<Subscription>> Subscription::Create(
   return subscription;
 }
 
-void Subscription::StartFromCut() {
+void Subscription::StartFromCut(const absl::flat_hash_map<std::string, std::string>& known) {
   // Only the namespace asked for is copied (a namespace is one range of keys).
   std::vector<std::string> scope;
   if (!request_.filter.namespace_name.empty()) scope = {request_.filter.namespace_name};
@@ -128,7 +131,6 @@ void Subscription::StartFromCut() {
   tail_rv_ = cut.resource_version;
   absl::SimpleAtoi(cut.resource_version, &read_version_);
   const ObjectFilter& filter = request_.filter;
-  const auto& known = request_.known_objects;
   absl::flat_hash_set<std::string> still_matching;
   for (const ObjectPtr& object : cut.objects) {
     if (!filter.Matches(*object)) continue;

@@ -27,7 +27,7 @@ struct SubscriptionRequest {
   // Resume after this resourceVersion; empty = fresh, or from known_objects.
   std::string resource_version;
   // Key -> resourceVersion of the objects the subscriber holds; must be empty with
-  // resource_version.
+  // resource_version. Read by Subscription::Create for the start's diff, not kept.
   absl::flat_hash_map<std::string, std::string> known_objects;
   bool include_old_object = false;
   // Prune every object sent to this mask (FieldMask); null = whole objects. With a mask, a
@@ -143,9 +143,10 @@ class Subscription {
   Subscription(std::shared_ptr<SharedIndexInformer> informer, SubscriptionRequest request,
                SubscriberLimits limits, MaskedObjectCache* masked);
 
-  // Fills the initial state from one cut: every match (fresh) or the diff against
-  // known_objects.
-  void StartFromCut();
+  // Fills the initial state from one cut: every match (fresh) or the diff against `known`
+  // (the request's known_objects, which the subscription does not keep: a reconnecting client
+  // may hold tens of thousands of objects, and its map is needed only for this diff).
+  void StartFromCut(const absl::flat_hash_map<std::string, std::string>& known);
   // Moves the next initial event (objects, deletions, SYNCED) into `event`; !initial_done().
   void TakeInitial(SubscriptionEvent* event);
   // The subscriber's view of one change, or false when it does not concern it (then

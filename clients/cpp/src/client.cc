@@ -215,6 +215,8 @@ absl::StatusOr<ObjectList> Client::List(const std::string& resource, const ListO
     req.set_field_selector(options.field_selector);
     req.set_limit(options.limit);
     req.set_min_resource_version(options.min_resource_version);
+    for (const std::string& path : options.fields) req.add_fields(path);
+    req.set_wait_for_sync(options.wait_for_sync);
     ObjectList out;
     grpc::Status s;
     while (true) {
@@ -234,11 +236,21 @@ absl::StatusOr<ObjectList> Client::List(const std::string& resource, const ListO
 absl::StatusOr<ObjectPtr> Client::Get(const std::string& resource,
                                       const std::string& namespace_name, const std::string& name,
                                       const std::string& min_resource_version) {
+  GetOptions options;
+  options.min_resource_version = min_resource_version;
+  return Get(resource, namespace_name, name, options);
+}
+
+absl::StatusOr<ObjectPtr> Client::Get(const std::string& resource,
+                                      const std::string& namespace_name, const std::string& name,
+                                      const GetOptions& options) {
   informer::v1::GetRequest req;
   req.set_resource(resource);
   req.set_namespace_(namespace_name);
   req.set_name(name);
-  req.set_min_resource_version(min_resource_version);
+  req.set_min_resource_version(options.min_resource_version);
+  for (const std::string& path : options.fields) req.add_fields(path);
+  req.set_wait_for_sync(options.wait_for_sync);
   RetryState retry;
   while (true) {
     const size_t replica = current();
@@ -266,6 +278,8 @@ absl::StatusOr<std::vector<ObjectPtr>> Client::ByIndex(const std::string& resour
     req.set_field_selector(options.field_selector);
     req.set_limit(options.limit);
     req.set_min_resource_version(options.min_resource_version);
+    for (const std::string& path : options.fields) req.add_fields(path);
+    req.set_wait_for_sync(options.wait_for_sync);
     std::vector<ObjectPtr> out;
     grpc::Status s;
     while (true) {

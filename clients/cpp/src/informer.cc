@@ -251,6 +251,8 @@ Informer::Outcome Informer::Subscribe(const std::string& resume_rv) {
   req.set_namespace_(options_.namespace_name);
   req.set_label_selector(options_.label_selector);
   req.set_field_selector(options_.field_selector);
+  for (const std::string& path : options_.fields) req.add_fields(path);
+  req.set_wait_for_sync(options_.wait_for_sync);
   // Until SYNCED of a fresh or known_objects start no position is complete.
   bool positioned = !resume_rv.empty();
   grpc::ClientContext ctx;

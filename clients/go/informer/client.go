@@ -114,6 +114,21 @@ type ListOptions struct {
 	// MinResourceVersion waits until the cache has seen this version (read your writes), up to
 	// the context's deadline.
 	MinResourceVersion string
+	// Fields is a field mask: each object is pruned to these paths ("spec.nodeName",
+	// "metadata.labels"; its identity and resourceVersion always kept); empty = whole objects.
+	// At most 64 paths.
+	Fields []string
+	// WaitForSync waits, up to the context's deadline, for a resource informerd is still
+	// starting (on demand) instead of failing Unavailable.
+	WaitForSync bool
+}
+
+// GetOptions are what Get reads beyond the object's name; as ListOptions' fields of the same
+// names.
+type GetOptions struct {
+	MinResourceVersion string
+	Fields             []string
+	WaitForSync        bool
 }
 
 // maxListRestarts bounds how often a paged read restarts after its snapshot expired (ABORTED).
@@ -138,6 +153,7 @@ func (c *Client) List(ctx context.Context, resource string, opts ListOptions) ([
 		req := &informerv1.ListRequest{
 			Resource: resource, Namespace: opts.Namespace, LabelSelector: opts.LabelSelector,
 			FieldSelector: opts.FieldSelector, Limit: opts.Limit, MinResourceVersion: opts.MinResourceVersion,
+			Fields: opts.Fields, WaitForSync: opts.WaitForSync,
 		}
 		var rv string
 		var err error
@@ -165,9 +181,18 @@ func (c *Client) List(ctx context.Context, resource string, opts ListOptions) ([
 // Get returns one cached object. NotFound when the cache has no such object. With a
 // minResourceVersion (optional, at most one) it waits until the cache has seen that version.
 func (c *Client) Get(ctx context.Context, resource, namespace, name string, minResourceVersion ...string) (*Object, error) {
-	req := &informerv1.GetRequest{Resource: resource, Namespace: namespace, Name: name}
+	var opts GetOptions
 	if len(minResourceVersion) > 0 {
-		req.MinResourceVersion = minResourceVersion[0]
+		opts.MinResourceVersion = minResourceVersion[0]
+	}
+	return c.GetWithOptions(ctx, resource, namespace, name, opts)
+}
+
+// GetWithOptions is Get with a field mask or a wait for the resource's first sync.
+func (c *Client) GetWithOptions(ctx context.Context, resource, namespace, name string, opts GetOptions) (*Object, error) {
+	req := &informerv1.GetRequest{
+		Resource: resource, Namespace: namespace, Name: name,
+		MinResourceVersion: opts.MinResourceVersion, Fields: opts.Fields, WaitForSync: opts.WaitForSync,
 	}
 	resp, err := c.rpc.Get(ctx, req)
 	if err != nil {
@@ -185,7 +210,7 @@ func (c *Client) ByIndex(ctx context.Context, resource, indexName, value string,
 		req := &informerv1.ByIndexRequest{
 			Resource: resource, IndexName: indexName, Value: value, Namespace: opts.Namespace,
 			LabelSelector: opts.LabelSelector, FieldSelector: opts.FieldSelector, Limit: opts.Limit,
-			MinResourceVersion: opts.MinResourceVersion,
+			MinResourceVersion: opts.MinResourceVersion, Fields: opts.Fields, WaitForSync: opts.WaitForSync,
 		}
 		var err error
 		for {

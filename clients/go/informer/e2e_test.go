@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/status"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/kubernetes"
 
 	"informerd.dev/clients/go/informer"
@@ -342,5 +343,102 @@ func TestE2E_R8_ServerRestartMidStreamResumes(t *testing.T) {
 	}
 	if s := inf.Stats(); s.KnownObjectsStarts < 1 || s.FreshStarts != 1 {
 		t.Fatalf("stats = %+v, want one fresh start and a known_objects resume", s)
+	}
+}
+
+// A field mask on every read and on the informer's stream: objects arrive pruned to the paths
+// asked for (identity and resourceVersion kept), and a change outside them is not sent.
+func TestE2EFieldMaskPrunesReadsAndTheInformersStream(t *testing.T) {
+	env := e2etest.Require(t)
+	kube := env.Kube(t)
+	ns := e2etest.Namespace(t, kube)
+	c := env.Client(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	created := createCM(t, kube, ns, "m1", map[string]string{"app": "demo"})
+	pruned := func(o *informer.Object) string {
+		u, err := o.Unstructured()
+		if err != nil {
+			return err.Error()
+		}
+		data, _, _ := unstructured.NestedStringMap(u.Object, "data")
+		if len(u.GetLabels()) != 0 || len(data) != 1 || u.GetName() != "m1" || u.GetResourceVersion() == "" {
+			return fmt.Sprintf("not pruned to data.v: %v", u.Object)
+		}
+		return ""
+	}
+	setBig := func(v string) {
+		if _, err := kube.CoreV1().ConfigMaps(ns).Patch(ctx, "m1", "application/merge-patch+json",
+			[]byte(`{"data":{"big":"`+v+`"}}`), metav1.PatchOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setBig("x")
+	last := updateCM(t, kube, ns, "m1", "0")
+
+	got, err := c.GetWithOptions(ctx, "configmaps", ns, "m1", informer.GetOptions{
+		MinResourceVersion: last.ResourceVersion, Fields: []string{"data.v"}, WaitForSync: true})
+	if err != nil || got.UID != string(created.UID) {
+		t.Fatalf("Get m1 = %v, %v", got, err)
+	}
+	if why := pruned(got); why != "" {
+		t.Fatalf("Get: %s", why)
+	}
+	opts := informer.ListOptions{Namespace: ns, LabelSelector: "app=demo", Fields: []string{"data.v"}, WaitForSync: true}
+	objs, _, err := c.List(ctx, "configmaps", opts)
+	if err != nil || len(objs) != 1 {
+		t.Fatalf("List = %v, %v", objs, err)
+	}
+	if why := pruned(objs[0]); why != "" {
+		t.Fatalf("List: %s", why)
+	}
+	byNS, err := c.ByIndex(ctx, "configmaps", "namespace", ns, opts)
+	if err != nil || len(byNS) != 1 {
+		t.Fatalf("ByIndex = %v, %v", byNS, err)
+	}
+	if why := pruned(byNS[0]); why != "" {
+		t.Fatalf("ByIndex: %s", why)
+	}
+	if _, _, err := c.List(ctx, "configmaps", informer.ListOptions{Fields: []string{"no..path"}}); status.Code(err) != codes.InvalidArgument {
+		t.Fatalf("List with a bad path = %v, want InvalidArgument", err)
+	}
+
+	inf := informer.New(c, "configmaps", informer.Options{Namespace: ns, LabelSelector: "app=demo",
+		Fields: []string{"data.v"}, WaitForSync: true})
+	chk := newChecker()
+	inf.AddEventHandler(chk)
+	ictx, icancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { inf.Run(ictx); close(done) }()
+	t.Cleanup(func() { icancel(); <-done })
+	if !informer.WaitForCacheSync(ctx, inf.HasSynced) {
+		t.Fatal("informer did not sync")
+	}
+	// A change outside the mask, then one inside: events come in order, so once the second has
+	// arrived the first would have too, had it been sent.
+	setBig("y")
+	updateCM(t, kube, ns, "m1", "1")
+	e2etest.Eventually(t, 30*time.Second, func() bool {
+		o, ok := inf.Store().Get(ns, "m1")
+		if !ok {
+			return false
+		}
+		u, err := o.Unstructured()
+		v, _, _ := unstructured.NestedString(u.Object, "data", "v")
+		return err == nil && v == "1"
+	}, func() string { o, _ := inf.Store().Get(ns, "m1"); return fmt.Sprintf("store %v", o) })
+	if o, _ := inf.Store().Get(ns, "m1"); pruned(o) != "" {
+		why := pruned(o)
+		t.Fatalf("store: %s", why)
+	}
+	_, log, errs := chk.snapshot()
+	updates := 0
+	for _, l := range log {
+		if l == "update m1" {
+			updates++
+		}
+	}
+	if updates != 1 || len(errs) > 0 {
+		t.Fatalf("calls %q (want one update of m1), inconsistencies %q", log, errs)
 	}
 }

@@ -67,6 +67,12 @@ type Options struct {
 	// stops matching is deleted from the store.
 	LabelSelector string
 	FieldSelector string
+	// Fields is a field mask: the store holds each object pruned to these paths (identity and
+	// resourceVersion always kept) and a change outside them is not sent; empty = whole objects.
+	Fields []string
+	// WaitForSync makes each subscription to a resource informerd starts on demand wait for its
+	// first sync (within informerd's --max_wait) instead of failing Unavailable and backing off.
+	WaitForSync bool
 	// InitialBackoff is the first wait before resubscribing after a failure (default 250 ms);
 	// it doubles per failure up to MaxBackoff (default 30 s) and resets once a subscription
 	// delivers events again.
@@ -247,6 +253,7 @@ func (inf *Informer) subscribe(ctx context.Context, resumeRV string) subscribeRe
 	req := &informerv1.SubscribeRequest{
 		Resource: inf.resource, Namespace: inf.opts.Namespace,
 		LabelSelector: inf.opts.LabelSelector, FieldSelector: inf.opts.FieldSelector,
+		Fields: inf.opts.Fields, WaitForSync: inf.opts.WaitForSync,
 	}
 	// Until SYNCED of a fresh or known_objects start no position is complete (the contract
 	// sends none); a resume-by-version stream is positioned from its first event.

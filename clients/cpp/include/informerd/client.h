@@ -27,6 +27,20 @@ struct ListOptions {
   int32_t limit = 0;
   // Answer only once the cache has seen this resourceVersion (read your writes).
   std::string min_resource_version;
+  // A field mask: each object pruned to these paths ("spec.nodeName", "metadata.labels"; its
+  // identity and resourceVersion always kept); empty = whole objects. At most 64 paths.
+  std::vector<std::string> fields;
+  // When informerd is still starting the resource (on demand), wait for its first sync within
+  // the call's deadline instead of failing Unavailable.
+  bool wait_for_sync = false;
+};
+
+// What Get reads, beyond the object's name (informer.v1's GetRequest).
+struct GetOptions {
+  // As ListOptions' fields of the same names.
+  std::string min_resource_version;
+  std::vector<std::string> fields;
+  bool wait_for_sync = false;
 };
 
 // One consistent list and the resourceVersion of the snapshot it comes from.
@@ -92,6 +106,9 @@ class Client {
   absl::StatusOr<ObjectPtr> Get(const std::string& resource, const std::string& namespace_name,
                                 const std::string& name,
                                 const std::string& min_resource_version = "");
+  // As Get, with a field mask or a wait for the resource's first sync (GetOptions).
+  absl::StatusOr<ObjectPtr> Get(const std::string& resource, const std::string& namespace_name,
+                                const std::string& name, const GetOptions& options);
   // Every cached object whose index `index_name` holds `value`, narrowed by `options`, sorted by
   // key. InvalidArgument names the resource's indexes when index_name is not one.
   absl::StatusOr<std::vector<ObjectPtr>> ByIndex(const std::string& resource,

@@ -92,6 +92,12 @@ struct InformerOptions {
   // Label and field selectors; an object that stops matching is deleted from the store.
   std::string label_selector;
   std::string field_selector;
+  // A field mask: the store holds each object pruned to these paths (identity and
+  // resourceVersion always kept), and a change outside them is not sent; empty = whole objects.
+  std::vector<std::string> fields;
+  // On a resource informerd starts on demand, each subscription waits for its first sync
+  // (within informerd's --max_wait) instead of failing Unavailable and backing off.
+  bool wait_for_sync = false;
   // First wait before resubscribing after a failure; doubles per failure up to max_backoff and
   // resets once a subscription delivers events again. Waits are jittered by +-20%.
   absl::Duration initial_backoff = absl::Milliseconds(250);

@@ -65,6 +65,8 @@ def now():
 class Kube:
     def __init__(self, kubeconfig):
         import yaml  # the venv of scripts/setup has it
+        self.lock = threading.Lock()
+        self.retries = 0  # transient failures retried (Kube.TRANSIENT)
         with open(kubeconfig) as f:
             kc = yaml.safe_load(f)
         ctx_name = kc.get("current-context")
@@ -108,6 +110,9 @@ class Kube:
         data = r.read()
         return r.status, data
 
+    # Answers worth retrying: the API server or etcd overloaded, not a wrong request.
+    TRANSIENT = (429, 500, 503, 504)
+
     def parallel(self, items, fn, workers):
         """Runs fn(conn, item) over items on `workers` threads, each with its own connection."""
         q = queue.Queue()
@@ -122,15 +127,21 @@ class Kube:
                     it = q.get_nowait()
                 except queue.Empty:
                     return
-                for attempt in range(5):
+                for attempt in range(8):
                     try:
                         fn(c, it)
                         break
                     except (OSError, http.client.HTTPException) as e:
                         c.close()
                         c = self.conn()
-                        if attempt == 4:
+                        if attempt == 7:
                             errors.append(str(e))
+                    except Transient as e:  # e.g. etcd timed out on an overloaded machine
+                        with self.lock:
+                            self.retries += 1
+                        if attempt == 7:
+                            errors.append(str(e))
+                        time.sleep(min(8.0, 0.25 * 2 ** attempt))
                     except RuntimeError as e:
                         errors.append(str(e))
                         break
@@ -142,6 +153,10 @@ class Kube:
             t.join()
         if errors:
             raise RuntimeError(f"{len(errors)} requests failed, first: {errors[0][:300]}")
+
+
+class Transient(RuntimeError):
+    """A request the API server failed for now (Kube.TRANSIENT); parallel() retries it."""
 
 
 def ns_of(i):
@@ -166,6 +181,27 @@ def populate(kube, n, workers, base):
 
     kube.parallel(range(NAMESPACES), mkns, 4)
 
+    # Left by an earlier run on this cluster with the same content: nothing to write (the
+    # payload is the same every run), which saves minutes at 100 000 objects.
+    current = {}
+    c = kube.conn()
+    for k in range(NAMESPACES):
+        cont = ""
+        while True:
+            st, data = kube.request(c, "GET", f"/api/v1/namespaces/soak-{k}/configmaps"
+                                    f"?limit=2000&continue={cont}")
+            if st != 200:
+                raise RuntimeError(f"list soak-{k}: {st} {data[:200]}")
+            page = json.loads(data)
+            for cm in page["items"]:
+                current[cm["metadata"]["name"]] = (cm.get("data") or {}).get("payload")
+            cont = page["metadata"].get("continue", "")
+            if not cont:
+                break
+    c.close()
+    todo = [i for i in range(n) if current.get(name_of(i)) != payload(i, 0, base)]
+    log(f"{n - len(todo)} of {n} ConfigMaps already in place")
+
     def create(c, i):
         body = json.dumps({
             "apiVersion": "v1", "kind": "ConfigMap",
@@ -179,9 +215,10 @@ def populate(kube, n, workers, base):
                                     f"{name_of(i)}", json.dumps({"data": {"payload": payload(
                                         i, 0, base)}}), "application/merge-patch+json")
         if st not in (200, 201):
-            raise RuntimeError(f"create {name_of(i)}: {st} {data[:200]}")
+            error = Transient if st in Kube.TRANSIENT else RuntimeError
+            raise error(f"create {name_of(i)}: {st} {data[:200]}")
 
-    kube.parallel(range(n), create, workers)
+    kube.parallel(todo, create, workers)
 
 
 def churn(kube, n, rnd, workers, base):
@@ -190,7 +227,8 @@ def churn(kube, n, rnd, workers, base):
                                 f"{name_of(i)}", json.dumps({"data": {"payload": payload(
                                     i, rnd, base)}}), "application/merge-patch+json")
         if st != 200:
-            raise RuntimeError(f"patch {name_of(i)}: {st} {data[:200]}")
+            error = Transient if st in Kube.TRANSIENT else RuntimeError
+            raise error(f"patch {name_of(i)}: {st} {data[:200]}")
 
     kube.parallel(range(n), patch, workers)
 
@@ -557,7 +595,8 @@ def main():
            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
     cluster_dir = None
     server = load = sampler = None
-    base = os.urandom(1000).hex()
+    # The same payload every run, so that a second run on a cluster finds its objects in place.
+    base = random.Random(16).randbytes(1000).hex()
     try:
         kubeconfig = a.kubeconfig
         if not kubeconfig:
@@ -598,6 +637,8 @@ def main():
         st = proc_status(pid)
         res["cached_objects"] = m["informerd_cache_objects"]
         res["base"] = {"rss": st["VmRSS"], "hwm": st["VmHWM"],
+                       "heap_free": m.get("informerd_heap_free_bytes", 0),
+                       "heap_released": m.get("informerd_heap_released_bytes_total", 0),
                        "cache_bytes": m["informerd_cache_bytes"],
                        "history_bytes": m.get("informerd_history_bytes", 0)}
         log(f"informerd synced {m['informerd_cache_objects']:.0f} objects in "
@@ -622,6 +663,8 @@ def main():
         m = metrics(mport)
         st = proc_status(pid)
         res["synced"] = {"rss": st["VmRSS"], "hwm": st["VmHWM"],
+                         "heap_free": m.get("informerd_heap_free_bytes", 0),
+                         "heap_released": m.get("informerd_heap_released_bytes_total", 0),
                          "cache_bytes": m["informerd_cache_bytes"],
                          "history_bytes": m.get("informerd_history_bytes", 0),
                          "subscribers_open": m.get("informerd_subscribers", 0),
@@ -638,11 +681,14 @@ def main():
             log(f"round {rnd}: {n} changes after {now() - t0:.1f}s; RSS "
                 f"{mib(proc_status(pid)['VmRSS']):.1f} MiB")
         res["churn_s"] = now() - t0
+        res["api_server_retries"] = kube.retries
         res["settled"] = settle(mport, 5, 300)
         load.poll(0)
         m = metrics(mport)
         st = proc_status(pid)
         res["churned"] = {"rss": st["VmRSS"], "hwm": st["VmHWM"],
+                          "heap_free": m.get("informerd_heap_free_bytes", 0),
+                          "heap_released": m.get("informerd_heap_released_bytes_total", 0),
                           "cache_bytes": m["informerd_cache_bytes"],
                           "history_bytes": m.get("informerd_history_bytes", 0),
                           "history_events": m.get("informerd_history_events", 0),
@@ -720,7 +766,13 @@ def main():
          f"{mib(res['closed_12s']['rss']):.1f} MiB after 15 s"),
         ("streams ended by informerd", f"{ch['terminated_subscribers']:.0f}; coalesced "
          f"{ch['coalesced_subscribers']:.0f}; subscriptions {ch['subscriptions']:.0f}; "
-         f"start refusals {res['load'].get('start_refusals', 0)}"),
+         f"start refusals {res['load'].get('start_refusals', 0)}; streams ended with "
+         f"{res['load'].get('ended') or 'no error'}"),
+        ("malloc's free heap", f"{mib(b['heap_free']):.1f} MiB before subscribers, "
+         f"{mib(sy['heap_free']):.1f} MiB synced, {mib(ch['heap_free']):.1f} MiB after churn; "
+         f"{mib(ch['heap_released']):.1f} MiB handed back by informerd's heap trimmer"),
+        ("API server writes retried", f"{res.get('api_server_retries', 0)} (etcd or the API "
+         "server overloaded)"),
         ("events delivered", f"{ch['events_out']:.0f} ({res['load'].get('events', 0)} read by "
          "clients)"),
         ("informerd CPU", f"{sy['informerd_cpu_s']:.1f}s subscribing, "

@@ -638,6 +638,7 @@ def main():
         res["cached_objects"] = m["informerd_cache_objects"]
         res["base"] = {"rss": st["VmRSS"], "hwm": st["VmHWM"],
                        "heap_free": m.get("informerd_heap_free_bytes", 0),
+                       "heap_in_use": m.get("informerd_heap_in_use_bytes", 0),
                        "heap_released": m.get("informerd_heap_released_bytes_total", 0),
                        "cache_bytes": m["informerd_cache_bytes"],
                        "history_bytes": m.get("informerd_history_bytes", 0)}
@@ -660,10 +661,13 @@ def main():
         wait_until(lambda: load.poll() >= s, 900, f"{s} subscribers to sync")
         res["subscribe_s"] = now() - t0
         settle(mport, 3, 60)
+        # Past one --heap_trim_interval (10 s), so the heap figures are of this state.
+        time.sleep(11)
         m = metrics(mport)
         st = proc_status(pid)
         res["synced"] = {"rss": st["VmRSS"], "hwm": st["VmHWM"],
                          "heap_free": m.get("informerd_heap_free_bytes", 0),
+                       "heap_in_use": m.get("informerd_heap_in_use_bytes", 0),
                          "heap_released": m.get("informerd_heap_released_bytes_total", 0),
                          "cache_bytes": m["informerd_cache_bytes"],
                          "history_bytes": m.get("informerd_history_bytes", 0),
@@ -683,11 +687,13 @@ def main():
         res["churn_s"] = now() - t0
         res["api_server_retries"] = kube.retries
         res["settled"] = settle(mport, 5, 300)
+        time.sleep(11)  # past one --heap_trim_interval, as above
         load.poll(0)
         m = metrics(mport)
         st = proc_status(pid)
         res["churned"] = {"rss": st["VmRSS"], "hwm": st["VmHWM"],
                           "heap_free": m.get("informerd_heap_free_bytes", 0),
+                       "heap_in_use": m.get("informerd_heap_in_use_bytes", 0),
                           "heap_released": m.get("informerd_heap_released_bytes_total", 0),
                           "cache_bytes": m["informerd_cache_bytes"],
                           "history_bytes": m.get("informerd_history_bytes", 0),
@@ -718,7 +724,10 @@ def main():
         res["closed"] = {"rss": st["VmRSS"], "hwm": st["VmHWM"]}
         # informerd hands freed heap memory back every --heap_trim_interval (10 s by default).
         time.sleep(12)
-        res["closed_12s"] = {"rss": proc_status(pid)["VmRSS"]}
+        m = metrics(mport)
+        res["closed_12s"] = {"rss": proc_status(pid)["VmRSS"],
+                             "heap_free": m.get("informerd_heap_free_bytes", 0),
+                             "heap_in_use": m.get("informerd_heap_in_use_bytes", 0)}
         sampler.stop.set()
         sampler.join()
         res["load"] = load_stats
@@ -753,7 +762,8 @@ def main():
         ("RSS, all subscribers synced", f"{mib(sy['rss']):.1f} MiB "
          f"({sy['rss'] / sy['cache_bytes']:.2f}× cache), after {res['subscribe_s']:.0f}s"),
         ("per subscriber after its initial objects",
-         f"{res['per_subscriber_synced'] / 1024:.1f} KiB (target < 64 KiB)"),
+         f"{res['per_subscriber_synced'] / 1024:.1f} KiB (target < 64 KiB); malloc in use "
+         f"{(sy['heap_in_use'] - b['heap_in_use']) / s / 1024:.1f} KiB"),
         ("RSS after churn", f"{mib(ch['rss']):.1f} MiB ({ch['rss'] / ch['cache_bytes']:.2f}× "
          f"cache; history {mib(ch['history_bytes']):.1f} MiB), churn {res['churn_s']:.0f}s"),
         ("per subscriber after churn", f"{res['per_subscriber_churned'] / 1024:.1f} KiB "
@@ -768,8 +778,12 @@ def main():
          f"{ch['coalesced_subscribers']:.0f}; subscriptions {ch['subscriptions']:.0f}; "
          f"start refusals {res['load'].get('start_refusals', 0)}; streams ended with "
          f"{res['load'].get('ended') or 'no error'}"),
-        ("malloc's free heap", f"{mib(b['heap_free']):.1f} MiB before subscribers, "
-         f"{mib(sy['heap_free']):.1f} MiB synced, {mib(ch['heap_free']):.1f} MiB after churn; "
+        ("malloc's heap in use / free", f"{mib(b['heap_in_use']):.1f} / "
+         f"{mib(b['heap_free']):.1f} MiB before subscribers, {mib(sy['heap_in_use']):.1f} / "
+         f"{mib(sy['heap_free']):.1f} MiB synced, {mib(ch['heap_in_use']):.1f} / "
+         f"{mib(ch['heap_free']):.1f} MiB after churn, "
+         f"{mib(res['closed_12s']['heap_in_use']):.1f} / "
+         f"{mib(res['closed_12s']['heap_free']):.1f} MiB after close; "
          f"{mib(ch['heap_released']):.1f} MiB handed back by informerd's heap trimmer"),
         ("API server writes retried", f"{res.get('api_server_retries', 0)} (etcd or the API "
          "server overloaded)"),

@@ -39,20 +39,26 @@ uint64_t TrimFrom(uint64_t resident_before, uint64_t* resident_after) {
 
 }  // namespace
 
-uint64_t FreeHeapBytes() {
+HeapBytes ReadHeapBytes() {
+  HeapBytes bytes;
 #if defined(__GLIBC__)
-  return mallinfo2().fordblks;
-#else
-  return 0;
+  const struct mallinfo2 info = mallinfo2();
+  bytes.free = info.fordblks;
+  bytes.in_use = info.uordblks + info.hblkhd;
 #endif
+  return bytes;
 }
+
+uint64_t FreeHeapBytes() { return ReadHeapBytes().free; }
 
 uint64_t ReleaseFreeHeap() { return TrimFrom(ResidentBytes(), nullptr); }
 
 bool HeapTrimmer::MaybeTrim(absl::Time now) {
   if (interval_ <= absl::ZeroDuration() || now < next_check_) return false;
   next_check_ = now + interval_;
-  stats_.free_bytes = FreeHeapBytes();
+  const HeapBytes heap = ReadHeapBytes();
+  stats_.free_bytes = heap.free;
+  stats_.in_use_bytes = heap.in_use;
   const uint64_t resident = ResidentBytes();
   free_floor_ = std::min(free_floor_, stats_.free_bytes);
   resident_floor_ = std::min(resident_floor_, resident);

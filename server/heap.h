@@ -17,7 +17,15 @@
 namespace informer {
 namespace server {
 
-// Free bytes malloc holds in its arenas (mallinfo2's fordblks); 0 without glibc.
+// What malloc holds: bytes free in its arenas (mallinfo2's fordblks) and bytes in use
+// (uordblks + hblkhd: allocated from the arenas or mmapped); zeros without glibc.
+struct HeapBytes {
+  uint64_t free = 0;
+  uint64_t in_use = 0;
+};
+HeapBytes ReadHeapBytes();
+
+// Free bytes malloc holds in its arenas (ReadHeapBytes().free).
 uint64_t FreeHeapBytes();
 
 // Hands free arena pages back to the system (malloc_trim(0)); returns how much the process's
@@ -27,6 +35,7 @@ uint64_t ReleaseFreeHeap();
 // Counters of a HeapTrimmer, for /metrics.
 struct HeapTrimStats {
   uint64_t free_bytes = 0;      // at the last check
+  uint64_t in_use_bytes = 0;    // at the last check
   uint64_t trims = 0;           // ReleaseFreeHeap calls
   uint64_t released_bytes = 0;  // resident memory they gave back
 };

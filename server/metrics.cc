@@ -356,6 +356,9 @@ std::string Metrics::Render() const {
   Header(&out, "informerd_heap_free_bytes", "gauge",
          "Bytes malloc holds free in its arenas, at the last check (--heap_trim_interval).");
   Sample(&out, "informerd_heap_free_bytes", "", static_cast<double>(heap.free_bytes));
+  Header(&out, "informerd_heap_in_use_bytes", "gauge",
+         "Bytes malloc has handed out (arenas and mmapped), at the last check.");
+  Sample(&out, "informerd_heap_in_use_bytes", "", static_cast<double>(heap.in_use_bytes));
   Header(&out, "informerd_heap_trims_total", "counter",
          "Times free heap memory was handed back to the system (malloc_trim).");
   Sample(&out, "informerd_heap_trims_total", "", static_cast<double>(heap.trims));

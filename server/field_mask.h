@@ -87,8 +87,8 @@ class FieldMask {
 };
 
 // The masked forms of recently sent object versions, per mask key, so that subscribers with
-// the same mask prune each change once (and, since they then share one MaskedObject, the
-// stream hub's ObjectWireCache serialises it once for all of them).
+// the same mask prune each change once (and, since they then share one MaskedObject, its
+// JSON is sent to all of them from one buffer, server/wire.h).
 //
 // Entries do not keep source objects alive: one whose source was freed is never returned (its
 // address may be reused) and goes with the oldest.

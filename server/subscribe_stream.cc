@@ -154,7 +154,7 @@ void SubscribeStream::Pump() {
       return FinishOnce(next.status());
     }
     if (*next) {
-      response_ = EncodeSubscribeResponse(event, hub_->wire_cache());
+      response_ = EncodeSubscribeResponse(event);
       counters_->events_out.fetch_add(1, std::memory_order_relaxed);
       write_started_unix_nanos_.store(absl::ToUnixNanos(MonotonicNow()), std::memory_order_relaxed);
       StartWrite(&response_);  // busy_ stays set until OnWriteDone

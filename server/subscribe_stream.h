@@ -158,8 +158,6 @@ class StreamHub {
   std::vector<SubscriberLag> Lags() const;
   // Streams open now.
   size_t size() const;
-  // The serialised objects the streams share.
-  ObjectWireCache* wire_cache() { return &wire_cache_; }
 
  private:
   friend class SubscribeStream;
@@ -175,7 +173,6 @@ class StreamHub {
 
   const absl::Duration tick_;
   const absl::Duration write_timeout_;
-  ObjectWireCache wire_cache_;
   mutable absl::Mutex mu_;
   absl::flat_hash_set<SubscribeStream*> streams_ ABSL_GUARDED_BY(mu_);
   std::deque<SubscribeStream*> queue_ ABSL_GUARDED_BY(mu_);

@@ -1,17 +1,22 @@
 #include "server/wire.h"
 
+#include <cstdint>
 #include <string>
-#include <utility>
-#include <vector>
 
+#include "absl/container/inlined_vector.h"
+#include "absl/strings/string_view.h"
 #include "informer/v1/informer.pb.h"
-#include "server/convert.h"
 
 namespace informer {
 namespace server {
 namespace {
 
 namespace pb = ::informer::v1;
+
+// Protobuf's wire format, written by hand for the few fields of a SubscribeResponse: what
+// protobuf would write for them, in field-number order (wire_test compares the two).
+constexpr int kVarint = 0;
+constexpr int kLengthDelimited = 2;
 
 void AppendVarint(uint64_t value, std::string* out) {
   while (value >= 0x80) {
@@ -21,76 +26,128 @@ void AppendVarint(uint64_t value, std::string* out) {
   out->push_back(static_cast<char>(value));
 }
 
-// Appends the key and length of a length-delimited field (wire type 2) of `size` bytes.
-void AppendMessageFieldHeader(int field_number, size_t size, std::string* out) {
-  AppendVarint((static_cast<uint64_t>(field_number) << 3) | 2, out);
-  AppendVarint(size, out);
+size_t VarintSize(uint64_t value) {
+  size_t size = 1;
+  while (value >= 0x80) {
+    value >>= 7;
+    ++size;
+  }
+  return size;
 }
+
+void AppendKey(int field_number, int wire_type, std::string* out) {
+  AppendVarint((static_cast<uint64_t>(field_number) << 3) | static_cast<uint64_t>(wire_type), out);
+}
+
+// A string field; proto3 leaves an empty one out.
+void AppendStringField(int field_number, absl::string_view value, std::string* out) {
+  if (value.empty()) return;
+  AppendKey(field_number, kLengthDelimited, out);
+  AppendVarint(value.size(), out);
+  out->append(value.data(), value.size());
+}
+
+size_t StringFieldSize(int field_number, absl::string_view value) {
+  if (value.empty()) return 0;
+  return VarintSize(static_cast<uint64_t>(field_number) << 3) + VarintSize(value.size()) +
+         value.size();
+}
+
+// A varint field (enum, bool); proto3 leaves a zero out.
+void AppendVarintField(int field_number, uint64_t value, std::string* out) {
+  if (value == 0) return;
+  AppendKey(field_number, kVarint, out);
+  AppendVarint(value, out);
+}
+
+int WireEventType(SubscriptionEventType type) {
+  switch (type) {
+    case SubscriptionEventType::kAdded:
+      return pb::EVENT_TYPE_ADDED;
+    case SubscriptionEventType::kModified:
+      return pb::EVENT_TYPE_MODIFIED;
+    case SubscriptionEventType::kDeleted:
+      return pb::EVENT_TYPE_DELETED;
+    case SubscriptionEventType::kBookmark:
+      return pb::EVENT_TYPE_BOOKMARK;
+    case SubscriptionEventType::kSynced:
+      return pb::EVENT_TYPE_SYNCED;
+  }
+  return pb::EVENT_TYPE_UNSPECIFIED;
+}
+
+// Frees the reference an object-sharing slice holds (gRPC calls it once the slice is unused).
+void ReleaseObject(void* object) { delete static_cast<ObjectPtr*>(object); }
+
+// A SubscribeResponse under construction: the bytes around the objects' JSON collected in
+// `pending`, each JSON a slice of its own that references its object.
+class ResponseWriter {
+ public:
+  ResponseWriter() { pending_.reserve(256); }
+
+  std::string* pending() { return &pending_; }
+
+  // An informer.v1.Object field: json (1), then namespace, name, uid and resourceVersion (2-5),
+  // as ToProto(Object) fills them.
+  void AppendObjectField(int field_number, const ObjectPtr& object) {
+    const std::string& json = object->json();
+    const ObjectMeta& meta = object->meta();
+    const size_t size =
+        StringFieldSize(pb::Object::kJsonFieldNumber, json) +
+        StringFieldSize(pb::Object::kNamespaceFieldNumber, meta.namespace_name) +
+        StringFieldSize(pb::Object::kNameFieldNumber, meta.name) +
+        StringFieldSize(pb::Object::kUidFieldNumber, meta.uid) +
+        StringFieldSize(pb::Object::kResourceVersionFieldNumber, meta.resource_version);
+    AppendKey(field_number, kLengthDelimited, &pending_);
+    AppendVarint(size, &pending_);
+    if (!json.empty()) {
+      AppendKey(pb::Object::kJsonFieldNumber, kLengthDelimited, &pending_);
+      AppendVarint(json.size(), &pending_);
+      Flush();
+      slices_.emplace_back(const_cast<char*>(json.data()), json.size(), &ReleaseObject,
+                           new ObjectPtr(object));
+    }
+    AppendStringField(pb::Object::kNamespaceFieldNumber, meta.namespace_name, &pending_);
+    AppendStringField(pb::Object::kNameFieldNumber, meta.name, &pending_);
+    AppendStringField(pb::Object::kUidFieldNumber, meta.uid, &pending_);
+    AppendStringField(pb::Object::kResourceVersionFieldNumber, meta.resource_version, &pending_);
+  }
+
+  grpc::ByteBuffer Finish() {
+    Flush();
+    return grpc::ByteBuffer(slices_.data(), slices_.size());
+  }
+
+ private:
+  void Flush() {
+    if (pending_.empty()) return;
+    slices_.emplace_back(pending_.data(), pending_.size());  // copied (inline when small)
+    pending_.clear();
+  }
+
+  std::string pending_;
+  absl::InlinedVector<grpc::Slice, 5> slices_;
+};
 
 }  // namespace
 
-ObjectWireCache::ObjectWireCache(size_t max_entries, size_t max_bytes)
-    : max_entries_(max_entries), max_bytes_(max_bytes) {}
-
-grpc::Slice ObjectWireCache::Get(const ObjectPtr& object) {
-  {
-    absl::MutexLock lock(&mu_);
-    auto it = entries_.find(object.get());
-    if (it != entries_.end() && it->second.object.lock() == object) return it->second.bytes;
-  }
-  // Serialised outside the lock; two streams racing on one version both serialise it, once.
-  pb::Object message;
-  ToProto(*object, &message);
-  grpc::Slice bytes(message.SerializeAsString());
-  absl::MutexLock lock(&mu_);
-  auto [it, inserted] = entries_.try_emplace(object.get());
-  if (!inserted) {
-    bytes_ -= it->second.bytes.size();  // a freed object's entry, or the race above
-  } else {
-    oldest_first_.push_back(object.get());
-  }
-  it->second = Entry{object, bytes};
-  bytes_ += bytes.size();
-  while (oldest_first_.size() > 1 && (oldest_first_.size() > max_entries_ || bytes_ > max_bytes_)) {
-    auto oldest = entries_.find(oldest_first_.front());
-    bytes_ -= oldest->second.bytes.size();
-    entries_.erase(oldest);
-    oldest_first_.pop_front();
-  }
-  return bytes;
-}
-
-size_t ObjectWireCache::size() const {
-  absl::MutexLock lock(&mu_);
-  return entries_.size();
-}
-
-grpc::ByteBuffer EncodeSubscribeResponse(const SubscriptionEvent& event, ObjectWireCache* cache) {
-  // Everything but the objects, serialised by protobuf; then the objects' fields from the
-  // cache. Protobuf accepts fields in any order.
-  SubscriptionEvent head_only = event;
-  head_only.object = nullptr;
-  head_only.old_object = nullptr;
-  pb::SubscribeResponse head;
-  ToProto(head_only, &head);
-  std::string prefix = head.SerializeAsString();
-  std::vector<grpc::Slice> slices;
-  slices.reserve(4);
-  auto append_object = [&](int field_number, const ObjectPtr& object) {
-    grpc::Slice bytes = cache->Get(object);
-    AppendMessageFieldHeader(field_number, bytes.size(), &prefix);
-    slices.emplace_back(prefix);
-    slices.push_back(std::move(bytes));
-    prefix.clear();
-  };
+grpc::ByteBuffer EncodeSubscribeResponse(const SubscriptionEvent& event) {
+  ResponseWriter writer;
+  AppendVarintField(pb::SubscribeResponse::kTypeFieldNumber,
+                    static_cast<uint64_t>(WireEventType(event.type)), writer.pending());
   if (event.object != nullptr) {
-    append_object(pb::SubscribeResponse::kObjectFieldNumber, event.object);
+    writer.AppendObjectField(pb::SubscribeResponse::kObjectFieldNumber, event.object);
   }
   if (event.old_object != nullptr) {
-    append_object(pb::SubscribeResponse::kOldObjectFieldNumber, event.old_object);
+    writer.AppendObjectField(pb::SubscribeResponse::kOldObjectFieldNumber, event.old_object);
   }
-  if (!prefix.empty()) slices.emplace_back(prefix);
-  return grpc::ByteBuffer(slices.data(), slices.size());
+  AppendStringField(pb::SubscribeResponse::kResourceVersionFieldNumber, event.resource_version,
+                    writer.pending());
+  AppendVarintField(pb::SubscribeResponse::kFinalStateUnknownFieldNumber,
+                    event.final_state_unknown ? 1 : 0, writer.pending());
+  AppendVarintField(pb::SubscribeResponse::kCoalescedFieldNumber, event.coalesced ? 1 : 0,
+                    writer.pending());
+  return writer.Finish();
 }
 
 }  // namespace server

@@ -28,12 +28,16 @@ std::string Flatten(const grpc::ByteBuffer& buffer) {
   return out;
 }
 
-// Encodes `event`, parses it back and compares it with what ToProto makes of it.
-void ExpectEncodesLikeToProto(const SubscriptionEvent& event, ObjectWireCache* cache) {
-  pb::SubscribeResponse parsed;
-  ASSERT_TRUE(parsed.ParseFromString(Flatten(EncodeSubscribeResponse(event, cache))));
+// Encodes `event` and compares it, byte for byte, with serialising what ToProto makes of it.
+void ExpectEncodesLikeToProto(const SubscriptionEvent& event) {
   pb::SubscribeResponse expected;
   ToProto(event, &expected);
+  std::string expected_bytes;
+  ASSERT_TRUE(expected.SerializeToString(&expected_bytes));
+  const std::string encoded = Flatten(EncodeSubscribeResponse(event));
+  EXPECT_EQ(encoded, expected_bytes);
+  pb::SubscribeResponse parsed;
+  ASSERT_TRUE(parsed.ParseFromString(encoded));
   std::string difference;
   google::protobuf::util::MessageDifferencer differencer;
   differencer.ReportDifferencesToString(&difference);
@@ -41,7 +45,6 @@ void ExpectEncodesLikeToProto(const SubscriptionEvent& event, ObjectWireCache* c
 }
 
 TEST(WireTest, EveryKindOfEventEncodesAsToProtoWould) {
-  ObjectWireCache cache;
   ObjectPtr now = MakeObject("ns", "a", "12", {{"app", "web"}}, R"("spec":{"note":"ünïcode"})");
   ObjectPtr before = MakeObject("ns", "a", "11", {{"app", "db"}});
   SubscriptionEvent event;
@@ -52,68 +55,61 @@ TEST(WireTest, EveryKindOfEventEncodesAsToProtoWould) {
     event.type = type;
     event.object = now;
     event.resource_version = "12";
-    ExpectEncodesLikeToProto(event, &cache);
+    ExpectEncodesLikeToProto(event);
   }
   event.type = SubscriptionEventType::kModified;
   event.old_object = before;  // include_old_object
   event.coalesced = true;
-  ExpectEncodesLikeToProto(event, &cache);
+  ExpectEncodesLikeToProto(event);
   event = SubscriptionEvent();
   event.type = SubscriptionEventType::kDeleted;
   event.object = before;
   event.final_state_unknown = true;
   event.resource_version = "99";
-  ExpectEncodesLikeToProto(event, &cache);
+  ExpectEncodesLikeToProto(event);
   for (SubscriptionEventType type :
        {SubscriptionEventType::kBookmark, SubscriptionEventType::kSynced}) {
     event = SubscriptionEvent();
     event.type = type;
     event.resource_version = "100";
-    ExpectEncodesLikeToProto(event, &cache);
+    ExpectEncodesLikeToProto(event);
   }
-  // A large object: its length takes a multi-byte varint.
+  // A large object: its lengths take multi-byte varints.
   SubscriptionEvent big;
   big.type = SubscriptionEventType::kAdded;
   big.object = MakeObject("ns", "big", "5", {},
                           absl::StrCat(R"("data":{"blob":")", std::string(300000, 'x'), R"("})"));
-  ExpectEncodesLikeToProto(big, &cache);
+  ExpectEncodesLikeToProto(big);
 }
 
-TEST(WireTest, AVersionIsSerialisedOnceAndShared) {
-  ObjectWireCache cache;
-  ObjectPtr object = MakeObject("ns", "a", "1");
-  grpc::Slice first = cache.Get(object);
-  grpc::Slice second = cache.Get(object);
-  EXPECT_EQ(first.begin(), second.begin());  // the same bytes, not a copy
-  EXPECT_EQ(cache.size(), 1u);
-  ObjectPtr newer = MakeObject("ns", "a", "2");
-  EXPECT_NE(cache.Get(newer).begin(), first.begin());
-  EXPECT_EQ(cache.size(), 2u);
+TEST(WireTest, AnObjectWithoutNamespaceOrUidEncodesAsToProtoWould) {
+  SubscriptionEvent event;
+  event.type = SubscriptionEventType::kAdded;
+  event.object = MakeObject("", "cluster-scoped", "3");
+  ExpectEncodesLikeToProto(event);
 }
 
-TEST(WireTest, AFreedObjectsEntryIsNeverReturnedForAnother) {
-  ObjectWireCache cache;
-  for (int i = 0; i < 100; ++i) {
-    // Freed at once, so the next object is likely to reuse its address.
-    ObjectPtr object = MakeObject("ns", absl::StrCat("o", i), absl::StrCat(i));
-    pb::Object parsed;
-    grpc::Slice bytes = cache.Get(object);
-    ASSERT_TRUE(parsed.ParseFromArray(bytes.begin(), static_cast<int>(bytes.size())));
-    EXPECT_EQ(parsed.name(), absl::StrCat("o", i));
+TEST(WireTest, TheObjectsJsonIsSharedNotCopiedAndKeptAliveByTheResponse) {
+  ObjectPtr object = MakeObject("ns", "a", "1", {}, R"("data":{"k":"v"})");
+  std::weak_ptr<const Object> watch = object;
+  SubscriptionEvent event;
+  event.type = SubscriptionEventType::kAdded;
+  event.object = object;
+  grpc::ByteBuffer response = EncodeSubscribeResponse(event);
+  std::vector<grpc::Slice> slices;
+  ASSERT_TRUE(response.Dump(&slices).ok());
+  bool shared = false;
+  for (const grpc::Slice& slice : slices) {
+    shared |= reinterpret_cast<const char*>(slice.begin()) == object->json().data() &&
+              slice.size() == object->json().size();
   }
-}
-
-TEST(WireTest, TheCacheKeepsItsBounds) {
-  ObjectWireCache by_count(/*max_entries=*/3, /*max_bytes=*/size_t{1} << 30);
-  std::vector<ObjectPtr> objects;
-  for (int i = 0; i < 10; ++i) {
-    objects.push_back(MakeObject("ns", absl::StrCat("o", i), "1"));
-    by_count.Get(objects.back());
-  }
-  EXPECT_EQ(by_count.size(), 3u);
-  ObjectWireCache by_bytes(/*max_entries=*/1000, /*max_bytes=*/1);
-  for (const ObjectPtr& object : objects) by_bytes.Get(object);
-  EXPECT_EQ(by_bytes.size(), 1u);  // always the newest
+  EXPECT_TRUE(shared) << "no slice points at the object's JSON";
+  slices.clear();
+  event.object = nullptr;
+  object = nullptr;
+  EXPECT_FALSE(watch.expired()) << "the response's slice must keep the object alive";
+  response.Clear();
+  EXPECT_TRUE(watch.expired()) << "the response released, the object must be freed";
 }
 
 }  // namespace

@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "absl/time/clock.h"
+
 #if defined(__GLIBC__)
 #include <malloc.h>
 #endif
@@ -62,11 +64,13 @@ bool HeapTrimmer::MaybeTrim(absl::Time now) {
   const uint64_t resident = ResidentBytes();
   free_floor_ = std::min(free_floor_, stats_.free_bytes);
   resident_floor_ = std::min(resident_floor_, resident);
-  const bool freed = stats_.free_bytes >= free_floor_ + min_free_bytes_;
-  const bool refaulted = resident >= resident_floor_ + min_free_bytes_;
+  const bool freed = stats_.free_bytes >= free_floor_ + min_growth_bytes_;
+  const bool refaulted = resident >= resident_floor_ + min_growth_bytes_;
   if (stats_.free_bytes < min_free_bytes_ || !(freed || refaulted)) return false;
   ++stats_.trims;
+  const absl::Time started = absl::Now();
   stats_.released_bytes += TrimFrom(resident, &resident_floor_);
+  stats_.trim_time += absl::Now() - started;
   free_floor_ = FreeHeapBytes();
   return true;
 }

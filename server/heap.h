@@ -38,18 +38,19 @@ struct HeapTrimStats {
   uint64_t in_use_bytes = 0;    // at the last check
   uint64_t trims = 0;           // ReleaseFreeHeap calls
   uint64_t released_bytes = 0;  // resident memory they gave back
+  absl::Duration trim_time;     // spent in them
 };
 
-// Calls ReleaseFreeHeap when, at a check at least `interval` after the last, more than
-// `min_free_bytes` is free in the arenas and, since the last trim, the free bytes grew by as much
-// (memory was freed) or the resident bytes did (free pages handed back were used and freed
-// again): each measured from its lowest since. A trim does not lower the free figure (the
-// chunks stay free; their pages are handed back), so without either there is nothing new.
-// Not thread-safe: one caller (the server's monitor).
+// Calls ReleaseFreeHeap when, at a check at least `interval` after the last, at least
+// `min_free_bytes` is free in the arenas and, since the last trim, the free bytes grew by
+// `min_growth_bytes` (memory was freed) or the resident bytes did (free pages handed back were
+// used and freed again): each measured from its lowest since. A trim does not lower the free
+// figure (the chunks stay free; their pages are handed back), so without either there is
+// nothing new. Not thread-safe: one caller (the server's monitor).
 class HeapTrimmer {
  public:
-  HeapTrimmer(absl::Duration interval, uint64_t min_free_bytes)
-      : interval_(interval), min_free_bytes_(min_free_bytes) {}
+  HeapTrimmer(absl::Duration interval, uint64_t min_free_bytes, uint64_t min_growth_bytes)
+      : interval_(interval), min_free_bytes_(min_free_bytes), min_growth_bytes_(min_growth_bytes) {}
 
   // Checks when due by `now` (monotonic); true when it trimmed. Never with a zero interval.
   bool MaybeTrim(absl::Time now);
@@ -58,6 +59,7 @@ class HeapTrimmer {
  private:
   const absl::Duration interval_;
   const uint64_t min_free_bytes_;
+  const uint64_t min_growth_bytes_;
   absl::Time next_check_ = absl::InfinitePast();
   // After the last trim, or the lowest since.
   uint64_t free_floor_ = 0;

@@ -362,6 +362,8 @@ std::string Metrics::Render() const {
   Header(&out, "informerd_heap_trims_total", "counter",
          "Times free heap memory was handed back to the system (malloc_trim).");
   Sample(&out, "informerd_heap_trims_total", "", static_cast<double>(heap.trims));
+  Header(&out, "informerd_heap_trim_seconds_total", "counter", "Time those trims took.");
+  Sample(&out, "informerd_heap_trim_seconds_total", "", absl::ToDoubleSeconds(heap.trim_time));
   Header(&out, "informerd_heap_released_bytes_total", "counter",
          "Resident memory those trims gave back.");
   Sample(&out, "informerd_heap_released_bytes_total", "", static_cast<double>(heap.released_bytes));

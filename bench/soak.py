@@ -632,7 +632,7 @@ def main():
         t0 = now()
         wait_until(synced, 600, "informerd to sync")
         res["informerd_sync_s"] = now() - t0
-        time.sleep(3)
+        time.sleep(11)  # past one --heap_trim_interval (10 s), so the heap figures are of now
         m = metrics(mport)
         st = proc_status(pid)
         res["cached_objects"] = m["informerd_cache_objects"]
@@ -725,6 +725,8 @@ def main():
         # informerd hands freed heap memory back every --heap_trim_interval (10 s by default).
         time.sleep(12)
         m = metrics(mport)
+        res["heap_trims"] = m.get("informerd_heap_trims_total", 0)
+        res["heap_trim_s"] = m.get("informerd_heap_trim_seconds_total", 0)
         res["closed_12s"] = {"rss": proc_status(pid)["VmRSS"],
                              "heap_free": m.get("informerd_heap_free_bytes", 0),
                              "heap_in_use": m.get("informerd_heap_in_use_bytes", 0)}
@@ -784,6 +786,7 @@ def main():
          f"{mib(ch['heap_free']):.1f} MiB after churn, "
          f"{mib(res['closed_12s']['heap_in_use']):.1f} / "
          f"{mib(res['closed_12s']['heap_free']):.1f} MiB after close; "
+         f"{res.get('heap_trims', 0):.0f} trims took {res.get('heap_trim_s', 0) * 1000:.0f} ms; "
          f"{mib(ch['heap_released']):.1f} MiB handed back by informerd's heap trimmer"),
         ("API server writes retried", f"{res.get('api_server_retries', 0)} (etcd or the API "
          "server overloaded)"),

@@ -248,21 +248,43 @@ absl::StatusOr<std::shared_ptr<const Object>> Object::FromJsonValue(
     return absl::InvalidArgumentError("object cannot be written as JSON (NaN or infinity?)");
   }
   object->json_.assign(buffer.GetString(), buffer.GetSize());
-  object->key_ = ObjectKey(object->meta_.namespace_name, object->meta_.name);
-  uint64_t rv = 0;
-  if (absl::SimpleAtoi(object->meta_.resource_version, &rv)) object->resource_version_number_ = rv;
-  if (extract != nullptr && extract->size() > 0) {
-    object->extracted_.resize(extract->size());
-    for (size_t i = 0; i < extract->size(); ++i) {
-      if (CollectFieldValuesExactly(value, extract->steps(i), &object->extracted_[i])) {
-        object->extracted_mask_ |= uint64_t{1} << i;
-      } else {
-        object->extracted_[i].clear();
-      }
-    }
-    object->extract_ = std::move(extract);
+  object->Finish(&value, std::move(extract));
+  return std::shared_ptr<const Object>(std::move(object));
+}
+
+std::shared_ptr<const Object> Object::FromDecoded(
+    std::string json, std::string api_version, std::string kind, ObjectMeta meta,
+    std::shared_ptr<const ExtractedFieldPaths> extract) {
+  std::shared_ptr<Object> object(new Object());
+  object->json_ = std::move(json);
+  object->api_version_ = std::move(api_version);
+  object->kind_ = std::move(kind);
+  object->meta_ = std::move(meta);
+  if (extract == nullptr || extract->size() == 0) {
+    object->Finish(nullptr, nullptr);
+  } else {
+    rapidjson::Document document;
+    const bool parsed = ParseJson(object->json_, &document).ok();
+    object->Finish(parsed ? &document : nullptr, std::move(extract));
   }
   return std::shared_ptr<const Object>(std::move(object));
+}
+
+void Object::Finish(const rapidjson::Value* value,
+                    std::shared_ptr<const ExtractedFieldPaths> extract) {
+  key_ = ObjectKey(meta_.namespace_name, meta_.name);
+  uint64_t rv = 0;
+  if (absl::SimpleAtoi(meta_.resource_version, &rv)) resource_version_number_ = rv;
+  if (value == nullptr || extract == nullptr || extract->size() == 0) return;
+  extracted_.resize(extract->size());
+  for (size_t i = 0; i < extract->size(); ++i) {
+    if (CollectFieldValuesExactly(*value, extract->steps(i), &extracted_[i])) {
+      extracted_mask_ |= uint64_t{1} << i;
+    } else {
+      extracted_[i].clear();
+    }
+  }
+  extract_ = std::move(extract);
 }
 
 absl::StatusOr<std::shared_ptr<const Object>> Object::FromJson(

@@ -91,6 +91,13 @@ class Object {
       absl::string_view json, absl::string_view default_api_version = "",
       absl::string_view default_kind = "");
 
+  // Builds an Object from what a decoder that did not build a DOM (DecodeCompactObject) read:
+  // `json` is the compact JSON FromJsonValue would have written, `meta`, `api_version` and
+  // `kind` what it would have read. The paths of `extract` are read from a parse of `json`.
+  static std::shared_ptr<const Object> FromDecoded(
+      std::string json, std::string api_version, std::string kind, ObjectMeta meta,
+      std::shared_ptr<const ExtractedFieldPaths> extract = nullptr);
+
   // The compact JSON text of the whole object.
   const std::string& json() const { return json_; }
   const std::string& api_version() const { return api_version_; }
@@ -114,6 +121,10 @@ class Object {
 
  private:
   Object() = default;
+
+  // Sets key_ and resource_version_number_ from meta_, and the values of `extract`'s paths
+  // from `value` (the object's DOM; null when it could not be had).
+  void Finish(const rapidjson::Value* value, std::shared_ptr<const ExtractedFieldPaths> extract);
 
   std::string json_;
   std::string api_version_;

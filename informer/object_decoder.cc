@@ -46,6 +46,31 @@ ObjectDecoder::ObjectDecoder(const ResourceInfo& resource, std::vector<Transform
       transforms_(std::move(transforms)) {
   auto extract = std::make_shared<const ExtractedFieldPaths>(extracted_field_paths);
   if (extract->size() > 0) extract_ = std::move(extract);
+  compact_ok_ = true;
+  for (const Transform& transform : transforms_) {
+    if (!transform) continue;
+    using Function = absl::Status (*)(rapidjson::Value&, rapidjson::Document::AllocatorType&);
+    const Function* function = transform.target<Function>();
+    if (function != nullptr && *function == &StripManagedFields) {
+      strip_managed_fields_ = true;
+    } else {
+      compact_ok_ = false;
+    }
+  }
+}
+
+bool ObjectDecoder::DecodeCompactEvent(absl::string_view frame, CompactEventType* type,
+                                       ObjectPtr* object) const {
+  if (!compact_ok_) return false;
+  CompactDecodeOptions options;
+  options.default_api_version = api_version_;
+  options.default_kind = resource_.kind;
+  options.strip_managed_fields = strip_managed_fields_;
+  CompactObject decoded;
+  if (!DecodeCompactWatchEvent(frame, options, type, &decoded)) return false;
+  *object = Object::FromDecoded(std::move(decoded.json), std::move(decoded.api_version),
+                                std::move(decoded.kind), std::move(decoded.meta), extract_);
+  return true;
 }
 
 absl::StatusOr<ObjectPtr> ObjectDecoder::Decode(

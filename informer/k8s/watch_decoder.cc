@@ -72,6 +72,26 @@ absl::Status WatchDecoder::FrameTooLarge(size_t length, bool complete) const {
 
 absl::Status WatchDecoder::Feed(absl::string_view chunk, std::deque<WatchEvent>* out) {
   if (!error_.ok()) return error_;
+  if (buffer_.empty()) {
+    // Whole events at the front of the chunk take the fast path straight from it, without
+    // being copied into buffer_ first.
+    size_t consumed = 0;
+    while (true) {
+      size_t start = consumed;
+      while (start < chunk.size() && IsJsonWhitespace(chunk[start])) ++start;
+      if (start == chunk.size()) {
+        consumed = start;
+        break;
+      }
+      if (chunk[start] != '{') break;
+      const size_t end = chunk.find('\n', start);
+      if (end == absl::string_view::npos) break;
+      if (max_frame_bytes_ != 0 && end - start > max_frame_bytes_) break;
+      if (!TryDecodeCompact(chunk.substr(start, end - start), out)) break;
+      consumed = end;
+    }
+    chunk.remove_prefix(consumed);
+  }
   buffer_.append(chunk.data(), chunk.size());
   const size_t size = buffer_.size();
   for (size_t pos = scan_pos_; pos < size; ++pos) {
@@ -98,7 +118,7 @@ absl::Status WatchDecoder::Feed(absl::string_view chunk, std::deque<WatchEvent>*
         const size_t end = static_cast<size_t>(newline - buffer_.data());
         if (max_frame_bytes_ == 0 || end - pos <= max_frame_bytes_) {
           compact_tried_ = true;
-          if (TryDecodeCompact(pos, end, out)) {
+          if (TryDecodeCompact(absl::string_view(buffer_).substr(pos, end - pos), out)) {
             frame_start_ = end;
             pos = end - 1;  // the loop goes on at the newline
             continue;
@@ -171,13 +191,10 @@ absl::Status WatchDecoder::Feed(absl::string_view chunk, std::deque<WatchEvent>*
   return absl::OkStatus();
 }
 
-bool WatchDecoder::TryDecodeCompact(size_t begin, size_t end, std::deque<WatchEvent>* out) {
+bool WatchDecoder::TryDecodeCompact(absl::string_view frame, std::deque<WatchEvent>* out) {
   CompactEventType type;
   ObjectPtr object;
-  if (!decoder_->DecodeCompactEvent(absl::string_view(buffer_).substr(begin, end - begin), &type,
-                                    &object)) {
-    return false;
-  }
+  if (!decoder_->DecodeCompactEvent(frame, &type, &object)) return false;
   WatchEvent event;
   event.type = type == CompactEventType::kAdded      ? WatchEventType::kAdded
                : type == CompactEventType::kModified ? WatchEventType::kModified
@@ -193,7 +210,9 @@ absl::Status WatchDecoder::DecodeFrame(size_t end, std::deque<WatchEvent>* out) 
     return FrameTooLarge(length, /*complete=*/true);
   }
   // Feed already tried the fast path on this frame when it ended in a newline.
-  if (!compact_tried_ && TryDecodeCompact(frame_start_, end, out)) return absl::OkStatus();
+  if (!compact_tried_ &&
+      TryDecodeCompact(absl::string_view(buffer_).substr(frame_start_, length), out))
+    return absl::OkStatus();
   rapidjson::Document document;
   // In situ: strings are unescaped in the buffer itself (within this frame), and the parse
   // stops at the end of the frame's object, so the rest of the buffer is untouched.

@@ -50,9 +50,9 @@ class WatchDecoder {
   // Decodes the frame buffer_[frame_start_, end) into `out`.
   absl::Status DecodeFrame(size_t end, std::deque<WatchEvent>* out);
 
-  // Decodes buffer_[begin, end) into `out` by the fast path (ObjectDecoder::DecodeCompactEvent);
-  // false when that path does not take the frame.
-  bool TryDecodeCompact(size_t begin, size_t end, std::deque<WatchEvent>* out);
+  // Decodes the whole frame `frame` into `out` by the fast path
+  // (ObjectDecoder::DecodeCompactEvent); false when that path does not take it.
+  bool TryDecodeCompact(absl::string_view frame, std::deque<WatchEvent>* out);
 
   // InvalidArgument for a frame of `length` bytes (`complete` or still arriving) over the cap.
   absl::Status FrameTooLarge(size_t length, bool complete) const;

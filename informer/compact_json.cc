@@ -2,8 +2,8 @@
 
 #include <cstdint>
 #include <cstring>
-#include <deque>
 #include <map>
+#include <memory>
 #include <utility>
 #include <vector>
 
@@ -11,6 +11,7 @@
 #include <emmintrin.h>
 #endif
 
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/numbers.h"
 #include "informer/json.h"
 
@@ -194,24 +195,39 @@ class Scanner {
     copied_ = p_;
     emit_ = true;
     meta_ = &out->meta;
+    members_ = &out->members;
+    members_->clear();
+    if (options_.record_members) members_->reserve(8);  // a Pod has 5 (and type meta)
     const bool ok = ParseObject(enclosing_depth);
     emit_ = false;
     if (!ok) return false;
     Flush(p_);
     // Object::SetTypeMeta puts the defaults first, in this order.
     std::string prefix;
+    std::vector<CompactObject::Member> prefix_members;
     for (TypeField* field : {&api_version_, &kind_}) {
       if (field->missing && !field->default_value.empty()) {
         AppendWriterString(field->name, &prefix);
         prefix.push_back(':');
+        const size_t value_begin = 1 + prefix.size();  // after the output's '{'
         AppendWriterString(field->default_value, &prefix);
+        if (options_.record_members) {
+          prefix_members.push_back({std::string(field->name), value_begin, 1 + prefix.size()});
+        }
         prefix.push_back(',');
         field->value = field->default_value;
       }
     }
-    if (!prefix.empty()) out_->insert(1, prefix);
-    out->api_version.assign(api_version_.value.data(), api_version_.value.size());
-    out->kind.assign(kind_.value.data(), kind_.value.size());
+    if (!prefix.empty()) {
+      out_->insert(1, prefix);
+      for (CompactObject::Member& member : out->members) {
+        member.begin += prefix.size();
+        member.end += prefix.size();
+      }
+      out->members.insert(out->members.begin(), prefix_members.begin(), prefix_members.end());
+    }
+    out->api_version = std::string(api_version_.value);
+    out->kind = std::string(kind_.value);
     return true;
   }
 
@@ -367,8 +383,8 @@ class Scanner {
 
   // Unescapes the checked string body [begin, end) into a buffer of its own.
   void Unescape(const char* begin, const char* end, absl::string_view* value) {
-    unescaped_.emplace_back();
-    std::string& text = unescaped_.back();
+    unescaped_.push_back(std::make_unique<std::string>());
+    std::string& text = *unescaped_.back();
     text.reserve(static_cast<size_t>(end - begin));
     for (const char* p = begin; p < end;) {
       if (*p != '\\') {
@@ -570,7 +586,7 @@ class Scanner {
     StringToken value;
     if (*p_ != '"' || !ScanString(&value)) return false;
     EmitString(value);
-    out->assign(value.value.data(), value.value.size());
+    *out = std::string(value.value);  // sized as the DOM path sizes it (ApproximateBytes)
     return true;
   }
 
@@ -581,41 +597,63 @@ class Scanner {
     kind_ = TypeField();
     kind_.name = "kind";
     kind_.default_value = options_.default_kind;
-    bool have_metadata = false;
-    const int depth = enclosing_depth + 1;
+    have_metadata_ = false;
+    depth_ = enclosing_depth;
     auto member = [&](const StringToken& key, const char* member_start, bool emitted_any,
                       bool* emitted) {
-      if (key.value == "metadata") {
-        if (have_metadata || *p_ != '{') return false;
-        have_metadata = true;
-        EmitString(key);
-        return ParseMetadata(depth);
+      if (!TopLevelMember(key, member_start, emitted_any, emitted)) return false;
+      if (*emitted && options_.record_members) {
+        members_->push_back({std::string(key.value), value_begin_, OutputOffset(p_)});
       }
-      TypeField* field = key.value == "apiVersion" ? &api_version_
-                         : key.value == "kind"     ? &kind_
-                                                   : nullptr;
-      if (field == nullptr) {
-        EmitString(key);
-        return SkipValue(depth);
-      }
-      if (field->seen) return false;
-      field->seen = true;
-      const bool empty = AtNull() || (end_ - p_ >= 2 && p_[0] == '"' && p_[1] == '"');
-      if (empty && !field->default_value.empty()) {
-        // SetTypeMeta drops the placeholder and puts the default first.
-        *emitted = false;
-        return RemoveMember(member_start, emitted_any, [&] { return SkipScalar(); });
-      }
-      EmitString(key);
-      if (AtNull()) return ScanLiteral("null");  // absent; no default
-      StringToken value;
-      if (*p_ != '"' || !ScanString(&value)) return false;  // not a string: SetTypeMeta fails
-      EmitString(value);
-      field->missing = value.value.empty();
-      field->value = value.value;
       return true;
     };
-    return ParseMembers(enclosing_depth, member) && have_metadata && !meta_->name.empty();
+    return ParseMembers(enclosing_depth, member) && have_metadata_ && !meta_->name.empty();
+  }
+
+  // Where input position `at` (not before copied_) lands in the output.
+  size_t OutputOffset(const char* at) const {
+    return out_->size() + static_cast<size_t>(at - copied_);
+  }
+
+  // Writes a top-level member's key and notes where its value starts in the output.
+  void EmitTopLevelKey(const StringToken& key) {
+    EmitString(key);
+    value_begin_ = OutputOffset(p_);
+  }
+
+  // One member of the object: metadata, apiVersion and kind read, the rest checked.
+  bool TopLevelMember(const StringToken& key, const char* member_start, bool emitted_any,
+                      bool* emitted) {
+    const int depth = depth_ + 1;
+    if (key.value == "metadata") {
+      if (have_metadata_ || *p_ != '{') return false;
+      have_metadata_ = true;
+      EmitTopLevelKey(key);
+      return ParseMetadata(depth);
+    }
+    TypeField* field = key.value == "apiVersion" ? &api_version_
+                       : key.value == "kind"     ? &kind_
+                                                 : nullptr;
+    if (field == nullptr) {
+      EmitTopLevelKey(key);
+      return SkipValue(depth);
+    }
+    if (field->seen) return false;
+    field->seen = true;
+    const bool empty = AtNull() || (end_ - p_ >= 2 && p_[0] == '"' && p_[1] == '"');
+    if (empty && !field->default_value.empty()) {
+      // SetTypeMeta drops the placeholder and puts the default first.
+      *emitted = false;
+      return RemoveMember(member_start, emitted_any, [&] { return SkipScalar(); });
+    }
+    EmitTopLevelKey(key);
+    if (AtNull()) return ScanLiteral("null");  // absent; no default
+    StringToken value;
+    if (*p_ != '"' || !ScanString(&value)) return false;  // not a string: SetTypeMeta fails
+    EmitString(value);
+    field->missing = value.value.empty();
+    field->value = value.value;
+    return true;
   }
 
   bool ParseMetadata(int enclosing_depth) {
@@ -739,13 +777,249 @@ class Scanner {
   const char* copied_ = nullptr;
   bool emit_ = false;
   ObjectMeta* meta_ = nullptr;
+  std::vector<CompactObject::Member>* members_ = nullptr;
   TypeField api_version_;
   TypeField kind_;
-  std::string stack_;                  // open containers of SkipValue: '{' or '['
-  std::deque<std::string> unescaped_;  // strings with escapes, unescaped (rare); stable
+  bool have_metadata_ = false;
+  int depth_ = 0;           // containers around the object being decoded
+  size_t value_begin_ = 0;  // where the current top-level member's value starts in the output
+  std::string stack_;       // open containers of SkipValue: '{' or '['
+  // Strings with escapes, unescaped (rare); each owns its bytes, so views of them stay valid.
+  std::vector<std::unique_ptr<std::string>> unescaped_;
+};
+
+// The first quote or backslash at or after `p`. REQUIRES: there is one before `end`.
+const char* FindQuoteOrBackslash(const char* p, const char* end) {
+#if defined(__SSE2__)
+  const __m128i quote = _mm_set1_epi8('"');
+  const __m128i backslash = _mm_set1_epi8('\\');
+  while (end - p >= 16) {
+    const __m128i block = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    const int mask = _mm_movemask_epi8(
+        _mm_or_si128(_mm_cmpeq_epi8(block, quote), _mm_cmpeq_epi8(block, backslash)));
+    if (mask != 0) return p + __builtin_ctz(static_cast<unsigned>(mask));
+    p += 16;
+  }
+#endif
+  while (*p != '"' && *p != '\\') ++p;
+  return p;
+}
+
+// Reads values out of JSON as DecodeCompactObject writes it (see CollectCompactFieldValues):
+// the input was checked when it was decoded, so nothing here checks it again.
+class CompactValueReader {
+ public:
+  explicit CompactValueReader(absl::string_view value)
+      : begin_(value.data()), end_(value.data() + value.size()) {}
+
+  void Collect(absl::Span<const CompactFieldPath> paths, size_t first_step) {
+    if (begin_ >= end_) return;
+    Paths all;
+    for (const CompactFieldPath& path : paths) all.push_back(&path);
+    Collect(begin_, all, first_step);
+  }
+
+ private:
+  using Paths = absl::InlinedVector<const CompactFieldPath*, 16>;
+
+  // CollectFieldValues's recursion over the steps, for every path of `paths` at once (one pass
+  // over the value that starts at `p`); each has steps [0, i) behind it.
+  void Collect(const char* p, const Paths& paths, size_t i) {
+    Paths deeper;  // the paths with a step i
+    for (const CompactFieldPath* path : paths) {
+      if (path->steps->size() == i) {
+        AppendScalar(p, path->values);
+      } else {
+        deeper.push_back(path);
+      }
+    }
+    if (deeper.empty()) return;
+    if (*p == '{') {
+      CollectMembers(p, deeper, i);
+    } else if (*p == '[') {
+      CollectElements(p, deeper, i);
+    }
+  }
+
+  // Step i of `paths` on the object at `p`: member steps go into the first member of their name
+  // (as FindMember finds it); index steps find nothing.
+  void CollectMembers(const char* p, Paths pending, size_t i) {
+    if (p[1] == '}') return;
+    ++p;
+    Paths matched;
+    while (!pending.empty()) {
+      const char* key_end = SkipString(p);
+      matched.clear();
+      for (size_t k = 0; k < pending.size();) {
+        const FieldPathStep& step = (*pending[k]->steps)[i];
+        if (step.kind == FieldPathStep::Kind::kMember && KeyEquals(p, key_end, step.member)) {
+          matched.push_back(pending[k]);
+          pending.erase(pending.begin() + static_cast<ptrdiff_t>(k));
+        } else {
+          ++k;
+        }
+      }
+      p = key_end + 1;  // past the ':'
+      if (!matched.empty()) Collect(p, matched, i + 1);
+      p = SkipValue(p);
+      if (*p != ',') return;
+      ++p;
+    }
+  }
+
+  // Step i of `paths` on the array at `p`: [*] steps into every element, [n] into the n-th;
+  // member steps find nothing.
+  void CollectElements(const char* p, const Paths& paths, size_t i) {
+    if (p[1] == ']') return;
+    ++p;
+    Paths matched;
+    for (size_t index = 0;; ++index) {
+      matched.clear();
+      bool more = false;  // whether a path may match a later element
+      for (const CompactFieldPath* path : paths) {
+        const FieldPathStep& step = (*path->steps)[i];
+        if (step.kind == FieldPathStep::Kind::kEach ||
+            (step.kind == FieldPathStep::Kind::kIndex && step.index == index)) {
+          matched.push_back(path);
+        }
+        more = more || step.kind == FieldPathStep::Kind::kEach ||
+               (step.kind == FieldPathStep::Kind::kIndex && step.index > index);
+      }
+      if (!matched.empty()) Collect(p, matched, i + 1);
+      if (!more) return;
+      p = SkipValue(p);
+      if (*p != ',') return;
+      ++p;
+    }
+  }
+
+  // Where the string that starts at `p` (a quote) ends: just past its closing quote.
+  const char* SkipString(const char* p) const {
+    for (++p;;) {
+      p = FindQuoteOrBackslash(p, end_);
+      if (*p == '"') return p + 1;
+      p += 2;  // an escape; \u00XX's hex digits are neither
+    }
+  }
+
+  // Where the value that starts at `p` ends.
+  const char* SkipValue(const char* p) const {
+    int depth = 0;
+    do {
+      switch (*p) {
+        case '"':
+          p = SkipString(p);
+          continue;
+        case '{':
+        case '[':
+          ++depth;
+          break;
+        case '}':
+        case ']':
+          --depth;
+          break;
+        default:
+          if (depth == 0) {  // a literal or a number
+            while (p < end_ && *p != ',' && *p != '}' && *p != ']') ++p;
+            return p;
+          }
+          break;
+      }
+      ++p;
+    } while (depth > 0);
+    return p;
+  }
+
+  // Whether the string [begin, end) (quotes included) is `name` once unescaped.
+  static bool KeyEquals(const char* begin, const char* end, absl::string_view name) {
+    const absl::string_view raw(begin + 1, static_cast<size_t>(end - begin - 2));
+    if (raw.find('\\') == absl::string_view::npos) return raw == name;
+    std::string unescaped;
+    Unescape(raw, &unescaped);
+    return unescaped == name;
+  }
+
+  // Unescapes a string body that holds only the escapes RapidJSON's Writer writes (and \u00XX).
+  static void Unescape(absl::string_view raw, std::string* out) {
+    for (size_t i = 0; i < raw.size(); ++i) {
+      if (raw[i] != '\\') {
+        out->push_back(raw[i]);
+        continue;
+      }
+      const char c = raw[++i];
+      switch (c) {
+        case 'b':
+          out->push_back('\b');
+          break;
+        case 'f':
+          out->push_back('\f');
+          break;
+        case 'n':
+          out->push_back('\n');
+          break;
+        case 'r':
+          out->push_back('\r');
+          break;
+        case 't':
+          out->push_back('\t');
+          break;
+        case 'u': {
+          uint32_t code = 0;
+          for (int k = 1; k <= 4; ++k)
+            code = code * 16 + static_cast<uint32_t>(HexValue(raw[i + k]));
+          i += 4;
+          AppendUtf8(code, out);
+          break;
+        }
+        default:  // '"', '\\' (and '/', which the Writer does not write)
+          out->push_back(c);
+          break;
+      }
+    }
+  }
+
+  // CollectFieldValues's rendering of the scalar at `p`: strings unescaped, numbers (integers
+  // here) in their text, true/false; nothing for null, objects and arrays.
+  void AppendScalar(const char* p, std::vector<std::string>* out) const {
+    switch (*p) {
+      case '"': {
+        const char* end = SkipString(p);
+        const absl::string_view raw(p + 1, static_cast<size_t>(end - p - 2));
+        if (raw.find('\\') == absl::string_view::npos) {
+          out->emplace_back(raw);
+        } else {
+          std::string unescaped;
+          Unescape(raw, &unescaped);
+          out->emplace_back(unescaped);  // a copy sized as the DOM path's (ApproximateBytes)
+        }
+        return;
+      }
+      case 't':
+        out->emplace_back("true");
+        return;
+      case 'f':
+        out->emplace_back("false");
+        return;
+      case 'n':
+      case '{':
+      case '[':
+        return;
+      default:  // a number
+        out->emplace_back(p, static_cast<size_t>(SkipValue(p) - p));
+        return;
+    }
+  }
+
+  const char* begin_;
+  const char* end_;
 };
 
 }  // namespace
+
+void CollectCompactFieldValues(absl::string_view value, absl::Span<const CompactFieldPath> paths,
+                               size_t first_step) {
+  CompactValueReader(value).Collect(paths, first_step);
+}
 
 bool DecodeCompactObject(absl::string_view text, const CompactDecodeOptions& options,
                          int enclosing_depth, CompactObject* out) {

@@ -4,8 +4,11 @@
 #define INFORMER_COMPACT_JSON_H_
 
 #include <string>
+#include <vector>
 
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
+#include "informer/field_path.h"
 #include "informer/object.h"
 
 namespace informer {
@@ -16,6 +19,8 @@ struct CompactDecodeOptions {
   absl::string_view default_api_version;  // "" = never inserted
   absl::string_view default_kind;         // "" = never inserted
   bool strip_managed_fields = false;
+  // Whether to fill CompactObject::members (for extracting field paths); off, it costs nothing.
+  bool record_members = false;
 };
 
 // An object decoded by the fast path: exactly what Object::FromJsonValue builds from the DOM
@@ -25,6 +30,15 @@ struct CompactObject {
   std::string api_version;
   std::string kind;
   ObjectMeta meta;
+  // Where each top-level member's value is in `json` (inserted type meta included, removed
+  // placeholders not, in the order of `json`), so a caller can parse only the members it needs
+  // (the extracted field paths'). Filled only with CompactDecodeOptions::record_members.
+  struct Member {
+    std::string name;  // unescaped
+    size_t begin = 0;  // the value is json[begin, end)
+    size_t end = 0;
+  };
+  std::vector<Member> members;
 };
 
 // Decodes the JSON object `text` without a DOM. Returns false whenever the result might differ
@@ -46,6 +60,20 @@ enum class CompactEventType { kAdded, kModified, kDeleted };
 // than ADDED, MODIFIED and DELETED.
 bool DecodeCompactWatchEvent(absl::string_view frame, const CompactDecodeOptions& options,
                              CompactEventType* type, CompactObject* out);
+
+// One field path for CollectCompactFieldValues: its steps and where its values go.
+struct CompactFieldPath {
+  const std::vector<FieldPathStep>* steps;
+  std::vector<std::string>* values;
+};
+
+// Appends to each path's `values` what CollectFieldValuesExactly appends for its steps
+// [first_step, end) on a DOM of `value`, reading the text once for all of them, without a DOM.
+// `value` is one JSON value of a CompactObject's json (a member's [begin, end), for paths whose
+// first step is that member). REQUIRES: `value` is as DecodeCompactObject writes it: compact,
+// RapidJSON Writer's escapes, integer numbers only (so every value is exact).
+void CollectCompactFieldValues(absl::string_view value, absl::Span<const CompactFieldPath> paths,
+                               size_t first_step);
 
 }  // namespace informer
 

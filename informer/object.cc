@@ -254,14 +254,22 @@ absl::StatusOr<std::shared_ptr<const Object>> Object::FromJsonValue(
 
 std::shared_ptr<const Object> Object::FromDecoded(
     std::string json, std::string api_version, std::string kind, ObjectMeta meta,
-    std::shared_ptr<const ExtractedFieldPaths> extract) {
+    std::shared_ptr<const ExtractedFieldPaths> extract,
+    std::vector<std::vector<std::string>>* extracted_values) {
   std::shared_ptr<Object> object(new Object());
   object->json_ = std::move(json);
+  object->json_.shrink_to_fit();  // a decoder may have reserved room for what it cut out
   object->api_version_ = std::move(api_version);
   object->kind_ = std::move(kind);
   object->meta_ = std::move(meta);
   if (extract == nullptr || extract->size() == 0) {
     object->Finish(nullptr, nullptr);
+  } else if (extracted_values != nullptr && extracted_values->size() == extract->size()) {
+    object->Finish(nullptr, nullptr);
+    object->extracted_ = std::move(*extracted_values);
+    object->extracted_mask_ =
+        extract->size() == 64 ? ~uint64_t{0} : (uint64_t{1} << extract->size()) - 1;
+    object->extract_ = std::move(extract);
   } else {
     rapidjson::Document document;
     const bool parsed = ParseJson(object->json_, &document).ok();

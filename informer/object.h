@@ -93,10 +93,13 @@ class Object {
 
   // Builds an Object from what a decoder that did not build a DOM (DecodeCompactObject) read:
   // `json` is the compact JSON FromJsonValue would have written, `meta`, `api_version` and
-  // `kind` what it would have read. The paths of `extract` are read from a parse of `json`.
+  // `kind` what it would have read. The values of `extract`'s paths are taken from
+  // `extracted_values` (one vector per path, each read exactly, as CollectFieldValuesExactly
+  // reads it; moved from) or, when that is null, from a parse of `json`.
   static std::shared_ptr<const Object> FromDecoded(
       std::string json, std::string api_version, std::string kind, ObjectMeta meta,
-      std::shared_ptr<const ExtractedFieldPaths> extract = nullptr);
+      std::shared_ptr<const ExtractedFieldPaths> extract = nullptr,
+      std::vector<std::vector<std::string>>* extracted_values = nullptr);
 
   // The compact JSON text of the whole object.
   const std::string& json() const { return json_; }

@@ -51,6 +51,9 @@ class ObjectDecoder {
   // Whether the transforms are ones the fast path does itself (none, or StripManagedFields).
   bool compact_ok_ = false;
   bool strip_managed_fields_ = false;
+  // Whether the fast path reads extract_'s paths from the text of the top-level members they
+  // start with (CollectCompactFieldValues); false when there is nothing to extract.
+  bool extract_from_members_ = false;
 };
 
 // Whether `status`, an error of ObjectDecoder::Decode, is a transform's failure (I15).

@@ -26,6 +26,24 @@ ResourceInfo Pods() {
   return info;
 }
 
+// The paths both decoders extract: spec.nodeName (a field index's), the type meta the decoder
+// may insert, metadata, nested arrays, a missing member.
+const std::vector<std::string>& ExtractedPaths() {
+  static const auto* paths = new std::vector<std::string>{
+      "spec.nodeName", "kind",           "apiVersion", "metadata.labels.app",
+      "status.phase",  "spec.c[*].n[1]", "missing.x",  "n"};
+  return *paths;
+}
+
+// " path=values" for each of ExtractedPaths.
+std::string ExtractedValues(const Object& object) {
+  std::string out;
+  for (const std::string& path : ExtractedPaths()) {
+    absl::StrAppend(&out, " ", path, "=", absl::StrJoin(object.FieldValues(path), ","));
+  }
+  return out;
+}
+
 // Everything an Object exposes, on one line.
 std::string Describe(const Object& object) {
   const ObjectMeta& m = object.meta();
@@ -44,8 +62,10 @@ std::string Describe(const Object& object) {
                       " rv=", m.resource_version, " rvn=", object.resource_version_number(),
                       " generation=", m.generation, " labels=", map(m.labels),
                       " annotations=", map(m.annotations), " owners=", absl::StrJoin(refs, ","),
-                      " deletion=", m.deletion_timestamp,
-                      " spec.nodeName=", absl::StrJoin(object.FieldValues("spec.nodeName"), ","));
+                      " deletion=", m.deletion_timestamp, ExtractedValues(object),
+                      // Counts the extracted values (and the JSON's capacity) too, so it differs
+                      // when a path was read from the JSON rather than extracted at decode.
+                      " bytes=", object.ApproximateBytes());
 }
 
 // What a WatchDecoder makes of `stream` fed in chunks of `chunk` bytes (0 = whole): one line
@@ -70,10 +90,10 @@ std::string DecodeStream(const ObjectDecoder& decoder, const std::string& stream
 }
 
 // A fast decoder (the transforms it does itself) and a DOM-only one (the same transform behind
-// a lambda, which the fast path does not recognise), both extracting spec.nodeName.
+// a lambda, which the fast path does not recognise), both extracting ExtractedPaths().
 struct Decoders {
   explicit Decoders(bool strip)
-      : fast(Pods(), strip ? DefaultTransforms() : std::vector<Transform>{}, {"spec.nodeName"}),
+      : fast(Pods(), strip ? DefaultTransforms() : std::vector<Transform>{}, ExtractedPaths()),
         dom(Pods(),
             strip ? std::vector<Transform>{[](rapidjson::Value& v,
                                               rapidjson::Document::AllocatorType& a) {
@@ -83,7 +103,7 @@ struct Decoders {
                                               rapidjson::Document::AllocatorType&) {
                       return absl::OkStatus();
                     }},
-            {"spec.nodeName"}) {}
+            ExtractedPaths()) {}
   ObjectDecoder fast;
   ObjectDecoder dom;
 };
@@ -227,6 +247,24 @@ std::vector<Case> TrickyCases() {
       {"missing colon", R"({"metadata":{"name" "a"}})", kDom},
       {"not an object", R"(["metadata"])", kDom},
       {"spec.nodeName extracted", R"({"metadata":{"name":"a"},"spec":{"nodeName":"n\u0031"}})",
+       kFast},
+      {"two specs: the first is extracted",
+       R"({"spec":{"nodeName":"x"},"metadata":{"name":"a"},"spec":{"nodeName":"y"}})", kFast},
+      {"escaped spec key", R"({"metadata":{"name":"a"},"sp\u0065c":{"nodeName":"x"}})", kFast},
+      {"extracted value with escapes",
+       R"({"metadata":{"name":"a"},"spec":{"nodeName":"a\"b\\c\nd\u0001e\u00e9\/"}})", kFast},
+      {"escaped keys before the extracted one",
+       R"({"metadata":{"name":"a"},"spec":{"x\"y":{"nodeName":"no"},"\n":1,"nodeName":"yes"}})",
+       kFast},
+      {"spec not an object", R"({"metadata":{"name":"a"},"spec":["nodeName"]})", kFast},
+      {"nodeName not a string", R"({"metadata":{"name":"a"},"spec":{"nodeName":-12}})", kFast},
+      {"nested arrays extracted",
+       R"({"metadata":{"name":"a"},"spec":{"c":[{"n":[1,"b"]},{"n":[]},{"n":[true,null]}]}})",
+       kFast},
+      {"top-level scalar extracted", R"({"n":18446744073709551615,"metadata":{"name":"a"}})",
+       kFast},
+      {"top-level value after stripped managedFields",
+       R"({"metadata":{"name":"a",)" + mf + R"(,"labels":{"app":"x"}},"status":{"phase":"Up"}})",
        kFast},
   };
   // Nesting: the frame is level 1 and the object level 2, so 9998 more levels are the most the

@@ -480,7 +480,8 @@ TEST_F(K8sE2ETest, R1_R2_ListPagesWithLimitAndContinueAndWatchesFromTheListVersi
 
 // The fast decode path (informer/compact_json.h) on the API server's own watch bytes: every
 // ADDED/MODIFIED/DELETED line of a raw watch takes it and decodes byte for byte as the DOM path
-// does, strings that Go escapes (<, >, &, U+2028) and non-ASCII included.
+// does, strings that Go escapes (<, >, &, U+2028) and non-ASCII included, extracted field values
+// too.
 TEST_F(K8sE2ETest, RealWatchEventsTakeTheFastDecodePathAndMatchTheDomPath) {
   absl::StatusOr<std::string> list = admin_->Get(ConfigMapsPath());
   ASSERT_TRUE(list.ok()) << list.status();
@@ -505,11 +506,14 @@ TEST_F(K8sE2ETest, RealWatchEventsTakeTheFastDecodePathAndMatchTheDomPath) {
 
   std::unique_ptr<k8s::Discovery> discovery = NewDiscovery();
   const ResourceInfo configmaps = *discovery->Resolve("configmaps");
-  ObjectDecoder fast(configmaps, DefaultTransforms());
+  // Both extract field values (as for field indexes), the type meta it inserts included.
+  const std::vector<std::string> paths = {"data.v", "metadata.annotations.a", "kind", "apiVersion"};
+  ObjectDecoder fast(configmaps, DefaultTransforms(), paths);
   // The same transform behind a lambda: the fast path does not recognise it.
   ObjectDecoder dom(configmaps, {[](rapidjson::Value& v, rapidjson::Document::AllocatorType& a) {
                       return StripManagedFields(v, a);
-                    }});
+                    }},
+                    paths);
   int events = 0;
   for (absl::string_view line : absl::StrSplit(*body, '\n', absl::SkipEmpty())) {
     SCOPED_TRACE(line);
@@ -526,6 +530,13 @@ TEST_F(K8sE2ETest, RealWatchEventsTakeTheFastDecodePathAndMatchTheDomPath) {
     EXPECT_EQ(object->key(), (*expected)->key());
     EXPECT_EQ(object->meta().resource_version, (*expected)->meta().resource_version);
     EXPECT_EQ(object->meta().annotations, (*expected)->meta().annotations);
+    for (const std::string& path : paths) {
+      EXPECT_EQ(object->FieldValues(path), (*expected)->FieldValues(path)) << path;
+    }
+    EXPECT_THAT(object->FieldValues("data.v"), ::testing::ElementsAre(::testing::StartsWith("<a")));
+    // Equal only when the fast path extracted the values too (and sized the JSON as the DOM
+    // path does).
+    EXPECT_EQ(object->ApproximateBytes(), (*expected)->ApproximateBytes());
     EXPECT_THAT(object->json(), ::testing::Not(HasSubstr("managedFields")));
     ++events;
   }

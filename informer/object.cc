@@ -326,14 +326,51 @@ absl::StatusOr<std::shared_ptr<const Object>> Object::FromJsonValue(
     return absl::InvalidArgumentError("object cannot be written as JSON (NaN or infinity?)");
   }
   object->json_.assign(buffer.GetString(), buffer.GetSize());
-  object->key_ = ObjectKey(object->meta_.namespace_name, object->meta_.name);
-  uint64_t rv = 0;
-  if (absl::SimpleAtoi(object->meta_.resource_version, &rv)) object->resource_version_number_ = rv;
-  if (extract != nullptr && extract->size() > 0) {
-    object->ExtractFieldValues(value, std::move(extract));
-  }
-  object->approximate_bytes_ = object->ComputeApproximateBytes();
+  object->Finish(&value, std::move(extract));
   return std::shared_ptr<const Object>(std::move(object));
+}
+
+std::shared_ptr<const Object> Object::FromDecoded(
+    std::string json, std::string api_version, std::string kind, ObjectMeta meta,
+    std::shared_ptr<const ExtractedFieldPaths> extract,
+    std::vector<std::vector<std::string>>* extracted_values) {
+  std::shared_ptr<Object> object(new Object());
+  object->json_ = std::move(json);
+  object->json_.shrink_to_fit();  // a decoder may have reserved room for what it cut out
+  object->api_version_ = std::move(api_version);
+  object->kind_ = std::move(kind);
+  object->meta_ = std::move(meta);
+  if (extract == nullptr || extract->size() == 0) {
+    object->Finish(nullptr, nullptr);
+  } else if (extracted_values != nullptr && extracted_values->size() == extract->size()) {
+    // Every path was read exactly (the fast path leaves non-integer numbers to the DOM path).
+    PackedFieldValues::Builder builder;
+    for (const std::vector<std::string>& values : *extracted_values) {
+      for (const std::string& value : values) builder.Add(value);
+      builder.EndPath();
+    }
+    object->extracted_ = builder.Build();
+    object->extracted_mask_ =
+        extract->size() == 64 ? ~uint64_t{0} : (uint64_t{1} << extract->size()) - 1;
+    object->extract_ = std::move(extract);
+    object->Finish(nullptr, nullptr);  // keeps the values just set
+  } else {
+    rapidjson::Document document;
+    const bool parsed = ParseJson(object->json_, &document).ok();
+    object->Finish(parsed ? &document : nullptr, std::move(extract));
+  }
+  return std::shared_ptr<const Object>(std::move(object));
+}
+
+void Object::Finish(const rapidjson::Value* value,
+                    std::shared_ptr<const ExtractedFieldPaths> extract) {
+  key_ = ObjectKey(meta_.namespace_name, meta_.name);
+  uint64_t rv = 0;
+  if (absl::SimpleAtoi(meta_.resource_version, &rv)) resource_version_number_ = rv;
+  if (value != nullptr && extract != nullptr && extract->size() > 0) {
+    ExtractFieldValues(*value, std::move(extract));
+  }
+  approximate_bytes_ = ComputeApproximateBytes();
 }
 
 absl::StatusOr<std::shared_ptr<const Object>> Object::FromJson(

@@ -135,6 +135,17 @@ class Object {
       absl::string_view json, absl::string_view default_api_version = "",
       absl::string_view default_kind = "");
 
+  // Builds an Object from what a decoder that did not build a DOM (DecodeCompactObject) read:
+  // `json` is the compact JSON FromJsonValue would have written, `meta`, `api_version` and
+  // `kind` what it would have read. The values of `extract`'s paths are taken from
+  // `extracted_values` (one vector per path, each read exactly, as CollectFieldValuesExactly
+  // reads it; copied into the object's PackedFieldValues) or, when that is null, from a parse of
+  // `json`.
+  static std::shared_ptr<const Object> FromDecoded(
+      std::string json, std::string api_version, std::string kind, ObjectMeta meta,
+      std::shared_ptr<const ExtractedFieldPaths> extract = nullptr,
+      std::vector<std::vector<std::string>>* extracted_values = nullptr);
+
   // The compact JSON text of the whole object.
   const std::string& json() const { return json_; }
   const std::string& api_version() const { return api_version_; }
@@ -171,6 +182,10 @@ class Object {
  private:
   Object() = default;
 
+  // Sets key_ and resource_version_number_ from meta_, the values of `extract`'s paths from
+  // `value` (the object's DOM) when both are given (values already set are kept otherwise), and
+  // approximate_bytes_. REQUIRES: json_ and the rest of the object are final.
+  void Finish(const rapidjson::Value* value, std::shared_ptr<const ExtractedFieldPaths> extract);
   // Extracts the values of `extract`'s paths from `value`, the object's JSON.
   void ExtractFieldValues(const rapidjson::Value& value,
                           std::shared_ptr<const ExtractedFieldPaths> extract);

@@ -12,6 +12,7 @@
 #include "informer/json.h"
 #include "informer/k8s/watch_decoder.h"
 #include "informer/object_decoder.h"
+#include "informer/selectable_fields.h"
 #include "informer/transform.h"
 
 namespace informer {
@@ -148,6 +149,41 @@ TEST(CompactDecodeTest, GeneratedPodsDecodeByteIdenticallyToTheDomPath) {
       EXPECT_THAT(expected, ::testing::HasSubstr("managedFields"));
     }
   }
+}
+
+// The pods informer extracts spec.nodeName and the API server's field-selector paths for Pods
+// (nine paths): the fast path still takes every generated Pod and gives the DOM path's values,
+// JSON and ApproximateBytes.
+TEST(CompactDecodeTest, PodsInformersExtractedPathsTakeTheFastPathAndMatchTheDomPath) {
+  std::vector<std::string> paths = {"spec.nodeName"};
+  for (std::string& path : SelectableFieldPaths(Pods().gvr)) paths.push_back(std::move(path));
+  ASSERT_EQ(ExtractedFieldPaths(paths).size(), 9u);
+  const ObjectDecoder fast(Pods(), DefaultTransforms(), paths);
+  const ObjectDecoder dom(Pods(), {[](rapidjson::Value& v, rapidjson::Document::AllocatorType& a) {
+                            return StripManagedFields(v, a);
+                          }},
+                          paths);
+  auto decode = [](const ObjectDecoder& decoder, const std::string& line) {
+    WatchDecoder watch(&decoder);
+    std::deque<WatchEvent> events;
+    EXPECT_TRUE(watch.Feed(line + "\n", &events).ok());
+    return events.size() == 1 ? events.front().object : nullptr;
+  };
+  size_t values = 0;
+  for (const std::string& line : GeneratedPodEvents()) {
+    ASSERT_TRUE(FastTakes(fast, line)) << line.substr(0, 200);
+    const ObjectPtr from_fast = decode(fast, line);
+    const ObjectPtr from_dom = decode(dom, line);
+    ASSERT_NE(from_fast, nullptr);
+    ASSERT_NE(from_dom, nullptr);
+    EXPECT_EQ(from_fast->json(), from_dom->json());
+    EXPECT_EQ(from_fast->ApproximateBytes(), from_dom->ApproximateBytes());
+    for (const std::string& path : paths) {
+      EXPECT_EQ(from_fast->FieldValues(path), from_dom->FieldValues(path)) << path;
+      values += from_fast->FieldValues(path).size();
+    }
+  }
+  EXPECT_GT(values, 0u);  // the sample Pods do have values on these paths
 }
 
 TEST(CompactDecodeTest, StrippedGeneratedPodsHaveNoManagedFields) {

@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "informer/object_decoder.h"
+#include "informer/selectable_fields.h"
 #include "informer/transform.h"
 #include "rapidjson/document.h"
 #include "rapidjson/stringbuffer.h"
@@ -61,8 +62,19 @@ const informer::ResourceInfo& PodsResource() {
   return *resource;
 }
 
-std::vector<informer::ObjectPtr> MakePods(size_t count, int generation) {
-  informer::ObjectDecoder decoder(PodsResource(), informer::DefaultTransforms());
+std::vector<std::string> InformerExtractedPodPaths() {
+  std::vector<std::string> paths = {"spec.nodeName"};
+  for (std::string& path : informer::SelectableFieldPaths(PodsResource().gvr)) {
+    paths.push_back(std::move(path));
+  }
+  return paths;
+}
+
+std::vector<informer::ObjectPtr> MakePods(size_t count, int generation, Extraction extraction) {
+  informer::ObjectDecoder decoder(PodsResource(), informer::DefaultTransforms(),
+                                  extraction == Extraction::kAsInformer
+                                      ? InformerExtractedPodPaths()
+                                      : std::vector<std::string>());
   const std::vector<std::string>& jsons = PodJsons();
   std::vector<informer::ObjectPtr> out;
   out.reserve(count);

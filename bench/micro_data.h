@@ -19,10 +19,23 @@ const std::vector<std::string>& WatchLines();
 // The Pod JSON of each watch line (the "object" member, compact).
 const std::vector<std::string>& PodJsons();
 
+// How MakePods decodes the Pods' field values.
+enum class Extraction {
+  // As an informer of pods made by SharedInformerFactory with the benchmarks' spec.nodeName
+  // index: that path and the API server's pod field-selector paths extracted at decode.
+  kAsInformer,
+  // Nothing extracted: every field path other than metadata is read from the JSON.
+  kNone,
+};
+
+// The paths kAsInformer extracts: spec.nodeName and SelectableFieldPaths(pods).
+std::vector<std::string> InformerExtractedPodPaths();
+
 // `count` distinct Pods (names made unique, spread over the sample shapes), decoded with the
 // default transforms. `generation` changes each Pod's "app" label value and resourceVersion, so
 // two generations differ in an indexed value.
-std::vector<informer::ObjectPtr> MakePods(size_t count, int generation);
+std::vector<informer::ObjectPtr> MakePods(size_t count, int generation,
+                                          Extraction extraction = Extraction::kAsInformer);
 
 // The ResourceInfo of core/v1 pods.
 const informer::ResourceInfo& PodsResource();

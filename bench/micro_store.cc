@@ -2,6 +2,7 @@
 #include <string>
 #include <vector>
 
+#include "bench/bench_util.h"
 #include "bench/micro_data.h"
 #include "benchmark/benchmark.h"
 #include "informer/store.h"
@@ -18,11 +19,10 @@ informer::Indexers BenchIndexers() {
   return indexers;
 }
 
-// Update of an existing key whose "app" label changes, so the by-app index moves the key
-// between values. Arg: objects in the store.
-void BM_StoreUpdateIndexed(benchmark::State& state) {
+void StoreUpdateIndexed(benchmark::State& state, Extraction extraction) {
   const size_t n = static_cast<size_t>(state.range(0));
-  std::vector<informer::ObjectPtr> generations[2] = {MakePods(n, 0), MakePods(n, 1)};
+  std::vector<informer::ObjectPtr> generations[2] = {MakePods(n, 0, extraction),
+                                                     MakePods(n, 1, extraction)};
   informer::Store store(BenchIndexers());
   store.Replace(generations[0]);
   size_t i = 0;
@@ -33,7 +33,20 @@ void BM_StoreUpdateIndexed(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations());
 }
+
+// Update of an existing key whose "app" label changes, so the by-app index moves the key
+// between values; Pods decoded as the informer decodes them (spec.nodeName extracted). Arg:
+// objects in the store.
+void BM_StoreUpdateIndexed(benchmark::State& state) {
+  StoreUpdateIndexed(state, Extraction::kAsInformer);
+}
 BENCHMARK(BM_StoreUpdateIndexed)->Arg(1000)->Arg(100000);
+
+// The same with nothing extracted: the by-node index parses the old and the new object's JSON.
+void BM_StoreUpdateIndexedFromJson(benchmark::State& state) {
+  StoreUpdateIndexed(state, Extraction::kNone);
+}
+BENCHMARK(BM_StoreUpdateIndexedFromJson)->Arg(1000);
 
 // Delete then Add of one key: index entries removed and re-created.
 void BM_StoreDeleteAdd(benchmark::State& state) {
@@ -96,6 +109,29 @@ void BM_StoreReplace(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(n));
 }
 BENCHMARK(BM_StoreReplace)->Arg(10000)->Unit(benchmark::kMillisecond);
+
+// What extraction costs in memory: 10 000 Pods decoded as the pods informer decodes them (Arg 0)
+// or with nothing extracted (Arg 1). Counters: Object::ApproximateBytes and RSS growth per Pod
+// (RSS after freeing what malloc holds spare, so the two runs compare; noisy by a few %).
+void BM_PodsMemory(benchmark::State& state) {
+  const Extraction extraction = state.range(0) == 0 ? Extraction::kAsInformer : Extraction::kNone;
+  constexpr size_t kPods = 10000;
+  double approximate = 0;
+  double rss = 0;
+  for (auto _ : state) {
+    ReleaseFreeMemory();
+    const int64_t before = RssBytes();
+    std::vector<informer::ObjectPtr> pods = MakePods(kPods, 0, extraction);
+    ReleaseFreeMemory();
+    rss = static_cast<double>(RssBytes() - before) / kPods;
+    size_t bytes = 0;
+    for (const informer::ObjectPtr& pod : pods) bytes += pod->ApproximateBytes();
+    approximate = static_cast<double>(bytes) / kPods;
+  }
+  state.counters["approx_bytes_per_pod"] = approximate;
+  state.counters["rss_bytes_per_pod"] = rss;
+}
+BENCHMARK(BM_PodsMemory)->Arg(0)->Arg(1)->Iterations(1)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace bench

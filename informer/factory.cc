@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "informer/selectable_fields.h"
 
 namespace informer {
 
@@ -56,7 +57,12 @@ absl::StatusOr<std::shared_ptr<SharedIndexInformer>> SharedInformerFactory::Info
   options.resync_period = overrides.resync_period.value_or(options_.default_resync);
   options.transforms = overrides.transforms.value_or(options_.transforms);
   options.indexers = overrides.indexers;
+  // Field-index paths and the resource's API-server field-selector paths are extracted once
+  // per object version, at decode (ExtractedFieldPaths drops repeats).
   options.extracted_field_paths = overrides.extracted_field_paths;
+  for (std::string& path : SelectableFieldPaths(resource.gvr)) {
+    options.extracted_field_paths.push_back(std::move(path));
+  }
   options.history = options_.history;
   options.reflector = options_.reflector;
   options.clock = options_.clock;

@@ -61,7 +61,8 @@ struct InformerOverrides {
   std::optional<std::string> field_selector;
   std::optional<absl::Duration> resync_period;
   Indexers indexers;
-  // InformerOptions::extracted_field_paths (the field indexes' paths).
+  // InformerOptions::extracted_field_paths (the field indexes' paths); the factory adds the
+  // resource's SelectableFieldPaths.
   std::vector<std::string> extracted_field_paths;
   // kMetadata: the informer lists and watches through ListerWatcherFactory::ForMetadata.
   Projection projection = Projection::kFull;

@@ -5,6 +5,8 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "informer/selectable_fields.h"
+#include "informer/store.h"
 #include "informer/testing/fake_lister_watcher.h"
 #include "informer/testing/objects.h"
 
@@ -192,6 +194,49 @@ TEST_F(FactoryTest, InformersOfTheFactoryServeObjects) {
   factory_->Start();
   ASSERT_TRUE(factory_->WaitForCacheSync(absl::Seconds(10))[kPods.gvr]);
   EXPECT_NE(pods->store().GetByKey("ns/a"), nullptr);
+}
+
+// The pods informer keeps the values of the API server's pod field-selector paths and of its
+// field indexes from decoding, so selectors on them never re-parse the JSON; other paths still
+// answer from the JSON, with the same values.
+TEST_F(FactoryTest, PodsInformerExtractsItsSelectorAndIndexPathsAtDecode) {
+  options_.transforms = {};
+  Make();
+  InformerOverrides overrides;
+  overrides.indexers["by-container"] = FieldPathIndexFunc("spec.containers[*].name");
+  overrides.extracted_field_paths = {"spec.containers[*].name"};
+  auto pods = *factory_->InformerFor(kPods, overrides);
+  absl::StatusOr<ObjectPtr> pod = Object::FromJson(
+      R"({"metadata":{"name":"a","namespace":"ns","resourceVersion":"1"},)"
+      R"("spec":{"nodeName":"n1","restartPolicy":"Always","schedulerName":"default-scheduler",)"
+      R"("serviceAccountName":"sa","hostNetwork":true,"dnsPolicy":"ClusterFirst",)"
+      R"("containers":[{"name":"c1"},{"name":"c2"}]},)"
+      R"("status":{"phase":"Running","podIP":"10.0.0.1","podIPs":[{"ip":"10.0.0.1"}]}})",
+      "v1", "Pod");
+  ASSERT_TRUE(pod.ok()) << pod.status();
+  fakes_->Get(kPods.gvr)->Add(*pod);
+  factory_->Start();
+  ASSERT_TRUE(factory_->WaitForCacheSync(absl::Seconds(10))[kPods.gvr]);
+  ObjectPtr cached = pods->store().GetByKey("ns/a");
+  ASSERT_NE(cached, nullptr);
+
+  std::vector<std::string> extracted = SelectableFieldPaths(kPods.gvr);
+  ASSERT_THAT(extracted, ::testing::Contains("status.phase"));
+  extracted.push_back("spec.containers[*].name");
+  for (const std::string& text : extracted) {
+    FieldPath path = *FieldPath::Parse(text);
+    std::vector<std::string> from_memory;
+    EXPECT_TRUE(cached->VisitFieldValuesInMemory(path, [&](absl::string_view value) {
+      from_memory.emplace_back(value);
+    })) << text;
+    EXPECT_EQ(from_memory, (*pod)->FieldValues(text)) << text;
+  }
+  EXPECT_THAT(cached->FieldValues("spec.hostNetwork"), ElementsAre("true"));
+  EXPECT_THAT(cached->FieldValues("spec.containers[*].name"), ElementsAre("c1", "c2"));
+  FieldPath other = *FieldPath::Parse("spec.dnsPolicy");
+  EXPECT_FALSE(cached->VisitFieldValuesInMemory(other, [](absl::string_view) {}));
+  EXPECT_THAT(cached->FieldValues(other), ElementsAre("ClusterFirst"));
+  EXPECT_THAT(*pods->store().ByIndex("by-container", "c2"), ElementsAre(cached));
 }
 
 }  // namespace

@@ -9,34 +9,41 @@
 namespace informer {
 namespace {
 
-bool IsKeyedMap(const std::vector<FieldPathStep>& steps) {
-  return steps.size() == 2 && steps[0].kind == FieldPathStep::Kind::kMember &&
+// True when the steps start with `metadata.labels` or `metadata.annotations`.
+bool StartsWithKeyedMap(const std::vector<FieldPathStep>& steps) {
+  return steps.size() >= 2 && steps[0].kind == FieldPathStep::Kind::kMember &&
          steps[0].member == "metadata" && steps[1].kind == FieldPathStep::Kind::kMember &&
          (steps[1].member == "labels" || steps[1].member == "annotations");
 }
 
-// `inexact`, when not null, is set when a double was rendered: its text may differ from the
-// JSON's (a DOM that parsed numbers keeps no text).
-void AppendScalar(const rapidjson::Value& value, std::vector<std::string>* out, bool* inexact) {
+bool IsKeyedMap(const std::vector<FieldPathStep>& steps) {
+  return steps.size() == 2 && StartsWithKeyedMap(steps);
+}
+
+// Renders a scalar as a field selector compares it. `inexact`, when not null, is set when a
+// double was rendered: its text may differ from the JSON's (a DOM that parsed numbers keeps no
+// text).
+void VisitScalar(const rapidjson::Value& value, absl::FunctionRef<void(absl::string_view)> visit,
+                 bool* inexact) {
   if (value.IsString()) {
-    out->emplace_back(value.GetString(), value.GetStringLength());
+    visit(absl::string_view(value.GetString(), value.GetStringLength()));
   } else if (value.IsBool()) {
-    out->emplace_back(value.GetBool() ? "true" : "false");
+    visit(value.GetBool() ? "true" : "false");
   } else if (value.IsInt64()) {
-    out->push_back(absl::StrCat(value.GetInt64()));
+    visit(absl::AlphaNum(value.GetInt64()).Piece());
   } else if (value.IsUint64()) {
-    out->push_back(absl::StrCat(value.GetUint64()));
+    visit(absl::AlphaNum(value.GetUint64()).Piece());
   } else if (value.IsNumber()) {
-    out->push_back(absl::StrFormat("%.17g", value.GetDouble()));
+    visit(absl::StrFormat("%.17g", value.GetDouble()));
     if (inexact != nullptr) *inexact = true;
   }
   // null, objects and arrays have no field-selector rendering.
 }
 
 void Collect(const rapidjson::Value& value, const std::vector<FieldPathStep>& steps, size_t i,
-             std::vector<std::string>* out, bool* inexact) {
+             absl::FunctionRef<void(absl::string_view)> visit, bool* inexact) {
   if (i == steps.size()) {
-    AppendScalar(value, out, inexact);
+    VisitScalar(value, visit, inexact);
     return;
   }
   const FieldPathStep& step = steps[i];
@@ -46,17 +53,17 @@ void Collect(const rapidjson::Value& value, const std::vector<FieldPathStep>& st
       auto it = value.FindMember(
           rapidjson::Value(rapidjson::StringRef(step.member.data(), step.member.size())));
       if (it == value.MemberEnd()) return;
-      Collect(it->value, steps, i + 1, out, inexact);
+      Collect(it->value, steps, i + 1, visit, inexact);
       return;
     }
     case FieldPathStep::Kind::kIndex:
       if (!value.IsArray() || step.index >= value.Size()) return;
-      Collect(value[static_cast<rapidjson::SizeType>(step.index)], steps, i + 1, out, inexact);
+      Collect(value[static_cast<rapidjson::SizeType>(step.index)], steps, i + 1, visit, inexact);
       return;
     case FieldPathStep::Kind::kEach:
       if (!value.IsArray()) return;
       for (const rapidjson::Value& element : value.GetArray()) {
-        Collect(element, steps, i + 1, out, inexact);
+        Collect(element, steps, i + 1, visit, inexact);
       }
       return;
   }
@@ -133,15 +140,46 @@ absl::StatusOr<std::vector<FieldPathStep>> ParseFieldPath(absl::string_view path
 
 void CollectFieldValues(const rapidjson::Value& root, const std::vector<FieldPathStep>& steps,
                         std::vector<std::string>* out) {
-  Collect(root, steps, 0, out, nullptr);
+  Collect(
+      root, steps, 0, [out](absl::string_view value) { out->emplace_back(value); }, nullptr);
 }
 
 bool CollectFieldValuesExactly(const rapidjson::Value& root,
                                const std::vector<FieldPathStep>& steps,
                                std::vector<std::string>* out) {
+  return VisitFieldValuesExactly(root, steps,
+                                 [out](absl::string_view value) { out->emplace_back(value); });
+}
+
+bool VisitFieldValuesExactly(const rapidjson::Value& root, const std::vector<FieldPathStep>& steps,
+                             absl::FunctionRef<void(absl::string_view)> visit) {
   bool inexact = false;
-  Collect(root, steps, 0, out, &inexact);
+  Collect(root, steps, 0, visit, &inexact);
   return !inexact;
+}
+
+absl::StatusOr<FieldPath> FieldPath::Parse(absl::string_view text) {
+  absl::StatusOr<std::vector<FieldPathStep>> steps = ParseFieldPath(text);
+  if (!steps.ok()) return steps.status();
+  return FieldPath(std::string(text), *std::move(steps));
+}
+
+FieldPath::FieldPath(std::string text, std::vector<FieldPathStep> steps)
+    : text_(std::move(text)), steps_(std::move(steps)) {
+  // The same cases Object answers from its parsed metadata.
+  if (steps_.size() == 2 && steps_[0].kind == FieldPathStep::Kind::kMember &&
+      steps_[0].member == "metadata" && steps_[1].kind == FieldPathStep::Kind::kMember) {
+    if (steps_[1].member == "name") source_ = Source::kName;
+    if (steps_[1].member == "namespace") source_ = Source::kNamespace;
+  } else if (steps_.size() == 3 && StartsWithKeyedMap(steps_)) {
+    source_ = steps_[1].member == "labels" ? Source::kLabel : Source::kAnnotation;
+  }
+}
+
+const std::string& FieldPath::key() const {
+  static const std::string* const kEmpty = new std::string();
+  if (source_ == Source::kLabel || source_ == Source::kAnnotation) return steps_[2].member;
+  return *kEmpty;
 }
 
 }  // namespace informer

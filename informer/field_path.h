@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "rapidjson/document.h"
@@ -48,6 +49,44 @@ void CollectFieldValues(const rapidjson::Value& root, const std::vector<FieldPat
 bool CollectFieldValuesExactly(const rapidjson::Value& root,
                                const std::vector<FieldPathStep>& steps,
                                std::vector<std::string>* out);
+// CollectFieldValuesExactly without a vector: calls `visit` with each value, in order (the view
+// is valid only during the call). False when it reached a non-integer number; values visited
+// before that must then be discarded by the caller.
+bool VisitFieldValuesExactly(const rapidjson::Value& root, const std::vector<FieldPathStep>& steps,
+                             absl::FunctionRef<void(absl::string_view)> visit);
+
+// A field path parsed once and read from many objects (a field index, a field selector's term),
+// with where an Object keeps its values: in the parsed metadata or in the JSON (possibly
+// extracted at decode, see ExtractedFieldPaths).
+//
+// Thread-safety: immutable.
+class FieldPath {
+ public:
+  // Where the values of a path live in an Object.
+  enum class Source {
+    kJson,        // the object's JSON (or the values extracted from it at decode)
+    kName,        // metadata.name
+    kNamespace,   // metadata.namespace
+    kLabel,       // metadata.labels.<key()>
+    kAnnotation,  // metadata.annotations.<key()>
+  };
+
+  // InvalidArgument as ParseFieldPath.
+  static absl::StatusOr<FieldPath> Parse(absl::string_view text);
+  // From steps that ParseFieldPath made of `text`.
+  FieldPath(std::string text, std::vector<FieldPathStep> steps);
+
+  const std::string& text() const { return text_; }
+  const std::vector<FieldPathStep>& steps() const { return steps_; }
+  Source source() const { return source_; }
+  // The label or annotation key (kLabel, kAnnotation); empty otherwise.
+  const std::string& key() const;
+
+ private:
+  std::string text_;
+  std::vector<FieldPathStep> steps_;
+  Source source_ = Source::kJson;
+};
 
 }  // namespace informer
 

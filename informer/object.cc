@@ -1,6 +1,7 @@
 #include "informer/object.h"
 
 #include <algorithm>
+#include <cstring>
 #include <utility>
 
 #include "absl/strings/numbers.h"
@@ -219,12 +220,89 @@ absl::Status Object::SetTypeMeta(rapidjson::Value& value,
 ExtractedFieldPaths::ExtractedFieldPaths(const std::vector<std::string>& paths) {
   for (const std::string& path : paths) {
     if (paths_.size() == kMaxPaths) break;
-    if (std::find(paths_.begin(), paths_.end(), path) != paths_.end()) continue;
-    absl::StatusOr<std::vector<FieldPathStep>> steps = ParseFieldPath(path);
-    if (!steps.ok()) continue;
-    paths_.push_back(path);
-    steps_.push_back(*std::move(steps));
+    if (index_.contains(path)) continue;
+    absl::StatusOr<FieldPath> parsed = FieldPath::Parse(path);
+    // Metadata paths are answered from the parsed metadata: extracting them would only cost.
+    if (!parsed.ok() || parsed->source() != FieldPath::Source::kJson) continue;
+    index_.emplace(path, paths_.size());
+    paths_.push_back(*std::move(parsed));
   }
+}
+
+size_t ExtractedFieldPaths::Find(absl::string_view path) const {
+  auto it = index_.find(path);
+  return it == index_.end() ? kNotExtracted : it->second;
+}
+
+void PackedFieldValues::Builder::Add(absl::string_view value) {
+  chars_.insert(chars_.end(), value.begin(), value.end());
+  value_ends_.push_back(static_cast<uint32_t>(chars_.size()));
+}
+
+void PackedFieldValues::Builder::DropPath() {
+  const uint32_t kept = path_ends_.empty() ? 0 : path_ends_.back();
+  value_ends_.resize(kept);
+  chars_.resize(kept == 0 ? 0 : value_ends_.back());
+}
+
+void PackedFieldValues::Builder::EndPath() {
+  path_ends_.push_back(static_cast<uint32_t>(value_ends_.size()));
+}
+
+PackedFieldValues PackedFieldValues::Builder::Build() const {
+  PackedFieldValues packed;
+  if (value_ends_.empty()) return packed;  // no values: nothing to keep
+  const size_t words = 1 + path_ends_.size() + value_ends_.size();
+  packed.bytes_ = words * sizeof(uint32_t) + chars_.size();
+  packed.data_ = std::make_unique<char[]>(packed.bytes_);
+  char* out = packed.data_.get();
+  const uint32_t path_count = static_cast<uint32_t>(path_ends_.size());
+  std::memcpy(out, &path_count, sizeof(path_count));
+  out += sizeof(path_count);
+  std::memcpy(out, path_ends_.data(), path_ends_.size() * sizeof(uint32_t));
+  out += path_ends_.size() * sizeof(uint32_t);
+  std::memcpy(out, value_ends_.data(), value_ends_.size() * sizeof(uint32_t));
+  out += value_ends_.size() * sizeof(uint32_t);
+  if (!chars_.empty()) std::memcpy(out, chars_.data(), chars_.size());
+  return packed;
+}
+
+void PackedFieldValues::Visit(size_t i, absl::FunctionRef<void(absl::string_view)> visit) const {
+  if (data_ == nullptr) return;
+  const char* data = data_.get();
+  auto word = [data](size_t index) {
+    uint32_t value;
+    std::memcpy(&value, data + index * sizeof(uint32_t), sizeof(value));
+    return value;
+  };
+  const uint32_t path_count = word(0);
+  const uint32_t first = i == 0 ? 0 : word(i);  // word(1 + i - 1): the end of path i - 1
+  const uint32_t end = word(1 + i);
+  const uint32_t value_count = word(path_count);  // the end of the last path
+  const size_t value_ends = 1 + path_count;
+  const char* chars = data + (value_ends + value_count) * sizeof(uint32_t);
+  uint32_t begin = first == 0 ? 0 : word(value_ends + first - 1);
+  for (uint32_t v = first; v < end; ++v) {
+    const uint32_t value_end = word(value_ends + v);
+    visit(absl::string_view(chars + begin, value_end - begin));
+    begin = value_end;
+  }
+}
+
+void Object::ExtractFieldValues(const rapidjson::Value& value,
+                                std::shared_ptr<const ExtractedFieldPaths> extract) {
+  PackedFieldValues::Builder builder;
+  for (size_t i = 0; i < extract->size(); ++i) {
+    if (VisitFieldValuesExactly(value, extract->steps(i),
+                                [&builder](absl::string_view v) { builder.Add(v); })) {
+      extracted_mask_ |= uint64_t{1} << i;
+    } else {
+      builder.DropPath();
+    }
+    builder.EndPath();
+  }
+  extracted_ = builder.Build();
+  extract_ = std::move(extract);
 }
 
 absl::StatusOr<std::shared_ptr<const Object>> Object::FromJsonValue(
@@ -248,21 +326,51 @@ absl::StatusOr<std::shared_ptr<const Object>> Object::FromJsonValue(
     return absl::InvalidArgumentError("object cannot be written as JSON (NaN or infinity?)");
   }
   object->json_.assign(buffer.GetString(), buffer.GetSize());
-  object->key_ = ObjectKey(object->meta_.namespace_name, object->meta_.name);
-  uint64_t rv = 0;
-  if (absl::SimpleAtoi(object->meta_.resource_version, &rv)) object->resource_version_number_ = rv;
-  if (extract != nullptr && extract->size() > 0) {
-    object->extracted_.resize(extract->size());
-    for (size_t i = 0; i < extract->size(); ++i) {
-      if (CollectFieldValuesExactly(value, extract->steps(i), &object->extracted_[i])) {
-        object->extracted_mask_ |= uint64_t{1} << i;
-      } else {
-        object->extracted_[i].clear();
-      }
+  object->Finish(&value, std::move(extract));
+  return std::shared_ptr<const Object>(std::move(object));
+}
+
+std::shared_ptr<const Object> Object::FromDecoded(
+    std::string json, std::string api_version, std::string kind, ObjectMeta meta,
+    std::shared_ptr<const ExtractedFieldPaths> extract,
+    std::vector<std::vector<std::string>>* extracted_values) {
+  std::shared_ptr<Object> object(new Object());
+  object->json_ = std::move(json);
+  object->json_.shrink_to_fit();  // a decoder may have reserved room for what it cut out
+  object->api_version_ = std::move(api_version);
+  object->kind_ = std::move(kind);
+  object->meta_ = std::move(meta);
+  if (extract == nullptr || extract->size() == 0) {
+    object->Finish(nullptr, nullptr);
+  } else if (extracted_values != nullptr && extracted_values->size() == extract->size()) {
+    // Every path was read exactly (the fast path leaves non-integer numbers to the DOM path).
+    PackedFieldValues::Builder builder;
+    for (const std::vector<std::string>& values : *extracted_values) {
+      for (const std::string& value : values) builder.Add(value);
+      builder.EndPath();
     }
+    object->extracted_ = builder.Build();
+    object->extracted_mask_ =
+        extract->size() == 64 ? ~uint64_t{0} : (uint64_t{1} << extract->size()) - 1;
     object->extract_ = std::move(extract);
+    object->Finish(nullptr, nullptr);  // keeps the values just set
+  } else {
+    rapidjson::Document document;
+    const bool parsed = ParseJson(object->json_, &document).ok();
+    object->Finish(parsed ? &document : nullptr, std::move(extract));
   }
   return std::shared_ptr<const Object>(std::move(object));
+}
+
+void Object::Finish(const rapidjson::Value* value,
+                    std::shared_ptr<const ExtractedFieldPaths> extract) {
+  key_ = ObjectKey(meta_.namespace_name, meta_.name);
+  uint64_t rv = 0;
+  if (absl::SimpleAtoi(meta_.resource_version, &rv)) resource_version_number_ = rv;
+  if (value != nullptr && extract != nullptr && extract->size() > 0) {
+    ExtractFieldValues(*value, std::move(extract));
+  }
+  approximate_bytes_ = ComputeApproximateBytes();
 }
 
 absl::StatusOr<std::shared_ptr<const Object>> Object::FromJson(
@@ -275,55 +383,72 @@ absl::StatusOr<std::shared_ptr<const Object>> Object::FromJson(
 }
 
 std::vector<std::string> Object::FieldValues(absl::string_view path) const {
-  if (extract_ != nullptr) {
-    for (size_t i = 0; i < extract_->size(); ++i) {
-      if ((extracted_mask_ >> i & 1) != 0 && extract_->path(i) == path) return extracted_[i];
-    }
-  }
+  absl::StatusOr<FieldPath> parsed = FieldPath::Parse(path);
+  if (!parsed.ok()) return {};
+  return FieldValues(*parsed);
+}
+
+std::vector<std::string> Object::FieldValues(const FieldPath& path) const {
   std::vector<std::string> values;
-  absl::StatusOr<std::vector<FieldPathStep>> steps = ParseFieldPath(path);
-  if (!steps.ok()) return values;
-
-  // The common metadata fields come from the parsed metadata, without re-parsing the JSON.
-  if (steps->size() == 2 && (*steps)[0].kind == FieldPathStep::Kind::kMember &&
-      (*steps)[0].member == "metadata" && (*steps)[1].kind == FieldPathStep::Kind::kMember) {
-    const std::string& field = (*steps)[1].member;
-    if (field == "name") {
-      values.push_back(meta_.name);
-      return values;
-    }
-    if (field == "namespace") {
-      if (!meta_.namespace_name.empty()) values.push_back(meta_.namespace_name);
-      return values;
-    }
-  }
-  if (steps->size() == 3 && (*steps)[0].member == "metadata" &&
-      (*steps)[1].kind == FieldPathStep::Kind::kMember &&
-      ((*steps)[1].member == "labels" || (*steps)[1].member == "annotations")) {
-    const auto& map = (*steps)[1].member == "labels" ? meta_.labels : meta_.annotations;
-    auto it = map.find((*steps)[2].member);
-    if (it != map.end()) values.push_back(it->second);
-    return values;
-  }
-
-  // Numbers as their original text, so "1.0" stays "1.0" and large integers stay exact.
-  rapidjson::Document document;
-  // json_ was written by RapidJSON from a capped parse: an error cannot happen.
-  if (!ParseJsonNumbersAsStrings(json_, &document).ok()) return values;
-  CollectFieldValues(document, *steps, &values);
+  VisitFieldValues(path, [&values](absl::string_view value) { values.emplace_back(value); });
   return values;
 }
 
-size_t Object::ApproximateBytes() const {
+size_t Object::ExtractedIndex(const FieldPath& path) const {
+  if (extract_ == nullptr) return ExtractedFieldPaths::kNotExtracted;
+  const size_t i = extract_->Find(path.text());
+  if (i == ExtractedFieldPaths::kNotExtracted || (extracted_mask_ >> i & 1) == 0) {
+    return ExtractedFieldPaths::kNotExtracted;
+  }
+  return i;
+}
+
+bool Object::VisitFieldValuesInMemory(const FieldPath& path,
+                                      absl::FunctionRef<void(absl::string_view)> visit) const {
+  // The common metadata fields come from the parsed metadata, without re-parsing the JSON.
+  switch (path.source()) {
+    case FieldPath::Source::kName:
+      visit(meta_.name);
+      return true;
+    case FieldPath::Source::kNamespace:
+      if (!meta_.namespace_name.empty()) visit(meta_.namespace_name);
+      return true;
+    case FieldPath::Source::kLabel:
+    case FieldPath::Source::kAnnotation: {
+      const auto& map =
+          path.source() == FieldPath::Source::kLabel ? meta_.labels : meta_.annotations;
+      auto it = map.find(path.key());
+      if (it != map.end()) visit(it->second);
+      return true;
+    }
+    case FieldPath::Source::kJson:
+      break;
+  }
+  const size_t i = ExtractedIndex(path);
+  if (i == ExtractedFieldPaths::kNotExtracted) return false;
+  extracted_.Visit(i, visit);
+  return true;
+}
+
+void Object::VisitFieldValues(const FieldPath& path,
+                              absl::FunctionRef<void(absl::string_view)> visit) const {
+  if (VisitFieldValuesInMemory(path, visit)) return;
+  // Numbers as their original text, so "1.0" stays "1.0" and large integers stay exact.
+  rapidjson::Document document;
+  // json_ was written by RapidJSON from a capped parse: an error cannot happen.
+  if (!ParseJsonNumbersAsStrings(json_, &document).ok()) return;
+  std::vector<std::string> values;
+  CollectFieldValues(document, path.steps(), &values);
+  for (const std::string& value : values) visit(value);
+}
+
+size_t Object::ComputeApproximateBytes() const {
   size_t bytes = sizeof(Object) + StringBytes(json_) + StringBytes(api_version_) +
                  StringBytes(kind_) + StringBytes(key_) + StringBytes(meta_.namespace_name) +
                  StringBytes(meta_.name) + StringBytes(meta_.uid) +
                  StringBytes(meta_.resource_version) + StringBytes(meta_.deletion_timestamp) +
                  StringMapBytes(meta_.labels) + StringMapBytes(meta_.annotations);
-  for (const std::vector<std::string>& values : extracted_) {
-    bytes += sizeof(values);
-    for (const std::string& value : values) bytes += sizeof(value) + StringBytes(value);
-  }
+  bytes += extracted_.bytes();
   for (const OwnerReference& ref : meta_.owner_references) {
     bytes += sizeof(OwnerReference) + StringBytes(ref.api_version) + StringBytes(ref.kind) +
              StringBytes(ref.name) + StringBytes(ref.uid);

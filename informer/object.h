@@ -9,6 +9,9 @@
 #include <variant>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
+#include "absl/container/inlined_vector.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "informer/field_path.h"
@@ -39,26 +42,67 @@ struct ObjectMeta {
 };
 
 // Field paths whose values are extracted once per object version, when the object is decoded,
-// so that Object::FieldValues answers them from memory instead of re-parsing the JSON: the
-// paths of the informer's field indexes (index upkeep reads them for the old and the new
-// object of every change) and so also field selectors on those paths. Shared by every object
-// of one informer.
+// so that Object::FieldValues and field selectors answer them from memory instead of re-parsing
+// the JSON: the paths of the informer's field indexes (index upkeep reads them for the old and
+// the new object of every change) and the field-selector paths the API server supports for the
+// resource (SelectableFieldPaths). Shared by every object of one informer.
 //
 // Thread-safety: immutable.
 class ExtractedFieldPaths {
  public:
   static constexpr size_t kMaxPaths = 64;
-  // Paths that do not parse, repeats and paths beyond kMaxPaths are left out (they are read
-  // from the JSON as before).
+  // What Find returns for a path that is not extracted.
+  static constexpr size_t kNotExtracted = ~size_t{0};
+
+  // Paths that do not parse, repeats, paths answered from the parsed metadata anyway
+  // (metadata.name, metadata.namespace, metadata.labels.*, metadata.annotations.*) and paths
+  // beyond kMaxPaths are left out (they are read as before).
   explicit ExtractedFieldPaths(const std::vector<std::string>& paths);
 
   size_t size() const { return paths_.size(); }
-  const std::string& path(size_t i) const { return paths_[i]; }
-  const std::vector<FieldPathStep>& steps(size_t i) const { return steps_[i]; }
+  const std::string& path(size_t i) const { return paths_[i].text(); }
+  const std::vector<FieldPathStep>& steps(size_t i) const { return paths_[i].steps(); }
+  // The index of `path` (its exact text), or kNotExtracted.
+  size_t Find(absl::string_view path) const;
 
  private:
-  std::vector<std::string> paths_;
-  std::vector<std::vector<FieldPathStep>> steps_;
+  std::vector<FieldPath> paths_;
+  absl::flat_hash_map<std::string, size_t> index_;  // text -> index in paths_
+};
+
+// The values of one object's extracted paths packed in one allocation (a table of offsets, then
+// the characters), so that extraction costs few bytes per object: nothing at all when no path
+// has a value.
+//
+// Thread-safety: immutable after Build.
+class PackedFieldValues {
+ public:
+  // Collects the values path by path: Add each value of path 0, EndPath, then path 1, ...
+  class Builder {
+   public:
+    void Add(absl::string_view value);
+    // Forgets the values added since the last EndPath (a path found not extractable).
+    void DropPath();
+    void EndPath();
+    PackedFieldValues Build() const;
+
+   private:
+    absl::InlinedVector<uint32_t, 16> path_ends_;   // values added when each path ended
+    absl::InlinedVector<uint32_t, 16> value_ends_;  // end of each value in chars_
+    absl::InlinedVector<char, 256> chars_;
+  };
+
+  // Calls `visit` with each value of path `i` (the view lives as long as this object).
+  // REQUIRES: `i` is below the number of paths built.
+  void Visit(size_t i, absl::FunctionRef<void(absl::string_view)> visit) const;
+  // Heap bytes held.
+  size_t bytes() const { return bytes_; }
+
+ private:
+  // uint32 path count P, P uint32 path ends (in values), V uint32 value ends (in chars), chars;
+  // null when no path has a value.
+  std::unique_ptr<char[]> data_;
+  size_t bytes_ = 0;
 };
 
 // An object as cached: its JSON exactly as the API server sent it (after transforms), with
@@ -91,6 +135,17 @@ class Object {
       absl::string_view json, absl::string_view default_api_version = "",
       absl::string_view default_kind = "");
 
+  // Builds an Object from what a decoder that did not build a DOM (DecodeCompactObject) read:
+  // `json` is the compact JSON FromJsonValue would have written, `meta`, `api_version` and
+  // `kind` what it would have read. The values of `extract`'s paths are taken from
+  // `extracted_values` (one vector per path, each read exactly, as CollectFieldValuesExactly
+  // reads it; copied into the object's PackedFieldValues) or, when that is null, from a parse of
+  // `json`.
+  static std::shared_ptr<const Object> FromDecoded(
+      std::string json, std::string api_version, std::string kind, ObjectMeta meta,
+      std::shared_ptr<const ExtractedFieldPaths> extract = nullptr,
+      std::vector<std::vector<std::string>>* extracted_values = nullptr);
+
   // The compact JSON text of the whole object.
   const std::string& json() const { return json_; }
   const std::string& api_version() const { return api_version_; }
@@ -106,14 +161,39 @@ class Object {
   // element). Scalars are rendered as the API server would in a field selector: strings
   // as-is, numbers in decimal, booleans "true"/"false". Missing paths give no values.
   // metadata.name/namespace/labels/annotations and the extracted paths (ExtractedFieldPaths)
-  // are answered from memory; any other path parses the JSON.
+  // are answered from memory; any other path parses the JSON. A malformed path gives nothing.
   std::vector<std::string> FieldValues(absl::string_view path) const;
+  // The same for a parsed path.
+  std::vector<std::string> FieldValues(const FieldPath& path) const;
+  // The same values, passed one by one to `visit` (views valid during the call only), without
+  // allocating when they are answered from memory: what field selectors and indexes use.
+  void VisitFieldValues(const FieldPath& path,
+                        absl::FunctionRef<void(absl::string_view)> visit) const;
+  // VisitFieldValues when the values are in memory (metadata or extracted values; the views
+  // then live as long as this object) and true; false, visiting nothing, when they would have
+  // to be read from the JSON.
+  bool VisitFieldValuesInMemory(const FieldPath& path,
+                                absl::FunctionRef<void(absl::string_view)> visit) const;
 
   // Approximate heap bytes held by this object (for metrics and the history ring bound).
-  size_t ApproximateBytes() const;
+  // Computed once, when the object is built: the store reads it on every change.
+  size_t ApproximateBytes() const { return approximate_bytes_; }
 
  private:
   Object() = default;
+
+  // Sets key_ and resource_version_number_ from meta_, the values of `extract`'s paths from
+  // `value` (the object's DOM) when both are given (values already set are kept otherwise), and
+  // approximate_bytes_. REQUIRES: json_ and the rest of the object are final.
+  void Finish(const rapidjson::Value* value, std::shared_ptr<const ExtractedFieldPaths> extract);
+  // Extracts the values of `extract`'s paths from `value`, the object's JSON.
+  void ExtractFieldValues(const rapidjson::Value& value,
+                          std::shared_ptr<const ExtractedFieldPaths> extract);
+  // The index of `path` among the extracted paths when its values are in extracted_, else
+  // ExtractedFieldPaths::kNotExtracted.
+  size_t ExtractedIndex(const FieldPath& path) const;
+  // What ApproximateBytes returns; REQUIRES: every other member is set.
+  size_t ComputeApproximateBytes() const;
 
   std::string json_;
   std::string api_version_;
@@ -124,8 +204,9 @@ class Object {
   // Values at extract_->path(i) when bit i of extracted_mask_ is set (a path that reached a
   // non-integer number is not extracted: its text is read from json_).
   std::shared_ptr<const ExtractedFieldPaths> extract_;
-  std::vector<std::vector<std::string>> extracted_;
+  PackedFieldValues extracted_;
   uint64_t extracted_mask_ = 0;
+  size_t approximate_bytes_ = 0;
 };
 
 using ObjectPtr = std::shared_ptr<const Object>;

@@ -3,8 +3,10 @@
 #include <string>
 #include <utility>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "informer/field_path.h"
 
 namespace informer {
 namespace {
@@ -46,6 +48,64 @@ ObjectDecoder::ObjectDecoder(const ResourceInfo& resource, std::vector<Transform
       transforms_(std::move(transforms)) {
   auto extract = std::make_shared<const ExtractedFieldPaths>(extracted_field_paths);
   if (extract->size() > 0) extract_ = std::move(extract);
+  // The fast path reads a path from the text of the top-level member it starts with (every
+  // path that parses does start with one).
+  extract_from_members_ = extract_ != nullptr;
+  for (size_t i = 0; extract_ != nullptr && i < extract_->size(); ++i) {
+    const std::vector<FieldPathStep>& steps = extract_->steps(i);
+    if (steps.empty() || steps[0].kind != FieldPathStep::Kind::kMember) {
+      extract_from_members_ = false;
+    }
+  }
+  compact_ok_ = true;
+  for (const Transform& transform : transforms_) {
+    if (!transform) continue;
+    using Function = absl::Status (*)(rapidjson::Value&, rapidjson::Document::AllocatorType&);
+    const Function* function = transform.target<Function>();
+    if (function != nullptr && *function == &StripManagedFields) {
+      strip_managed_fields_ = true;
+    } else {
+      compact_ok_ = false;
+    }
+  }
+}
+
+bool ObjectDecoder::DecodeCompactEvent(absl::string_view frame, CompactEventType* type,
+                                       ObjectPtr* object) const {
+  if (!compact_ok_) return false;
+  CompactDecodeOptions options;
+  options.default_api_version = api_version_;
+  options.default_kind = resource_.kind;
+  options.strip_managed_fields = strip_managed_fields_;
+  options.record_members = extract_from_members_;
+  CompactObject decoded;
+  if (!DecodeCompactWatchEvent(frame, options, type, &decoded)) return false;
+  if (!extract_from_members_) {  // nothing to extract, or read from a parse of the JSON
+    *object = Object::FromDecoded(std::move(decoded.json), std::move(decoded.api_version),
+                                  std::move(decoded.kind), std::move(decoded.meta), extract_);
+    return true;
+  }
+  // The paths are read from the text of the top-level member they start with (the first of a
+  // repeated name, as FindMember finds it in the DOM path's document), one pass per member.
+  std::vector<std::vector<std::string>> values(extract_->size());
+  std::vector<bool> placed(extract_->size(), false);
+  absl::InlinedVector<CompactFieldPath, 16> paths;
+  for (const CompactObject::Member& member : decoded.members) {
+    paths.clear();
+    for (size_t i = 0; i < extract_->size(); ++i) {
+      if (!placed[i] && extract_->steps(i)[0].member == member.name) {
+        placed[i] = true;
+        paths.push_back({&extract_->steps(i), &values[i]});
+      }
+    }
+    if (paths.empty()) continue;
+    CollectCompactFieldValues(
+        absl::string_view(decoded.json).substr(member.begin, member.end - member.begin), paths, 1);
+  }
+  *object =
+      Object::FromDecoded(std::move(decoded.json), std::move(decoded.api_version),
+                          std::move(decoded.kind), std::move(decoded.meta), extract_, &values);
+  return true;
 }
 
 absl::StatusOr<ObjectPtr> ObjectDecoder::Decode(

@@ -7,6 +7,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "informer/compact_json.h"
 #include "informer/object.h"
 #include "informer/resource.h"
 #include "informer/transform.h"
@@ -32,6 +34,13 @@ class ObjectDecoder {
   absl::StatusOr<ObjectPtr> Decode(rapidjson::Value& value,
                                    rapidjson::Document::AllocatorType& allocator) const;
 
+  // The fast path: decodes the watch frame `frame` (a whole `{"type":...,"object":{...}}`)
+  // without a DOM, to the same object as parsing it and calling Decode on its object. False when
+  // it cannot (see DecodeCompactWatchEvent: anything unusual, every error, ERROR and BOOKMARK
+  // events) or when the transforms are other than StripManagedFields; the caller then takes the
+  // DOM path, which also reports the error.
+  bool DecodeCompactEvent(absl::string_view frame, CompactEventType* type, ObjectPtr* object) const;
+
   const ResourceInfo& resource() const { return resource_; }
 
  private:
@@ -39,6 +48,12 @@ class ObjectDecoder {
   std::string api_version_;
   std::vector<Transform> transforms_;
   std::shared_ptr<const ExtractedFieldPaths> extract_;  // null when there is nothing to extract
+  // Whether the transforms are ones the fast path does itself (none, or StripManagedFields).
+  bool compact_ok_ = false;
+  bool strip_managed_fields_ = false;
+  // Whether the fast path reads extract_'s paths from the text of the top-level members they
+  // start with (CollectCompactFieldValues); false when there is nothing to extract.
+  bool extract_from_members_ = false;
 };
 
 // Whether `status`, an error of ObjectDecoder::Decode, is a transform's failure (I15).

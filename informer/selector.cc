@@ -564,15 +564,27 @@ absl::StatusOr<FieldSelector> FieldSelector::Parse(absl::string_view text,
                      if (a.equals != b.equals) return a.equals;
                      return a.value < b.value;
                    });
+  // Parsed once here, so matching an object neither parses nor allocates.
+  selector.paths_.reserve(selector.requirements_.size());
+  for (const Requirement& requirement : selector.requirements_) {
+    absl::StatusOr<FieldPath> path = FieldPath::Parse(requirement.path);
+    if (!path.ok()) return path.status();  // parsed above already: cannot happen
+    selector.paths_.push_back(*std::move(path));
+  }
   return selector;
 }
 
 bool FieldSelector::Matches(const Object& object) const {
-  for (const Requirement& requirement : requirements_) {
-    std::vector<std::string> values = object.FieldValues(requirement.path);
+  for (size_t i = 0; i < requirements_.size(); ++i) {
+    const Requirement& requirement = requirements_[i];
+    bool any = false;
+    bool found = false;
+    object.VisitFieldValues(paths_[i], [&](absl::string_view value) {
+      any = true;
+      found = found || value == requirement.value;
+    });
     // A missing field compares as "", as the API server does.
-    if (values.empty()) values.emplace_back();
-    const bool found = std::find(values.begin(), values.end(), requirement.value) != values.end();
+    if (!any) found = requirement.value.empty();
     if (found != requirement.equals) return false;
   }
   return true;

@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "informer/field_path.h"
 #include "informer/object.h"
 
 namespace informer {
@@ -94,6 +95,8 @@ class FieldSelector {
   static absl::StatusOr<FieldSelector> Parse(absl::string_view text,
                                              const SelectorLimits& limits = SelectorLimits());
 
+  // Reads each requirement's path from the object (from memory for metadata and extracted
+  // paths, see Object::VisitFieldValues); allocates nothing then.
   bool Matches(const Object& object) const;
   bool Empty() const { return requirements_.empty(); }
   const std::vector<Requirement>& requirements() const { return requirements_; }
@@ -101,6 +104,7 @@ class FieldSelector {
 
  private:
   std::vector<Requirement> requirements_;
+  std::vector<FieldPath> paths_;  // requirements_[i].path, parsed
 };
 
 // Both selectors, plus an optional namespace: what List and Subscribe filter by.

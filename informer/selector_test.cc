@@ -3,11 +3,19 @@
 #include <chrono>
 #include <cstdio>
 #include <random>
+#include <set>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "informer/field_path.h"
+#include "informer/json.h"
+#include "informer/selectable_fields.h"
 #include "informer/testing/objects.h"
+#include "rapidjson/document.h"
+#include "rapidjson/stringbuffer.h"
+#include "rapidjson/writer.h"
 
 namespace informer {
 namespace {
@@ -526,6 +534,178 @@ TEST(SelectorLimitsTest, SelectorsAtTheCapsParse) {
   ASSERT_TRUE(labels.ok()) << labels.status();
   EXPECT_EQ(labels->requirements().size(), 256u);
   EXPECT_TRUE(FieldSelector::Parse(text, limits).ok());
+}
+
+// ----- Extracted field values ----------------------------------------------------------------
+
+// Sets `path` (member steps only) of `root` to `value`, creating objects on the way; false when
+// a step on the way is already something else than an object (two paths that conflict).
+bool SetPath(rapidjson::Document& root, const FieldPath& path, const std::string& value_json) {
+  rapidjson::Value* at = &root;
+  auto& allocator = root.GetAllocator();
+  const std::vector<FieldPathStep>& steps = path.steps();
+  for (size_t i = 0; i < steps.size(); ++i) {
+    if (steps[i].kind != FieldPathStep::Kind::kMember || !at->IsObject()) return false;
+    rapidjson::Value name(steps[i].member.c_str(), allocator);
+    auto it = at->FindMember(name);
+    if (it == at->MemberEnd()) {
+      rapidjson::Value next(rapidjson::kObjectType);
+      if (i + 1 == steps.size()) {
+        rapidjson::Document value(&allocator);
+        value.Parse(value_json.c_str());
+        next.CopyFrom(value, allocator);
+      }
+      at->AddMember(name, next, allocator);
+      it = at->FindMember(rapidjson::Value(steps[i].member.c_str(), allocator));
+    } else if (i + 1 == steps.size()) {
+      return false;
+    }
+    at = &it->value;
+  }
+  return true;
+}
+
+// Every resource SelectableFieldPaths knows, and one it does not.
+const GroupVersionResource kSelectableResources[] = {
+    {"", "v1", "pods"},
+    {"", "v1", "events"},
+    {"events.k8s.io", "v1", "events"},
+    {"", "v1", "secrets"},
+    {"", "v1", "nodes"},
+    {"", "v1", "namespaces"},
+    {"", "v1", "services"},
+    {"", "v1", "replicationcontrollers"},
+    {"apps", "v1", "replicasets"},
+    {"batch", "v1", "jobs"},
+    {"certificates.k8s.io", "v1", "certificatesigningrequests"},
+    {"certificates.k8s.io", "v1beta1", "clustertrustbundles"},
+    {"certificates.k8s.io", "v1beta1", "podcertificaterequests"},
+    {"resource.k8s.io", "v1", "resourceslices"},
+};
+
+// For every path the API server supports on every resource, and every kind of JSON value
+// there (strings, the empty string, bools, integers, a non-integer number, null, arrays,
+// objects, nothing), an object decoded with the paths extracted answers FieldValues and field
+// selectors exactly as one decoded without: extraction only changes where the values come from.
+TEST(FieldSelectorTest, ExtractedAndJsonAnswersAgreeForEverySelectablePath) {
+  const std::vector<std::string> values_json = {R"("x")",
+                                                R"("")",
+                                                "true",
+                                                "false",
+                                                "0",
+                                                "-7",
+                                                "18446744073709551615",
+                                                "1.5",
+                                                "null",
+                                                R"(["a","b"])",
+                                                R"([{"ip":"10.0.0.1"}])",
+                                                R"({"k":"v"})"};
+  for (const GroupVersionResource& gvr : kSelectableResources) {
+    const std::vector<std::string> paths = SelectableFieldPaths(gvr);
+    ASSERT_FALSE(paths.empty()) << gvr.ToString();
+    auto extract = std::make_shared<const ExtractedFieldPaths>(paths);
+    EXPECT_EQ(extract->size(), paths.size()) << gvr.ToString();
+    // One object per value kind with every path set to it (where paths do not conflict), and
+    // one with nothing set.
+    for (size_t kind = 0; kind <= values_json.size(); ++kind) {
+      rapidjson::Document document;
+      document.Parse(R"({"metadata":{"name":"o","namespace":"ns","resourceVersion":"5"}})");
+      std::set<std::string> set_paths;
+      if (kind < values_json.size()) {
+        for (const std::string& path : paths) {
+          if (SetPath(document, *FieldPath::Parse(path), values_json[kind])) set_paths.insert(path);
+        }
+      }
+      rapidjson::StringBuffer buffer;
+      rapidjson::Writer<rapidjson::StringBuffer> writer(buffer);
+      document.Accept(writer);
+      const std::string json(buffer.GetString(), buffer.GetSize());
+      rapidjson::Document parsed;
+      ASSERT_TRUE(ParseJson(json, &parsed).ok()) << json;
+      absl::StatusOr<ObjectPtr> extracted =
+          Object::FromJsonValue(parsed, parsed.GetAllocator(), "v1", "Thing", extract);
+      ASSERT_TRUE(extracted.ok()) << extracted.status();
+      absl::StatusOr<ObjectPtr> plain = Object::FromJson(json, "v1", "Thing");
+      ASSERT_TRUE(plain.ok()) << plain.status();
+      for (const std::string& path : paths) {
+        const std::vector<std::string> from_json = (*plain)->FieldValues(path);
+        EXPECT_EQ((*extracted)->FieldValues(path), from_json) << path << " in " << json;
+        // Selectors: each value there, the empty value and one that is nowhere, = and !=.
+        std::vector<std::string> compared = from_json;
+        compared.push_back("");
+        compared.push_back("nowhere");
+        for (const std::string& value : compared) {
+          for (const char* op : {"=", "!="}) {
+            std::string escaped;
+            for (char c : value) {
+              if (c == '\\' || c == ',' || c == '=') escaped.push_back('\\');
+              escaped.push_back(c);
+            }
+            const FieldSelector selector = MustParseFields(absl::StrCat(path, op, escaped));
+            EXPECT_EQ(selector.Matches(**extracted), selector.Matches(**plain))
+                << path << op << value << " in " << json;
+          }
+        }
+      }
+      // Every path is answered from memory, except one set to a non-integer number.
+      for (const std::string& path : paths) {
+        const bool in_memory =
+            (*extracted)->VisitFieldValuesInMemory(*FieldPath::Parse(path), [](absl::string_view) {
+            });
+        EXPECT_EQ(in_memory, set_paths.count(path) == 0 || values_json[kind] != "1.5")
+            << path << " in " << json;
+      }
+    }
+  }
+  EXPECT_THAT(SelectableFieldPaths({"example.com", "v1", "widgets"}), ::testing::IsEmpty());
+  EXPECT_THAT(SelectableFieldPaths({"apps", "v1", "deployments"}), ::testing::IsEmpty());
+}
+
+// The answers hold for several values per path (arrays fanned out by [*]) and for a path that
+// reached an integer and then a non-integer number (dropped from the extracted values, read from
+// the JSON).
+TEST(FieldSelectorTest, ExtractedArraysAnswerAsTheJsonDoes) {
+  const std::string json =
+      R"({"metadata":{"name":"o"},"spec":{"c":[{"n":"a","p":1},{"n":"","p":2.5},{"n":"b"}],)"
+      R"("tags":["x","y","x"],"empty":[]}})";
+  const std::vector<std::string> paths = {"spec.c[*].n",  "spec.c[*].p",   "spec.tags[*]",
+                                          "spec.tags[1]", "spec.empty[*]", "spec.c[9].n"};
+  auto extract = std::make_shared<const ExtractedFieldPaths>(paths);
+  rapidjson::Document parsed;
+  ASSERT_TRUE(ParseJson(json, &parsed).ok());
+  ObjectPtr extracted = *Object::FromJsonValue(parsed, parsed.GetAllocator(), "v1", "T", extract);
+  ObjectPtr plain = *Object::FromJson(json, "v1", "T");
+  for (const std::string& path : paths) {
+    EXPECT_EQ(extracted->FieldValues(path), plain->FieldValues(path)) << path;
+  }
+  EXPECT_THAT(extracted->FieldValues("spec.c[*].n"), ElementsAre("a", "", "b"));
+  EXPECT_THAT(extracted->FieldValues("spec.c[*].p"), ElementsAre("1", "2.5"));
+  EXPECT_FALSE(extracted->VisitFieldValuesInMemory(*FieldPath::Parse("spec.c[*].p"),
+                                                   [](absl::string_view) {}));
+  EXPECT_TRUE(MustParseFields("spec.tags[*]=y").Matches(*extracted));
+  EXPECT_TRUE(MustParseFields("spec.c[*].n=").Matches(*extracted));
+  EXPECT_TRUE(MustParseFields("spec.empty[*]=").Matches(*extracted));
+  EXPECT_FALSE(MustParseFields("spec.empty[*]!=").Matches(*extracted));
+  EXPECT_TRUE(MustParseFields("spec.c[*].p=2.5").Matches(*extracted));
+}
+
+// Extraction keeps little per object: nothing when no path has a value.
+TEST(FieldSelectorTest, ExtractionCostsFewBytesAndNoneWhenEmpty) {
+  auto extract =
+      std::make_shared<const ExtractedFieldPaths>(SelectableFieldPaths({"", "v1", "pods"}));
+  const std::string bare = R"({"metadata":{"name":"o","namespace":"ns"}})";
+  rapidjson::Document document;
+  ASSERT_TRUE(ParseJson(bare, &document).ok());
+  ObjectPtr empty = *Object::FromJsonValue(document, document.GetAllocator(), "v1", "Pod", extract);
+  EXPECT_EQ(empty->ApproximateBytes(), (*Object::FromJson(bare, "v1", "Pod"))->ApproximateBytes());
+  const std::string full =
+      R"({"metadata":{"name":"o","namespace":"ns"},"spec":{"nodeName":"node-042"},)"
+      R"("status":{"phase":"Running"}})";
+  ASSERT_TRUE(ParseJson(full, &document).ok());
+  ObjectPtr two = *Object::FromJsonValue(document, document.GetAllocator(), "v1", "Pod", extract);
+  // Two values of 8 and 7 bytes: a count, one end per path (9), one end per value (2), chars.
+  EXPECT_EQ(two->ApproximateBytes() - (*Object::FromJson(full, "v1", "Pod"))->ApproximateBytes(),
+            (1 + 9 + 2) * sizeof(uint32_t) + 15);
 }
 
 }  // namespace

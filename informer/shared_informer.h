@@ -36,8 +36,8 @@ struct InformerOptions {
   std::vector<Transform> transforms = DefaultTransforms();
   Indexers indexers;  // in addition to kNamespaceIndex, which is always present
   // Field paths whose values each cached object keeps from its decoding, so index upkeep and
-  // field selectors on them do not re-parse its JSON: the paths of the field indexes
-  // (ExtractedFieldPaths).
+  // field selectors on them do not re-parse its JSON: the paths of the field indexes and, when
+  // made by SharedInformerFactory, the resource's SelectableFieldPaths (ExtractedFieldPaths).
   std::vector<std::string> extracted_field_paths;
   HistoryOptions history;
   ReflectorOptions reflector;

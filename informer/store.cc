@@ -1,9 +1,9 @@
 #include "informer/store.h"
 
 #include <algorithm>
-#include <iterator>
 #include <utility>
 
+#include "absl/container/inlined_vector.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -43,6 +43,59 @@ std::vector<std::string> SortedKeys(const absl::flat_hash_set<std::string>& keys
   return sorted;
 }
 
+// LabelIndexFunc's function: a named type, so index upkeep can recognise it (IndexValueViews).
+struct LabelIndexer {
+  std::string label_key;
+
+  std::vector<std::string> operator()(const Object& object) const {
+    auto it = object.meta().labels.find(label_key);
+    if (it == object.meta().labels.end()) return {};
+    return {it->second};
+  }
+};
+
+// FieldPathIndexFunc's function, likewise.
+struct FieldPathIndexer {
+  FieldPath path;
+
+  std::vector<std::string> operator()(const Object& object) const {
+    return object.FieldValues(path);
+  }
+};
+
+using IndexFuncPointer = std::vector<std::string> (*)(const Object&);
+
+// An object's values under one index, sorted and distinct, as views. Every index is computed
+// for the old and the new object of every change, and usually nothing changed: so the built-in
+// index functions are read without allocating.
+using IndexValueViews = absl::InlinedVector<absl::string_view, 4>;
+
+// Fills `out` with the values of `object` under `fn`: views into the object for the built-in
+// index functions (metadata and extracted field values), else into `scratch`, which holds what
+// the function returned. `out` is valid while `object` and `scratch` are.
+void IndexValuesOf(const IndexFunc& fn, const Object& object, std::vector<std::string>* scratch,
+                   IndexValueViews* out) {
+  const FieldPathIndexer* field = fn.target<FieldPathIndexer>();
+  if (const IndexFuncPointer* pointer = fn.target<IndexFuncPointer>();
+      pointer != nullptr && *pointer == &MetaNamespaceIndexFunc) {
+    out->push_back(object.meta().namespace_name);
+  } else if (const LabelIndexer* label = fn.target<LabelIndexer>(); label != nullptr) {
+    auto it = object.meta().labels.find(label->label_key);
+    if (it != object.meta().labels.end()) out->push_back(it->second);
+  } else if (field != nullptr &&
+             object.VisitFieldValuesInMemory(
+                 field->path, [out](absl::string_view value) { out->push_back(value); })) {
+    // Views into the object.
+  } else {
+    *scratch = fn(object);
+    out->assign(scratch->begin(), scratch->end());
+  }
+  if (out->size() > 1) {
+    std::sort(out->begin(), out->end());
+    out->erase(std::unique(out->begin(), out->end()), out->end());
+  }
+}
+
 }  // namespace
 
 std::vector<std::string> MetaNamespaceIndexFunc(const Object& object) {
@@ -50,16 +103,14 @@ std::vector<std::string> MetaNamespaceIndexFunc(const Object& object) {
   return {object.meta().namespace_name};
 }
 
-IndexFunc LabelIndexFunc(std::string label_key) {
-  return [label_key = std::move(label_key)](const Object& object) -> std::vector<std::string> {
-    auto it = object.meta().labels.find(label_key);
-    if (it == object.meta().labels.end()) return {};
-    return {it->second};
-  };
-}
+IndexFunc LabelIndexFunc(std::string label_key) { return LabelIndexer{std::move(label_key)}; }
 
 IndexFunc FieldPathIndexFunc(std::string path) {
-  return [path = std::move(path)](const Object& object) { return object.FieldValues(path); };
+  absl::StatusOr<FieldPath> parsed = FieldPath::Parse(path);
+  // A malformed path indexes nothing, as Object::FieldValues gives it nothing.
+  if (!parsed.ok()) return [](const Object&) { return std::vector<std::string>(); };
+  // Parsed once, so each call reads the object (extracted values from memory) and no more.
+  return FieldPathIndexer{*std::move(parsed)};
 }
 
 Store::Store(Indexers indexers) {
@@ -113,27 +164,38 @@ ObjectPtr Store::DeleteLocked(absl::string_view key) {
 
 void Store::IndexLocked(const std::string& key, const Object* old_object,
                         const Object* new_object) {
+  std::vector<std::string> old_scratch;
+  std::vector<std::string> new_scratch;
+  IndexValueViews old_values;
+  IndexValueViews new_values;
   for (const auto& [name, fn] : indexers_) {
-    std::vector<std::string> old_values =
-        old_object != nullptr ? SortedUnique(fn(*old_object)) : std::vector<std::string>();
-    std::vector<std::string> new_values =
-        new_object != nullptr ? SortedUnique(fn(*new_object)) : std::vector<std::string>();
+    old_values.clear();
+    new_values.clear();
+    if (old_object != nullptr) IndexValuesOf(fn, *old_object, &old_scratch, &old_values);
+    if (new_object != nullptr) IndexValuesOf(fn, *new_object, &new_scratch, &new_values);
     if (old_values == new_values) continue;  // the usual update: nothing indexed changed
     IndexValues& index = indices_[name];
-    std::vector<std::string> removed;
-    std::set_difference(old_values.begin(), old_values.end(), new_values.begin(), new_values.end(),
-                        std::back_inserter(removed));
-    for (const std::string& value : removed) {
-      auto it = index.find(value);
-      if (it == index.end()) continue;
-      it->second.erase(key);
-      // An emptied value must vanish from ListIndexFuncValues (S4).
-      if (it->second.empty()) index.erase(it);
+    // Both are sorted: walk them together, removing the key from values only the old object
+    // had and adding it to values only the new one has.
+    auto old_it = old_values.begin();
+    auto new_it = new_values.begin();
+    while (old_it != old_values.end() || new_it != new_values.end()) {
+      if (new_it == new_values.end() || (old_it != old_values.end() && *old_it < *new_it)) {
+        auto it = index.find(*old_it++);
+        if (it == index.end()) continue;
+        it->second.erase(key);
+        // An emptied value must vanish from ListIndexFuncValues (S4).
+        if (it->second.empty()) index.erase(it);
+      } else if (old_it == old_values.end() || *new_it < *old_it) {
+        auto it = index.find(*new_it);
+        if (it == index.end()) it = index.try_emplace(std::string(*new_it)).first;
+        ++new_it;
+        it->second.insert(key);
+      } else {
+        ++old_it;
+        ++new_it;
+      }
     }
-    std::vector<std::string> added;
-    std::set_difference(new_values.begin(), new_values.end(), old_values.begin(), old_values.end(),
-                        std::back_inserter(added));
-    for (std::string& value : added) index[std::move(value)].insert(key);
   }
 }
 

@@ -50,6 +50,10 @@ class WatchDecoder {
   // Decodes the frame buffer_[frame_start_, end) into `out`.
   absl::Status DecodeFrame(size_t end, std::deque<WatchEvent>* out);
 
+  // Decodes the whole frame `frame` into `out` by the fast path
+  // (ObjectDecoder::DecodeCompactEvent); false when that path does not take it.
+  bool TryDecodeCompact(absl::string_view frame, std::deque<WatchEvent>* out);
+
   // InvalidArgument for a frame of `length` bytes (`complete` or still arriving) over the cap.
   absl::Status FrameTooLarge(size_t length, bool complete) const;
 
@@ -61,6 +65,7 @@ class WatchDecoder {
   int depth_ = 0;           // brace/bracket depth inside the current frame
   bool in_string_ = false;
   bool escaped_ = false;
+  bool compact_tried_ = false;  // the fast path already refused the current frame
   absl::Status error_;
 };
 

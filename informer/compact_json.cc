@@ -284,7 +284,7 @@ class Scanner {
         ++p;
         continue;
       }
-      const int length = Utf8SequenceLength(p);
+      const int length = Utf8SequenceLength(p, end_);
       if (length == 0) return false;
       p += length;
     }
@@ -296,32 +296,6 @@ class Scanner {
     }
     Unescape(token->begin + 1, p, &token->value);
     return true;
-  }
-
-  // The length of the valid UTF-8 sequence at `p` (whose first byte is >= 0x80), 0 when invalid
-  // (RFC 3629, as IsValidUtf8).
-  int Utf8SequenceLength(const char* p) const {
-    const auto* s = reinterpret_cast<const unsigned char*>(p);
-    const unsigned char c = s[0];
-    int more;
-    uint32_t code;
-    uint32_t min;
-    if ((c & 0xE0) == 0xC0) {
-      more = 1, code = c & 0x1F, min = 0x80;
-    } else if ((c & 0xF0) == 0xE0) {
-      more = 2, code = c & 0x0F, min = 0x800;
-    } else if ((c & 0xF8) == 0xF0) {
-      more = 3, code = c & 0x07, min = 0x10000;
-    } else {
-      return 0;
-    }
-    if (end_ - p <= more) return 0;
-    for (int i = 1; i <= more; ++i) {
-      if ((s[i] & 0xC0) != 0x80) return 0;
-      code = (code << 6) | (s[i] & 0x3F);
-    }
-    if (code < min || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) return 0;
-    return more + 1;
   }
 
   // Reads four hex digits at `p`; -1 when they are not.

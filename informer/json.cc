@@ -25,6 +25,34 @@ namespace {
 constexpr unsigned kBaseFlags =
     rapidjson::kParseIterativeFlag | rapidjson::kParseNumbersAsStringsFlag;
 
+}  // namespace
+
+int Utf8SequenceLength(const char* p, const char* end) {
+  const auto* s = reinterpret_cast<const unsigned char*>(p);
+  const unsigned char c = s[0];
+  int more;
+  uint32_t code;
+  uint32_t min;
+  if ((c & 0xE0) == 0xC0) {
+    more = 1, code = c & 0x1F, min = 0x80;
+  } else if ((c & 0xF0) == 0xE0) {
+    more = 2, code = c & 0x0F, min = 0x800;
+  } else if ((c & 0xF8) == 0xF0) {
+    more = 3, code = c & 0x07, min = 0x10000;
+  } else {
+    return 0;
+  }
+  if (end - p <= more) return 0;
+  for (int i = 1; i <= more; ++i) {
+    if ((s[i] & 0xC0) != 0x80) return 0;
+    code = (code << 6) | (s[i] & 0x3F);
+  }
+  if (code < min || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) return 0;
+  return more + 1;
+}
+
+namespace {
+
 // The offset of the first byte that is not valid UTF-8, or npos.
 size_t FirstInvalidUtf8(absl::string_view text) {
   const auto* begin = reinterpret_cast<const unsigned char*>(text.data());
@@ -45,27 +73,10 @@ size_t FirstInvalidUtf8(absl::string_view text) {
       ++p;
       continue;
     }
-    int more = 0;
-    uint32_t code = 0;
-    uint32_t min = 0;
-    if ((c & 0xE0) == 0xC0) {
-      more = 1, code = c & 0x1F, min = 0x80;
-    } else if ((c & 0xF0) == 0xE0) {
-      more = 2, code = c & 0x0F, min = 0x800;
-    } else if ((c & 0xF8) == 0xF0) {
-      more = 3, code = c & 0x07, min = 0x10000;
-    } else {
-      return static_cast<size_t>(p - begin);
-    }
-    if (end - p <= more) return static_cast<size_t>(p - begin);
-    for (int i = 1; i <= more; ++i) {
-      if ((p[i] & 0xC0) != 0x80) return static_cast<size_t>(p - begin);
-      code = (code << 6) | (p[i] & 0x3F);
-    }
-    if (code < min || code > 0x10FFFF || (code >= 0xD800 && code <= 0xDFFF)) {
-      return static_cast<size_t>(p - begin);
-    }
-    p += more + 1;
+    const int length =
+        Utf8SequenceLength(reinterpret_cast<const char*>(p), reinterpret_cast<const char*>(end));
+    if (length == 0) return static_cast<size_t>(p - begin);
+    p += length;
   }
   return absl::string_view::npos;
 }

@@ -32,6 +32,10 @@ absl::Status ParseJsonInsitu(char* text, rapidjson::Document* document, bool sto
 // Whether `text` is valid UTF-8 (RFC 3629: shortest forms, no surrogates, at most U+10FFFF).
 bool IsValidUtf8(absl::string_view text);
 
+// The length of the valid UTF-8 sequence that starts at `p` (a byte >= 0x80) and ends before
+// `end`, as IsValidUtf8 judges it; 0 when it is not one.
+int Utf8SequenceLength(const char* p, const char* end);
+
 // The same for JSON that informerd wrote itself (an Object's json()), where numbers are wanted
 // as their original text: kParseNumbersAsStringsFlag. Iterative, capped as above.
 absl::Status ParseJsonNumbersAsStrings(absl::string_view json, rapidjson::Document* document);

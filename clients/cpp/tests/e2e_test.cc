@@ -118,9 +118,14 @@ class ClientE2ETest : public ::testing::Test {
     o.max_backoff = absl::Milliseconds(500);
     informer_ = std::make_unique<Informer>(std::move(client), "configmaps", o);
     checker_ = std::make_shared<Checker>();
-    informer_->AddEventHandler(checker_);
+    std::shared_ptr<HandlerRegistration> registration = informer_->AddEventHandler(checker_);
     informer_->Start();
     ASSERT_TRUE(informer_->WaitForSync(absl::Seconds(30))) << "informer did not sync in 30 s";
+    // The store has every initial object; the handler gets them on the dispatcher, after it.
+    // Wait for that too (as client-go's WaitForCacheSync(registration.HasSynced)), so that what
+    // a test logs after this is what happened after this.
+    ASSERT_TRUE(Eventually([&] { return registration->HasSynced(); }, absl::Seconds(30)))
+        << "the handler was not handed the initial objects in 30 s";
   }
 
   // Waits until the store and the checker's model equal the API server's truth, and checks

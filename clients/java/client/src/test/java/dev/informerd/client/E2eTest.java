@@ -100,10 +100,14 @@ class E2eTest {
   private Informer follow(Client client, Checker chk) throws InterruptedException {
     Informer inf = new Informer(client, "configmaps", Informer.builder().namespace(env.namespace)
         .initialBackoff(Duration.ofMillis(50)).maxBackoff(Duration.ofMillis(500)).onError(s -> { }));
-    inf.addEventHandler(chk);
+    Informer.Registration registration = inf.addEventHandler(chk);
     inf.start();
     closers.add(inf);
     assertTrue(inf.waitForSync(Duration.ofSeconds(30)), "informer did not sync in 30 s");
+    // The store syncs first; the handler is handed the initial objects after it, on the
+    // dispatcher: wait for that too (client-go's WaitForCacheSync(registration.HasSynced)).
+    E2eEnv.eventually(registration::hasSynced,
+        () -> "the handler was not handed the initial objects");
     return inf;
   }
 

@@ -63,12 +63,16 @@ if kind == "go":
             names.append(f"{e['Action']}: {e['Package']}.{e['Test']}")
 else:
     for case in ET.parse(path).getroot().iter("testcase"):
-        bad = [c.tag for c in case if c.tag in ("failure", "error", "skipped")]
-        if case.get("result") == "skipped" or case.get("status") == "notrun":
-            bad.append("skipped")
-        if bad:
+        bad = [c for c in case if c.tag in ("failure", "error", "skipped")]
+        skipped = case.get("result") == "skipped" or case.get("status") == "notrun"
+        if bad or skipped:
             f += 1
-            names.append(f"{bad[0]}: {case.get('classname')}.{case.get('name')}")
+            tag = bad[0].tag if bad else "skipped"
+            names.append(f"{tag}: {case.get('classname')}.{case.get('name')}")
+            # The assertion itself (file:line, expected/actual), so a CI log says what failed.
+            for c in bad:
+                text = (c.get("message") or c.text or "").strip()
+                names.extend("    " + l for l in text.splitlines()[:12])
         else:
             p += 1
 print(p, f)

@@ -151,9 +151,16 @@ class ClientE2ETest : public ::testing::Test {
 };
 
 TEST_F(ClientE2ETest, SyncThenLiveEvents) {
-  for (const char* n : {"a", "b", "c"})
-    ASSERT_TRUE(kube_->CreateConfigMap(n, {}, {{"v", "0"}}).ok());
-  StartInformer(Client::Connect(env_.addr));
+  absl::StatusOr<std::string> last;
+  for (const char* n : {"a", "b", "c"}) {
+    last = kube_->CreateConfigMap(n, {}, {{"v", "0"}});
+    ASSERT_TRUE(last.ok()) << last.status();
+  }
+  std::shared_ptr<Client> client = Client::Connect(env_.addr);
+  // informerd's cache follows the API server's watch; until it has seen "c", a subscription
+  // would get "c" as a live add after the initial objects. Read the write first.
+  ASSERT_TRUE(client->Get("configmaps", kube_->ns(), "c", *last).ok());
+  StartInformer(client);
   ASSERT_TRUE(Eventually([&] { return checker_->log().size() >= 3; }));
   EXPECT_THAT(checker_->log(), ElementsAre("add a initial", "add b initial", "add c initial"));
   ExpectConverged();
@@ -268,11 +275,13 @@ TEST_F(ClientE2ETest, FieldMaskPrunesReadsAndTheInformersStream) {
   // arrived the first would have too, had it been sent.
   ASSERT_TRUE(kube_->SetData("m1", "big", "y").ok());
   ASSERT_TRUE(kube_->SetData("m1", "v", "1").ok());
+  // The handler runs on the dispatcher after the store: wait until it holds that version too.
   ASSERT_TRUE(Eventually([&] {
     ObjectPtr held = informer_->store().Get(kube_->ns(), "m1");
     const rapidjson::Value* v =
         held == nullptr ? nullptr : rapidjson::Pointer("/data/v").Get(held->doc());
-    return v != nullptr && std::string(v->GetString()) == "1";
+    return v != nullptr && std::string(v->GetString()) == "1" &&
+           checker_->model()[held->key()] == held->resource_version();
   }));
   EXPECT_TRUE(pruned(informer_->store().Get(kube_->ns(), "m1")));
   std::vector<std::string> log = checker_->log();

@@ -176,10 +176,17 @@ func TestE2ESyncThenLiveEvents(t *testing.T) {
 	env := e2etest.Require(t)
 	kube := env.Kube(t)
 	ns := e2etest.Namespace(t, kube)
+	var last *corev1.ConfigMap
 	for _, n := range []string{"a", "b", "c"} {
-		createCM(t, kube, ns, n, nil)
+		last = createCM(t, kube, ns, n, nil)
 	}
-	inf, chk := startInformer(t, env.Client(t), ns)
+	client := env.Client(t)
+	// Read-your-writes: informerd's cache has reached c before the informer subscribes, so its
+	// initial list holds all three (else c may come as a live add after them).
+	if _, err := client.Get(context.Background(), "configmaps", ns, "c", last.ResourceVersion); err != nil {
+		t.Fatal(err)
+	}
+	inf, chk := startInformer(t, client, ns)
 	_, log, _ := chk.snapshot()
 	if strings.Join(log, ",") != "add a true,add b true,add c true" {
 		t.Fatalf("initial calls = %q", log)

@@ -56,8 +56,11 @@ async def converged(core: Any, ns: str, inf: aio.Informer, chk: Checker) -> None
 
 async def test_aio_store_equals_the_api_server_after_creates_updates_deletes(env: Env, core: Any, namespace: str) -> None:
     for n in "abc":
-        create(core, namespace, n)
+        last = create(core, namespace, n)
     async with aio.Client(env.addr) as client:
+        # Read-your-writes: informerd's cache has reached c before the informer subscribes, so
+        # its initial list holds all three (else c may come as a live add after them).
+        await client.get("configmaps", namespace, "c", min_resource_version=last.metadata.resource_version)
         inf, chk = await follow(client, namespace)
         try:
             assert chk.snapshot()[1] == ["add a True", "add b True", "add c True"]

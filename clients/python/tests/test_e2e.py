@@ -118,8 +118,11 @@ def converged(core: Any, ns: str, inf: Informer, chk: Checker) -> None:
 
 def test_sync_then_live_events(env: Env, core: Any, namespace: str, follow: Any) -> None:
     for n in "abc":
-        create(core, namespace, n)
+        last = create(core, namespace, n)
     with Client(env.addr) as client:
+        # Read-your-writes: informerd's cache has reached c before the informer subscribes, so
+        # its initial list holds all three (else c may come as a live add after them).
+        client.get("configmaps", namespace, "c", min_resource_version=last.metadata.resource_version)
         inf, chk = follow(client, namespace)
         assert chk.snapshot()[1] == ["add a True", "add b True", "add c True"]
         converged(core, namespace, inf, chk)

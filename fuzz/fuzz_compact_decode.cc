@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "informer/k8s/watch_decoder.h"
+#include "informer/testing/objects.h"
 #include "informer/transform.h"
 
 namespace {
@@ -18,13 +19,7 @@ using informer::ResourceInfo;
 using informer::Transform;
 using informer::WatchEvent;
 using informer::k8s::WatchDecoder;
-
-ResourceInfo Pods() {
-  ResourceInfo info;
-  info.gvr = {"", "v1", "pods"};
-  info.kind = "Pod";
-  return info;
-}
+using ::informer::testing::PodsResource;
 
 // The paths both decoders extract: a field index's, the type meta the decoder may insert, a
 // nested array's.
@@ -38,12 +33,12 @@ const std::vector<std::string>& Paths() {
 // lambda, which the fast path does not recognise.
 const ObjectDecoder& Fast() {
   static const ObjectDecoder* decoder =
-      new ObjectDecoder(Pods(), informer::DefaultTransforms(), Paths());
+      new ObjectDecoder(PodsResource(), informer::DefaultTransforms(), Paths());
   return *decoder;
 }
 const ObjectDecoder& Dom() {
   static const ObjectDecoder* decoder = new ObjectDecoder(
-      Pods(), {Transform([](rapidjson::Value& v, rapidjson::Document::AllocatorType& a) {
+      PodsResource(), {Transform([](rapidjson::Value& v, rapidjson::Document::AllocatorType& a) {
         return informer::StripManagedFields(v, a);
       })},
       Paths());

@@ -14,14 +14,8 @@ namespace informer {
 namespace testing {
 namespace {
 
+using ::informer::testing::PodsResource;
 using ::testing::ElementsAre;
-
-ResourceInfo Pods() {
-  ResourceInfo info;
-  info.gvr = {"", "v1", "pods"};
-  info.kind = "Pod";
-  return info;
-}
 
 std::vector<std::string> Keys(const std::vector<ObjectPtr>& objects) {
   std::vector<std::string> keys;
@@ -58,7 +52,7 @@ std::vector<std::string> ReadEvents(WatchStream& stream, int count) {
 class FakeListerWatcherTest : public ::testing::Test {
  protected:
   FakeListerWatcher fake_;
-  ObjectDecoder decoder_{Pods(), {}};
+  ObjectDecoder decoder_{PodsResource(), {}};
 };
 
 TEST_F(FakeListerWatcherTest, ChangesTakeConsecutiveRevisions) {
@@ -232,7 +226,7 @@ TEST_F(FakeListerWatcherTest, ObjectsAreDecodedWithTheCallersTransforms) {
     object.RemoveMember("spec");
     return absl::OkStatus();
   };
-  ObjectDecoder decoder(Pods(), {drop_spec});
+  ObjectDecoder decoder(PodsResource(), {drop_spec});
   auto page = fake_.List(ListOptions{}, decoder);
   ASSERT_TRUE(page.ok());
   ASSERT_EQ(page->items.size(), 1u);

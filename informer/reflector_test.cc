@@ -24,14 +24,8 @@ using ::informer::testing::Eventually;
 using ::informer::testing::FakeClock;
 using ::informer::testing::FakeListerWatcher;
 using ::informer::testing::MakeObject;
+using ::informer::testing::PodsResource;
 using ::testing::ElementsAre;
-
-ResourceInfo Pods() {
-  ResourceInfo info;
-  info.gvr = {"", "v1", "pods"};
-  info.kind = "Pod";
-  return info;
-}
 
 // Applies what the reflector sends to a map and records each call.
 class RecordingStore : public ReflectorStore {
@@ -121,7 +115,7 @@ class ReflectorTest : public ::testing::Test {
 
   FakeClock clock_;
   std::shared_ptr<FakeListerWatcher> fake_ = std::make_shared<FakeListerWatcher>();
-  ObjectDecoder decoder_{Pods(), {}};
+  ObjectDecoder decoder_{PodsResource(), {}};
   RecordingStore store_;
   ReflectorConfig config_;
   std::unique_ptr<Reflector> reflector_;

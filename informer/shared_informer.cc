@@ -203,10 +203,12 @@ class SharedIndexInformer::Impl {
     return std::max(absl::ZeroDuration(), clock_->Now() - since);
   }
 
-  InformerSnapshot Snapshot(absl::Span<const std::string> namespaces) const {
+  InformerSnapshot Snapshot(absl::Span<const std::string> namespaces,
+                            const ObjectFilter* filter) const {
     InformerSnapshot snapshot;
     absl::MutexLock lock(&cut_mu_);
-    snapshot.objects = store_.ListNamespaces(namespaces);
+    snapshot.objects = filter == nullptr ? store_.ListNamespaces(namespaces)
+                                         : store_.Candidates(namespaces, *filter);
     snapshot.history_seq = history_.last_seq();
     snapshot.resource_version = reflected_rv_;
     return snapshot;
@@ -501,9 +503,13 @@ std::optional<absl::Duration> SharedIndexInformer::FailingFor() const {
 }
 const Store& SharedIndexInformer::store() const { return impl_->store(); }
 const EventHistory& SharedIndexInformer::history() const { return impl_->history(); }
-InformerSnapshot SharedIndexInformer::Snapshot() const { return impl_->Snapshot({}); }
+InformerSnapshot SharedIndexInformer::Snapshot() const { return impl_->Snapshot({}, nullptr); }
 InformerSnapshot SharedIndexInformer::Snapshot(absl::Span<const std::string> namespaces) const {
-  return impl_->Snapshot(namespaces);
+  return impl_->Snapshot(namespaces, nullptr);
+}
+InformerSnapshot SharedIndexInformer::Snapshot(absl::Span<const std::string> namespaces,
+                                               const ObjectFilter& filter) const {
+  return impl_->Snapshot(namespaces, &filter);
 }
 const ResourceInfo& SharedIndexInformer::resource() const { return impl_->options().resource; }
 const InformerOptions& SharedIndexInformer::options() const { return impl_->options(); }

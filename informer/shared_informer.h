@@ -142,6 +142,11 @@ class SharedIndexInformer {
   // The same cut restricted to the objects of `namespaces` (empty = every object), at a cost
   // in proportion to what it returns (Store::ListNamespaces).
   InformerSnapshot Snapshot(absl::Span<const std::string> namespaces) const;
+  // The same cut holding a superset of what `filter` matches in `namespaces`, taken through
+  // the narrowest index (Store::Candidates): a List with `app=web` on a label index of "app"
+  // copies the web objects, not the namespace. Callers still apply `filter` and `namespaces`.
+  InformerSnapshot Snapshot(absl::Span<const std::string> namespaces,
+                            const ObjectFilter& filter) const;
 
   const ResourceInfo& resource() const;
   const InformerOptions& options() const;

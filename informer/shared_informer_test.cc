@@ -25,17 +25,11 @@ using ::informer::testing::Eventually;
 using ::informer::testing::FakeClock;
 using ::informer::testing::FakeListerWatcher;
 using ::informer::testing::MakeObject;
+using ::informer::testing::PodsResource;
 using ::informer::testing::RecordingHandler;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
-
-ResourceInfo Pods() {
-  ResourceInfo info;
-  info.gvr = {"", "v1", "pods"};
-  info.kind = "Pod";
-  return info;
-}
 
 std::map<std::string, std::string> Truth(const FakeListerWatcher& fake) {
   std::map<std::string, std::string> truth;
@@ -68,7 +62,7 @@ std::map<std::string, std::string> Replay(const EventHistory& history) {
 class SharedInformerTest : public ::testing::Test {
  protected:
   SharedInformerTest() {
-    options_.resource = Pods();
+    options_.resource = PodsResource();
     options_.reflector.backoff.initial = absl::Milliseconds(1);
     options_.reflector.backoff.max = absl::Milliseconds(5);
   }

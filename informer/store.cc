@@ -215,6 +215,17 @@ std::vector<ObjectPtr> Store::List() const {
 
 std::vector<ObjectPtr> Store::ListNamespaces(absl::Span<const std::string> namespaces) const {
   if (namespaces.empty()) return List();
+  absl::ReaderMutexLock lock(&mu_);
+  return ListNamespacesLocked(namespaces);
+}
+
+std::vector<ObjectPtr> Store::ListNamespacesLocked(absl::Span<const std::string> namespaces) const {
+  std::vector<ObjectPtr> objects;
+  if (namespaces.empty()) {
+    objects.reserve(items_.size());
+    for (const auto& [key, object] : items_) objects.push_back(object);
+    return objects;
+  }
   // Sorted and distinct, so the ranges come out in key order.
   std::vector<std::string> prefixes;
   prefixes.reserve(namespaces.size());
@@ -223,8 +234,6 @@ std::vector<ObjectPtr> Store::ListNamespaces(absl::Span<const std::string> names
   }
   std::sort(prefixes.begin(), prefixes.end());
   prefixes.erase(std::unique(prefixes.begin(), prefixes.end()), prefixes.end());
-  std::vector<ObjectPtr> objects;
-  absl::ReaderMutexLock lock(&mu_);
   for (const std::string& prefix : prefixes) {
     for (auto it = items_.lower_bound(prefix);
          it != items_.end() && absl::StartsWith(it->first, prefix); ++it) {
@@ -232,6 +241,65 @@ std::vector<ObjectPtr> Store::ListNamespaces(absl::Span<const std::string> names
     }
   }
   return objects;
+}
+
+const absl::flat_hash_set<std::string>* Store::NarrowestIndexEntryLocked(const ObjectFilter& filter,
+                                                                         size_t* size) const {
+  static const absl::flat_hash_set<std::string>* const kNone =
+      new absl::flat_hash_set<std::string>();
+  const absl::flat_hash_set<std::string>* narrowest = nullptr;
+  // The entry of `index_name` under `value` (the empty set when no object has that value).
+  auto consider = [&](const std::string& index_name, absl::string_view value) {
+    auto index = indices_.find(index_name);
+    if (index == indices_.end()) return;
+    auto entry = index->second.find(value);
+    const absl::flat_hash_set<std::string>* keys =
+        entry == index->second.end() ? kNone : &entry->second;
+    if (narrowest == nullptr || keys->size() < narrowest->size()) narrowest = keys;
+  };
+  for (const auto& [name, fn] : indexers_) {
+    if (const LabelIndexer* label = fn.target<LabelIndexer>(); label != nullptr) {
+      // `key=value`, `key==value` and `key in (value)` need the label with that value, which is
+      // what the index holds the object under.
+      for (const LabelSelector::Requirement& r : filter.labels.requirements()) {
+        const bool fixes_value = r.op == LabelSelector::Operator::kEquals ||
+                                 (r.op == LabelSelector::Operator::kIn && r.values.size() == 1);
+        if (fixes_value && r.key == label->label_key && !r.values.empty()) {
+          consider(name, r.values.front());
+        }
+      }
+    } else if (const FieldPathIndexer* field = fn.target<FieldPathIndexer>(); field != nullptr) {
+      // An empty value also matches objects without the field, which no entry holds.
+      for (const FieldSelector::Requirement& r : filter.fields.requirements()) {
+        if (r.equals && !r.value.empty() && r.path == field->path.text()) consider(name, r.value);
+      }
+    }
+  }
+  if (narrowest != nullptr) *size = narrowest->size();
+  return narrowest;
+}
+
+std::vector<ObjectPtr> Store::Candidates(absl::Span<const std::string> namespaces,
+                                         const ObjectFilter& filter) const {
+  absl::ReaderMutexLock lock(&mu_);
+  size_t entry_size = 0;
+  const absl::flat_hash_set<std::string>* entry = NarrowestIndexEntryLocked(filter, &entry_size);
+  if (entry == nullptr) return ListNamespacesLocked(namespaces);
+  // What the namespaces' ranges would return, from the namespace index.
+  size_t range_size = items_.size();
+  if (!namespaces.empty()) {
+    range_size = 0;
+    auto by_namespace = indices_.find(kNamespaceIndex);
+    if (by_namespace == indices_.end()) return ListNamespacesLocked(namespaces);
+    absl::flat_hash_set<absl::string_view> counted;
+    for (const std::string& ns : namespaces) {
+      if (!counted.insert(ns).second) continue;
+      auto keys = by_namespace->second.find(ns);
+      if (keys != by_namespace->second.end()) range_size += keys->second.size();
+    }
+  }
+  if (entry_size >= range_size) return ListNamespacesLocked(namespaces);
+  return ObjectsLocked(SortedKeys(*entry));
 }
 
 std::vector<std::string> Store::ListKeys() const {

@@ -14,6 +14,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/types/span.h"
 #include "informer/object.h"
+#include "informer/selector.h"
 
 namespace informer {
 
@@ -58,6 +59,14 @@ class Store {
   // The objects of these namespaces, sorted by key, in O(log n + returned): a namespace's keys
   // ("namespace/name", K1) are one range of the sorted map. Empty `namespaces` = List().
   std::vector<ObjectPtr> ListNamespaces(absl::Span<const std::string> namespaces) const;
+  // A superset of the objects of `namespaces` (empty = all) that `filter` matches, sorted by
+  // key, from the narrowest lookup the indexes allow: the namespaces' ranges, or the entry of a
+  // label index (LabelIndexFunc) under a value an equality requirement of `filter` fixes, or of
+  // a field-path index (FieldPathIndexFunc) under the non-empty value of a `path=value`
+  // requirement, whichever holds fewest objects. Callers still apply `filter` (and the
+  // namespaces, when an index entry was used); this only bounds the cost by what is returned.
+  std::vector<ObjectPtr> Candidates(absl::Span<const std::string> namespaces,
+                                    const ObjectFilter& filter) const;
   // Every key, sorted.
   std::vector<std::string> ListKeys() const;
   size_t Size() const;
@@ -102,6 +111,14 @@ class Store {
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   absl::Status UnknownIndexLocked(absl::string_view index_name) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // ListNamespaces with the lock held.
+  std::vector<ObjectPtr> ListNamespacesLocked(absl::Span<const std::string> namespaces) const
+      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // The keys of the smallest index entry that holds every object `filter` matches (see
+  // Candidates), or null when no index narrows it; `*size` is that entry's size.
+  const absl::flat_hash_set<std::string>* NarrowestIndexEntryLocked(const ObjectFilter& filter,
+                                                                    size_t* size) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
   // The stored objects under `keys`, in that order; keys no longer stored are skipped.
   std::vector<ObjectPtr> ObjectsLocked(const std::vector<std::string>& keys) const

@@ -39,6 +39,85 @@ std::vector<std::string> Values(const absl::StatusOr<std::vector<std::string>>& 
   return values.ok() ? *values : std::vector<std::string>();
 }
 
+// A filter parsed from selectors (both must parse).
+ObjectFilter FilterOf(absl::string_view namespace_name, absl::string_view labels,
+                      absl::string_view fields = "") {
+  ObjectFilter filter;
+  filter.namespace_name = std::string(namespace_name);
+  filter.labels = *LabelSelector::Parse(labels);
+  filter.fields = *FieldSelector::Parse(fields);
+  return filter;
+}
+
+std::vector<std::string> Matching(const std::vector<ObjectPtr>& objects,
+                                  const ObjectFilter& filter) {
+  std::vector<std::string> keys;
+  for (const ObjectPtr& object : objects) {
+    if (filter.Matches(*object)) keys.push_back(object->key());
+  }
+  return keys;
+}
+
+// Forty objects, thirty in namespace "big" and ten in "small": app=web (20 of them), app=db
+// (4) or no app label; nodes n0-n9, four objects each.
+Store* CandidateStore() {
+  auto* store =
+      new Store({{"by-app", LabelIndexFunc("app")}, {"node", FieldPathIndexFunc("spec.nodeName")}});
+  for (int i = 0; i < 40; ++i) {
+    std::map<std::string, std::string> labels;
+    if (i % 10 < 5) labels["app"] = "web";
+    if (i % 10 == 5) labels["app"] = "db";
+    store->Add(MakeObject(i < 30 ? "big" : "small", absl::StrCat("o", i), absl::StrCat(i + 1),
+                          labels, absl::StrCat(R"("spec":{"nodeName":"n)", i % 10, R"("})")));
+  }
+  return store;
+}
+
+TEST(StoreTest, CandidatesComeFromTheSmallestIndexEntryThatHoldsEveryMatch) {
+  std::unique_ptr<Store> store(CandidateStore());
+  // app=db: the label index's entry (4 objects), not the whole store or a namespace.
+  EXPECT_THAT(Keys(store->Candidates({}, FilterOf("", "app=db"))),
+              ElementsAre("big/o15", "big/o25", "big/o5", "small/o35"));
+  EXPECT_THAT(Keys(store->Candidates({"big"}, FilterOf("big", "app in (db)"))),
+              ElementsAre("big/o15", "big/o25", "big/o5", "small/o35"));
+  // A field-path index the same way.
+  EXPECT_THAT(Keys(store->Candidates({}, FilterOf("", "", "spec.nodeName=n3"))),
+              ElementsAre("big/o13", "big/o23", "big/o3", "small/o33"));
+  // Two requirements with indexes: the smaller entry (spec.nodeName=n0: 4, app=web: 20).
+  EXPECT_EQ(store->Candidates({}, FilterOf("", "app=web", "spec.nodeName=n0")).size(), 4u);
+  // app=web (20) is fewer than "big" (30), but more than "small" (10): the smaller side.
+  EXPECT_EQ(store->Candidates({"big"}, FilterOf("big", "app=web")).size(), 20u);
+  EXPECT_THAT(Keys(store->Candidates({"small"}, FilterOf("small", "app=web"))),
+              ::testing::Each(::testing::StartsWith("small/")));
+  EXPECT_EQ(store->Candidates({"small"}, FilterOf("small", "app=web")).size(), 10u);
+  // A value no object has: nothing to copy at all.
+  EXPECT_THAT(store->Candidates({}, FilterOf("", "app=none")), IsEmpty());
+  // Nothing an index can answer: the range (namespaces) or everything.
+  for (const char* labels : {"app!=web", "app in (web,db)", "app", "!app", "tier=x"}) {
+    EXPECT_EQ(store->Candidates({}, FilterOf("", labels)).size(), 40u) << labels;
+  }
+  // An empty field value also matches objects without the field, which the index lacks.
+  EXPECT_EQ(store->Candidates({"big"}, FilterOf("big", "", "spec.nodeName=")).size(), 30u);
+}
+
+TEST(StoreTest, CandidatesNeverLoseAMatch) {
+  std::unique_ptr<Store> store(CandidateStore());
+  const std::vector<ObjectPtr> all = store->List();
+  for (const char* ns : {"", "big", "small"}) {
+    for (const char* labels : {"", "app=web", "app==db", "app in (web)", "app=none", "app!=web",
+                               "app=web,tier!=x", "app"}) {
+      for (const char* fields :
+           {"", "spec.nodeName=n0", "spec.nodeName=n1,metadata.name=o11", "spec.nodeName!=n0"}) {
+        const ObjectFilter filter = FilterOf(ns, labels, fields);
+        std::vector<std::string> scope;
+        if (*ns != '\0') scope.push_back(ns);
+        EXPECT_EQ(Matching(store->Candidates(scope, filter), filter), Matching(all, filter))
+            << "namespace " << ns << ", labels " << labels << ", fields " << fields;
+      }
+    }
+  }
+}
+
 ObjectPtr Pod(const std::string& ns, const std::string& name, const std::string& rv,
               const std::string& node, std::map<std::string, std::string> labels = {}) {
   return MakeObject(ns, name, rv, labels, absl::StrCat(R"("spec":{"nodeName":")", node, "\"}"));

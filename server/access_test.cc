@@ -42,6 +42,7 @@ using ::informer::testing::Eventually;
 using ::informer::testing::FakeClock;
 using ::informer::testing::FakeListerWatcherFactory;
 using ::informer::testing::MakeObject;
+using ::informer::testing::PodsResource;
 using ::testing::HasSubstr;
 
 // An unsigned JWT with `exp`: enough for TokenExpiry, which never verifies.
@@ -368,20 +369,11 @@ class FakeAuthorizer : public Authorizer {
   std::vector<Rule> rules_ ABSL_GUARDED_BY(mu_);
 };
 
-ResourceInfo PodsInfo() {
-  ResourceInfo info;
-  info.gvr = {"", "v1", "pods"};
-  info.kind = "Pod";
-  info.namespaced = true;
-  info.verbs = {"list", "watch", "get"};
-  return info;
-}
-
 class StaticPods : public ResourceSource {
  public:
-  absl::StatusOr<ResourceInfo> Resolve(const std::string&) override { return PodsInfo(); }
+  absl::StatusOr<ResourceInfo> Resolve(const std::string&) override { return PodsResource(); }
   absl::StatusOr<std::vector<ResourceInfo>> ListAll() override {
-    return std::vector<ResourceInfo>{PodsInfo()};
+    return std::vector<ResourceInfo>{PodsResource()};
   }
 };
 
@@ -427,8 +419,8 @@ class AccessServiceTest : public ::testing::Test {
       config.call_limits.max_subscribers_per_caller = streams_per_caller_;
     }
     auto lister_watchers = std::make_shared<FakeListerWatcherFactory>();
-    ASSERT_TRUE(lister_watchers->ForResource(PodsInfo(), "").ok());
-    auto fake = lister_watchers->Get(PodsInfo().gvr);
+    ASSERT_TRUE(lister_watchers->ForResource(PodsResource(), "").ok());
+    auto fake = lister_watchers->Get(PodsResource().gvr);
     fake->Add(MakeObject("a", "web", "0"));
     fake->Add(MakeObject("a", "db", "0"));
     fake->Add(MakeObject("a", "cache", "0"));

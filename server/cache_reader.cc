@@ -125,10 +125,12 @@ void CacheReader::List(const ListQuery& query, const CallContext& context,
              namespaces = query.namespaces, caller = context.caller,
              done = std::move(done)](absl::Status fresh) mutable {
               if (!fresh.ok()) return done(fresh);
-              // Only the namespaces asked for are copied (a namespace is one range of keys).
+              // Only the namespaces asked for are copied (a namespace is one range of keys), or
+              // fewer objects still when an index entry holds every match (Store::Candidates).
               std::vector<std::string> scope = namespaces;
               if (!target.filter.namespace_name.empty()) scope = {target.filter.namespace_name};
-              InformerSnapshot cut = target.resource.informer->Snapshot(scope);
+              // (Filtered checks the namespace of what an index entry gave.)
+              InformerSnapshot cut = target.resource.informer->Snapshot(scope, target.filter);
               done(pager_->First(
                   key, InNamespaces(Filtered(std::move(cut.objects), target.filter), namespaces),
                   std::move(cut.resource_version), limit, MonotonicNow(), caller,

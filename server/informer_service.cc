@@ -14,6 +14,7 @@
 #include "server/convert.h"
 #include "server/grpc_status.h"
 #include "server/log.h"
+#include "server/wire.h"
 
 namespace informer {
 namespace server {
@@ -107,19 +108,31 @@ ReadAttributes ReadOf(const ReadTarget& target) {
   return read;
 }
 
-// Appends `objects` to `out`, each pruned by `mask` when set; the first pruning error.
-absl::Status AppendObjects(const FieldMask* mask, const std::vector<ObjectPtr>& objects,
-                           google::protobuf::RepeatedPtrField<pb::Object>* out) {
-  for (const ObjectPtr& object : objects) {
-    if (mask == nullptr) {
-      ToProto(*object, out->Add());
-      continue;
-    }
-    absl::StatusOr<MaskedObjectPtr> masked = mask->Apply(*object);
-    if (!masked.ok()) return masked.status();
-    ToProto(*(*masked)->object, out->Add());
+// Parses a raw method's request into `request` (and releases the call's copy of its bytes);
+// InvalidArgument naming the message when they are not one.
+template <typename Request>
+absl::Status ParseRequest(const grpc::ByteBuffer* raw_request, Request* request) {
+  // The buffer is the call's; gRPC only destroys it once the call is done, which a cleared
+  // buffer allows (Subscribe does the same).
+  if (!grpc::SerializationTraits<Request>::Deserialize(const_cast<grpc::ByteBuffer*>(raw_request),
+                                                       request)
+           .ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the request is not an ", Request::descriptor()->full_name()));
   }
   return absl::OkStatus();
+}
+
+// `objects`, each pruned by `mask` when one is set; the first pruning error.
+absl::StatusOr<std::vector<ObjectPtr>> Masked(const FieldMask* mask,
+                                              std::vector<ObjectPtr> objects) {
+  if (mask == nullptr) return objects;
+  for (ObjectPtr& object : objects) {
+    absl::StatusOr<MaskedObjectPtr> masked = mask->Apply(*object);
+    if (!masked.ok()) return masked.status();
+    object = (*masked)->object;
+  }
+  return objects;
 }
 
 // The stream hub's tick: options.bookmark_tick, but at most a quarter of the bookmark interval
@@ -331,14 +344,20 @@ grpc::ServerUnaryReactor* InformerServiceImpl::ListResources(
 }
 
 grpc::ServerUnaryReactor* InformerServiceImpl::List(grpc::CallbackServerContext* context,
-                                                    const pb::ListRequest* request,
-                                                    pb::ListResponse* response) {
+                                                    const grpc::ByteBuffer* raw_request,
+                                                    grpc::ByteBuffer* response) {
   const absl::Time started = MonotonicNow();  // for the latency
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   if (shutting_down_.load()) {
     FinishUnary(reactor, "List", started, ShuttingDown());
     return reactor;
   }
+  pb::ListRequest parsed;
+  if (absl::Status s = ParseRequest(raw_request, &parsed); !s.ok()) {
+    FinishUnary(reactor, "List", started, s);
+    return reactor;
+  }
+  const pb::ListRequest* request = &parsed;
   ListQuery query;
   query.target = TargetOf(request->resource(), request->namespace_(), request->label_selector(),
                           request->field_selector());
@@ -374,31 +393,34 @@ grpc::ServerUnaryReactor* InformerServiceImpl::List(grpc::CallbackServerContext*
                reader_.List(
                    query, ContextOf(context, query.caller),
                    [this, reactor, response, started, hold, mask](absl::StatusOr<Page> page) {
-                     if (page.ok()) {
-                       absl::Status s =
-                           AppendObjects(mask.get(), page->objects, response->mutable_objects());
-                       if (!s.ok()) page = s;
+                     absl::StatusOr<std::vector<ObjectPtr>> objects =
+                         page.ok() ? Masked(mask.get(), std::move(page->objects))
+                                   : absl::StatusOr<std::vector<ObjectPtr>>(page.status());
+                     if (objects.ok()) {
+                       *response = EncodeListResponse(*objects, page->resource_version,
+                                                      page->next_page_token, page->total_count);
                      }
-                     if (page.ok()) {
-                       response->set_resource_version(page->resource_version);
-                       response->set_next_page_token(page->next_page_token);
-                       response->set_total_count(page->total_count);
-                     }
-                     FinishUnary(reactor, "List", started, page.status());
+                     FinishUnary(reactor, "List", started, objects.status());
                    });
              });
   return reactor;
 }
 
 grpc::ServerUnaryReactor* InformerServiceImpl::Get(grpc::CallbackServerContext* context,
-                                                   const pb::GetRequest* request,
-                                                   pb::GetResponse* response) {
+                                                   const grpc::ByteBuffer* raw_request,
+                                                   grpc::ByteBuffer* response) {
   const absl::Time started = MonotonicNow();  // for the latency
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   if (shutting_down_.load()) {
     FinishUnary(reactor, "Get", started, ShuttingDown());
     return reactor;
   }
+  pb::GetRequest parsed;
+  if (absl::Status s = ParseRequest(raw_request, &parsed); !s.ok()) {
+    FinishUnary(reactor, "Get", started, s);
+    return reactor;
+  }
+  const pb::GetRequest* request = &parsed;
   GetQuery query{request->resource(), request->namespace_(), request->name(),
                  request->min_resource_version()};
   absl::StatusOr<std::shared_ptr<const FieldMask>> mask = MaskOf("Get", request->fields());
@@ -435,7 +457,7 @@ grpc::ServerUnaryReactor* InformerServiceImpl::Get(grpc::CallbackServerContext* 
                                object = masked.ok() ? absl::StatusOr<ObjectPtr>((*masked)->object)
                                                     : absl::StatusOr<ObjectPtr>(masked.status());
                              }
-                             if (object.ok()) ToProto(**object, response->mutable_object());
+                             if (object.ok()) *response = EncodeGetResponse(*object);
                              FinishUnary(reactor, "Get", started, object.status());
                            });
              });
@@ -443,14 +465,20 @@ grpc::ServerUnaryReactor* InformerServiceImpl::Get(grpc::CallbackServerContext* 
 }
 
 grpc::ServerUnaryReactor* InformerServiceImpl::ByIndex(grpc::CallbackServerContext* context,
-                                                       const pb::ByIndexRequest* request,
-                                                       pb::ByIndexResponse* response) {
+                                                       const grpc::ByteBuffer* raw_request,
+                                                       grpc::ByteBuffer* response) {
   const absl::Time started = MonotonicNow();  // for the latency
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   if (shutting_down_.load()) {
     FinishUnary(reactor, "ByIndex", started, ShuttingDown());
     return reactor;
   }
+  pb::ByIndexRequest parsed;
+  if (absl::Status s = ParseRequest(raw_request, &parsed); !s.ok()) {
+    FinishUnary(reactor, "ByIndex", started, s);
+    return reactor;
+  }
+  const pb::ByIndexRequest* request = &parsed;
   ListQuery query;
   query.target = TargetOf(request->resource(), request->namespace_(), request->label_selector(),
                           request->field_selector());
@@ -488,16 +516,14 @@ grpc::ServerUnaryReactor* InformerServiceImpl::ByIndex(grpc::CallbackServerConte
                reader_.ByIndex(
                    query, ContextOf(context, query.caller),
                    [this, reactor, response, started, hold, mask](absl::StatusOr<Page> page) {
-                     if (page.ok()) {
-                       absl::Status s =
-                           AppendObjects(mask.get(), page->objects, response->mutable_objects());
-                       if (!s.ok()) page = s;
+                     absl::StatusOr<std::vector<ObjectPtr>> objects =
+                         page.ok() ? Masked(mask.get(), std::move(page->objects))
+                                   : absl::StatusOr<std::vector<ObjectPtr>>(page.status());
+                     if (objects.ok()) {
+                       *response = EncodeByIndexResponse(*objects, page->next_page_token,
+                                                         page->total_count);
                      }
-                     if (page.ok()) {
-                       response->set_next_page_token(page->next_page_token);
-                       response->set_total_count(page->total_count);
-                     }
-                     FinishUnary(reactor, "ByIndex", started, page.status());
+                     FinishUnary(reactor, "ByIndex", started, objects.status());
                    });
              });
   return reactor;

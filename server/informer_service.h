@@ -51,13 +51,13 @@ struct ServiceOptions {
   RuntimeIndexLimits runtime_indexes;
 };
 
-// The callback-API service with Subscribe as a raw (ByteBuffer) method, so each object
-// version is serialised once for all the streams that send it (wire.h); the wire format is
-// informer.v1's either way.
+// The callback-API service with the reads (List, Get, ByIndex, Subscribe) as raw (ByteBuffer)
+// methods, so an answer points at the cached objects' JSON instead of copying it into a message
+// and again into its serialisation (wire.h); the wire format is informer.v1's either way.
 using InformerServiceBase = informer::v1::InformerService::WithCallbackMethod_ListResources<
-    informer::v1::InformerService::WithCallbackMethod_List<
-        informer::v1::InformerService::WithCallbackMethod_Get<
-            informer::v1::InformerService::WithCallbackMethod_ByIndex<
+    informer::v1::InformerService::WithRawCallbackMethod_List<
+        informer::v1::InformerService::WithRawCallbackMethod_Get<
+            informer::v1::InformerService::WithRawCallbackMethod_ByIndex<
                 informer::v1::InformerService::WithRawCallbackMethod_Subscribe<
                     informer::v1::InformerService::WithCallbackMethod_AddIndex<
                         informer::v1::InformerService::Service>>>>>>;
@@ -80,15 +80,18 @@ class InformerServiceImpl final : public InformerServiceBase {
   grpc::ServerUnaryReactor* ListResources(grpc::CallbackServerContext* context,
                                           const informer::v1::ListResourcesRequest* request,
                                           informer::v1::ListResourcesResponse* response) override;
+  // `request` is a serialised informer.v1.ListRequest; `response` gets a ListResponse.
   grpc::ServerUnaryReactor* List(grpc::CallbackServerContext* context,
-                                 const informer::v1::ListRequest* request,
-                                 informer::v1::ListResponse* response) override;
+                                 const grpc::ByteBuffer* request,
+                                 grpc::ByteBuffer* response) override;
+  // `request` is a serialised informer.v1.GetRequest; `response` gets a GetResponse.
   grpc::ServerUnaryReactor* Get(grpc::CallbackServerContext* context,
-                                const informer::v1::GetRequest* request,
-                                informer::v1::GetResponse* response) override;
+                                const grpc::ByteBuffer* request,
+                                grpc::ByteBuffer* response) override;
+  // `request` is a serialised informer.v1.ByIndexRequest; `response` gets a ByIndexResponse.
   grpc::ServerUnaryReactor* ByIndex(grpc::CallbackServerContext* context,
-                                    const informer::v1::ByIndexRequest* request,
-                                    informer::v1::ByIndexResponse* response) override;
+                                    const grpc::ByteBuffer* request,
+                                    grpc::ByteBuffer* response) override;
   grpc::ServerUnaryReactor* AddIndex(grpc::CallbackServerContext* context,
                                      const informer::v1::AddIndexRequest* request,
                                      informer::v1::AddIndexResponse* response) override;

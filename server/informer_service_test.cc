@@ -721,34 +721,70 @@ TEST_F(ServiceTest, ResourceTheApiServerDoesNotServeYetIsRetriedAndNamedInTheLog
   EXPECT_THAT(server_->NotSynced(), ::testing::Contains(HasSubstr("CRD not installed?")));
 }
 
+// Calls the unary `method` with `request` as its bytes, whatever they are; its status, and its
+// response's bytes in `response`.
+grpc::Status RawUnaryCall(grpc::Channel* channel, const std::string& method,
+                          const std::string& request, std::string* response) {
+  grpc::GenericStub stub(channel->shared_from_this());
+  grpc::Slice slice(request);
+  grpc::ByteBuffer request_buffer(&slice, 1);
+  grpc::ByteBuffer response_buffer;
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+  absl::Notification done;
+  grpc::Status status;
+  stub.UnaryCall(&context, method, grpc::StubOptions(), &request_buffer, &response_buffer,
+                 [&](grpc::Status s) {
+                   status = s;
+                   done.Notify();
+                 });
+  done.WaitForNotification();
+  std::vector<grpc::Slice> slices;
+  if (status.ok()) (void)response_buffer.Dump(&slices);
+  response->clear();
+  for (const grpc::Slice& s : slices)
+    response->append(reinterpret_cast<const char*>(s.begin()), s.size());
+  return status;
+}
+
 // grpc.health.v1.Health/Check for `service`; the status enum value (1 = SERVING).
 int HealthStatus(grpc::Channel* channel, const std::string& service) {
-  grpc::GenericStub stub(channel->shared_from_this());
   std::string request;
   if (!service.empty()) {
     request.push_back(0x0a);
     request.push_back(static_cast<char>(service.size()));
     request += service;
   }
-  grpc::Slice slice(request);
-  grpc::ByteBuffer request_buffer(&slice, 1);
-  grpc::ByteBuffer response_buffer;
-  grpc::ClientContext context;
-  absl::Notification done;
-  grpc::Status status;
-  stub.UnaryCall(&context, "/grpc.health.v1.Health/Check", grpc::StubOptions(), &request_buffer,
-                 &response_buffer, [&](grpc::Status s) {
-                   status = s;
-                   done.Notify();
-                 });
-  done.WaitForNotification();
-  if (!status.ok()) return -1;
-  std::vector<grpc::Slice> slices;
-  (void)response_buffer.Dump(&slices);
   std::string bytes;
-  for (const grpc::Slice& s : slices)
-    bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  if (!RawUnaryCall(channel, "/grpc.health.v1.Health/Check", request, &bytes).ok()) return -1;
   return bytes.size() == 2 && bytes[0] == 0x08 ? bytes[1] : 0;
+}
+
+// The reads take their requests as bytes (raw methods, wire.h): bytes that are no request are
+// refused with InvalidArgument naming the message expected, and the server goes on serving.
+TEST_F(ServiceTest, AReadWhoseBytesAreNoRequestIsInvalidArgument) {
+  StartServer();
+  // A length-delimited field 1 whose length runs past the end of the message.
+  const std::string garbage("\x0a\x7f\x01\x02", 4);
+  for (const auto& [method, message] : std::vector<std::pair<std::string, std::string>>{
+           {"Get", "informer.v1.GetRequest"},
+           {"List", "informer.v1.ListRequest"},
+           {"ByIndex", "informer.v1.ByIndexRequest"}}) {
+    std::string response;
+    grpc::Status status =
+        RawUnaryCall(channel_.get(), "/informer.v1.InformerService/" + method, garbage, &response);
+    EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << method;
+    EXPECT_THAT(status.error_message(), HasSubstr(message)) << method;
+  }
+  pb::GetRequest get;
+  get.set_resource("pods");
+  get.set_namespace_("ns");
+  get.set_name("missing");
+  std::string response;
+  EXPECT_EQ(RawUnaryCall(channel_.get(), "/informer.v1.InformerService/Get",
+                         get.SerializeAsString(), &response)
+                .error_code(),
+            grpc::StatusCode::NOT_FOUND);
 }
 
 TEST_F(ServiceTest, HealthIsServingOnlyOnceEveryResourceSynced) {

@@ -21,15 +21,8 @@ namespace {
 
 using ::informer::testing::FakeListerWatcher;
 using ::informer::testing::MakeObject;
+using ::informer::testing::PodsResource;
 using ::testing::HasSubstr;
-
-ResourceInfo Pods() {
-  ResourceInfo info;
-  info.gvr = {"", "v1", "pods"};
-  info.kind = "Pod";
-  info.namespaced = true;
-  return info;
-}
 
 // One wait's answer.
 class Answer {
@@ -62,7 +55,7 @@ class WaiterTest : public ::testing::Test {
  protected:
   WaiterTest() {
     InformerOptions options;
-    options.resource = Pods();
+    options.resource = PodsResource();
     options.reflector.backoff.initial = absl::Milliseconds(1);
     informer_ = std::make_shared<SharedIndexInformer>(fake_, options);
     EXPECT_TRUE(informer_->Run().ok());
@@ -132,7 +125,7 @@ TEST_F(WaiterTest, TheDeadlineIsMetWithoutProgressAndSaysHowFarTheCacheGot) {
 
 TEST_F(WaiterTest, WaitForSyncAnswersOnceTheInitialSyncIsDone) {
   InformerOptions options;
-  options.resource = Pods();
+  options.resource = PodsResource();
   auto fresh = std::make_shared<SharedIndexInformer>(fake_, options);  // not run yet
   ResourceVersionWaiter waiter;
   Answer late;
@@ -157,7 +150,7 @@ TEST_F(WaiterTest, WaitForSyncAnswersOnceTheInitialSyncIsDone) {
 
 TEST_F(WaiterTest, ForgetLetsGoOfAStoppedInformer) {
   InformerOptions options;
-  options.resource = Pods();
+  options.resource = PodsResource();
   auto other = std::make_shared<SharedIndexInformer>(fake_, options);
   ASSERT_TRUE(other->Run().ok());
   ASSERT_TRUE(other->WaitForSync(absl::Now() + absl::Seconds(10)));

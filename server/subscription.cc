@@ -122,10 +122,11 @@ absl::StatusOr<std::unique_ptr<Subscription>> Subscription::Create(
 }
 
 void Subscription::StartFromCut(const absl::flat_hash_map<std::string, std::string>& known) {
-  // Only the namespace asked for is copied (a namespace is one range of keys).
+  // Only the namespace asked for is copied (a namespace is one range of keys), or fewer objects
+  // still when an index entry holds every match (Store::Candidates); the filter below decides.
   std::vector<std::string> scope;
   if (!request_.filter.namespace_name.empty()) scope = {request_.filter.namespace_name};
-  InformerSnapshot cut = informer_->Snapshot(scope);
+  InformerSnapshot cut = informer_->Snapshot(scope, request_.filter);
   cursor_ = cut.history_seq;
   read_rv_ = cut.resource_version;
   tail_rv_ = cut.resource_version;

@@ -26,19 +26,13 @@ namespace {
 using ::informer::testing::Eventually;
 using ::informer::testing::FakeListerWatcher;
 using ::informer::testing::MakeObject;
+using ::informer::testing::PodsResource;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::Not;
 
 using Type = SubscriptionEventType;
-
-ResourceInfo Pods() {
-  ResourceInfo info;
-  info.gvr = {"", "v1", "pods"};
-  info.kind = "Pod";
-  return info;
-}
 
 // "TYPE key" for compact assertions.
 std::string Describe(const SubscriptionEvent& event) {
@@ -68,7 +62,7 @@ void Apply(const SubscriptionEvent& event, View* view) {
 class SubscriptionTest : public ::testing::Test {
  protected:
   SubscriptionTest() {
-    options_.resource = Pods();
+    options_.resource = PodsResource();
     options_.reflector.backoff.initial = absl::Milliseconds(1);
     options_.reflector.backoff.max = absl::Milliseconds(5);
   }

@@ -78,6 +78,8 @@ int WireEventType(SubscriptionEventType type) {
 
 // Frees the reference an object-sharing slice holds (gRPC calls it once the slice is unused).
 void ReleaseObject(void* object) { delete static_cast<ObjectPtr*>(object); }
+// Frees a run of response bytes handed to a slice.
+void ReleaseString(void* bytes) { delete static_cast<std::string*>(bytes); }
 
 // A SubscribeResponse under construction: the bytes around the objects' JSON collected in
 // `pending`, each JSON a slice of its own that references its object.
@@ -100,12 +102,14 @@ class ResponseWriter {
         StringFieldSize(pb::Object::kResourceVersionFieldNumber, meta.resource_version);
     AppendKey(field_number, kLengthDelimited, &pending_);
     AppendVarint(size, &pending_);
-    if (!json.empty()) {
+    if (json.size() >= kReferencedJsonBytes) {
       AppendKey(pb::Object::kJsonFieldNumber, kLengthDelimited, &pending_);
       AppendVarint(json.size(), &pending_);
       Flush();
       slices_.emplace_back(const_cast<char*>(json.data()), json.size(), &ReleaseObject,
                            new ObjectPtr(object));
+    } else {
+      AppendStringField(pb::Object::kJsonFieldNumber, json, &pending_);
     }
     AppendStringField(pb::Object::kNamespaceFieldNumber, meta.namespace_name, &pending_);
     AppendStringField(pb::Object::kNameFieldNumber, meta.name, &pending_);
@@ -119,15 +123,31 @@ class ResponseWriter {
   }
 
  private:
+  // Ends the current run of bytes as a slice: copied when short (inline when tiny), else the
+  // string itself handed to the slice (a List of small objects is mostly one long run).
   void Flush() {
     if (pending_.empty()) return;
-    slices_.emplace_back(pending_.data(), pending_.size());  // copied (inline when small)
-    pending_.clear();
+    if (pending_.size() < kHandedOverBytes) {
+      slices_.emplace_back(pending_.data(), pending_.size());
+      pending_.clear();
+      return;
+    }
+    auto* owned = new std::string(std::move(pending_));
+    slices_.emplace_back(owned->data(), owned->size(), &ReleaseString, owned);
+    pending_ = std::string();
+    pending_.reserve(256);
   }
+
+  static constexpr size_t kHandedOverBytes = 2048;
 
   std::string pending_;
   absl::InlinedVector<grpc::Slice, 5> slices_;
 };
+
+// A ListResponse or ByIndexResponse: the objects (field 1 of both), then the fields after them.
+void AppendObjectList(const std::vector<ObjectPtr>& objects, ResponseWriter* writer) {
+  for (const ObjectPtr& object : objects) writer->AppendObjectField(1, object);
+}
 
 }  // namespace
 
@@ -146,6 +166,39 @@ grpc::ByteBuffer EncodeSubscribeResponse(const SubscriptionEvent& event) {
   AppendVarintField(pb::SubscribeResponse::kFinalStateUnknownFieldNumber,
                     event.final_state_unknown ? 1 : 0, writer.pending());
   AppendVarintField(pb::SubscribeResponse::kCoalescedFieldNumber, event.coalesced ? 1 : 0,
+                    writer.pending());
+  return writer.Finish();
+}
+
+grpc::ByteBuffer EncodeGetResponse(const ObjectPtr& object) {
+  ResponseWriter writer;
+  if (object != nullptr) writer.AppendObjectField(pb::GetResponse::kObjectFieldNumber, object);
+  return writer.Finish();
+}
+
+grpc::ByteBuffer EncodeListResponse(const std::vector<ObjectPtr>& objects,
+                                    absl::string_view resource_version,
+                                    absl::string_view next_page_token, int64_t total_count) {
+  static_assert(pb::ListResponse::kObjectsFieldNumber == 1);
+  ResponseWriter writer;
+  AppendObjectList(objects, &writer);
+  AppendStringField(pb::ListResponse::kResourceVersionFieldNumber, resource_version,
+                    writer.pending());
+  AppendStringField(pb::ListResponse::kNextPageTokenFieldNumber, next_page_token, writer.pending());
+  // int64: a negative value is its two's complement as a ten-byte varint, as protobuf writes it.
+  AppendVarintField(pb::ListResponse::kTotalCountFieldNumber, static_cast<uint64_t>(total_count),
+                    writer.pending());
+  return writer.Finish();
+}
+
+grpc::ByteBuffer EncodeByIndexResponse(const std::vector<ObjectPtr>& objects,
+                                       absl::string_view next_page_token, int64_t total_count) {
+  static_assert(pb::ByIndexResponse::kObjectsFieldNumber == 1);
+  ResponseWriter writer;
+  AppendObjectList(objects, &writer);
+  AppendStringField(pb::ByIndexResponse::kNextPageTokenFieldNumber, next_page_token,
+                    writer.pending());
+  AppendVarintField(pb::ByIndexResponse::kTotalCountFieldNumber, static_cast<uint64_t>(total_count),
                     writer.pending());
   return writer.Finish();
 }

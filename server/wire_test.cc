@@ -90,7 +90,9 @@ TEST(WireTest, AnObjectWithoutNamespaceOrUidEncodesAsToProtoWould) {
 }
 
 TEST(WireTest, TheObjectsJsonIsSharedNotCopiedAndKeptAliveByTheResponse) {
-  ObjectPtr object = MakeObject("ns", "a", "1", {}, R"("data":{"k":"v"})");
+  ObjectPtr object =
+      MakeObject("ns", "a", "1", {},
+                 absl::StrCat(R"("data":{"k":")", std::string(kReferencedJsonBytes, 'v'), R"("})"));
   std::weak_ptr<const Object> watch = object;
   SubscriptionEvent event;
   event.type = SubscriptionEventType::kAdded;
@@ -110,6 +112,77 @@ TEST(WireTest, TheObjectsJsonIsSharedNotCopiedAndKeptAliveByTheResponse) {
   EXPECT_FALSE(watch.expired()) << "the response's slice must keep the object alive";
   response.Clear();
   EXPECT_TRUE(watch.expired()) << "the response released, the object must be freed";
+}
+
+TEST(WireTest, ASmallObjectsJsonIsCopiedSoTheResponseDoesNotHoldTheObject) {
+  ObjectPtr object = MakeObject("ns", "a", "1", {}, R"("data":{"k":"v"})");
+  ASSERT_LT(object->json().size(), kReferencedJsonBytes);
+  std::weak_ptr<const Object> watch = object;
+  grpc::ByteBuffer response = EncodeGetResponse(object);
+  object = nullptr;
+  EXPECT_TRUE(watch.expired()) << "a small object's JSON should have been copied";
+  pb::GetResponse parsed;
+  ASSERT_TRUE(parsed.ParseFromString(Flatten(response)));
+  EXPECT_EQ(parsed.object().name(), "a");
+}
+
+// Objects of both sides of kReferencedJsonBytes, a cluster-scoped one and one large enough for
+// multi-byte length varints.
+std::vector<ObjectPtr> MixedObjects() {
+  return {
+      MakeObject("ns", "small", "7", {{"app", "web"}}),
+      MakeObject("ns", "medium", "8", {},
+                 absl::StrCat(R"("data":{"k":")", std::string(kReferencedJsonBytes, 'm'), R"("})")),
+      MakeObject("", "cluster-scoped", "9"),
+      MakeObject("ns", "big", "10", {},
+                 absl::StrCat(R"("data":{"blob":")", std::string(300000, 'x'), R"("})"))};
+}
+
+// Byte equality with protobuf's own serialisation of `expected`.
+void ExpectSameBytes(const google::protobuf::Message& expected, const grpc::ByteBuffer& encoded) {
+  std::string expected_bytes;
+  ASSERT_TRUE(expected.SerializeToString(&expected_bytes));
+  EXPECT_EQ(Flatten(encoded), expected_bytes);
+}
+
+TEST(WireTest, GetResponsesEncodeAsToProtoWould) {
+  for (const ObjectPtr& object : MixedObjects()) {
+    pb::GetResponse expected;
+    ToProto(*object, expected.mutable_object());
+    ExpectSameBytes(expected, EncodeGetResponse(object));
+  }
+  ExpectSameBytes(pb::GetResponse(), EncodeGetResponse(nullptr));
+}
+
+TEST(WireTest, ListAndByIndexResponsesEncodeAsToProtoWould) {
+  for (const std::vector<ObjectPtr>& objects : {std::vector<ObjectPtr>(), MixedObjects()}) {
+    for (int64_t total : {int64_t{0}, int64_t{4}, int64_t{1} << 40}) {
+      for (const char* token : {"", "next-page-token"}) {
+        pb::ListResponse list;
+        pb::ByIndexResponse by_index;
+        for (const ObjectPtr& object : objects) {
+          ToProto(*object, list.add_objects());
+          ToProto(*object, by_index.add_objects());
+        }
+        list.set_resource_version("123");
+        list.set_next_page_token(token);
+        list.set_total_count(total);
+        by_index.set_next_page_token(token);
+        by_index.set_total_count(total);
+        ExpectSameBytes(list, EncodeListResponse(objects, "123", token, total));
+        ExpectSameBytes(by_index, EncodeByIndexResponse(objects, token, total));
+      }
+    }
+  }
+  // A list of many small objects: their bytes are one long run handed to a slice, not copied.
+  std::vector<ObjectPtr> many;
+  pb::ListResponse expected;
+  for (int i = 0; i < 1000; ++i) {
+    many.push_back(MakeObject("ns", absl::StrCat("cm-", i), absl::StrCat(i + 1)));
+    ToProto(*many.back(), expected.add_objects());
+  }
+  expected.set_resource_version("1000");
+  ExpectSameBytes(expected, EncodeListResponse(many, "1000", "", 0));
 }
 
 }  // namespace

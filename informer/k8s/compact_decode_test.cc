@@ -13,19 +13,14 @@
 #include "informer/k8s/watch_decoder.h"
 #include "informer/object_decoder.h"
 #include "informer/selectable_fields.h"
+#include "informer/testing/objects.h"
 #include "informer/transform.h"
 
 namespace informer {
 namespace k8s {
 namespace {
 
-ResourceInfo Pods() {
-  ResourceInfo info;
-  info.gvr = {"", "v1", "pods"};
-  info.kind = "Pod";
-  info.namespaced = true;
-  return info;
-}
+using ::informer::testing::PodsResource;
 
 // The paths both decoders extract: spec.nodeName (a field index's), the type meta the decoder
 // may insert, metadata, nested arrays, a missing member.
@@ -94,8 +89,9 @@ std::string DecodeStream(const ObjectDecoder& decoder, const std::string& stream
 // a lambda, which the fast path does not recognise), both extracting ExtractedPaths().
 struct Decoders {
   explicit Decoders(bool strip)
-      : fast(Pods(), strip ? DefaultTransforms() : std::vector<Transform>{}, ExtractedPaths()),
-        dom(Pods(),
+      : fast(PodsResource(), strip ? DefaultTransforms() : std::vector<Transform>{},
+             ExtractedPaths()),
+        dom(PodsResource(),
             strip ? std::vector<Transform>{[](rapidjson::Value& v,
                                               rapidjson::Document::AllocatorType& a) {
               return StripManagedFields(v, a);
@@ -156,10 +152,12 @@ TEST(CompactDecodeTest, GeneratedPodsDecodeByteIdenticallyToTheDomPath) {
 // JSON and ApproximateBytes.
 TEST(CompactDecodeTest, PodsInformersExtractedPathsTakeTheFastPathAndMatchTheDomPath) {
   std::vector<std::string> paths = {"spec.nodeName"};
-  for (std::string& path : SelectableFieldPaths(Pods().gvr)) paths.push_back(std::move(path));
+  for (std::string& path : SelectableFieldPaths(PodsResource().gvr))
+    paths.push_back(std::move(path));
   ASSERT_EQ(ExtractedFieldPaths(paths).size(), 9u);
-  const ObjectDecoder fast(Pods(), DefaultTransforms(), paths);
-  const ObjectDecoder dom(Pods(), {[](rapidjson::Value& v, rapidjson::Document::AllocatorType& a) {
+  const ObjectDecoder fast(PodsResource(), DefaultTransforms(), paths);
+  const ObjectDecoder dom(PodsResource(),
+                          {[](rapidjson::Value& v, rapidjson::Document::AllocatorType& a) {
                             return StripManagedFields(v, a);
                           }},
                           paths);
@@ -352,7 +350,7 @@ TEST(CompactDecodeTest, OtherEventTypesAndFramesTakeTheDomPath) {
   EXPECT_FALSE(FastTakes(decoders.fast, R"({"type":"ADDED","object":{"metadata":{"name":"a"}}}x)"));
   EXPECT_TRUE(FastTakes(decoders.fast, R"({"type":"ADDED","object":{"metadata":{"name":"a"}}})"));
   // A transform the fast path does not do itself turns it off.
-  ObjectDecoder redacting(Pods(), {StripManagedFields, RedactSecretData});
+  ObjectDecoder redacting(PodsResource(), {StripManagedFields, RedactSecretData});
   EXPECT_FALSE(FastTakes(redacting, R"({"type":"ADDED","object":{"metadata":{"name":"a"}}})"));
 }
 

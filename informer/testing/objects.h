@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
 #include "informer/object.h"
+#include "informer/resource.h"
 #include "rapidjson/stringbuffer.h"
 #include "rapidjson/writer.h"
 
@@ -87,6 +88,16 @@ inline ObjectPtr MakeConfigMap(absl::string_view namespace_name, absl::string_vi
   return MustParseObject(
       absl::StrCat("{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{", metadata,
                    "},\"data\":", JsonStringMap(data), "}"));
+}
+
+// core/v1 pods as discovery describes them: namespaced, with the verbs an informer uses.
+inline ResourceInfo PodsResource() {
+  ResourceInfo info;
+  info.gvr = {"", "v1", "pods"};
+  info.kind = "Pod";
+  info.namespaced = true;
+  info.verbs = {"list", "watch", "get"};
+  return info;
 }
 
 }  // namespace testing

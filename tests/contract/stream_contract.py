@@ -358,7 +358,10 @@ class Run:
         flags = ["--history_size=%d" % a.history_size,
                  "--subscriber_soft_limit=%d" % a.soft_limit,
                  "--subscriber_hard_limit=%d" % a.hard_limit,
-                 "--bookmark_interval=%s" % a.bookmark_interval]
+                 "--bookmark_interval=%s" % a.bookmark_interval,
+                 # The app=x subscribers' cuts then come from the label index's entry
+                 # (Store::Candidates), not the namespace's range.
+                 "--index=configmaps=label:app"]
         for i in range(a.replicas):
             r = Replica("ABCDEFG"[i], a.informerd_bin, proxied, flags, self.work_dir)
             r.start()

@@ -156,6 +156,35 @@ def test_list_get_by_index(env: Env, core: Any, namespace: str) -> None:
         assert [n for n in by_ns if n != "kube-root-ca.crt"] == ["x1", "x2", "x3"]
 
 
+def test_field_mask_and_wait_for_sync_on_reads_and_the_informer(env: Env, core: Any, namespace: str) -> None:
+    """A field mask prunes every read's objects and the informer's store (identity and
+    resourceVersion kept; selectors still see the whole object); wait_for_sync is accepted on
+    each (configmaps are synced, so they answer at once)."""
+    last = create(core, namespace, "m1", {"app": "demo"})
+
+    def pruned(obj: KubeObject) -> bool:
+        return set(obj.get("data", {})) == {"v"} and "labels" not in obj["metadata"]
+
+    with Client(env.addr) as client:
+        got = client.get(
+            "configmaps", namespace, "m1", min_resource_version=last.metadata.resource_version, fields=["data.v"], wait_for_sync=True
+        )
+        assert pruned(got) and got["metadata"]["name"] == "m1"
+        assert got["metadata"]["resourceVersion"] == last.metadata.resource_version
+        listed = client.list("configmaps", namespace=namespace, label_selector="app=demo", fields=["data.v"], wait_for_sync=True)
+        assert names(listed.items) == ["m1"] and all(pruned(o) for o in listed.items)
+        by_ns = client.by_index("configmaps", "namespace", namespace, label_selector="app=demo", fields=["data.v"], wait_for_sync=True)
+        assert names(by_ns) == ["m1"] and all(pruned(o) for o in by_ns)
+        inf = Informer(client, "configmaps", namespace=namespace, fields=["data.v"], wait_for_sync=True, initial_backoff=0.05)
+        inf.start()
+        try:
+            assert inf.wait_for_sync(30), "informer did not sync in 30 s"
+            held = inf.store.get(namespace, "m1")
+            assert held is not None and pruned(held)
+        finally:
+            inf.stop(timeout=5)
+
+
 def test_r8_server_restart_mid_stream_resumes(env: Env, core: Any, namespace: str, own_server: Server, follow: Any) -> None:
     """informerd is killed while changes flow; objects change while it is down; after it is back
     the informer converges to the API server's truth, and what changed while it was down arrives

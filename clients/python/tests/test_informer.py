@@ -326,3 +326,26 @@ def test_fields_reach_every_subscription_and_list(fake: Fake) -> None:
     fake.servicer.list_handler = answer
     fake.client.list("configmaps", fields=["spec.nodeName"])
     assert [list(r.fields) for r in seen] == [["spec.nodeName"]]
+
+
+def test_wait_for_sync_reaches_every_subscription_and_read(fake: Fake) -> None:
+    """wait_for_sync given to the informer is sent on each of its subscriptions (resubscriptions
+    too); each read sends its own, and none by default."""
+    inf = Informer(fake.client, "configmaps", wait_for_sync=True, initial_backoff=0.001, on_error=lambda e: None)
+    inf.start()
+    try:
+        assert fake.servicer.next_request().wait_for_sync
+        fake.servicer.scripts.put(send(ev(SYNCED, rv="10"), end=grpc.StatusCode.UNAVAILABLE))
+        assert fake.servicer.next_request().wait_for_sync
+    finally:
+        inf.stop()
+    seen: List[pb.ListRequest] = []
+
+    def answer(request: pb.ListRequest, context: grpc.ServicerContext) -> pb.ListResponse:
+        seen.append(request)
+        return pb.ListResponse(resource_version="10")
+
+    fake.servicer.list_handler = answer
+    fake.client.list("configmaps", wait_for_sync=True)
+    fake.client.list("configmaps")
+    assert [r.wait_for_sync for r in seen] == [True, False]

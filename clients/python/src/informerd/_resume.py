@@ -174,14 +174,17 @@ def subscribe_base(
     label_selector: str,
     field_selector: str,
     fields: Sequence[str] = (),
+    wait_for_sync: bool = False,
 ) -> pb.SubscribeRequest:
-    """The filters (and field mask) every subscription of an informer sends."""
+    """The filters (and field mask, and whether to wait for the resource's sync) every
+    subscription of an informer sends."""
     return pb.SubscribeRequest(
         resource=resource,
         namespace=namespace,
         label_selector=label_selector,
         field_selector=field_selector,
         fields=list(fields),
+        wait_for_sync=wait_for_sync,
     )
 
 

@@ -269,11 +269,13 @@ class Client:
         limit: int = 0,
         min_resource_version: str = "",
         fields: Sequence[str] = (),
+        wait_for_sync: bool = False,
     ) -> ObjectList:
         """Every cached object of `resource` (kubectl-style name) matching the filters, sorted by
         key, from one snapshot (all pages fetched). Raises NotFound for a resource informerd does not
         cache, InformerdError with INVALID_ARGUMENT for a bad selector, UNAVAILABLE while not
-        synced."""
+        synced (with wait_for_sync, the call waits for the sync instead, until its deadline or the
+        server's --max_wait: a resource informerd starts caching on demand answers once synced)."""
         req = pb.ListRequest(
             resource=resource,
             namespace=namespace,
@@ -282,6 +284,7 @@ class Client:
             limit=limit,
             min_resource_version=min_resource_version,
             fields=list(fields),
+            wait_for_sync=wait_for_sync,
         )
         out = ObjectList()
         for resp in self._pages("List", req):
@@ -297,15 +300,18 @@ class Client:
         *,
         min_resource_version: str = "",
         fields: Sequence[str] = (),
+        wait_for_sync: bool = False,
     ) -> KubeObject:
         """One cached object. Raises NotFound when the cache has none; with
-        min_resource_version, first waits until the cache has seen that version."""
+        min_resource_version, first waits until the cache has seen that version; with
+        wait_for_sync, for the resource's initial sync (as list)."""
         req = pb.GetRequest(
             resource=resource,
             namespace=namespace,
             name=name,
             min_resource_version=min_resource_version,
             fields=list(fields),
+            wait_for_sync=wait_for_sync,
         )
         resp = self._call("Get", req)
         return decode(resp.object)
@@ -322,9 +328,11 @@ class Client:
         limit: int = 0,
         min_resource_version: str = "",
         fields: Sequence[str] = (),
+        wait_for_sync: bool = False,
     ) -> List[KubeObject]:
         """Every cached object whose index `index_name` holds `value`, sorted by key (all pages).
-        INVALID_ARGUMENT names the resource's indexes when index_name is not one."""
+        INVALID_ARGUMENT names the resource's indexes when index_name is not one. wait_for_sync
+        as list."""
         req = pb.ByIndexRequest(
             resource=resource,
             index_name=index_name,
@@ -335,6 +343,7 @@ class Client:
             limit=limit,
             min_resource_version=min_resource_version,
             fields=list(fields),
+            wait_for_sync=wait_for_sync,
         )
         pages = self._pages("ByIndex", req)
         return [decode(o) for resp in pages for o in resp.objects]

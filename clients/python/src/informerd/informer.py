@@ -285,7 +285,9 @@ class Informer:
     ["metadata.labels", "spec.nodeName"]) makes the store hold objects pruned to those paths and
     skips updates that change nothing inside them; after a reconnect an object whose skipped
     changes moved its resourceVersion may arrive as an update equal to what the store holds.
-    Thread-safe.
+    With `wait_for_sync`, a subscription of a resource informerd starts caching on demand waits
+    for its first sync (within the server's --max_wait) instead of failing UNAVAILABLE and
+    backing off. Thread-safe.
     """
 
     def __init__(
@@ -297,6 +299,7 @@ class Informer:
         label_selector: str = "",
         field_selector: str = "",
         fields: Sequence[str] = (),
+        wait_for_sync: bool = False,
         initial_backoff: float = 0.25,
         max_backoff: float = 30.0,
         on_error: Optional[Callable[[InformerdError], None]] = None,
@@ -308,7 +311,9 @@ class Informer:
         self._field_selector = field_selector
         self._initial_backoff = initial_backoff
         self._max_backoff = max(max_backoff, initial_backoff)
-        self._base = subscribe_base(resource, namespace, label_selector, field_selector, fields)
+        self._base = subscribe_base(
+            resource, namespace, label_selector, field_selector, fields, wait_for_sync
+        )
         # Silence after which a stream counts as dead: twice the last announced bookmark
         # interval (the fallback until a server announced one). Only the run loop writes it.
         self._silence_timeout = DEFAULT_SILENCE_TIMEOUT

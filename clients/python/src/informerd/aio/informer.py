@@ -157,7 +157,9 @@ class Informer:
     reconnect"): known_objects after a broken stream, the last position after
     RESOURCE_EXHAUSTED, UNAUTHENTICATED or PERMISSION_DENIED; a stream silent for twice the
     announced bookmark interval (60 s when none) is cancelled and resumed; each resubscription
-    after a failure goes to the client's next address. Use it from one event loop.
+    after a failure goes to the client's next address. The `wait_for_sync` argument is
+    informerd.Informer's (subscriptions wait for an on-demand resource's first sync). Use it from
+    one event loop.
     """
 
     def __init__(
@@ -169,13 +171,16 @@ class Informer:
         label_selector: str = "",
         field_selector: str = "",
         fields: Sequence[str] = (),
+        wait_for_sync: bool = False,
         initial_backoff: float = 0.25,
         max_backoff: float = 30.0,
         on_error: Optional[Callable[[InformerdError], None]] = None,
     ) -> None:
         self._client = client
         self._resource = resource
-        self._base = subscribe_base(resource, namespace, label_selector, field_selector, fields)
+        self._base = subscribe_base(
+            resource, namespace, label_selector, field_selector, fields, wait_for_sync
+        )
         self._initial_backoff = initial_backoff
         self._max_backoff = max(max_backoff, initial_backoff)
         self._on_error = on_error or (

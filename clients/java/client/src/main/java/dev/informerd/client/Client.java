@@ -184,9 +184,24 @@ public final class Client implements AutoCloseable {
     return unary(s -> s.listResources(ListResourcesRequest.getDefaultInstance())).getResourcesList();
   }
 
-  /** Options of List and ByIndex; every field may be empty/0. */
+  /**
+   * Options of List and ByIndex; every field may be empty/0/false. fields is a field mask (each
+   * object pruned to these paths, identity and resourceVersion kept; selectors still see the
+   * whole object); waitForSync waits for the resource's initial sync (an on-demand resource)
+   * instead of failing UNAVAILABLE, until the call's deadline or the server's --max_wait.
+   */
   public record ListOptions(String namespace, String labelSelector, String fieldSelector,
-      int limit, String minResourceVersion) {
+      int limit, String minResourceVersion, List<String> fields, boolean waitForSync) {
+    public ListOptions {
+      fields = List.copyOf(fields);
+    }
+
+    /** Without a field mask, not waiting for sync. */
+    public ListOptions(String namespace, String labelSelector, String fieldSelector, int limit,
+        String minResourceVersion) {
+      this(namespace, labelSelector, fieldSelector, limit, minResourceVersion, List.of(), false);
+    }
+
     /** Everything, default page size. */
     public static ListOptions all() {
       return new ListOptions("", "", "", 0, "");
@@ -199,17 +214,59 @@ public final class Client implements AutoCloseable {
 
     /** A copy with a label selector. */
     public ListOptions withLabelSelector(String selector) {
-      return new ListOptions(namespace, selector, fieldSelector, limit, minResourceVersion);
+      return new ListOptions(namespace, selector, fieldSelector, limit, minResourceVersion, fields,
+          waitForSync);
     }
 
     /** A copy with a page size. */
     public ListOptions withLimit(int pageSize) {
-      return new ListOptions(namespace, labelSelector, fieldSelector, pageSize, minResourceVersion);
+      return new ListOptions(namespace, labelSelector, fieldSelector, pageSize, minResourceVersion,
+          fields, waitForSync);
     }
 
     /** A copy that waits until the cache reached resourceVersion rv (read-your-writes). */
     public ListOptions withMinResourceVersion(String rv) {
-      return new ListOptions(namespace, labelSelector, fieldSelector, limit, rv);
+      return new ListOptions(namespace, labelSelector, fieldSelector, limit, rv, fields,
+          waitForSync);
+    }
+
+    /** A copy with a field mask. */
+    public ListOptions withFields(String... paths) {
+      return new ListOptions(namespace, labelSelector, fieldSelector, limit, minResourceVersion,
+          List.of(paths), waitForSync);
+    }
+
+    /** A copy that waits (or not) for the resource's initial sync. */
+    public ListOptions withWaitForSync(boolean wait) {
+      return new ListOptions(namespace, labelSelector, fieldSelector, limit, minResourceVersion,
+          fields, wait);
+    }
+  }
+
+  /** Options of Get, as ListOptions' fields of the same names; every field may be empty/false. */
+  public record GetOptions(String minResourceVersion, List<String> fields, boolean waitForSync) {
+    public GetOptions {
+      fields = List.copyOf(fields);
+    }
+
+    /** No wait, whole object. */
+    public static GetOptions defaults() {
+      return new GetOptions("", List.of(), false);
+    }
+
+    /** A copy that waits until the cache reached resourceVersion rv (read-your-writes). */
+    public GetOptions withMinResourceVersion(String rv) {
+      return new GetOptions(rv, fields, waitForSync);
+    }
+
+    /** A copy with a field mask. */
+    public GetOptions withFields(String... paths) {
+      return new GetOptions(minResourceVersion, List.of(paths), waitForSync);
+    }
+
+    /** A copy that waits (or not) for the resource's initial sync. */
+    public GetOptions withWaitForSync(boolean wait) {
+      return new GetOptions(minResourceVersion, fields, wait);
     }
   }
 
@@ -226,7 +283,8 @@ public final class Client implements AutoCloseable {
       ListRequest.Builder req = ListRequest.newBuilder().setResource(resource)
           .setNamespace(options.namespace()).setLabelSelector(options.labelSelector())
           .setFieldSelector(options.fieldSelector()).setLimit(options.limit())
-          .setMinResourceVersion(options.minResourceVersion());
+          .setMinResourceVersion(options.minResourceVersion()).addAllFields(options.fields())
+          .setWaitForSync(options.waitForSync());
       List<KubeObject> items = new ArrayList<>();
       try {
         while (true) {
@@ -249,8 +307,15 @@ public final class Client implements AutoCloseable {
    * Throws StatusRuntimeException NOT_FOUND when absent.
    */
   public KubeObject get(String resource, String namespace, String name, String minResourceVersion) {
+    return get(resource, namespace, name,
+        GetOptions.defaults().withMinResourceVersion(minResourceVersion));
+  }
+
+  /** As {@link #get(String, String, String, String)}, with a field mask or waitForSync. */
+  public KubeObject get(String resource, String namespace, String name, GetOptions options) {
     GetRequest req = GetRequest.newBuilder().setResource(resource).setNamespace(namespace)
-        .setName(name).setMinResourceVersion(minResourceVersion).build();
+        .setName(name).setMinResourceVersion(options.minResourceVersion())
+        .addAllFields(options.fields()).setWaitForSync(options.waitForSync()).build();
     return KubeObject.fromProto(unary(s -> s.get(req)).getObject());
   }
 
@@ -261,7 +326,8 @@ public final class Client implements AutoCloseable {
       ByIndexRequest.Builder req = ByIndexRequest.newBuilder().setResource(resource)
           .setIndexName(indexName).setValue(value).setNamespace(options.namespace())
           .setLabelSelector(options.labelSelector()).setFieldSelector(options.fieldSelector())
-          .setLimit(options.limit()).setMinResourceVersion(options.minResourceVersion());
+          .setLimit(options.limit()).setMinResourceVersion(options.minResourceVersion())
+          .addAllFields(options.fields()).setWaitForSync(options.waitForSync());
       List<KubeObject> items = new ArrayList<>();
       try {
         while (true) {

@@ -64,6 +64,8 @@ public final class Informer implements AutoCloseable {
     Duration maxBackoff = Duration.ofSeconds(30);
     Duration watchdogFallback = Duration.ofSeconds(60);
     Consumer<Status> onError = null;
+    List<String> fields = List.of();
+    boolean waitForSync = false;
 
     /** Only objects of this namespace ("" = all). */
     public Options namespace(String v) {
@@ -80,6 +82,25 @@ public final class Informer implements AutoCloseable {
     /** A field selector ("" = all). */
     public Options fieldSelector(String v) {
       fieldSelector = Objects.requireNonNull(v);
+      return this;
+    }
+
+    /**
+     * A field mask (e.g. "metadata.labels", "spec.nodeName"): the store holds objects pruned to
+     * these paths (identity and resourceVersion kept) and a change outside them is not sent;
+     * none = whole objects.
+     */
+    public Options fields(String... paths) {
+      fields = List.of(paths);
+      return this;
+    }
+
+    /**
+     * On a resource informerd starts caching on demand, each subscription waits for its first
+     * sync (within the server's --max_wait) instead of failing UNAVAILABLE and backing off.
+     */
+    public Options waitForSync(boolean v) {
+      waitForSync = v;
       return this;
     }
 
@@ -330,7 +351,8 @@ public final class Informer implements AutoCloseable {
   private Outcome subscribe(String resumeRv) {
     SubscribeRequest.Builder req = SubscribeRequest.newBuilder().setResource(resource)
         .setNamespace(options.namespace).setLabelSelector(options.labelSelector)
-        .setFieldSelector(options.fieldSelector);
+        .setFieldSelector(options.fieldSelector).addAllFields(options.fields)
+        .setWaitForSync(options.waitForSync);
     // Until SYNCED of a fresh or known_objects start no position is complete.
     boolean positioned = !resumeRv.isEmpty();
     Context.CancellableContext ctx = Context.current().withCancellation();

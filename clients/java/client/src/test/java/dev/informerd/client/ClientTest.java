@@ -3,12 +3,16 @@ package dev.informerd.client;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 
+import informer.v1.Informer.ByIndexRequest;
 import informer.v1.Informer.ByIndexResponse;
+import informer.v1.Informer.GetRequest;
+import informer.v1.Informer.GetResponse;
 import informer.v1.Informer.ListRequest;
 import informer.v1.Informer.ListResponse;
 import io.grpc.ManagedChannel;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
@@ -111,5 +115,41 @@ class ClientTest {
     StatusRuntimeException e = assertThrows(StatusRuntimeException.class,
         () -> client.list("widgets", Client.ListOptions.all()));
     assertEquals(Status.Code.NOT_FOUND, e.getStatus().getCode());
+  }
+
+  @Test
+  void fieldMaskAndWaitForSyncReachEveryRead() {
+    server.list = req -> page("", "a");
+    List<ByIndexRequest> byIndexRequests = new ArrayList<>();
+    server.byIndex = req -> {
+      byIndexRequests.add(req);
+      return ByIndexResponse.getDefaultInstance();
+    };
+    List<GetRequest> getRequests = new ArrayList<>();
+    server.get = req -> {
+      getRequests.add(req);
+      return GetResponse.newBuilder().setObject(FakeInformerd.obj("ns", "a", "1")).build();
+    };
+    Client.ListOptions masked =
+        Client.ListOptions.inNamespace("ns").withFields("data.v", "metadata.labels")
+            .withWaitForSync(true);
+    client.list("configmaps", masked);
+    client.list("configmaps", Client.ListOptions.all());
+    client.byIndex("configmaps", "namespace", "ns", masked);
+    client.get("configmaps", "ns", "a",
+        Client.GetOptions.defaults().withFields("data.v").withWaitForSync(true));
+    client.get("configmaps", "ns", "a", "");
+
+    ListRequest first = server.listRequests.get(0);
+    assertEquals(List.of("data.v", "metadata.labels"), first.getFieldsList());
+    assertEquals(true, first.getWaitForSync());
+    ListRequest plain = server.listRequests.get(1);
+    assertEquals(List.of(), plain.getFieldsList());
+    assertEquals(false, plain.getWaitForSync());
+    assertEquals(List.of("data.v", "metadata.labels"), byIndexRequests.get(0).getFieldsList());
+    assertEquals(true, byIndexRequests.get(0).getWaitForSync());
+    assertEquals(List.of("data.v"), getRequests.get(0).getFieldsList());
+    assertEquals(true, getRequests.get(0).getWaitForSync());
+    assertEquals(false, getRequests.get(1).getWaitForSync());
   }
 }

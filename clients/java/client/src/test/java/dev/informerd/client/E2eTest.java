@@ -193,6 +193,43 @@ class E2eTest {
     }
   }
 
+  /**
+   * A field mask prunes every read's objects and the informer's store (identity and
+   * resourceVersion kept; selectors still see the whole object); waitForSync is accepted on each
+   * (configmaps are synced, so they answer at once).
+   */
+  @Test
+  void fieldMaskAndWaitForSyncOnReadsAndTheInformer() throws Exception {
+    ConfigMap created = env.create("m1", Map.of("app", "demo"));
+    String rv = created.getMetadata().getResourceVersion();
+    java.util.function.Predicate<KubeObject> pruned = o -> o.tree().path("data").has("v")
+        && o.tree().path("data").size() == 1 && !o.tree().path("metadata").has("labels");
+    try (Client client = Client.connect(env.addr)) {
+      KubeObject got = client.get("configmaps", env.namespace, "m1",
+          Client.GetOptions.defaults().withMinResourceVersion(rv).withFields("data.v")
+              .withWaitForSync(true));
+      assertTrue(pruned.test(got), got.json());
+      assertEquals("m1", got.name());
+      assertEquals(rv, got.resourceVersion());
+      Client.ListOptions masked = Client.ListOptions.inNamespace(env.namespace)
+          .withLabelSelector("app=demo").withFields("data.v").withWaitForSync(true);
+      List<KubeObject> listed = client.list("configmaps", masked).items();
+      assertEquals(List.of("m1"), listed.stream().map(KubeObject::name).toList());
+      assertTrue(listed.stream().allMatch(pruned));
+      List<KubeObject> byNs = client.byIndex("configmaps", "namespace", env.namespace, masked);
+      assertEquals(List.of("m1"), byNs.stream().map(KubeObject::name).toList());
+      assertTrue(byNs.stream().allMatch(pruned));
+      try (Informer inf = new Informer(client, "configmaps", Informer.builder()
+          .namespace(env.namespace).fields("data.v").waitForSync(true)
+          .initialBackoff(Duration.ofMillis(50)))) {
+        inf.start();
+        assertTrue(inf.waitForSync(Duration.ofSeconds(30)), "informer did not sync in 30 s");
+        KubeObject held = inf.store().get(env.namespace, "m1");
+        assertTrue(held != null && pruned.test(held), held == null ? "absent" : held.json());
+      }
+    }
+  }
+
   /** An informerd process of the test's own, on a port it picks, caching configmaps. */
   private final class OwnServer implements AutoCloseable {
     final String target;

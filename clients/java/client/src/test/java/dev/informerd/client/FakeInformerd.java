@@ -3,6 +3,8 @@ package dev.informerd.client;
 import informer.v1.Informer.ByIndexRequest;
 import informer.v1.Informer.ByIndexResponse;
 import informer.v1.Informer.EventType;
+import informer.v1.Informer.GetRequest;
+import informer.v1.Informer.GetResponse;
 import informer.v1.Informer.ListRequest;
 import informer.v1.Informer.ListResponse;
 import informer.v1.Informer.Object;
@@ -32,8 +34,8 @@ import java.util.function.Function;
 
 /**
  * An in-process informerd whose test scripts each call: Subscribe calls queue up as {@link
- * Stream}s the test answers event by event and ends with a status and trailers; List and ByIndex
- * answer from a function the test sets.
+ * Stream}s the test answers event by event and ends with a status and trailers; List, ByIndex
+ * and Get answer from a function the test sets.
  */
 final class FakeInformerd implements AutoCloseable {
   /** One Subscribe call the test drives. */
@@ -109,6 +111,7 @@ final class FakeInformerd implements AutoCloseable {
   final List<ListRequest> listRequests = new ArrayList<>();
   volatile Function<ListRequest, ListResponse> list;
   volatile Function<ByIndexRequest, ByIndexResponse> byIndex;
+  volatile Function<GetRequest, GetResponse> get;
   /** Sent as informer-bookmark-interval-ms in each Subscribe's initial metadata when set. */
   volatile String bookmarkIntervalMs;
 
@@ -134,6 +137,11 @@ final class FakeInformerd implements AutoCloseable {
       @Override
       public void byIndex(ByIndexRequest req, StreamObserver<ByIndexResponse> obs) {
         answer(() -> byIndex.apply(req), obs);
+      }
+
+      @Override
+      public void get(GetRequest req, StreamObserver<GetResponse> obs) {
+        answer(() -> get.apply(req), obs);
       }
     };
     ServerInterceptor headers = new ServerInterceptor() {

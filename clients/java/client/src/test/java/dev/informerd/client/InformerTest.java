@@ -117,6 +117,8 @@ class InformerTest {
     assertEquals("app=demo", s.request.getLabelSelector());
     assertEquals("", s.request.getResourceVersion());
     assertTrue(s.request.getKnownObjectsMap().isEmpty());
+    assertEquals(List.of(), s.request.getFieldsList());
+    assertFalse(s.request.getWaitForSync());
     assertFalse(inf.hasSynced());
     s.added("ns", "a", "1").added("ns", "b", "2");
     expect("add ns/a@1 initial", "add ns/b@2 initial");
@@ -129,6 +131,20 @@ class InformerTest {
     assertEquals("3", inf.store().get("ns", "a").resourceVersion());
     assertEquals("a", inf.store().getByKey("ns/a").tree().path("metadata").path("name").asText());
     assertEquals(1, inf.stats().freshStarts());
+  }
+
+  @Test
+  void fieldMaskAndWaitForSyncReachEverySubscription() throws Exception {
+    start(Informer.builder().fields("metadata.labels", "data").waitForSync(true));
+    FakeInformerd.Stream s = server.nextStream();
+    assertEquals(List.of("metadata.labels", "data"), s.request.getFieldsList());
+    assertTrue(s.request.getWaitForSync());
+    s.added("ns", "a", "1").synced("1");
+    expect("add ns/a@1 initial");
+    s.end(Status.UNAVAILABLE, null);
+    FakeInformerd.Stream again = server.nextStream();
+    assertEquals(List.of("metadata.labels", "data"), again.request.getFieldsList());
+    assertTrue(again.request.getWaitForSync());
   }
 
   @Test

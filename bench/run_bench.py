@@ -34,6 +34,10 @@ SIZES = {
     # Get at lower rates too, to show where the shared machine's knee is.
     "get_sweep_qps": ([1_000, 2_500, 5_000], [1_000, 2_500, 5_000]),
     "list_qps": (1_000, 500),
+    # The anchor: the same Gets and Lists against the API server's watch cache
+    # (resourceVersion=0), at rates it sustains on the shared cores.
+    "api_get_qps": (500, 500),
+    "api_list_qps": (200, 200),
     "serve_seconds": (20, 5),
     "fanout_pods": (100, 100),
     "fanout_counts": ([1, 10, 100, 1000], [1, 10, 100, 1000]),
@@ -316,6 +320,20 @@ def workload_serving(cfg, out, cluster):
             r["server_cpu_s"] = proc_cpu(server.proc.pid) - cpu0
             out["serving"][key] = r
             log(f"{key}: {r['achieved_qps']:.0f}/s, p99 {r['latency'].get('p99_ms', 0):.2f} ms")
+        # The anchor, and informerd again at the same rates for a side-by-side row.
+        out["serving_apiserver"] = {}
+        for mode, qps in (("get", cfg.size("api_get_qps")), ("list", cfg.size("api_list_qps"))):
+            r = last(run([cfg.benchgo, "apiget", "--kubeconfig", cluster.kubeconfig, "--mode", mode,
+                          "--qps", str(qps), "--duration", f"{secs}s", "--pid", str(cluster.pid)],
+                         timeout=secs + 120))
+            out["serving_apiserver"][mode] = r
+            cpu0 = proc_cpu(server.proc.pid)
+            same = last(run([cfg.load, "--target", target, "--mode", mode, "--qps", str(qps),
+                             "--duration", f"{secs}s"], timeout=secs + 120))
+            same["server_cpu_s"] = proc_cpu(server.proc.pid) - cpu0
+            out["serving"][f"anchor-{mode}@{int(qps)}"] = same
+            log(f"API server {mode} at {qps}/s: {r.get('server_cpu_us_per_call', 0):.0f} us CPU/call, "
+                f"informerd {1e6 * same['server_cpu_s'] / max(same['ok'], 1):.0f} us")
 
         rate, fsecs = cfg.size("fanout_rate"), cfg.size("fanout_seconds")
         writes = rate * fsecs
@@ -646,6 +664,28 @@ def report(cfg, out):
                             "failed / shed", "informerd CPU / call",
                             "load client CPU / call"], rows))
         parts.append("")
+        anchor = out.get("serving_apiserver") or {}
+        if anchor:
+            parts.append("The anchor: the same reads from the API server's own watch cache "
+                         "(`benchgo apiget`, client-go's typed client, `resourceVersion=0`), "
+                         "and informerd at the same rate. The API server's CPU is the test "
+                         "cluster's process (etcd runs inside it, idle for these reads).\n")
+            rows = []
+            for mode in ("get", "list"):
+                a = anchor.get(mode)
+                if not a:
+                    continue
+                i = sv.get(f"anchor-{mode}@{int(a['target_qps'])}") or {}
+                rows.append([mode, fmt(a["target_qps"]),
+                             fmt(a.get("objects_per_call")) if mode == "list" else "1",
+                             fmt(a["latency"].get("p99_ms"), " ms"),
+                             per_call(a.get("server_cpu_s"), a.get("ok")),
+                             fmt(i.get("latency", {}).get("p99_ms"), " ms"),
+                             per_call(i.get("server_cpu_s"), i.get("ok"))])
+            parts.append(table(["call", "QPS", "objects / call", "API server p99",
+                                "API server CPU / call", "informerd p99",
+                                "informerd CPU / call"], rows))
+            parts.append("")
     fo = out.get("fanout")
     if fo:
         parts.append(f"Subscribe fan-out: {fo['writes']:,} merge-patches at {fo['rate']:,}/s to "

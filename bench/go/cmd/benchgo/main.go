@@ -8,6 +8,8 @@
 //	benchgo fanout    N client-go informers, each with its own watch (workload 3)
 //	benchgo gen       write generated Pods / watch events to a file (micro-benchmark input)
 //	benchgo apistat   the API server's CPU seconds and registered Pod watchers
+//	benchgo apiget    Gets or Lists of Pods from the API server's watch cache at a fixed rate,
+//	                  with its CPU per call (the anchor of informerd's Get and List figures)
 //
 // Every result is one JSON object on one line of stdout; progress goes to stderr.
 package main
@@ -44,6 +46,8 @@ func main() {
 		err = runGen(args)
 	case "apistat":
 		err = runAPIStat(args)
+	case "apiget":
+		err = runAPIGet(args)
 	default:
 		usage()
 	}
@@ -54,7 +58,7 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: benchgo replay|clientgo|populate|write|fanout|gen|apistat [flags]")
+	fmt.Fprintln(os.Stderr, "usage: benchgo replay|clientgo|populate|write|fanout|gen|apistat|apiget [flags]")
 	os.Exit(2)
 }
 

@@ -90,6 +90,57 @@ void AppendUtf8(uint32_t code, std::string* out) {
   }
 }
 
+// The four hex digits at `p`, which the caller has checked are hex digits.
+uint32_t CheckedHex4(const char* p) {
+  uint32_t code = 0;
+  for (int i = 0; i < 4; ++i) code = code << 4 | static_cast<uint32_t>(HexValue(p[i]));
+  return code;
+}
+
+// Appends the JSON string body `body` (no quotes) unescaped. REQUIRES: its escapes are valid
+// and its surrogates pair: the scanner checked them (ScanEscape), or RapidJSON's Writer wrote
+// them.
+void AppendUnescaped(absl::string_view body, std::string* out) {
+  for (const char *p = body.data(), *end = p + body.size(); p < end;) {
+    if (*p != '\\') {
+      out->push_back(*p++);
+      continue;
+    }
+    const char e = p[1];
+    p += 2;
+    switch (e) {
+      case 'b':
+        out->push_back('\b');
+        break;
+      case 'f':
+        out->push_back('\f');
+        break;
+      case 'n':
+        out->push_back('\n');
+        break;
+      case 'r':
+        out->push_back('\r');
+        break;
+      case 't':
+        out->push_back('\t');
+        break;
+      case 'u': {
+        uint32_t code = CheckedHex4(p);
+        p += 4;
+        if (code >= 0xD800 && code <= 0xDBFF) {  // a surrogate pair: \uD8xx\uDCxx
+          const uint32_t low = CheckedHex4(p + 2);
+          p += 6;
+          code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00);
+        }
+        AppendUtf8(code, out);
+        break;
+      }
+      default:  // '"', '\\', '/'
+        out->push_back(e);
+    }
+  }
+}
+
 // Appends `value` as a JSON string the way RapidJSON's Writer escapes it: `"` and `\`, the
 // control characters (\b \t \n \f \r short, the rest \u00XX with upper-case hex), nothing else.
 void AppendWriterString(absl::string_view value, std::string* out) {
@@ -360,44 +411,7 @@ class Scanner {
     unescaped_.push_back(std::make_unique<std::string>());
     std::string& text = *unescaped_.back();
     text.reserve(static_cast<size_t>(end - begin));
-    for (const char* p = begin; p < end;) {
-      if (*p != '\\') {
-        text.push_back(*p++);
-        continue;
-      }
-      const char e = p[1];
-      p += 2;
-      switch (e) {
-        case 'b':
-          text.push_back('\b');
-          break;
-        case 'f':
-          text.push_back('\f');
-          break;
-        case 'n':
-          text.push_back('\n');
-          break;
-        case 'r':
-          text.push_back('\r');
-          break;
-        case 't':
-          text.push_back('\t');
-          break;
-        case 'u': {
-          uint32_t code = static_cast<uint32_t>(ReadHex4(p));
-          p += 4;
-          if (code >= 0xD800 && code <= 0xDBFF) {
-            const auto low = static_cast<uint32_t>(ReadHex4(p + 2));
-            p += 6;
-            code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00);
-          }
-          AppendUtf8(code, &text);
-          break;
-        }
-        default:  // '"', '\\', '/'
-          text.push_back(e);
-      }
-    }
+    AppendUnescaped(absl::string_view(begin, static_cast<size_t>(end - begin)), &text);
     *value = text;
   }
 
@@ -909,47 +923,8 @@ class CompactValueReader {
     const absl::string_view raw(begin + 1, static_cast<size_t>(end - begin - 2));
     if (raw.find('\\') == absl::string_view::npos) return raw == name;
     std::string unescaped;
-    Unescape(raw, &unescaped);
+    AppendUnescaped(raw, &unescaped);
     return unescaped == name;
-  }
-
-  // Unescapes a string body that holds only the escapes RapidJSON's Writer writes (and \u00XX).
-  static void Unescape(absl::string_view raw, std::string* out) {
-    for (size_t i = 0; i < raw.size(); ++i) {
-      if (raw[i] != '\\') {
-        out->push_back(raw[i]);
-        continue;
-      }
-      const char c = raw[++i];
-      switch (c) {
-        case 'b':
-          out->push_back('\b');
-          break;
-        case 'f':
-          out->push_back('\f');
-          break;
-        case 'n':
-          out->push_back('\n');
-          break;
-        case 'r':
-          out->push_back('\r');
-          break;
-        case 't':
-          out->push_back('\t');
-          break;
-        case 'u': {
-          uint32_t code = 0;
-          for (int k = 1; k <= 4; ++k)
-            code = code * 16 + static_cast<uint32_t>(HexValue(raw[i + k]));
-          i += 4;
-          AppendUtf8(code, out);
-          break;
-        }
-        default:  // '"', '\\' (and '/', which the Writer does not write)
-          out->push_back(c);
-          break;
-      }
-    }
   }
 
   // CollectFieldValues's rendering of the scalar at `p`: strings unescaped, numbers (integers
@@ -963,7 +938,7 @@ class CompactValueReader {
           out->emplace_back(raw);
         } else {
           std::string unescaped;
-          Unescape(raw, &unescaped);
+          AppendUnescaped(raw, &unescaped);
           out->emplace_back(unescaped);  // a copy sized as the DOM path's (ApproximateBytes)
         }
         return;

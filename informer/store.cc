@@ -205,16 +205,9 @@ ObjectPtr Store::GetByKey(absl::string_view key) const {
   return it == items_.end() ? nullptr : it->second;
 }
 
-std::vector<ObjectPtr> Store::List() const {
-  absl::ReaderMutexLock lock(&mu_);
-  std::vector<ObjectPtr> objects;
-  objects.reserve(items_.size());
-  for (const auto& [key, object] : items_) objects.push_back(object);
-  return objects;
-}
+std::vector<ObjectPtr> Store::List() const { return ListNamespaces({}); }
 
 std::vector<ObjectPtr> Store::ListNamespaces(absl::Span<const std::string> namespaces) const {
-  if (namespaces.empty()) return List();
   absl::ReaderMutexLock lock(&mu_);
   return ListNamespacesLocked(namespaces);
 }
@@ -243,8 +236,8 @@ std::vector<ObjectPtr> Store::ListNamespacesLocked(absl::Span<const std::string>
   return objects;
 }
 
-const absl::flat_hash_set<std::string>* Store::NarrowestIndexEntryLocked(const ObjectFilter& filter,
-                                                                         size_t* size) const {
+const absl::flat_hash_set<std::string>* Store::NarrowestIndexEntryLocked(
+    const ObjectFilter& filter) const {
   static const absl::flat_hash_set<std::string>* const kNone =
       new absl::flat_hash_set<std::string>();
   const absl::flat_hash_set<std::string>* narrowest = nullptr;
@@ -275,15 +268,13 @@ const absl::flat_hash_set<std::string>* Store::NarrowestIndexEntryLocked(const O
       }
     }
   }
-  if (narrowest != nullptr) *size = narrowest->size();
   return narrowest;
 }
 
 std::vector<ObjectPtr> Store::Candidates(absl::Span<const std::string> namespaces,
                                          const ObjectFilter& filter) const {
   absl::ReaderMutexLock lock(&mu_);
-  size_t entry_size = 0;
-  const absl::flat_hash_set<std::string>* entry = NarrowestIndexEntryLocked(filter, &entry_size);
+  const absl::flat_hash_set<std::string>* entry = NarrowestIndexEntryLocked(filter);
   if (entry == nullptr) return ListNamespacesLocked(namespaces);
   // What the namespaces' ranges would return, from the namespace index.
   size_t range_size = items_.size();
@@ -298,7 +289,7 @@ std::vector<ObjectPtr> Store::Candidates(absl::Span<const std::string> namespace
       if (keys != by_namespace->second.end()) range_size += keys->second.size();
     }
   }
-  if (entry_size >= range_size) return ListNamespacesLocked(namespaces);
+  if (entry->size() >= range_size) return ListNamespacesLocked(namespaces);
   return ObjectsLocked(SortedKeys(*entry));
 }
 

@@ -112,14 +112,13 @@ class Store {
 
   absl::Status UnknownIndexLocked(absl::string_view index_name) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
-  // ListNamespaces with the lock held.
+  // ListNamespaces with the lock held (every object when `namespaces` is empty).
   std::vector<ObjectPtr> ListNamespacesLocked(absl::Span<const std::string> namespaces) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);
   // The keys of the smallest index entry that holds every object `filter` matches (see
-  // Candidates), or null when no index narrows it; `*size` is that entry's size.
-  const absl::flat_hash_set<std::string>* NarrowestIndexEntryLocked(const ObjectFilter& filter,
-                                                                    size_t* size) const
-      ABSL_SHARED_LOCKS_REQUIRED(mu_);
+  // Candidates), or null when no index narrows it.
+  const absl::flat_hash_set<std::string>* NarrowestIndexEntryLocked(
+      const ObjectFilter& filter) const ABSL_SHARED_LOCKS_REQUIRED(mu_);
   // The stored objects under `keys`, in that order; keys no longer stored are skipped.
   std::vector<ObjectPtr> ObjectsLocked(const std::vector<std::string>& keys) const
       ABSL_SHARED_LOCKS_REQUIRED(mu_);

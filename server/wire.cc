@@ -144,9 +144,10 @@ class ResponseWriter {
   absl::InlinedVector<grpc::Slice, 5> slices_;
 };
 
-// A ListResponse or ByIndexResponse: the objects (field 1 of both), then the fields after them.
-void AppendObjectList(const std::vector<ObjectPtr>& objects, ResponseWriter* writer) {
-  for (const ObjectPtr& object : objects) writer->AppendObjectField(1, object);
+// A repeated informer.v1.Object field.
+void AppendObjectList(int field_number, const std::vector<ObjectPtr>& objects,
+                      ResponseWriter* writer) {
+  for (const ObjectPtr& object : objects) writer->AppendObjectField(field_number, object);
 }
 
 }  // namespace
@@ -179,9 +180,8 @@ grpc::ByteBuffer EncodeGetResponse(const ObjectPtr& object) {
 grpc::ByteBuffer EncodeListResponse(const std::vector<ObjectPtr>& objects,
                                     absl::string_view resource_version,
                                     absl::string_view next_page_token, int64_t total_count) {
-  static_assert(pb::ListResponse::kObjectsFieldNumber == 1);
   ResponseWriter writer;
-  AppendObjectList(objects, &writer);
+  AppendObjectList(pb::ListResponse::kObjectsFieldNumber, objects, &writer);
   AppendStringField(pb::ListResponse::kResourceVersionFieldNumber, resource_version,
                     writer.pending());
   AppendStringField(pb::ListResponse::kNextPageTokenFieldNumber, next_page_token, writer.pending());
@@ -193,9 +193,8 @@ grpc::ByteBuffer EncodeListResponse(const std::vector<ObjectPtr>& objects,
 
 grpc::ByteBuffer EncodeByIndexResponse(const std::vector<ObjectPtr>& objects,
                                        absl::string_view next_page_token, int64_t total_count) {
-  static_assert(pb::ByIndexResponse::kObjectsFieldNumber == 1);
   ResponseWriter writer;
-  AppendObjectList(objects, &writer);
+  AppendObjectList(pb::ByIndexResponse::kObjectsFieldNumber, objects, &writer);
   AppendStringField(pb::ByIndexResponse::kNextPageTokenFieldNumber, next_page_token,
                     writer.pending());
   AppendVarintField(pb::ByIndexResponse::kTotalCountFieldNumber, static_cast<uint64_t>(total_count),

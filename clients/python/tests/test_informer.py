@@ -302,6 +302,18 @@ def test_list_fetches_every_page_and_restarts_an_expired_snapshot(fake: Fake) ->
     assert e.value.code == grpc.StatusCode.INVALID_ARGUMENT
 
 
+def record_lists(fake: Fake) -> List[pb.ListRequest]:
+    """Makes the fake answer every List with an empty page; the requests it received, in order."""
+    seen: List[pb.ListRequest] = []
+
+    def answer(request: pb.ListRequest, context: grpc.ServicerContext) -> pb.ListResponse:
+        seen.append(request)
+        return pb.ListResponse(resource_version="10")
+
+    fake.servicer.list_handler = answer
+    return seen
+
+
 def test_fields_reach_every_subscription_and_list(fake: Fake) -> None:
     """A field mask given to the informer is sent on its subscription (and resubscriptions
     keep it); client.list sends its own."""
@@ -317,13 +329,7 @@ def test_fields_reach_every_subscription_and_list(fake: Fake) -> None:
         assert list(again.fields) == ["metadata.labels", "data"]
     finally:
         inf.stop()
-    seen: List[pb.ListRequest] = []
-
-    def answer(request: pb.ListRequest, context: grpc.ServicerContext) -> pb.ListResponse:
-        seen.append(request)
-        return pb.ListResponse(resource_version="10")
-
-    fake.servicer.list_handler = answer
+    seen = record_lists(fake)
     fake.client.list("configmaps", fields=["spec.nodeName"])
     assert [list(r.fields) for r in seen] == [["spec.nodeName"]]
 
@@ -339,13 +345,7 @@ def test_wait_for_sync_reaches_every_subscription_and_read(fake: Fake) -> None:
         assert fake.servicer.next_request().wait_for_sync
     finally:
         inf.stop()
-    seen: List[pb.ListRequest] = []
-
-    def answer(request: pb.ListRequest, context: grpc.ServicerContext) -> pb.ListResponse:
-        seen.append(request)
-        return pb.ListResponse(resource_version="10")
-
-    fake.servicer.list_handler = answer
+    seen = record_lists(fake)
     fake.client.list("configmaps", wait_for_sync=True)
     fake.client.list("configmaps")
     assert [r.wait_for_sync for r in seen] == [True, False]

@@ -347,7 +347,7 @@ def worker_main(wid, target, subs, reconnect_every, q, stop_ev, streams_per_chan
     from informerd.v1 import informer_pb2 as pb
 
     stats = {"events": 0, "bytes": 0, "synced": 0, "reconnects": 0,
-             "start_refusals": 0, "ended": {}, "known_objects_sent": 0}
+             "start_refusals": 0, "ended": {}, "end_details": {}, "known_objects_sent": 0}
     first_synced = [0]
 
     async def main():
@@ -419,6 +419,12 @@ def worker_main(wid, target, subs, reconnect_every, q, stop_ev, streams_per_chan
                         stats["start_refusals"] += 1  # the start gate or a stream cap: retry
                     else:
                         stats["ended"][code] = stats["ended"].get(code, 0) + 1
+                        # Why, as the client saw it (informerd's own log says its side); the
+                        # first 20 distinct causes, each counted.
+                        why = stats["end_details"]
+                        cause = f"{code} ({kind}): {e.details()}"
+                        if cause in why or len(why) < 20:
+                            why[cause] = why.get(cause, 0) + 1
                     if kind == "stalled" and synced_once:
                         await stopping.wait()
                         break
@@ -610,7 +616,7 @@ def main():
         gport, mport = free_port(), free_port()
         cmd = [a.informerd, "--kubeconfig", kubeconfig, "--resources", RESOURCE,
                "--listen", f"127.0.0.1:{gport}", "--metrics_listen", f"127.0.0.1:{mport}",
-               "--log_level", "warning",
+               "--log_level", "info",  # every stream's end, with its cause, in informerd.log
                # every stream comes from 127.0.0.1, one caller: let all S (and reconnects) in
                f"--max_subscribers_per_caller={2 * s + 100}"] + a.informerd_arg
         res["informerd_command"] = " ".join(os.path.basename(c) if i == 0 else c

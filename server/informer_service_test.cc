@@ -1221,6 +1221,52 @@ TEST_F(ServiceTest, ShutdownEndsStreamsWithUnavailable) {
   EXPECT_THAT(status.error_message(), HasSubstr("shutting down"));
 }
 
+// A stream ended mid-burst (its write waits while it has the next event looked ahead, to send
+// both in one HTTP/2 write) resumes from the last event the client received, not the next one.
+TEST_F(ServiceTest, ShutdownMidBurstResumesFromTheLastEventReceived) {
+  auto pods = Fake(kPods);
+  StartServer();
+  ObjectPtr first = pods->Add(MakeObject("ns", "a", "0"));
+  // 10 MiB of changes after it, all in the history before the subscriber resumes from it: every
+  // event has another due behind it.
+  for (int i = 0; i < 40; ++i) pods->Add(BigPod(absl::StrCat("p", i), "1"));
+  WaitCached(kPods);
+  // A flow-control window that stays at 64 KiB (no BDP growth), so the server's write waits
+  // for the client to read.
+  grpc::ChannelArguments small_window;
+  small_window.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+  small_window.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 64 * 1024);
+  auto stub = pb::InformerService::NewStub(
+      grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", server_->grpc_port()),
+                                grpc::InsecureChannelCredentials(), small_window));
+  auto context = Context(absl::Seconds(60));
+  pb::SubscribeRequest request;
+  request.set_resource("pods");
+  request.set_resource_version(first->meta().resource_version);
+  auto reader = stub->Subscribe(context.get(), request);
+  pb::SubscribeResponse event;
+  ASSERT_TRUE(reader->Read(&event));
+  std::string last_rv = event.resource_version();
+  int received = 1;
+  // Read on once the shutdown has ended the stream (within its 2 s grace): it ends with a
+  // write waiting and the next event looked ahead. The check holds at any timing.
+  std::thread shutdown([&] { server_->Shutdown(); });
+  absl::SleepFor(absl::Milliseconds(200));
+  while (reader->Read(&event)) {
+    ++received;
+    if (!event.resource_version().empty()) last_rv = event.resource_version();
+  }
+  grpc::Status status = reader->Finish();
+  shutdown.join();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
+  EXPECT_LT(received, 40);
+  const auto& trailers = context->GetServerTrailingMetadata();
+  auto resume = trailers.find("informer-resume-resource-version");
+  ASSERT_NE(resume, trailers.end()) << received << " events received";
+  EXPECT_EQ(std::string(resume->second.data(), resume->second.size()), last_rv)
+      << received << " of 40 events received";
+}
+
 // A callback-API subscriber that counts SYNCED and records how it ended.
 class CountingSubscriber : public grpc::ClientReadReactor<pb::SubscribeResponse> {
  public:

@@ -136,10 +136,11 @@ void SubscribeStream::Pump() {
       return FinishOnce(allowed);
     }
     SubscriptionEvent event;
-    absl::StatusOr<bool> next = subscription_->Next(MonotonicNow(), &event);
+    absl::StatusOr<bool> next = TakeNext(&event);
+    const bool more = next.ok() && *next && LookAhead();
     const SubscriptionStats& stats = subscription_->stats();
     cursor_.store(subscription_->cursor());
-    buffered_.store(subscription_->buffered());
+    buffered_.store(subscription_->buffered() + (more ? 1 : 0));
     next_bookmark_unix_nanos_.store(absl::ToUnixNanos(subscription_->next_bookmark()),
                                     std::memory_order_relaxed);
     counters_->unchanged_events.fetch_add(stats.events_unchanged - unchanged_counted_,
@@ -157,7 +158,12 @@ void SubscribeStream::Pump() {
       response_ = EncodeSubscribeResponse(event);
       counters_->events_out.fetch_add(1, std::memory_order_relaxed);
       write_started_unix_nanos_.store(absl::ToUnixNanos(MonotonicNow()), std::memory_order_relaxed);
-      StartWrite(&response_);  // busy_ stays set until OnWriteDone
+      // busy_ stays set until OnWriteDone. With another event due, gRPC may keep this one in
+      // its buffer (up to its write buffer size) until that one's write, which follows at once.
+      // Not the first write: it carries the response headers, and gRPC 1.51 completes a
+      // buffered first write only once something flushes it (the stream would wait forever).
+      StartWrite(&response_, more && wrote_once_ ? grpc::WriteOptions().set_buffer_hint()
+                                                 : grpc::WriteOptions());
       return;
     }
     // Caught up with a resource the API server no longer serves (its CRD was deleted: the
@@ -172,6 +178,37 @@ void SubscribeStream::Pump() {
     busy_ = false;
     return;
   }
+}
+
+absl::StatusOr<bool> SubscribeStream::TakeNext(SubscriptionEvent* event) {
+  if (ahead_error_.has_value()) {
+    absl::Status error = *std::move(ahead_error_);
+    ahead_error_.reset();
+    return error;
+  }
+  if (!EventAhead()) return subscription_->Next(MonotonicNow(), event);
+  *event = *std::move(ahead_event_);
+  ahead_event_.reset();
+  return true;
+}
+
+bool SubscribeStream::LookAhead() {
+  resume_before_ahead_ = subscription_->resume_resource_version();
+  SubscriptionEvent event;
+  absl::StatusOr<bool> next = subscription_->Next(MonotonicNow(), &event);
+  if (!next.ok()) {
+    ahead_error_ = next.status();
+    return false;
+  }
+  if (!*next) return false;
+  ahead_event_ = std::move(event);
+  return true;
+}
+
+bool SubscribeStream::EventAhead() const { return ahead_event_.has_value(); }
+
+const std::string& SubscribeStream::WrittenResumeResourceVersion() const {
+  return EventAhead() ? resume_before_ahead_ : subscription_->resume_resource_version();
 }
 
 absl::Status SubscribeStream::RecheckIfDue(absl::Time now) {
@@ -194,14 +231,14 @@ void SubscribeStream::FinishOnce(const absl::Status& status) {
   counters_->subscribers.fetch_sub(1);
   const size_t code = static_cast<size_t>(status.code());
   if (code < counters_->ended_by_code.size()) counters_->ended_by_code[code].fetch_add(1);
-  const std::string& resume = subscription_->resume_resource_version();
+  const std::string& resume = WrittenResumeResourceVersion();
   Log(LogLevel::kInfo, "subscription ended",
       {{"resource", resource_},
        {"namespace", subscription_->namespace_name()},
        {"peer", peer_},
        {"code", absl::StatusCodeToString(status.code())},
        {"cause", std::string(status.message())},
-       {"events_sent", absl::StrCat(subscription_->stats().events_sent)},
+       {"events_sent", absl::StrCat(subscription_->stats().events_sent - (EventAhead() ? 1 : 0))},
        {"resume_resource_version", resume}});
   if (!resume.empty()) context_->AddTrailingMetadata(kResumeMetadata, resume);
   hub_->Remove(this);
@@ -211,6 +248,7 @@ void SubscribeStream::FinishOnce(const absl::Status& status) {
 
 void SubscribeStream::OnWriteDone(bool ok) {
   write_started_unix_nanos_.store(0, std::memory_order_relaxed);
+  wrote_once_ = true;
   if (!ok) {
     absl::MutexLock lock(&mu_);
     if (end_.ok()) end_ = absl::CancelledError("the stream broke (client gone)");

@@ -8,11 +8,14 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
+#include <string>
 #include <thread>
 #include <vector>
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
@@ -93,6 +96,19 @@ class SubscribeStream : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
   void FinishOnce(const absl::Status& status);
   // Runs the re-authorization when due (busy_ holder only): its refusal, or OK.
   absl::Status RecheckIfDue(absl::Time now);
+  // The next step of the subscription (busy_ holder only): the looked-ahead one when there is
+  // one, else Subscription::Next.
+  absl::StatusOr<bool> TakeNext(SubscriptionEvent* event);
+  // Computes the step after the event about to be written (busy_ holder only): true when it is
+  // an event, due now, so that write may wait in gRPC's buffer for it (a buffer hint); a run of
+  // due events then leaves in one HTTP/2 write, flushed by its last. An error is kept too, to
+  // end the stream after the write; "nothing due" is not kept (it consumed no event).
+  bool LookAhead();
+  // Whether LookAhead holds an event not yet written.
+  bool EventAhead() const;
+  // The position to resume from: the subscription's, or, while an event is looked ahead and
+  // not written, the one before it (a resume position never runs ahead of what was written).
+  const std::string& WrittenResumeResourceVersion() const;
 
   StreamHub* const hub_;
   grpc::CallbackServerContext* const context_;
@@ -105,7 +121,13 @@ class SubscribeStream : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
   // it is woken only by changes to that name.
   const std::string only_name_;
   EventHistory::ListenerId listener_ = 0;
-  grpc::ByteBuffer response_;       // the write in flight: a SubscribeResponse (wire.h)
+  grpc::ByteBuffer response_;  // the write in flight: a SubscribeResponse (wire.h)
+  // LookAhead's step, not yet taken (busy_ holder only): an event or an error (never both),
+  // and the subscription's resume position before it.
+  std::optional<SubscriptionEvent> ahead_event_;
+  std::optional<absl::Status> ahead_error_;
+  std::string resume_before_ahead_;
+  bool wrote_once_ = false;         // busy_ holder only: a write (with the headers) completed
   bool coalescing_ = false;         // busy_ holder only: for the counter
   uint64_t unchanged_counted_ = 0;  // busy_ holder only: stats().events_unchanged counted
 

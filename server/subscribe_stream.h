@@ -43,9 +43,11 @@ struct StreamRecheck {
 // event (Subscription::Next) when its previous write is done or when woken by a history append
 // (for a subscriber of one name, an append changing that name) or the bookmark tick (only
 // streams with a bookmark due);
-// when nothing is due it sleeps without a thread. Finish is called exactly once, by whichever pump
-// sees the end (error, Terminate, cancel); the object deletes itself when gRPC is done with it
-// (OnDone) and no hub thread holds it.
+// when nothing is due it sleeps without a thread. It looks one event ahead: a write with another
+// event due behind it is buffered by gRPC and leaves with the run's last (one HTTP/2 write for a
+// run), and the resume position never includes the event looked ahead. Finish is called exactly
+// once, by whichever pump sees the end (error, Terminate, cancel); the object deletes itself when
+// gRPC is done with it (OnDone) and no hub thread holds it.
 //
 // Thread-safety: Wake and Terminate may be called from any thread; the rest is gRPC's.
 class SubscribeStream : public grpc::ServerWriteReactor<grpc::ByteBuffer> {

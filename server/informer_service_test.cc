@@ -239,6 +239,17 @@ class ServiceTest : public ::testing::Test {
     return truth;
   }
 
+  // A stub on its own connection whose flow-control window stays at 64 KiB (no BDP growth): the
+  // client's gRPC buffers no more than that for a stream, so the server's writes wait for it.
+  std::unique_ptr<pb::InformerService::Stub> SmallWindowStub() {
+    grpc::ChannelArguments small_window;
+    small_window.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+    small_window.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 64 * 1024);
+    return pb::InformerService::NewStub(
+        grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", server_->grpc_port()),
+                                  grpc::InsecureChannelCredentials(), small_window));
+  }
+
   std::unique_ptr<grpc::ClientContext> Context(absl::Duration timeout = absl::Seconds(20)) {
     auto context = std::make_unique<grpc::ClientContext>();
     context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
@@ -1125,15 +1136,8 @@ TEST_F(ServiceTest, SubscriberThatReadsNothingIsCutAfterTheWriteTimeoutWhileASlo
   for (int i = 0; i < 40; ++i) pods->Add(BigPod(absl::StrCat("p", i), "1"));  // 10 MiB
   StartServer();
 
-  // A client whose flow-control window stays at 64 KiB (no BDP growth) and that reads nothing:
-  // the server's write waits for it.
-  grpc::ChannelArguments small_window;
-  small_window.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
-  small_window.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 64 * 1024);
-  auto stalled_channel =
-      grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", server_->grpc_port()),
-                                grpc::InsecureChannelCredentials(), small_window);
-  auto stalled_stub = pb::InformerService::NewStub(stalled_channel);
+  // A client on a small window that reads nothing: the server's write waits for it.
+  auto stalled_stub = SmallWindowStub();
   auto stalled_context = Context(absl::Seconds(60));
   pb::SubscribeRequest request;
   request.set_resource("pods");
@@ -1142,9 +1146,7 @@ TEST_F(ServiceTest, SubscriberThatReadsNothingIsCutAfterTheWriteTimeoutWhileASlo
 
   // Another on the same small window that reads slowly (one event per 200 ms, well within the
   // timeout each) keeps its stream: only reading nothing is cut.
-  auto slow_channel = grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", server_->grpc_port()),
-                                                grpc::InsecureChannelCredentials(), small_window);
-  auto slow_stub = pb::InformerService::NewStub(slow_channel);
+  auto slow_stub = SmallWindowStub();
   auto slow_context = Context(absl::Seconds(60));
   auto slow = slow_stub->Subscribe(slow_context.get(), request);
   pb::SubscribeResponse event;
@@ -1231,14 +1233,7 @@ TEST_F(ServiceTest, ShutdownMidBurstResumesFromTheLastEventReceived) {
   // event has another due behind it.
   for (int i = 0; i < 40; ++i) pods->Add(BigPod(absl::StrCat("p", i), "1"));
   WaitCached(kPods);
-  // A flow-control window that stays at 64 KiB (no BDP growth), so the server's write waits
-  // for the client to read.
-  grpc::ChannelArguments small_window;
-  small_window.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
-  small_window.SetInt(GRPC_ARG_HTTP2_STREAM_LOOKAHEAD_BYTES, 64 * 1024);
-  auto stub = pb::InformerService::NewStub(
-      grpc::CreateCustomChannel(absl::StrCat("127.0.0.1:", server_->grpc_port()),
-                                grpc::InsecureChannelCredentials(), small_window));
+  auto stub = SmallWindowStub();  // the server's write waits for the client to read
   auto context = Context(absl::Seconds(60));
   pb::SubscribeRequest request;
   request.set_resource("pods");

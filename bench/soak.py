@@ -717,11 +717,6 @@ def main():
                           "limit_refusals": m.get("informerd_limit_refusals_total", 0),
                           "informerd_cpu_s": proc_cpu(pid) - cpu0, "load_cpu_s": load.cpu()}
         res["per_subscriber_churned"] = (st["VmRSS"] - res["base"]["rss"]) / s
-        # The history ring grows with the churn whether or not anyone subscribes (it is bounded
-        # by --history_cache_percent, at least 16 MiB): the same figure without its growth.
-        res["per_subscriber_churned_ex_history"] = (
-            st["VmRSS"] - res["base"]["rss"]
-            - (res["churned"]["history_bytes"] - res["base"]["history_bytes"])) / s
         load.stop()
         load_stats = load.stats()
         load = None
@@ -736,6 +731,14 @@ def main():
         res["closed_12s"] = {"rss": proc_status(pid)["VmRSS"],
                              "heap_free": m.get("informerd_heap_free_bytes", 0),
                              "heap_in_use": m.get("informerd_heap_in_use_bytes", 0)}
+        # The churn grows the process whether or not anyone subscribes: the history ring keeps
+        # each MODIFIED change's previous version, which the cache no longer shares (its byte
+        # count, at its cap before and after, does not show that). So what the subscribers hold
+        # after the churn is measured against the same process once they have all closed.
+        res["per_subscriber_churned_vs_closed"] = (
+            res["churned"]["rss"] - res["closed_12s"]["rss"]) / s
+        res["per_subscriber_churned_in_use_vs_closed"] = (
+            res["churned"]["heap_in_use"] - res["closed_12s"]["heap_in_use"]) / s
         sampler.stop.set()
         sampler.join()
         res["load"] = load_stats
@@ -774,9 +777,10 @@ def main():
          f"{(sy['heap_in_use'] - b['heap_in_use']) / s / 1024:.1f} KiB"),
         ("RSS after churn", f"{mib(ch['rss']):.1f} MiB ({ch['rss'] / ch['cache_bytes']:.2f}× "
          f"cache; history {mib(ch['history_bytes']):.1f} MiB), churn {res['churn_s']:.0f}s"),
-        ("per subscriber after churn", f"{res['per_subscriber_churned'] / 1024:.1f} KiB "
-         f"({res['per_subscriber_churned_ex_history'] / 1024:.1f} KiB without the history "
-         "ring's growth)"),
+        ("per subscriber after churn", f"{res['per_subscriber_churned'] / 1024:.1f} KiB over "
+         "the RSS before subscribers; over the RSS once they all closed (the churn's own growth "
+         f"left out) {res['per_subscriber_churned_vs_closed'] / 1024:.1f} KiB, malloc in use "
+         f"{res['per_subscriber_churned_in_use_vs_closed'] / 1024:.1f} KiB"),
         ("max RSS / cache bytes over samples",
          f"{res['max_ratio']:.2f}× (target < 2.5×; {res['samples']} samples)"),
         ("VmHWM", f"{mib(res['hwm']):.1f} MiB ({res['hwm_ratio']:.2f}× final cache)"),
@@ -785,7 +789,8 @@ def main():
         ("streams ended by informerd", f"{ch['terminated_subscribers']:.0f}; coalesced "
          f"{ch['coalesced_subscribers']:.0f}; subscriptions {ch['subscriptions']:.0f}; "
          f"start refusals {res['load'].get('start_refusals', 0)}; streams ended with "
-         f"{res['load'].get('ended') or 'no error'}"),
+         f"{res['load'].get('ended') or 'no error'}"
+         + "".join(f"; {n}× {cause}" for cause, n in res["load"].get("end_details", {}).items())),
         ("malloc's heap in use / free", f"{mib(b['heap_in_use']):.1f} / "
          f"{mib(b['heap_free']):.1f} MiB before subscribers, {mib(sy['heap_in_use']):.1f} / "
          f"{mib(sy['heap_free']):.1f} MiB synced, {mib(ch['heap_in_use']):.1f} / "

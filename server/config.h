@@ -135,8 +135,8 @@ struct ServerConfig {
   absl::Duration max_wait = absl::Seconds(30);
   // How long SIGTERM waits for streams to end before cutting them.
   absl::Duration shutdown_grace = absl::Seconds(5);
-  // How often the free memory malloc keeps is checked, and handed back when 32 MiB or more was
-  // freed and re-faulted since the last time (server/heap.h); 0 = never.
+  // How often the free memory malloc keeps is checked, and handed back when 8 MiB or more is
+  // free and 8 MiB more was freed (or re-faulted) since the last time (server/heap.h); 0 = never.
   absl::Duration heap_trim_interval = absl::Seconds(10);
 
   // Authentication, authorization and TLS.

@@ -144,8 +144,8 @@ ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(5),
           "on SIGTERM, how long streams get to end before they are cut");
 ABSL_FLAG(absl::Duration, heap_trim_interval, absl::Seconds(10),
           "how often informerd checks the memory malloc keeps after it is freed and hands it back "
-          "to the system (malloc_trim) once 32 MiB or more is free and resident memory grew as "
-          "much since the last time; 0 = never");
+          "to the system (malloc_trim) once 8 MiB or more is free and 8 MiB more was freed (or "
+          "resident memory grew as much) since the last time; 0 = never");
 ABSL_FLAG(std::string, log_format, "json", "log lines as json or text");
 ABSL_FLAG(std::string, log_level, "info", "minimum log level: debug, info, warning, error");
 

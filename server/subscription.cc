@@ -189,9 +189,9 @@ void Subscription::TakeInitial(SubscriptionEvent* event) {
   event->type = SubscriptionEventType::kSynced;
   event->resource_version = std::move(synced_rv_);
   synced_pending_ = false;
-  // An empty deque still holds a block; nothing of the start is kept past SYNCED.
-  std::deque<InitialObject>().swap(initial_objects_);
-  std::deque<ObjectPtr>().swap(initial_deletions_);
+  // Nothing of the start is kept past SYNCED (an empty std::deque would still hold a block).
+  initial_objects_.Release();
+  initial_deletions_.Release();
 }
 
 MaskedObjectPtr Subscription::Mask(const ObjectPtr& object, bool with_content) const {
@@ -417,12 +417,12 @@ absl::Status Subscription::Coalesce(const std::vector<HistoryEvent>& changes) {
   for (size_t i = 0; i < pending_.size(); ++i) {
     if (!dropped[i]) kept.push_back(std::move(pending_[i]));
   }
-  pending_ = std::move(kept);
+  pending_.storage() = std::move(kept);
   // Nothing of the group is sent yet, and its events no longer follow the history's order: it
   // is one step, complete only at its last event, which carries the position read through.
-  for (SubscriptionEvent& event : pending_) event.resource_version = delivered_rv_;
+  for (SubscriptionEvent& event : pending_.storage()) event.resource_version = delivered_rv_;
   if (!pending_.empty()) {
-    pending_.back().resource_version = read_rv_;
+    pending_.storage().back().resource_version = read_rv_;
     tail_rv_ = read_rv_;
   }
   return absl::OkStatus();

@@ -6,6 +6,7 @@
 #include <deque>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -20,6 +21,30 @@
 
 namespace informer {
 namespace server {
+
+// A FIFO queue that holds no storage until its first element and gives it back on Release.
+// libstdc++'s std::deque allocates its map and a 512-byte block even when empty (~600 bytes
+// each); a subscription keeps four queues, which a thousand subscribers that rarely or never
+// see a change would hold for nothing.
+template <typename T>
+class LazyQueue {
+ public:
+  bool empty() const { return !items_.has_value() || items_->empty(); }
+  size_t size() const { return items_.has_value() ? items_->size() : 0; }
+  T& front() { return items_->front(); }
+  T& operator[](size_t i) { return (*items_)[i]; }
+  void pop_front() { items_->pop_front(); }
+  void push_back(T item) { storage().push_back(std::move(item)); }
+  // The elements in order; allocates when there is none yet.
+  std::deque<T>& storage() {
+    if (!items_.has_value()) items_.emplace();
+    return *items_;
+  }
+  void Release() { items_.reset(); }
+
+ private:
+  std::optional<std::deque<T>> items_;
+};
 
 // What a subscriber asked for (SubscribeRequest without the resource).
 struct SubscriptionRequest {
@@ -197,16 +222,16 @@ class Subscription {
   MaskedObjectCache* const masked_;  // may be null
 
   // The initial state still to return, released as returned (a deque frees each block once it
-  // is read), so a subscription holds 24 bytes per object it has not been sent, and nothing of
-  // the cut once SYNCED is returned: first the cut's matching objects in key order (MODIFIED
+  // is read), so a subscription holds 24 bytes per object it has not been sent, and no storage
+  // at all once SYNCED is returned: first the cut's matching objects in key order (MODIFIED
   // when the client holds an older version, else ADDED), then the known keys gone (DELETED,
   // final state unknown), then SYNCED at synced_rv_.
   struct InitialObject {
     ObjectPtr object;
     bool client_holds_older = false;
   };
-  std::deque<InitialObject> initial_objects_;
-  std::deque<ObjectPtr> initial_deletions_;  // key-only objects
+  LazyQueue<InitialObject> initial_objects_;
+  LazyQueue<ObjectPtr> initial_deletions_;  // key-only objects
   std::string synced_rv_;
   bool synced_pending_ = false;
 
@@ -227,10 +252,11 @@ class Subscription {
   std::string tail_rv_;
   std::string delivered_rv_;  // the position of the last event returned
   bool group_closed_ = true;  // the last event returned closed its group
-  // History read but not yet translated, in history order.
-  std::deque<HistoryEvent> unread_;
+  // History read but not yet translated, in history order. Both queues take storage with their
+  // first change (a subscriber of a few objects may never get one) and keep it.
+  LazyQueue<HistoryEvent> unread_;
   // Translated events ready to return.
-  std::deque<SubscriptionEvent> pending_;
+  LazyQueue<SubscriptionEvent> pending_;
   absl::Time last_sent_;
   SubscriptionStats stats_;
 };

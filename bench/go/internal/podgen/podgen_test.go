@@ -3,6 +3,7 @@ package podgen
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 	"testing"
 
 	corev1 "k8s.io/api/core/v1"
@@ -40,6 +41,22 @@ func TestPodsHaveTypicalSizeAndShape(t *testing.T) {
 	}
 	if avg := total / 500; avg < 4500 || avg > 7000 {
 		t.Errorf("average pod is %d bytes, want about 4.5-7 KB", avg)
+	}
+}
+
+func TestPodNamesAreUnique(t *testing.T) {
+	// The suffixes of the first 300 000 Pods (a full benchmark stream adds ~6 000 to 100 000) are
+	// distinct, so no two Pods share a key whatever their app.
+	seen := make(map[string]int, 300000)
+	for i := 0; i < 300000; i++ {
+		s := nameSuffix(i)
+		if j, ok := seen[s]; ok {
+			t.Fatalf("pods %d and %d share the name suffix %q", j, i, s)
+		}
+		seen[s] = i
+	}
+	if p := Pod(1, 12, 1, Shape{}); !strings.HasSuffix(p.Name, "-"+nameSuffix(12)) {
+		t.Fatalf("pod 12 is named %q, not with its suffix %q", p.Name, nameSuffix(12))
 	}
 }
 

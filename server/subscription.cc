@@ -413,16 +413,17 @@ absl::Status Subscription::Coalesce(const std::vector<HistoryEvent>& changes) {
     pending_.push_back(std::move(event));
     dropped.push_back(false);
   }
+  std::deque<SubscriptionEvent>& pending = pending_.storage();
   std::deque<SubscriptionEvent> kept;
-  for (size_t i = 0; i < pending_.size(); ++i) {
-    if (!dropped[i]) kept.push_back(std::move(pending_[i]));
+  for (size_t i = 0; i < pending.size(); ++i) {
+    if (!dropped[i]) kept.push_back(std::move(pending[i]));
   }
-  pending_.storage() = std::move(kept);
+  pending = std::move(kept);
   // Nothing of the group is sent yet, and its events no longer follow the history's order: it
   // is one step, complete only at its last event, which carries the position read through.
-  for (SubscriptionEvent& event : pending_.storage()) event.resource_version = delivered_rv_;
-  if (!pending_.empty()) {
-    pending_.storage().back().resource_version = read_rv_;
+  for (SubscriptionEvent& event : pending) event.resource_version = delivered_rv_;
+  if (!pending.empty()) {
+    pending.back().resource_version = read_rv_;
     tail_rv_ = read_rv_;
   }
   return absl::OkStatus();

@@ -27,7 +27,7 @@ FROM debian:12-slim
 # hadolint ignore=DL3008
 RUN apt-get update -q \
     && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-       libgrpc++1.51 libprotobuf32 libabsl20220623 libcurl4 libyaml-cpp0.7 ca-certificates \
+       libgrpc++1.51 libprotobuf32 libabsl20220623 libcurl4 libyaml-cpp0.7 libzstd1 ca-certificates \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --system --gid 65532 nonroot \
     && useradd --system --uid 65532 --gid 65532 --no-create-home --home-dir /nonexistent \

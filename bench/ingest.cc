@@ -48,6 +48,9 @@ ABSL_FLAG(int64_t, page_size, -1, "LIST page size (-1 = informerd's default)");
 ABSL_FLAG(
     bool, streaming_list, true,
     "use the streaming list (sendInitialEvents, R7; informerd's default); false = paged LIST");
+ABSL_FLAG(bool, compression, true,
+          "keep the cached JSON compressed (informerd's default, --cache_compression); false = "
+          "plain");
 ABSL_FLAG(absl::Duration, timeout, absl::Minutes(10), "give up after this long");
 
 namespace {
@@ -156,6 +159,7 @@ int main(int argc, char** argv) {
     options.reflector.page_size = absl::GetFlag(FLAGS_page_size);
   }
   options.reflector.use_streaming_list = absl::GetFlag(FLAGS_streaming_list);
+  options.compression.enabled = absl::GetFlag(FLAGS_compression);
 
   auto lister_watcher = std::make_shared<informer::k8s::RestListerWatcher>(
       *client, options.resource, options.namespace_name);

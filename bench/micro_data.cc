@@ -71,14 +71,19 @@ std::vector<std::string> InformerExtractedPodPaths() {
 }
 
 std::vector<informer::ObjectPtr> MakePods(size_t count, int generation, Extraction extraction) {
-  informer::ObjectDecoder decoder(PodsResource(), informer::DefaultTransforms(),
-                                  extraction == Extraction::kAsInformer
-                                      ? InformerExtractedPodPaths()
-                                      : std::vector<std::string>());
+  informer::JsonCompressionOptions compression;
+  informer::ObjectDecoder decoder(
+      PodsResource(), informer::DefaultTransforms(),
+      extraction != Extraction::kNone ? InformerExtractedPodPaths() : std::vector<std::string>(),
+      extraction == Extraction::kAsInformerCompressed ? &compression : nullptr);
   const std::vector<std::string>& jsons = PodJsons();
   std::vector<informer::ObjectPtr> out;
   out.reserve(count);
-  for (size_t i = 0; i < count; ++i) {
+  const size_t trained = extraction == Extraction::kAsInformerCompressed
+                             ? compression.training_objects
+                             : 0;  // the first ones only train the dictionary
+  for (size_t j = 0; j < count + trained; ++j) {
+    const size_t i = j < trained ? count + j : j - trained;
     rapidjson::Document doc;
     const std::string& json = jsons[i % jsons.size()];
     doc.Parse(json.data(), json.size());
@@ -98,7 +103,7 @@ std::vector<informer::ObjectPtr> MakePods(size_t count, int generation, Extracti
       std::fprintf(stderr, "MakePods: %s\n", object.status().ToString().c_str());
       std::abort();
     }
-    out.push_back(*std::move(object));
+    if (j >= trained) out.push_back(*std::move(object));
   }
   return out;
 }

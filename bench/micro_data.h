@@ -26,6 +26,9 @@ enum class Extraction {
   kAsInformer,
   // Nothing extracted: every field path other than metadata is read from the JSON.
   kNone,
+  // kAsInformer with the JSON kept compressed, as the informer does by default: MakePods first
+  // decodes 256 Pods to train the dictionary (not returned).
+  kAsInformerCompressed,
 };
 
 // The paths kAsInformer extracts: spec.nodeName and SelectableFieldPaths(pods).

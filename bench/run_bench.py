@@ -156,7 +156,7 @@ CLIENTGO_MODE = {"stream": "on", "list": "off"}
 INFORMERD_MODE = {"stream": "true", "list": "false"}
 # Variants run in the default mode only; the base sides run in both.
 INGEST_SIDES = ("client-go", "client-go+strip", "informerd", "informerd-no-history",
-                "informerd-keep-mf")
+                "informerd-keep-mf", "informerd-plain")
 
 
 def run_key(name, mode):
@@ -178,6 +178,8 @@ def ingest_runs(cfg, kube, expect, iexpect):
             runs.append(("informerd-no-history", mode, inf + iexpect
                          + ["--history_max_events", "0"]))
             runs.append(("informerd-keep-mf", mode, inf + iexpect + ["--transform", "none"]))
+            # The cache's JSON kept plain (informerd --cache_compression=false).
+            runs.append(("informerd-plain", mode, inf + iexpect + ["--compression=false"]))
     return runs
 
 

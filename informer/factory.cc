@@ -64,6 +64,7 @@ absl::StatusOr<std::shared_ptr<SharedIndexInformer>> SharedInformerFactory::Info
     options.extracted_field_paths.push_back(std::move(path));
   }
   options.history = options_.history;
+  options.compression = options_.compression;
   options.reflector = options_.reflector;
   options.clock = options_.clock;
   // Made without the lock: a ListerWatcherFactory may do I/O.

@@ -51,6 +51,7 @@ struct FactoryOptions {
   std::vector<Transform> transforms = DefaultTransforms();
   HistoryOptions history;
   ReflectorOptions reflector;
+  JsonCompressionOptions compression;
   Clock* clock = nullptr;
 };
 

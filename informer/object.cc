@@ -1,6 +1,7 @@
 #include "informer/object.h"
 
 #include <algorithm>
+#include <array>
 #include <cstring>
 #include <utility>
 
@@ -308,7 +309,7 @@ void Object::ExtractFieldValues(const rapidjson::Value& value,
 absl::StatusOr<std::shared_ptr<const Object>> Object::FromJsonValue(
     rapidjson::Value& value, rapidjson::Document::AllocatorType& allocator,
     absl::string_view default_api_version, absl::string_view default_kind,
-    std::shared_ptr<const ExtractedFieldPaths> extract) {
+    std::shared_ptr<const ExtractedFieldPaths> extract, JsonCompressor* compressor) {
   if (absl::Status s = SetTypeMeta(value, allocator, default_api_version, default_kind); !s.ok()) {
     return s;
   }
@@ -327,13 +328,14 @@ absl::StatusOr<std::shared_ptr<const Object>> Object::FromJsonValue(
   }
   object->json_.assign(buffer.GetString(), buffer.GetSize());
   object->Finish(&value, std::move(extract));
+  object->MaybeCompress(compressor);
   return std::shared_ptr<const Object>(std::move(object));
 }
 
 std::shared_ptr<const Object> Object::FromDecoded(
     std::string json, std::string api_version, std::string kind, ObjectMeta meta,
     std::shared_ptr<const ExtractedFieldPaths> extract,
-    std::vector<std::vector<std::string>>* extracted_values) {
+    std::vector<std::vector<std::string>>* extracted_values, JsonCompressor* compressor) {
   std::shared_ptr<Object> object(new Object());
   object->json_ = std::move(json);
   object->json_.shrink_to_fit();  // a decoder may have reserved room for what it cut out
@@ -359,11 +361,13 @@ std::shared_ptr<const Object> Object::FromDecoded(
     const bool parsed = ParseJson(object->json_, &document).ok();
     object->Finish(parsed ? &document : nullptr, std::move(extract));
   }
+  object->MaybeCompress(compressor);
   return std::shared_ptr<const Object>(std::move(object));
 }
 
 void Object::Finish(const rapidjson::Value* value,
                     std::shared_ptr<const ExtractedFieldPaths> extract) {
+  json_size_ = json_.size();
   key_ = ObjectKey(meta_.namespace_name, meta_.name);
   uint64_t rv = 0;
   if (absl::SimpleAtoi(meta_.resource_version, &rv)) resource_version_number_ = rv;
@@ -373,13 +377,119 @@ void Object::Finish(const rapidjson::Value* value,
   approximate_bytes_ = ComputeApproximateBytes();
 }
 
+void Object::MaybeCompress(JsonCompressor* compressor) {
+  if (compressor == nullptr) return;
+  std::shared_ptr<const JsonDictionary> dictionary = compressor->DictionaryFor(json_);
+  if (dictionary == nullptr) return;
+  std::string compressed;
+  if (!dictionary->Compress(json_, &compressed)) return;
+  compressed.shrink_to_fit();
+  json_ = std::move(compressed);
+  dictionary_ = std::move(dictionary);
+  approximate_bytes_ = ComputeApproximateBytes();
+}
+
+absl::string_view Object::PlainJson(std::string* buffer) const {
+  if (dictionary_ == nullptr) return json_;
+  buffer->resize(json_size_);
+  // The frame was written by this dictionary from json_size_ bytes and never changes: a failure
+  // is memory corruption, and serving a damaged object would be worse than stopping.
+  if (absl::Status s = dictionary_->Decompress(json_, json_size_, buffer->data()); !s.ok()) {
+    std::fprintf(stderr, "informerd: %s (object %s)\n", std::string(s.message()).c_str(),
+                 key_.c_str());
+    std::abort();
+  }
+  return *buffer;
+}
+
+std::string Object::json() const {
+  if (dictionary_ == nullptr) return json_;
+  std::string plain;
+  PlainJson(&plain);
+  return plain;
+}
+
+namespace {
+
+// The texts SharedJson decompressed last, kept alive a little longer than their first reader
+// needs them: the streams a change is fanned out to read it within milliseconds of each other,
+// often after the first stream's write has let go of it, and each would decompress it again.
+// Bounded: kRecentTexts texts of at most kRecentTextBytes each (4 MiB), whose objects they keep
+// alive with them.
+constexpr size_t kRecentTexts = 64;
+constexpr size_t kRecentTextBytes = 64 * 1024;
+
+class RecentTexts {
+ public:
+  void Keep(std::shared_ptr<const std::string> text) {
+    if (text->size() > kRecentTextBytes) return;
+    std::shared_ptr<const std::string> evicted;
+    {
+      absl::MutexLock lock(&mu_);
+      evicted = std::move(ring_[next_]);
+      ring_[next_] = std::move(text);
+      next_ = (next_ + 1) % kRecentTexts;
+    }
+    // `evicted` is let go here, outside mu_: its deleter takes its object's lock.
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::array<std::shared_ptr<const std::string>, kRecentTexts> ring_ ABSL_GUARDED_BY(mu_);
+  size_t next_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+RecentTexts& Recent() {
+  static RecentTexts* const recent = new RecentTexts();
+  return *recent;
+}
+
+}  // namespace
+
+std::shared_ptr<const std::string> Object::SharedJson(const std::shared_ptr<const Object>& object) {
+  if (object->dictionary_ == nullptr) {
+    return std::shared_ptr<const std::string>(object, &object->json_);
+  }
+  std::shared_ptr<const std::string> shared = DecompressShared(object);
+  Recent().Keep(shared);  // after the object's lock is let go (see RecentTexts::Keep)
+  return shared;
+}
+
+std::shared_ptr<const std::string> Object::DecompressShared(
+    const std::shared_ptr<const Object>& object) {
+  absl::MutexLock lock(&object->shared_json_mu_);
+  if (std::shared_ptr<const std::string> shared = object->shared_json_.lock()) return shared;
+  auto* plain = new std::string();
+  object->PlainJson(plain);
+  // The deleter forgets the text in the object when the last holder lets it go, so the weak
+  // pointer does not keep the control block alive, and then lets go of the object (a weak
+  // pointer to the text elsewhere keeps the deleter, which must not keep the object). It checks
+  // expired() rather than comparing: a newer text may have replaced this one.
+  struct Forget {
+    mutable ObjectPtr object;
+    void operator()(const std::string* text) const {
+      {
+        absl::MutexLock forget(&object->shared_json_mu_);
+        if (object->shared_json_.expired()) object->shared_json_.reset();
+      }
+      delete text;
+      object.reset();
+    }
+  };
+  std::shared_ptr<const std::string> shared(plain, Forget{object});
+  object->shared_json_ = shared;
+  return shared;
+}
+
 absl::StatusOr<std::shared_ptr<const Object>> Object::FromJson(
-    absl::string_view json, absl::string_view default_api_version, absl::string_view default_kind) {
+    absl::string_view json, absl::string_view default_api_version, absl::string_view default_kind,
+    JsonCompressor* compressor) {
   rapidjson::Document document;
   // Full precision, so a double written back out reads as the API server sent it; iterative,
   // nesting-capped and UTF-8-checked, as for every JSON from outside.
   if (absl::Status s = ParseJson(json, &document); !s.ok()) return s;
-  return FromJsonValue(document, document.GetAllocator(), default_api_version, default_kind);
+  return FromJsonValue(document, document.GetAllocator(), default_api_version, default_kind,
+                       nullptr, compressor);
 }
 
 std::vector<std::string> Object::FieldValues(absl::string_view path) const {
@@ -435,8 +545,9 @@ void Object::VisitFieldValues(const FieldPath& path,
   if (VisitFieldValuesInMemory(path, visit)) return;
   // Numbers as their original text, so "1.0" stays "1.0" and large integers stay exact.
   rapidjson::Document document;
+  std::string buffer;
   // json_ was written by RapidJSON from a capped parse: an error cannot happen.
-  if (!ParseJsonNumbersAsStrings(json_, &document).ok()) return;
+  if (!ParseJsonNumbersAsStrings(PlainJson(&buffer), &document).ok()) return;
   std::vector<std::string> values;
   CollectFieldValues(document, path.steps(), &values);
   for (const std::string& value : values) visit(value);

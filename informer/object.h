@@ -14,7 +14,9 @@
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 #include "informer/field_path.h"
+#include "informer/json_compression.h"
 #include "rapidjson/document.h"
 
 namespace informer {
@@ -106,7 +108,9 @@ class PackedFieldValues {
 };
 
 // An object as cached: its JSON exactly as the API server sent it (after transforms), with
-// `kind` and `apiVersion` always present, plus parsed metadata.
+// `kind` and `apiVersion` always present, plus parsed metadata. The JSON is kept compressed
+// with the resource's dictionary when the informer's JsonCompressor gives one (see
+// json_compression.h); every accessor gives the same text either way.
 //
 // Thread-safety: immutable after construction; share it as ObjectPtr from any thread (I8).
 class Object {
@@ -116,11 +120,13 @@ class Object {
   // (that is how the fields get inserted). Returns InvalidArgument when `value` is not an
   // object or has no metadata.name.
   // `extract`, when given, names the field paths whose values are extracted now from `value`
-  // (see ExtractedFieldPaths).
+  // (see ExtractedFieldPaths). `compressor`, when given, says whether and how the JSON is kept
+  // compressed.
   static absl::StatusOr<std::shared_ptr<const Object>> FromJsonValue(
       rapidjson::Value& value, rapidjson::Document::AllocatorType& allocator,
       absl::string_view default_api_version, absl::string_view default_kind,
-      std::shared_ptr<const ExtractedFieldPaths> extract = nullptr);
+      std::shared_ptr<const ExtractedFieldPaths> extract = nullptr,
+      JsonCompressor* compressor = nullptr);
 
   // Inserts `apiVersion`/`kind` as the first members of `value` when they are absent or empty
   // and the defaults are not empty (U1); members already present keep their place.
@@ -133,21 +139,38 @@ class Object {
   // Parses `json` and calls FromJsonValue. InvalidArgument on malformed JSON, with the offset.
   static absl::StatusOr<std::shared_ptr<const Object>> FromJson(
       absl::string_view json, absl::string_view default_api_version = "",
-      absl::string_view default_kind = "");
+      absl::string_view default_kind = "", JsonCompressor* compressor = nullptr);
 
   // Builds an Object from what a decoder that did not build a DOM (DecodeCompactObject) read:
   // `json` is the compact JSON FromJsonValue would have written, `meta`, `api_version` and
   // `kind` what it would have read. The values of `extract`'s paths are taken from
   // `extracted_values` (one vector per path, each read exactly, as CollectFieldValuesExactly
   // reads it; copied into the object's PackedFieldValues) or, when that is null, from a parse of
-  // `json`.
+  // `json`. `compressor` as for FromJsonValue.
   static std::shared_ptr<const Object> FromDecoded(
       std::string json, std::string api_version, std::string kind, ObjectMeta meta,
       std::shared_ptr<const ExtractedFieldPaths> extract = nullptr,
-      std::vector<std::vector<std::string>>* extracted_values = nullptr);
+      std::vector<std::vector<std::string>>* extracted_values = nullptr,
+      JsonCompressor* compressor = nullptr);
 
-  // The compact JSON text of the whole object.
-  const std::string& json() const { return json_; }
+  // The compact JSON text of the whole object, copied (decompressed when kept compressed).
+  // Serving paths use SharedJson, which copies nothing for an object kept plain.
+  std::string json() const;
+  // The JSON text without a copy when kept plain; else decompressed into `*buffer`. The view
+  // lives as long as the object and `*buffer`.
+  absl::string_view PlainJson(std::string* buffer) const;
+  // Its length in bytes, without decompressing.
+  size_t json_size() const { return json_size_; }
+  // Bytes the JSON takes as kept: json_size(), or its compressed frame's.
+  size_t json_stored_size() const { return json_.size(); }
+  // Whether the JSON is kept compressed.
+  bool json_compressed() const { return dictionary_ != nullptr; }
+  // The JSON text of `object`, alive as long as the pointer: the object's own string (the
+  // pointer shares the object's ownership) when kept plain; else the decompressed text, one
+  // copy shared by every caller while any holds it, and kept a little after by a small ring of
+  // the last 64 texts decompressed (so a change fanned out to many streams is decompressed once,
+  // not once per stream). REQUIRES: `object` is not null.
+  static std::shared_ptr<const std::string> SharedJson(const std::shared_ptr<const Object>& object);
   const std::string& api_version() const { return api_version_; }
   const std::string& kind() const { return kind_; }
   const ObjectMeta& meta() const { return meta_; }
@@ -186,6 +209,11 @@ class Object {
   // `value` (the object's DOM) when both are given (values already set are kept otherwise), and
   // approximate_bytes_. REQUIRES: json_ and the rest of the object are final.
   void Finish(const rapidjson::Value* value, std::shared_ptr<const ExtractedFieldPaths> extract);
+  // SharedJson of a compressed object: the text someone holds, or a new one decompressed.
+  static std::shared_ptr<const std::string> DecompressShared(
+      const std::shared_ptr<const Object>& object);
+  // Keeps json_ compressed when `compressor` gives a dictionary and the result is smaller.
+  void MaybeCompress(JsonCompressor* compressor);
   // Extracts the values of `extract`'s paths from `value`, the object's JSON.
   void ExtractFieldValues(const rapidjson::Value& value,
                           std::shared_ptr<const ExtractedFieldPaths> extract);
@@ -195,7 +223,13 @@ class Object {
   // What ApproximateBytes returns; REQUIRES: every other member is set.
   size_t ComputeApproximateBytes() const;
 
+  // The JSON text, or its zstd frame when dictionary_ is set.
   std::string json_;
+  size_t json_size_ = 0;  // of the plain text
+  std::shared_ptr<const JsonDictionary> dictionary_;
+  // SharedJson's decompressed text while someone holds it (reset when the last holder lets go).
+  mutable absl::Mutex shared_json_mu_;
+  mutable std::weak_ptr<const std::string> shared_json_ ABSL_GUARDED_BY(shared_json_mu_);
   std::string api_version_;
   std::string kind_;
   std::string key_;

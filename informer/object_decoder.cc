@@ -42,10 +42,14 @@ std::string Describe(const std::string& kind, const std::string& key) {
 }  // namespace
 
 ObjectDecoder::ObjectDecoder(const ResourceInfo& resource, std::vector<Transform> transforms,
-                             const std::vector<std::string>& extracted_field_paths)
+                             const std::vector<std::string>& extracted_field_paths,
+                             const JsonCompressionOptions* compression)
     : resource_(resource),
       api_version_(resource.gvr.ApiVersion()),
       transforms_(std::move(transforms)) {
+  if (compression != nullptr && compression->enabled) {
+    compressor_ = std::make_shared<JsonCompressor>(*compression, resource_.gvr.ToString());
+  }
   auto extract = std::make_shared<const ExtractedFieldPaths>(extracted_field_paths);
   if (extract->size() > 0) extract_ = std::move(extract);
   // The fast path reads a path from the text of the top-level member it starts with (every
@@ -82,7 +86,8 @@ bool ObjectDecoder::DecodeCompactEvent(absl::string_view frame, CompactEventType
   if (!DecodeCompactWatchEvent(frame, options, type, &decoded)) return false;
   if (!extract_from_members_) {  // nothing to extract, or read from a parse of the JSON
     *object = Object::FromDecoded(std::move(decoded.json), std::move(decoded.api_version),
-                                  std::move(decoded.kind), std::move(decoded.meta), extract_);
+                                  std::move(decoded.kind), std::move(decoded.meta), extract_,
+                                  nullptr, compressor_.get());
     return true;
   }
   // The paths are read from the text of the top-level member they start with (the first of a
@@ -102,9 +107,9 @@ bool ObjectDecoder::DecodeCompactEvent(absl::string_view frame, CompactEventType
     CollectCompactFieldValues(
         absl::string_view(decoded.json).substr(member.begin, member.end - member.begin), paths, 1);
   }
-  *object =
-      Object::FromDecoded(std::move(decoded.json), std::move(decoded.api_version),
-                          std::move(decoded.kind), std::move(decoded.meta), extract_, &values);
+  *object = Object::FromDecoded(std::move(decoded.json), std::move(decoded.api_version),
+                                std::move(decoded.kind), std::move(decoded.meta), extract_, &values,
+                                compressor_.get());
   return true;
 }
 
@@ -129,13 +134,21 @@ absl::StatusOr<ObjectPtr> ObjectDecoder::Decode(
                           i, what, now));
     }
   }
-  absl::StatusOr<ObjectPtr> object =
-      Object::FromJsonValue(value, allocator, api_version_, resource_.kind, extract_);
+  absl::StatusOr<ObjectPtr> object = Object::FromJsonValue(
+      value, allocator, api_version_, resource_.kind, extract_, compressor_.get());
   if (!object.ok()) {
     return absl::InvalidArgumentError(
         absl::StrCat("cannot decode ", what, ": ", object.status().message()));
   }
   return object;
+}
+
+JsonCompressionStats ObjectDecoder::compression_stats() const {
+  if (compressor_ != nullptr) return compressor_->stats();
+  JsonCompressionStats off;
+  off.state = JsonCompressionStats::State::kOff;
+  off.detail = "not asked for";
+  return off;
 }
 
 bool IsTransformError(const absl::Status& status) {

@@ -9,6 +9,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "informer/compact_json.h"
+#include "informer/json_compression.h"
 #include "informer/object.h"
 #include "informer/resource.h"
 #include "informer/transform.h"
@@ -23,9 +24,12 @@ namespace informer {
 class ObjectDecoder {
  public:
   // `extracted_field_paths`: field paths whose values each decoded object keeps in memory
-  // (ExtractedFieldPaths; the informer's field-index paths).
+  // (ExtractedFieldPaths; the informer's field-index paths). `compression`, when given and
+  // enabled, keeps the objects' JSON compressed with a dictionary trained on the first of them
+  // (JsonCompressor); without it every object keeps its JSON plain.
   ObjectDecoder(const ResourceInfo& resource, std::vector<Transform> transforms,
-                const std::vector<std::string>& extracted_field_paths = {});
+                const std::vector<std::string>& extracted_field_paths = {},
+                const JsonCompressionOptions* compression = nullptr);
 
   // Sets apiVersion/kind when absent, runs the transforms in order, checks the key did not
   // change, and freezes the result. InvalidArgument naming the object on any failure; when a
@@ -42,12 +46,16 @@ class ObjectDecoder {
   bool DecodeCompactEvent(absl::string_view frame, CompactEventType* type, ObjectPtr* object) const;
 
   const ResourceInfo& resource() const { return resource_; }
+  // The compressor's state; state kOff when compression was not asked for.
+  JsonCompressionStats compression_stats() const;
 
  private:
   ResourceInfo resource_;
   std::string api_version_;
   std::vector<Transform> transforms_;
   std::shared_ptr<const ExtractedFieldPaths> extract_;  // null when there is nothing to extract
+  // Null when compression is off. Thread-safe itself: Decode's constness is the decoder's.
+  std::shared_ptr<JsonCompressor> compressor_;
   // Whether the transforms are ones the fast path does itself (none, or StripManagedFields).
   bool compact_ok_ = false;
   bool strip_managed_fields_ = false;

@@ -1,6 +1,8 @@
 #include "informer/object.h"
 
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -13,6 +15,8 @@ namespace {
 
 using ::informer::testing::MakeObject;
 using ::informer::testing::MustParseObject;
+using ::informer::testing::PodLikeJson;
+using ::informer::testing::TrainedPodCompressor;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
@@ -425,6 +429,86 @@ TEST(ObjectTest, ExtractedFieldValuesAnswerAsTheJsonDoes) {
               ElementsAre("443", "8443"));
   EXPECT_EQ((*extracted)->json(), plain->json());
   EXPECT_GT((*extracted)->ApproximateBytes(), plain->ApproximateBytes());
+}
+
+TEST(ObjectTest, ACompressedObjectAnswersEveryReadAsThePlainOneDoes) {
+  std::shared_ptr<JsonCompressor> compressor = TrainedPodCompressor();
+  const std::string json = PodLikeJson(42);
+  const ObjectPtr plain = MustParseObject(json);
+  const ObjectPtr compressed = MustParseObject(json, "", "", compressor.get());
+  ASSERT_FALSE(plain->json_compressed());
+  ASSERT_TRUE(compressed->json_compressed());
+  EXPECT_EQ(compressed->json(), json);
+  EXPECT_EQ(compressed->json_size(), json.size());
+  std::string buffer;
+  EXPECT_EQ(compressed->PlainJson(&buffer), json);
+  EXPECT_EQ(compressed->key(), plain->key());
+  EXPECT_EQ(compressed->meta().labels, plain->meta().labels);
+  // Paths neither in the metadata nor extracted are read from the (decompressed) JSON.
+  for (const char* path : {"spec.containers[*].image", "spec.tolerations[*].tolerationSeconds",
+                           "status.podIP", "spec.nodeName", "metadata.ownerReferences[0].uid"}) {
+    EXPECT_EQ(compressed->FieldValues(path), plain->FieldValues(path)) << path;
+    EXPECT_THAT(plain->FieldValues(path), ::testing::Not(IsEmpty())) << path;
+  }
+  // The cache counts the compressed bytes: a quarter of the plain ones or less for this Pod.
+  EXPECT_LT(compressed->ApproximateBytes() - (plain->ApproximateBytes() - json.size()),
+            json.size() / 4);
+}
+
+TEST(ObjectTest, SharedJsonDecompressesOnceForEveryoneHoldingItAndFreesIt) {
+  std::shared_ptr<JsonCompressor> compressor = TrainedPodCompressor();
+  ObjectPtr object = MustParseObject(PodLikeJson(7), "", "", compressor.get());
+  ASSERT_TRUE(object->json_compressed());
+  std::shared_ptr<const std::string> first = Object::SharedJson(object);
+  std::shared_ptr<const std::string> second = Object::SharedJson(object);
+  EXPECT_EQ(first.get(), second.get()) << "held text must be shared, not decompressed again";
+  EXPECT_EQ(*first, PodLikeJson(7));
+  std::weak_ptr<const std::string> text = first;
+  std::weak_ptr<const Object> owner = object;
+  first.reset();
+  object.reset();
+  second.reset();
+  EXPECT_FALSE(text.expired()) << "the last texts decompressed are kept a little longer";
+  EXPECT_FALSE(owner.expired()) << "the shared text keeps its object alive";
+  // 64 more texts decompressed push it out of the ring.
+  for (int i = 0; i < 64; ++i) {
+    Object::SharedJson(MustParseObject(PodLikeJson(100 + i), "", "", compressor.get()));
+  }
+  EXPECT_TRUE(text.expired());
+  EXPECT_TRUE(owner.expired()) << "the object must not be kept alive by its own text";
+}
+
+// Streams taking and dropping one object's text at once (ThreadSanitizer checks the memo).
+TEST(ObjectTest, SharedJsonFromManyThreadsAtOnceGivesTheTextEveryTime) {
+  std::shared_ptr<JsonCompressor> compressor = TrainedPodCompressor();
+  const std::string json = PodLikeJson(11);
+  ObjectPtr object = MustParseObject(json, "", "", compressor.get());
+  ASSERT_TRUE(object->json_compressed());
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      std::shared_ptr<const std::string> kept;
+      for (int i = 0; i < 2000; ++i) {
+        std::shared_ptr<const std::string> text = Object::SharedJson(object);
+        ASSERT_EQ(*text, json);
+        if (i % 3 == 0) kept = std::move(text);  // sometimes held across the next call
+      }
+    });
+  }
+  for (std::thread& thread : threads) thread.join();
+}
+
+TEST(ObjectTest, SharedJsonOfAPlainObjectIsItsOwnString) {
+  ObjectPtr object = MustParseObject(PodLikeJson(7));
+  std::shared_ptr<const std::string> text = Object::SharedJson(object);
+  EXPECT_EQ(*text, PodLikeJson(7));
+  std::string unused;
+  EXPECT_EQ(text->data(), object->PlainJson(&unused).data());
+  std::weak_ptr<const Object> owner = object;
+  object.reset();
+  EXPECT_FALSE(owner.expired());
+  text.reset();
+  EXPECT_TRUE(owner.expired());
 }
 
 }  // namespace

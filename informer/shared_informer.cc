@@ -41,7 +41,8 @@ class SharedIndexInformer::Impl {
   Impl(std::shared_ptr<ListerWatcher> lister_watcher, InformerOptions options)
       : options_(std::move(options)),
         clock_(options_.clock != nullptr ? options_.clock : RealClock::Get()),
-        decoder_(options_.resource, options_.transforms, options_.extracted_field_paths),
+        decoder_(options_.resource, options_.transforms, options_.extracted_field_paths,
+                 &options_.compression),
         store_(WithNamespaceIndex(options_.indexers)),
         history_(options_.history),
         fifo_(std::make_shared<RealFifo>()) {

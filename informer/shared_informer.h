@@ -14,6 +14,7 @@
 #include "absl/types/span.h"
 #include "informer/event_handler.h"
 #include "informer/history.h"
+#include "informer/json_compression.h"
 #include "informer/lister_watcher.h"
 #include "informer/reflector_options.h"
 #include "informer/resource.h"
@@ -41,6 +42,8 @@ struct InformerOptions {
   std::vector<std::string> extracted_field_paths;
   HistoryOptions history;
   ReflectorOptions reflector;
+  // How the cached objects' JSON is kept (compressed with a trained dictionary by default).
+  JsonCompressionOptions compression;
   Clock* clock = nullptr;  // null = the real clock; tests pass a fake
 };
 

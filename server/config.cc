@@ -223,6 +223,8 @@ absl::Status ApplyKey(const std::string& key, const YAML::Node& value, ServerCon
     return absl::OkStatus();
   }
   if (key == "strip_managed_fields") return set_bool(&config->strip_managed_fields);
+  if (key == "cache_compression") return set_bool(&config->cache_compression);
+  if (key == "cache_compression_samples") return set_count(&config->cache_compression_samples);
   if (key == "streaming_list") return set_bool(&config->streaming_list);
   if (key == "apiserver_read_idle_timeout") {
     return set_duration(&config->apiserver_read_idle_timeout);
@@ -459,6 +461,12 @@ absl::Status ValidateConfig(const ServerConfig& config) {
   }
   if (config.history.max_events == 0) {
     return absl::InvalidArgumentError("history_size must be at least 1");
+  }
+  if (config.cache_compression_samples < 8 || config.cache_compression_samples > 100000) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "cache_compression_samples must be between 8 and 100000 (zstd trains a dictionary on "
+        "that many objects), not ",
+        config.cache_compression_samples, "; to keep objects plain set cache_compression: false"));
   }
   if (config.subscribers.bookmark_interval <= absl::ZeroDuration()) {
     return absl::InvalidArgumentError("bookmark_interval must be positive");

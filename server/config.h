@@ -113,6 +113,10 @@ struct ServerConfig {
   std::vector<IndexSpec> indexes;
   // Remove metadata.managedFields from cached objects (U3).
   bool strip_managed_fields = true;
+  // Keep cached objects' JSON compressed with a dictionary trained per resource
+  // (JsonCompressor), trained on that many of its first objects.
+  bool cache_compression = true;
+  uint64_t cache_compression_samples = 256;
   // List with a streaming list (WATCH with sendInitialEvents), falling back to LIST by
   // client-go's rules, as client-go v0.36 does by default (R16).
   bool streaming_list = true;

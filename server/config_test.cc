@@ -83,6 +83,8 @@ label_selector: "tier!=test"
 resync: 10m
 indexes: ["label:app"]
 strip_managed_fields: false
+cache_compression: false
+cache_compression_samples: 64
 streaming_list: false
 history_size: 500
 history_bytes: 1048576
@@ -119,6 +121,8 @@ TEST(ConfigTest, YamlSetsEveryKeyIncludingPerResourceSettings) {
   EXPECT_EQ(config.resync, absl::Minutes(10));
   ASSERT_EQ(config.indexes.size(), 1u);
   EXPECT_FALSE(config.strip_managed_fields);
+  EXPECT_FALSE(config.cache_compression);
+  EXPECT_EQ(config.cache_compression_samples, 64u);
   EXPECT_FALSE(config.streaming_list);
   EXPECT_EQ(config.history.max_events, 500u);
   EXPECT_EQ(config.history.max_bytes, 1048576u);
@@ -204,6 +208,12 @@ TEST(ConfigTest, ValidationSaysWhatToChange) {
   limits.subscribers.soft_limit = 100;
   limits.subscribers.hard_limit = 10;
   EXPECT_EQ(ValidateConfig(limits).code(), absl::StatusCode::kInvalidArgument);
+  ServerConfig samples = config;
+  samples.cache_compression_samples = 7;
+  EXPECT_THAT(ValidateConfig(samples).message(), HasSubstr("cache_compression_samples"));
+  EXPECT_EQ(ValidateConfig(samples).code(), absl::StatusCode::kInvalidArgument);
+  samples.cache_compression_samples = 8;
+  EXPECT_TRUE(ValidateConfig(samples).ok());
   ServerConfig stall = config;
   stall.subscribers.write_timeout = absl::ZeroDuration();  // never cut
   EXPECT_TRUE(ValidateConfig(stall).ok());

@@ -119,7 +119,8 @@ absl::StatusOr<std::shared_ptr<const FieldMask>> FieldMask::Parse(
 
 absl::StatusOr<MaskedObjectPtr> FieldMask::Apply(const Object& object, bool with_content) const {
   rapidjson::Document document;
-  if (absl::Status s = ParseJson(object.json(), &document); !s.ok()) {
+  std::string buffer;
+  if (absl::Status s = ParseJson(object.PlainJson(&buffer), &document); !s.ok()) {
     return absl::InternalError(
         absl::StrCat("cached object ", object.key(), " does not parse again: ", s.message()));
   }

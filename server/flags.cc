@@ -64,6 +64,15 @@ ABSL_FLAG(absl::Duration, resync, absl::ZeroDuration(),
           "resync period of every informer (client-go's), 0 = never");
 ABSL_FLAG(bool, strip_managed_fields, true,
           "remove metadata.managedFields from cached objects (they are often half an object)");
+ABSL_FLAG(bool, cache_compression, true,
+          "keep cached objects' JSON compressed (zstd, with a dictionary trained on each "
+          "resource's first objects, see --cache_compression_samples; off by itself for a resource "
+          "whose objects do not "
+          "compress 1.5x): a Pod's ~4 KB takes ~0.5 KB, for ~5 us of CPU per change and ~2 us per "
+          "read; false = keep it plain");
+ABSL_FLAG(uint64_t, cache_compression_samples, 256,
+          "objects of each resource (of 256 bytes or more) whose JSON trains its compression "
+          "dictionary, 8 to 100000; they and the objects before them stay plain");
 ABSL_FLAG(bool, streaming_list, true,
           "list with a streaming list (a WATCH with sendInitialEvents, as client-go v0.36 by "
           "default), falling back to LIST when the API server refuses it; false = always LIST");
@@ -335,6 +344,12 @@ absl::StatusOr<ServerConfig> ConfigFromFlags(const absl::flat_hash_set<std::stri
   if (is_given("resync")) config.resync = absl::GetFlag(FLAGS_resync);
   if (is_given("strip_managed_fields")) {
     config.strip_managed_fields = absl::GetFlag(FLAGS_strip_managed_fields);
+  }
+  if (is_given("cache_compression")) {
+    config.cache_compression = absl::GetFlag(FLAGS_cache_compression);
+  }
+  if (is_given("cache_compression_samples")) {
+    config.cache_compression_samples = absl::GetFlag(FLAGS_cache_compression_samples);
   }
   if (is_given("streaming_list")) config.streaming_list = absl::GetFlag(FLAGS_streaming_list);
   if (is_given("apiserver_read_idle_timeout")) {

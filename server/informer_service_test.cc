@@ -11,6 +11,7 @@
 #include <atomic>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -844,6 +845,39 @@ TEST_F(ServiceTest, ReflectionListsTheService) {
   cq.Shutdown();
   while (cq.Next(&tag, &ok)) {
   }
+}
+
+// The cache keeps the Pods' JSON compressed once trained (here on 8), and every read gives the
+// JSON back exactly.
+TEST_F(ServiceTest, CompressedCacheServesTheSameJsonAndShowsItInMetrics) {
+  config_.cache_compression_samples = 8;
+  std::vector<std::string> jsons;
+  for (int i = 0; i < 40; ++i) {
+    // As the API server holds it (the fake sets its own resourceVersion).
+    jsons.push_back(Fake(kPods)->Add(MustParseObject(::informer::testing::PodLikeJson(i)))->json());
+  }
+  StartServer();
+  pb::ListRequest request;
+  request.set_resource("pods");
+  pb::ListResponse response;
+  ASSERT_TRUE(stub_->List(Context().get(), request, &response).ok());
+  ASSERT_EQ(response.objects_size(), 40);
+  std::set<std::string> listed;
+  for (const pb::Object& object : response.objects()) listed.insert(object.json());
+  EXPECT_EQ(listed, std::set<std::string>(jsons.begin(), jsons.end()));
+  for (const pb::Object& object : response.objects()) {
+    pb::GetRequest get;
+    get.set_resource("pods");
+    get.set_namespace_(object.namespace_());
+    get.set_name(object.name());
+    pb::GetResponse got;
+    ASSERT_TRUE(stub_->Get(Context().get(), get, &got).ok());
+    EXPECT_EQ(got.object().json(), object.json());
+  }
+  const std::string metrics = HttpGet(server_->metrics_port(), "/metrics");
+  // The 8 samples (and nothing else) stay plain.
+  EXPECT_THAT(metrics, HasSubstr("informerd_cache_compressed_objects{resource=\"pods.v1\"} 32\n"));
+  EXPECT_THAT(metrics, HasSubstr("informerd_cache_compression_saved_bytes{resource=\"pods.v1\"}"));
 }
 
 TEST_F(ServiceTest, MetricsEndpointServesPrometheusText) {

@@ -139,6 +139,8 @@ std::string Metrics::Render() const {
     size_t history_events;
     size_t history_bytes;
     double stale_seconds;  // since the first failed LIST/WATCH after a success; 0 when fresh
+    size_t compressed_objects = 0;       // objects keeping their JSON compressed
+    size_t compression_saved_bytes = 0;  // their plain JSON bytes less their stored bytes
   };
   std::vector<InformerRow> rows;
   if (registry != nullptr) {
@@ -159,6 +161,10 @@ std::string Metrics::Render() const {
         for (const ObjectPtr& object : informer.store().List()) {
           ++row.objects;
           row.bytes += object->ApproximateBytes();
+          if (object->json_compressed()) {
+            ++row.compressed_objects;
+            row.compression_saved_bytes += object->json_size() - object->json_stored_size();
+          }
         }
         row.history_events = informer.history().size();
         row.history_bytes = informer.history().bytes();
@@ -181,6 +187,13 @@ std::string Metrics::Render() const {
                  [](const InformerRow& r) { return static_cast<double>(r.objects); });
   informer_gauge("informerd_cache_bytes", "gauge", "Approximate bytes held by cached objects.",
                  [](const InformerRow& r) { return static_cast<double>(r.bytes); });
+  informer_gauge("informerd_cache_compressed_objects", "gauge",
+                 "Cached objects keeping their JSON compressed (--cache_compression).",
+                 [](const InformerRow& r) { return static_cast<double>(r.compressed_objects); });
+  informer_gauge(
+      "informerd_cache_compression_saved_bytes", "gauge",
+      "Bytes compression saves: the compressed objects' JSON bytes less what they store.",
+      [](const InformerRow& r) { return static_cast<double>(r.compression_saved_bytes); });
   informer_gauge("informerd_history_events", "gauge", "Changes held in the history ring.",
                  [](const InformerRow& r) { return static_cast<double>(r.history_events); });
   informer_gauge("informerd_history_bytes", "gauge", "Approximate bytes of the history ring.",

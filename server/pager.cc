@@ -49,7 +49,7 @@ Page Pager::Cut(const Snapshot& snapshot, size_t offset, int32_t limit) const {
   size_t bytes = 0;
   size_t end = offset;
   while (end < snapshot.objects.size() && end - offset < static_cast<size_t>(limit)) {
-    const size_t size = snapshot.objects[end]->json().size();
+    const size_t size = snapshot.objects[end]->json_size();
     if (end > offset && bytes + size > options_.max_page_bytes) break;
     bytes += size;
     ++end;

@@ -42,6 +42,8 @@ FactoryOptions FactoryOptionsOf(const ServerConfig& config) {
   options.default_resync = config.resync;
   if (!config.strip_managed_fields) options.transforms.clear();
   options.history = config.history;
+  options.compression.enabled = config.cache_compression;
+  options.compression.training_objects = config.cache_compression_samples;
   options.reflector.use_streaming_list = config.streaming_list;
   return options;
 }

@@ -76,8 +76,8 @@ int WireEventType(SubscriptionEventType type) {
   return pb::EVENT_TYPE_UNSPECIFIED;
 }
 
-// Frees the reference an object-sharing slice holds (gRPC calls it once the slice is unused).
-void ReleaseObject(void* object) { delete static_cast<ObjectPtr*>(object); }
+// Frees the reference a JSON-sharing slice holds (gRPC calls it once the slice is unused).
+void ReleaseJson(void* json) { delete static_cast<std::shared_ptr<const std::string>*>(json); }
 // Frees a run of response bytes handed to a slice.
 void ReleaseString(void* bytes) { delete static_cast<std::string*>(bytes); }
 
@@ -92,7 +92,17 @@ class ResponseWriter {
   // An informer.v1.Object field: json (1), then namespace, name, uid and resourceVersion (2-5),
   // as ToProto(Object) fills them.
   void AppendObjectField(int field_number, const ObjectPtr& object) {
-    const std::string& json = object->json();
+    // The object's own bytes, or (kept compressed) its text decompressed once for every stream
+    // sending it at the same time; a small one is copied below, so not kept.
+    std::shared_ptr<const std::string> shared;
+    std::string small;
+    absl::string_view json;
+    if (object->json_size() >= kReferencedJsonBytes) {
+      shared = Object::SharedJson(object);
+      json = *shared;
+    } else {
+      json = object->PlainJson(&small);
+    }
     const ObjectMeta& meta = object->meta();
     const size_t size =
         StringFieldSize(pb::Object::kJsonFieldNumber, json) +
@@ -106,8 +116,8 @@ class ResponseWriter {
       AppendKey(pb::Object::kJsonFieldNumber, kLengthDelimited, &pending_);
       AppendVarint(json.size(), &pending_);
       Flush();
-      slices_.emplace_back(const_cast<char*>(json.data()), json.size(), &ReleaseObject,
-                           new ObjectPtr(object));
+      slices_.emplace_back(const_cast<char*>(json.data()), json.size(), &ReleaseJson,
+                           new std::shared_ptr<const std::string>(std::move(shared)));
     } else {
       AppendStringField(pb::Object::kJsonFieldNumber, json, &pending_);
     }

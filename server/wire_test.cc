@@ -101,9 +101,11 @@ TEST(WireTest, TheObjectsJsonIsSharedNotCopiedAndKeptAliveByTheResponse) {
   std::vector<grpc::Slice> slices;
   ASSERT_TRUE(response.Dump(&slices).ok());
   bool shared = false;
+  std::string unused;
+  const absl::string_view json = object->PlainJson(&unused);
   for (const grpc::Slice& slice : slices) {
-    shared |= reinterpret_cast<const char*>(slice.begin()) == object->json().data() &&
-              slice.size() == object->json().size();
+    shared |=
+        reinterpret_cast<const char*>(slice.begin()) == json.data() && slice.size() == json.size();
   }
   EXPECT_TRUE(shared) << "no slice points at the object's JSON";
   slices.clear();
@@ -143,6 +145,40 @@ void ExpectSameBytes(const google::protobuf::Message& expected, const grpc::Byte
   std::string expected_bytes;
   ASSERT_TRUE(expected.SerializeToString(&expected_bytes));
   EXPECT_EQ(Flatten(encoded), expected_bytes);
+}
+
+// MixedObjects and two objects kept compressed, one on each side of kReferencedJsonBytes.
+std::vector<ObjectPtr> MixedAndCompressedObjects() {
+  static const std::shared_ptr<JsonCompressor> compressor = testing::TrainedPodCompressor();
+  std::vector<ObjectPtr> objects = MixedObjects();
+  objects.push_back(testing::MustParseObject(testing::PodLikeJson(1), "", "", compressor.get()));
+  objects.push_back(testing::MustParseObject(
+      absl::StrCat(R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":"s","namespace":"n"},)",
+                   R"("spec":{"nodeName":")", std::string(300, 'n'), R"("}})"),
+      "", "", compressor.get()));
+  EXPECT_TRUE(objects[objects.size() - 2]->json_compressed());
+  EXPECT_TRUE(objects.back()->json_compressed());
+  EXPECT_GE(objects[objects.size() - 2]->json_size(), kReferencedJsonBytes);
+  EXPECT_LT(objects.back()->json_size(), kReferencedJsonBytes);
+  return objects;
+}
+
+TEST(WireTest, CompressedObjectsEncodeAsToProtoWould) {
+  std::vector<ObjectPtr> objects = MixedAndCompressedObjects();
+  for (const ObjectPtr& object : objects) {
+    pb::GetResponse expected;
+    ToProto(*object, expected.mutable_object());
+    ExpectSameBytes(expected, EncodeGetResponse(object));
+    SubscriptionEvent event;
+    event.type = SubscriptionEventType::kModified;
+    event.object = object;
+    event.old_object = objects.front();
+    ExpectEncodesLikeToProto(event);
+  }
+  pb::ListResponse expected;
+  for (const ObjectPtr& object : objects) ToProto(*object, expected.add_objects());
+  expected.set_resource_version("77");
+  ExpectSameBytes(expected, EncodeListResponse(objects, "77", "", 0));
 }
 
 TEST(WireTest, GetResponsesEncodeAsToProtoWould) {

@@ -41,7 +41,8 @@ std::string Rv(uint64_t revision) { return absl::StrCat(revision); }
 // `object` with metadata.resourceVersion set to `revision`.
 ObjectPtr WithRevision(const ObjectPtr& object, uint64_t revision) {
   rapidjson::Document document;
-  document.Parse(object->json().data(), object->json().size());
+  const std::string json = object->json();
+  document.Parse(json.data(), json.size());
   auto& metadata = document["metadata"];
   const std::string rv = Rv(revision);
   auto it = metadata.FindMember("resourceVersion");
@@ -76,7 +77,8 @@ ObjectPtr MakeBookmark(uint64_t revision, bool initial_events_end) {
 // Decodes a stored object with the caller's decoder, as the REST client decodes the wire.
 absl::StatusOr<ObjectPtr> Decode(const ObjectPtr& stored, const ObjectDecoder& decoder) {
   rapidjson::Document document;
-  document.Parse(stored->json().data(), stored->json().size());
+  const std::string json = stored->json();
+  document.Parse(json.data(), json.size());
   if (document.HasParseError()) return absl::InternalError("fake: stored JSON does not parse");
   return decoder.Decode(document, document.GetAllocator());
 }

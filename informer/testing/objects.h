@@ -53,8 +53,10 @@ inline std::string MetadataJson(absl::string_view namespace_name, absl::string_v
 // Parses `json` into an Object; aborts the test binary with the error when it is invalid, since
 // a broken fixture is a bug in the test itself.
 inline ObjectPtr MustParseObject(absl::string_view json, absl::string_view default_api_version = "",
-                                 absl::string_view default_kind = "") {
-  absl::StatusOr<ObjectPtr> object = Object::FromJson(json, default_api_version, default_kind);
+                                 absl::string_view default_kind = "",
+                                 JsonCompressor* compressor = nullptr) {
+  absl::StatusOr<ObjectPtr> object =
+      Object::FromJson(json, default_api_version, default_kind, compressor);
   if (!object.ok()) {
     std::fprintf(stderr, "MustParseObject: %s\n  in: %.*s\n",
                  std::string(object.status().ToString()).c_str(), static_cast<int>(json.size()),
@@ -88,6 +90,43 @@ inline ObjectPtr MakeConfigMap(absl::string_view namespace_name, absl::string_vi
   return MustParseObject(
       absl::StrCat("{\"apiVersion\":\"v1\",\"kind\":\"ConfigMap\",\"metadata\":{", metadata,
                    "},\"data\":", JsonStringMap(data), "}"));
+}
+
+// The JSON of a Pod like the ones a Deployment makes: the same long spec for every `i`, with
+// names, uids, labels and the node varying, ~1.2 KB.
+inline std::string PodLikeJson(int i) {
+  const std::string name = absl::StrCat("web-", i % 7, "-5d8f7c", i * 7919 % 100000);
+  return absl::StrCat(
+      R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":")", name, R"(","namespace":"team-)",
+      i % 5, R"(","uid":"0a1b2c3d-)", i * 104729 % 1000003, R"(","resourceVersion":")", 1000 + i,
+      R"(","labels":{"app":"web-)", i % 7,
+      R"(","pod-template-hash":"5d8f7c"},"ownerReferences":[{"apiVersion":"apps/v1",)",
+      R"("kind":"ReplicaSet","name":"web-5d8f7c","uid":"rs-)", i % 7,
+      R"(","controller":true}]},"spec":{"nodeName":"node-)", i % 13,
+      R"(","containers":[{"name":"web","image":"registry.example.com/team/web:1.)", i % 3,
+      R"(","ports":[{"containerPort":8080,"protocol":"TCP"}],"resources":{"requests":)",
+      R"({"cpu":"250m","memory":"256Mi"},"limits":{"cpu":"1","memory":"512Mi"}},)",
+      R"("volumeMounts":[{"name":"kube-api-access","readOnly":true,"mountPath":)",
+      R"("/var/run/secrets/kubernetes.io/serviceaccount"}],"terminationMessagePath":)",
+      R"("/dev/termination-log","terminationMessagePolicy":"File","imagePullPolicy":)",
+      R"("IfNotPresent"}],"restartPolicy":"Always","terminationGracePeriodSeconds":30,)",
+      R"("dnsPolicy":"ClusterFirst","serviceAccountName":"default","schedulerName":)",
+      R"("default-scheduler","tolerations":[{"key":"node.kubernetes.io/not-ready",)",
+      R"("operator":"Exists","effect":"NoExecute","tolerationSeconds":300},{"key":)",
+      R"("node.kubernetes.io/unreachable","operator":"Exists","effect":"NoExecute",)",
+      R"("tolerationSeconds":300}]},"status":{"phase":"Running","podIP":"10.1.)", i % 250, ".",
+      i % 199, R"("}})");
+}
+
+// A JsonCompressor (as informers make) whose dictionary is trained on `samples` PodLikeJson
+// Pods, so every object parsed with it afterwards keeps its JSON compressed.
+inline std::shared_ptr<JsonCompressor> TrainedPodCompressor(int samples = 64) {
+  JsonCompressionOptions options;
+  options.training_objects = static_cast<size_t>(samples);
+  options.dictionary_bytes = 8 * 1024;
+  auto compressor = std::make_shared<JsonCompressor>(options, "pods");
+  for (int i = 0; i < samples; ++i) compressor->DictionaryFor(PodLikeJson(1000000 + i));
+  return compressor;
 }
 
 // core/v1 pods as discovery describes them: namespaced, with the verbs an informer uses.

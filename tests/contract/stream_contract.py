@@ -361,7 +361,10 @@ class Run:
                  "--bookmark_interval=%s" % a.bookmark_interval,
                  # The app=x subscribers' cuts then come from the label index's entry
                  # (Store::Candidates), not the namespace's range.
-                 "--index=configmaps=label:app"]
+                 "--index=configmaps=label:app",
+                 # Most objects of the run are then kept compressed (trained on the first 16):
+                 # every check below reads them back through the decompression.
+                 "--cache_compression_samples=16"]
         for i in range(a.replicas):
             r = Replica("ABCDEFG"[i], a.informerd_bin, proxied, flags, self.work_dir)
             r.start()

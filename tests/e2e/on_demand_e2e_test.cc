@@ -15,10 +15,12 @@
 #include <fstream>
 #include <memory>
 #include <optional>
+#include <random>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -504,8 +506,16 @@ TEST_F(OnDemandE2eTest, IdleInformerStopsFreesItsCacheAndStartsAgainOnTheNextRea
     std::string path;
     ~NamespaceCleanup() { (void)(*admin_)->Delete(path); }
   } cleanup{absl::StrCat("/api/v1/namespaces/", ns)};
-  // ~2 KB of data each, created from a few threads.
-  const std::string payload(2000, 'x');
+  // ~2 KB of data each, created from a few threads. Random bytes, so the cache holds them as
+  // they are (informerd keeps JSON that compresses well compressed: 'x' * 2000 would take a
+  // few bytes per object and leave nothing measurable to free).
+  std::vector<std::string> payloads;
+  std::mt19937_64 random(97);
+  for (int i = 0; i < kObjects; ++i) {
+    std::string bytes(1500, '\0');
+    for (char& c : bytes) c = static_cast<char>(random());
+    payloads.push_back(absl::Base64Escape(bytes));
+  }
   std::vector<std::thread> writers;
   std::atomic<int> created{0};
   for (int w = 0; w < 4; ++w) {
@@ -513,7 +523,7 @@ TEST_F(OnDemandE2eTest, IdleInformerStopsFreesItsCacheAndStartsAgainOnTheNextRea
       for (int i = w; i < kObjects; i += 4) {
         if (CreateOrKeep(**admin_, absl::StrCat("/api/v1/namespaces/", ns, "/configmaps"),
                          absl::StrCat(R"({"metadata":{"name":"big-)", i, R"("},"data":{"d":")",
-                                      payload, R"("}})"))
+                                      payloads[i], R"("}})"))
                 .ok()) {
           created.fetch_add(1);
         }

@@ -123,9 +123,13 @@ std::shared_ptr<const JsonDictionary> JsonCompressor::DictionaryFor(absl::string
   // Another thread trained (or gave up) while this one waited for the lock.
   if (stats_.state == JsonCompressionStats::State::kTrained) return trained_dictionary_;
   if (stats_.state == JsonCompressionStats::State::kOff) return nullptr;
+  if (json.size() > options_.max_sample_object_bytes) return nullptr;
   samples_.append(json.data(), json.size());
   sample_sizes_.push_back(json.size());
-  if (sample_sizes_.size() >= options_.training_objects) TrainLocked();
+  if (sample_sizes_.size() >= options_.training_objects ||
+      samples_.size() >= options_.max_sample_bytes) {
+    TrainLocked();
+  }
   return nullptr;
 }
 

@@ -39,6 +39,11 @@ struct JsonCompressionOptions {
   size_t dictionary_bytes = 16 * 1024;
   // JSON shorter than this stays plain (a compressed frame's overhead would eat the gain).
   size_t min_object_bytes = 256;
+  // Bounds on what sampling holds: objects larger than max_sample_object_bytes are not kept as
+  // samples (they are compressed once the dictionary exists), and the dictionary is trained as
+  // soon as the samples reach max_sample_bytes, however few they are.
+  size_t max_sample_object_bytes = 64 * 1024;
+  size_t max_sample_bytes = 4 * 1024 * 1024;
   // When the samples compress by less than this (plain bytes / compressed bytes), the
   // resource's objects stay plain: the CPU would buy too little memory.
   double min_ratio = 1.5;
@@ -102,7 +107,8 @@ class JsonCompressor {
 
   // The dictionary to compress `json` with; null when `json` stays plain (compression off,
   // too small, or the dictionary not trained yet: then `json` may be kept as a sample, and the
-  // call that completes the samples trains the dictionary, ~50 ms once, and logs it).
+  // call that completes the samples, by count or by bytes, trains the dictionary, ~30-150 ms
+  // once, and logs it).
   std::shared_ptr<const JsonDictionary> DictionaryFor(absl::string_view json);
 
   JsonCompressionStats stats() const;

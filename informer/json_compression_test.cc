@@ -68,6 +68,25 @@ TEST(JsonCompressionTest, SmallObjectsStayPlainAndAreNotSampled) {
   EXPECT_EQ(compressor.stats().state, State::kSampling);
 }
 
+TEST(JsonCompressionTest, SamplingHoldsBoundedBytesWhateverTheObjectsSize) {
+  JsonCompressionOptions options = SmallTraining();
+  options.max_sample_object_bytes = 2000;
+  options.max_sample_bytes = 20 * 1200;
+  JsonCompressor compressor(options, "configmaps");
+  // Larger than max_sample_object_bytes: never a sample, so never trains.
+  const std::string huge = absl::StrCat(R"({"data":{"k":")", std::string(5000, 'h'), R"("}})");
+  for (int i = 0; i < 100; ++i) EXPECT_EQ(compressor.DictionaryFor(huge), nullptr);
+  EXPECT_EQ(compressor.stats().state, State::kSampling);
+  // ~1.2 KB samples: trained once they reach 24 000 bytes, well before 64 of them.
+  int fed = 0;
+  while (compressor.stats().state == State::kSampling && fed < 64) {
+    compressor.DictionaryFor(PodLikeJson(fed++));
+  }
+  EXPECT_LT(fed, 30);
+  ASSERT_EQ(compressor.stats().state, State::kTrained) << compressor.stats().detail;
+  EXPECT_NE(compressor.DictionaryFor(huge), nullptr) << "large objects are compressed once trained";
+}
+
 TEST(JsonCompressionTest, ObjectsThatDoNotCompressTurnItOffForTheResource) {
   JsonCompressor compressor(SmallTraining(), "secrets");
   std::mt19937_64 random(7);

@@ -249,6 +249,7 @@ absl::Status ApplyKey(const std::string& key, const YAML::Node& value, ServerCon
   if (key == "max_wait") return set_duration(&config->max_wait);
   if (key == "shutdown_grace") return set_duration(&config->shutdown_grace);
   if (key == "heap_trim_interval") return set_duration(&config->heap_trim_interval);
+  if (key == "malloc_arenas") return set_count(&config->malloc_arenas);
   // Access control and TLS (AccessConfig).
   if (key == "auth") return set_bool(&config->access.enabled);
   if (key == "auth_kubeconfig") return set_string(&config->access.kubeconfig);

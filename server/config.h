@@ -142,6 +142,8 @@ struct ServerConfig {
   // How often the free memory malloc keeps is checked, and handed back when 8 MiB or more is
   // free and 8 MiB more was freed (or re-faulted) since the last time (server/heap.h); 0 = never.
   absl::Duration heap_trim_interval = absl::Seconds(10);
+  // Cap on glibc malloc's arenas (LimitMallocArenas); 0 = glibc's default.
+  uint64_t malloc_arenas = 2;
 
   // Authentication, authorization and TLS.
   AccessConfig access;

@@ -97,6 +97,7 @@ sync_timeout: 15s
 max_wait: 2s
 shutdown_grace: 1s
 heap_trim_interval: 30s
+malloc_arenas: 4
 log_format: text
 log_level: debug
 resources:
@@ -135,6 +136,7 @@ TEST(ConfigTest, YamlSetsEveryKeyIncludingPerResourceSettings) {
   EXPECT_EQ(config.max_wait, absl::Seconds(2));
   EXPECT_EQ(config.shutdown_grace, absl::Seconds(1));
   EXPECT_EQ(config.heap_trim_interval, absl::Seconds(30));
+  EXPECT_EQ(config.malloc_arenas, 4u);
   EXPECT_EQ(config.log_format, "text");
   ASSERT_EQ(config.resources.size(), 2u);
   EXPECT_EQ(config.resources[0].name, "configmaps");

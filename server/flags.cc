@@ -151,6 +151,10 @@ ABSL_FLAG(absl::Duration, max_wait, absl::Seconds(30),
           "the longest a call without a deadline waits for min_resource_version");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(5),
           "on SIGTERM, how long streams get to end before they are cut");
+ABSL_FLAG(uint64_t, malloc_arenas, 2,
+          "cap on glibc malloc's arenas (M_ARENA_MAX; glibc's default is 8 per core): fewer "
+          "arenas keep less free memory resident per stream; 0 = glibc's default; the "
+          "MALLOC_ARENA_MAX environment variable, when set, wins");
 ABSL_FLAG(absl::Duration, heap_trim_interval, absl::Seconds(10),
           "how often informerd checks the memory malloc keeps after it is freed and hands it back "
           "to the system (malloc_trim) once 8 MiB or more is free and 8 MiB more was freed (or "
@@ -382,6 +386,7 @@ absl::StatusOr<ServerConfig> ConfigFromFlags(const absl::flat_hash_set<std::stri
   if (is_given("sync_timeout")) config.sync_timeout = absl::GetFlag(FLAGS_sync_timeout);
   if (is_given("max_wait")) config.max_wait = absl::GetFlag(FLAGS_max_wait);
   if (is_given("shutdown_grace")) config.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
+  if (is_given("malloc_arenas")) config.malloc_arenas = absl::GetFlag(FLAGS_malloc_arenas);
   if (is_given("heap_trim_interval")) {
     config.heap_trim_interval = absl::GetFlag(FLAGS_heap_trim_interval);
   }

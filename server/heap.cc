@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 
 #include "absl/time/clock.h"
 
@@ -52,6 +53,25 @@ HeapBytes ReadHeapBytes() {
 }
 
 uint64_t FreeHeapBytes() { return ReadHeapBytes().free; }
+
+MallocArenaLimit LimitMallocArenas(uint64_t arenas) {
+  MallocArenaLimit limit;
+  if (arenas == 0) {
+    limit.reason = "0 asked: glibc's default";
+    return limit;
+  }
+  if (std::getenv("MALLOC_ARENA_MAX") != nullptr) {
+    limit.reason = "MALLOC_ARENA_MAX is set in the environment";
+    return limit;
+  }
+#if defined(__GLIBC__)
+  limit.applied = mallopt(M_ARENA_MAX, static_cast<int>(std::min<uint64_t>(arenas, 1024))) == 1;
+  if (!limit.applied) limit.reason = "mallopt refused it";
+#else
+  limit.reason = "not glibc's malloc";
+#endif
+  return limit;
+}
 
 uint64_t ReleaseFreeHeap() { return TrimFrom(ResidentBytes(), nullptr); }
 

@@ -25,6 +25,21 @@ struct HeapBytes {
 };
 HeapBytes ReadHeapBytes();
 
+// What LimitMallocArenas did.
+struct MallocArenaLimit {
+  bool applied = false;  // mallopt(M_ARENA_MAX) was called
+  // Why not, when not: 0 asked, MALLOC_ARENA_MAX set in the environment (it wins), or no glibc.
+  const char* reason = "";
+};
+
+// Caps glibc's malloc arenas at `arenas` (mallopt M_ARENA_MAX) unless it is 0 or the
+// environment sets MALLOC_ARENA_MAX. glibc makes an arena per thread that finds the others busy
+// (up to 8 per core): each keeps its own free memory, and a Subscribe start's burst freed in one
+// arena does not serve the next stream's allocations made in another, so resident memory per
+// stream grows with the arenas (bench/soak.py: 62.7 KiB per subscriber with glibc's default on two
+// cores, 36.4 KiB with 2 arenas). Call before the server's threads start.
+MallocArenaLimit LimitMallocArenas(uint64_t arenas);
+
 // Free bytes malloc holds in its arenas (ReadHeapBytes().free).
 uint64_t FreeHeapBytes();
 

@@ -3,11 +3,14 @@
 #include <cstdlib>
 #include <vector>
 
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace informer {
 namespace server {
 namespace {
+
+using ::testing::HasSubstr;
 
 constexpr size_t kChunk = 1024;
 constexpr size_t kBurst = size_t{96} << 20;
@@ -106,6 +109,20 @@ TEST(HeapTrimmerTest, AZeroIntervalNeverTrims) {
   HeapTrimmer trimmer(absl::ZeroDuration(), 0, 0);
   EXPECT_FALSE(trimmer.MaybeTrim(absl::UnixEpoch()));
   EXPECT_EQ(trimmer.stats().trims, 0u);
+}
+
+TEST(MallocArenasTest, CapsUnlessZeroOrTheEnvironmentSaysOtherwise) {
+  const MallocArenaLimit zero = LimitMallocArenas(0);
+  EXPECT_FALSE(zero.applied);
+  EXPECT_THAT(zero.reason, HasSubstr("0 asked"));
+  ASSERT_EQ(setenv("MALLOC_ARENA_MAX", "8", 1), 0);
+  const MallocArenaLimit from_environment = LimitMallocArenas(2);
+  unsetenv("MALLOC_ARENA_MAX");
+  EXPECT_FALSE(from_environment.applied);
+  EXPECT_THAT(from_environment.reason, HasSubstr("MALLOC_ARENA_MAX"));
+#if defined(__GLIBC__)
+  EXPECT_TRUE(LimitMallocArenas(2).applied);
+#endif
 }
 
 }  // namespace

@@ -17,6 +17,7 @@
 #include "server/authn.h"
 #include "server/authz.h"
 #include "server/flags.h"
+#include "server/heap.h"
 #include "server/log.h"
 #include "server/server.h"
 
@@ -149,6 +150,13 @@ int Run(int argc, char** argv) {
   SetLogJson(config->log_format == "json");
   SetMinLogLevel(LevelOf(config->log_level));
   InstallCoreLogSink();
+  // Before any of the server's threads: an arena is made by a thread's first allocation.
+  const MallocArenaLimit arenas = LimitMallocArenas(config->malloc_arenas);
+  if (arenas.applied) {
+    Log(LogLevel::kInfo, "malloc arenas capped", {{"arenas", absl::StrCat(config->malloc_arenas)}});
+  } else {
+    Log(LogLevel::kInfo, "malloc arenas not capped", {{"reason", arenas.reason}});
+  }
 
   absl::StatusOr<k8s::RestConfig> rest_config;
   if (config->in_cluster) {

@@ -1,9 +1,10 @@
 #include "informer/object.h"
 
 #include <algorithm>
-#include <array>
 #include <cstring>
+#include <deque>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -411,32 +412,37 @@ std::string Object::json() const {
 
 namespace {
 
-// The texts SharedJson decompressed last, kept alive a little longer than their first reader
-// needs them: the streams a change is fanned out to read it within milliseconds of each other,
-// often after the first stream's write has let go of it, and each would decompress it again.
-// Bounded: kRecentTexts texts of at most kRecentTextBytes each (4 MiB), whose objects they keep
-// alive with them.
-constexpr size_t kRecentTexts = 64;
-constexpr size_t kRecentTextBytes = 64 * 1024;
+// The texts SharedJson decompressed last, kept alive longer than their first reader needs
+// them: the streams a change is fanned out to read it at different times (a stream behind by up
+// to its soft limit reads it hundreds of changes later), often after the first stream's write
+// has let go of it, and each would decompress it again. Bounded: the last kRecentTexts texts,
+// at most kRecentBytes in all, none over kRecentTextBytes; their objects stay alive with them.
+constexpr size_t kRecentTexts = 4096;
+constexpr size_t kRecentBytes = 16 << 20;
+constexpr size_t kRecentTextBytes = 256 << 10;
 
 class RecentTexts {
  public:
   void Keep(std::shared_ptr<const std::string> text) {
     if (text->size() > kRecentTextBytes) return;
-    std::shared_ptr<const std::string> evicted;
+    std::vector<std::shared_ptr<const std::string>> evicted;
     {
       absl::MutexLock lock(&mu_);
-      evicted = std::move(ring_[next_]);
-      ring_[next_] = std::move(text);
-      next_ = (next_ + 1) % kRecentTexts;
+      bytes_ += text->size();
+      texts_.push_back(std::move(text));
+      while (texts_.size() > kRecentTexts || bytes_ > kRecentBytes) {
+        bytes_ -= texts_.front()->size();
+        evicted.push_back(std::move(texts_.front()));
+        texts_.pop_front();
+      }
     }
-    // `evicted` is let go here, outside mu_: its deleter takes its object's lock.
+    // `evicted` is let go here, outside mu_: each deleter takes its object's lock.
   }
 
  private:
   absl::Mutex mu_;
-  std::array<std::shared_ptr<const std::string>, kRecentTexts> ring_ ABSL_GUARDED_BY(mu_);
-  size_t next_ ABSL_GUARDED_BY(mu_) = 0;
+  std::deque<std::shared_ptr<const std::string>> texts_ ABSL_GUARDED_BY(mu_);
+  size_t bytes_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 RecentTexts& Recent() {
@@ -450,15 +456,20 @@ std::shared_ptr<const std::string> Object::SharedJson(const std::shared_ptr<cons
   if (object->dictionary_ == nullptr) {
     return std::shared_ptr<const std::string>(object, &object->json_);
   }
-  std::shared_ptr<const std::string> shared = DecompressShared(object);
-  Recent().Keep(shared);  // after the object's lock is let go (see RecentTexts::Keep)
+  bool decompressed = false;
+  std::shared_ptr<const std::string> shared = DecompressShared(object, &decompressed);
+  // A text just made, after the object's lock is let go (see RecentTexts::Keep); one found
+  // held is not kept again, so the ring holds 64 different texts and a fan-out's readers do not
+  // all take its lock.
+  if (decompressed) Recent().Keep(shared);
   return shared;
 }
 
 std::shared_ptr<const std::string> Object::DecompressShared(
-    const std::shared_ptr<const Object>& object) {
+    const std::shared_ptr<const Object>& object, bool* decompressed) {
   absl::MutexLock lock(&object->shared_json_mu_);
   if (std::shared_ptr<const std::string> shared = object->shared_json_.lock()) return shared;
+  *decompressed = true;
   auto* plain = new std::string();
   object->PlainJson(plain);
   // The deleter forgets the text in the object when the last holder lets it go, so the weak

@@ -167,9 +167,9 @@ class Object {
   bool json_compressed() const { return dictionary_ != nullptr; }
   // The JSON text of `object`, alive as long as the pointer: the object's own string (the
   // pointer shares the object's ownership) when kept plain; else the decompressed text, one
-  // copy shared by every caller while any holds it, and kept a little after by a small ring of
-  // the last 64 texts decompressed (so a change fanned out to many streams is decompressed once,
-  // not once per stream). REQUIRES: `object` is not null.
+  // copy shared by every caller while any holds it, and kept after by a ring of the last 4 096
+  // texts decompressed (16 MiB at most), so a change fanned out to many streams is decompressed
+  // once, not once per stream. REQUIRES: `object` is not null.
   static std::shared_ptr<const std::string> SharedJson(const std::shared_ptr<const Object>& object);
   const std::string& api_version() const { return api_version_; }
   const std::string& kind() const { return kind_; }
@@ -209,9 +209,10 @@ class Object {
   // `value` (the object's DOM) when both are given (values already set are kept otherwise), and
   // approximate_bytes_. REQUIRES: json_ and the rest of the object are final.
   void Finish(const rapidjson::Value* value, std::shared_ptr<const ExtractedFieldPaths> extract);
-  // SharedJson of a compressed object: the text someone holds, or a new one decompressed.
+  // SharedJson of a compressed object: the text someone holds, or a new one decompressed (then
+  // `*decompressed` is set).
   static std::shared_ptr<const std::string> DecompressShared(
-      const std::shared_ptr<const Object>& object);
+      const std::shared_ptr<const Object>& object, bool* decompressed);
   // Keeps json_ compressed when `compressor` gives a dictionary and the result is smaller.
   void MaybeCompress(JsonCompressor* compressor);
   // Extracts the values of `extract`'s paths from `value`, the object's JSON.

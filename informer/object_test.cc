@@ -470,8 +470,8 @@ TEST(ObjectTest, SharedJsonDecompressesOnceForEveryoneHoldingItAndFreesIt) {
   second.reset();
   EXPECT_FALSE(text.expired()) << "the last texts decompressed are kept a little longer";
   EXPECT_FALSE(owner.expired()) << "the shared text keeps its object alive";
-  // 64 more texts decompressed push it out of the ring.
-  for (int i = 0; i < 64; ++i) {
+  // 4 096 more texts decompressed push it out of the ring.
+  for (int i = 0; i < 4096; ++i) {
     Object::SharedJson(MustParseObject(PodLikeJson(100 + i), "", "", compressor.get()));
   }
   EXPECT_TRUE(text.expired());

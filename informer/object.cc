@@ -459,7 +459,7 @@ std::shared_ptr<const std::string> Object::SharedJson(const std::shared_ptr<cons
   bool decompressed = false;
   std::shared_ptr<const std::string> shared = DecompressShared(object, &decompressed);
   // A text just made, after the object's lock is let go (see RecentTexts::Keep); one found
-  // held is not kept again, so the ring holds 64 different texts and a fan-out's readers do not
+  // held is not kept again, so the ring holds different texts and a fan-out's readers do not
   // all take its lock.
   if (decompressed) Recent().Keep(shared);
   return shared;

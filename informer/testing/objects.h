@@ -2,6 +2,7 @@
 #ifndef INFORMER_TESTING_OBJECTS_H_
 #define INFORMER_TESTING_OBJECTS_H_
 
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -94,7 +95,7 @@ inline ObjectPtr MakeConfigMap(absl::string_view namespace_name, absl::string_vi
 
 // The JSON of a Pod like the ones a Deployment makes: the same long spec for every `i`, with
 // names, uids, labels and the node varying, ~1.2 KB.
-inline std::string PodLikeJson(int i) {
+inline std::string PodLikeJson(int64_t i) {
   const std::string name = absl::StrCat("web-", i % 7, "-5d8f7c", i * 7919 % 100000);
   return absl::StrCat(
       R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":")", name, R"(","namespace":"team-)",

@@ -143,14 +143,6 @@ absl::StatusOr<ObjectPtr> ObjectDecoder::Decode(
   return object;
 }
 
-JsonCompressionStats ObjectDecoder::compression_stats() const {
-  if (compressor_ != nullptr) return compressor_->stats();
-  JsonCompressionStats off;
-  off.state = JsonCompressionStats::State::kOff;
-  off.detail = "not asked for";
-  return off;
-}
-
 bool IsTransformError(const absl::Status& status) {
   return status.GetPayload(kTransformErrorPayload).has_value();
 }

@@ -46,8 +46,6 @@ class ObjectDecoder {
   bool DecodeCompactEvent(absl::string_view frame, CompactEventType* type, ObjectPtr* object) const;
 
   const ResourceInfo& resource() const { return resource_; }
-  // The compressor's state; state kOff when compression was not asked for.
-  JsonCompressionStats compression_stats() const;
 
  private:
   ResourceInfo resource_;
